@@ -1,0 +1,13 @@
+# SHMRING_SANITIZE=address|undefined|thread applies to every target in the build.
+if(SHMRING_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(SHMRING_SANITIZE STREQUAL "undefined")
+  add_compile_options(-fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=undefined)
+elseif(SHMRING_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT SHMRING_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "SHMRING_SANITIZE must be address, undefined, thread or empty (got '${SHMRING_SANITIZE}')")
+endif()

@@ -1,0 +1,127 @@
+// The blocking layer: spin briefly (adaptive), then park on a futex with an
+// absolute deadline; the other side makes the wake system call only when a
+// waiter count says someone sleeps, so steady streaming makes none.
+//
+// Protocol (an eventcount). State S is whatever the waiter's predicate reads
+// (ring positions, the closed flag); W is ParkingLayout::waiters; Q is
+// ParkingLayout::sequence, the futex word.
+//
+//   waiter                                notifier
+//   W += 1              (seq_cst RMW)     store S            (release, by caller)
+//   fence(seq_cst)                        fence(seq_cst)
+//   q = Q               (acquire)         if W == 0: return  (relaxed)
+//   if pred(S): W -= 1; done              Q += 1             (release)
+//   futex_wait(Q, q, deadline)            futex_wake(Q)
+//   W -= 1; loop
+//
+// No lost wakeup: by the two seq_cst fences, either the notifier's load sees
+// W >= 1, or the waiter's pred() (after its fence) sees the new S. In the first
+// case the notifier bumps Q: if the waiter read Q before the bump, the kernel's
+// compare in futex_wait fails or the wake finds it asleep; if after, its acquire
+// load of Q synchronises with the bump, which follows the store of S, so pred()
+// sees S. A waiter killed while parked leaves W too high: that costs the
+// notifier needless wake calls, never a lost wakeup.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "shmring/platform/clock.hpp"
+#include "shmring/platform/cpu.hpp"
+#include "shmring/platform/futex.hpp"
+
+namespace shmring {
+
+// Shared: one per direction ("not empty", "not full"), on its own block.
+struct alignas(platform::kFalseSharingRange) ParkingLayout {
+  std::atomic<std::uint32_t> sequence;  // the futex word; bumped by each wake
+  std::atomic<std::uint32_t> waiters;   // processes parked, or about to park
+};
+static_assert(std::is_standard_layout_v<ParkingLayout>, "shared layouts must be standard-layout");
+static_assert(sizeof(ParkingLayout) == platform::kFalseSharingRange,
+              "a parking word owns its 128-byte block: the hot side polls it");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "futex words must be lock-free");
+
+// Process-local counters, so tests and benchmarks can show the system calls made.
+struct BlockingStats {
+  std::uint64_t futex_waits = 0;  // futex_wait calls (parks)
+  std::uint64_t futex_wakes = 0;  // futex_wake calls
+  std::uint64_t spin_hits = 0;    // waits that ended while spinning
+};
+
+// Adaptive spin budget (process-local): doubles when spinning paid off, halves
+// when the wait ended up parked anyway. On 2 cores a long spin only steals time
+// from the process we wait for, so the ceiling stays a few microseconds.
+class AdaptiveSpin {
+ public:
+  static constexpr std::uint32_t kMin = 16;
+  static constexpr std::uint32_t kMax = 4096;
+  [[nodiscard]] std::uint32_t budget() const noexcept { return budget_; }
+  void hit() noexcept { budget_ = budget_ >= kMax / 2 ? kMax : budget_ * 2; }
+  void miss() noexcept { budget_ = budget_ <= kMin * 2 ? kMin : budget_ / 2; }
+
+ private:
+  std::uint32_t budget_ = 256;
+};
+
+// Waits until `ready()` is true or `deadline` passes; returns ready()'s last
+// verdict. `ready` must read shared state with acquire loads.
+template <class Ready>
+[[nodiscard]] bool wait_until(ParkingLayout& park, Ready&& ready, platform::Deadline deadline, AdaptiveSpin& spin,
+                              BlockingStats& stats) noexcept {
+  for (std::uint32_t i = 0; i < spin.budget(); ++i) {
+    if (ready()) {
+      spin.hit();
+      ++stats.spin_hits;
+      return true;
+    }
+    platform::cpu_relax();
+  }
+  spin.miss();
+  for (;;) {
+    if (ready()) return true;
+    if (deadline.passed()) return false;
+    // SYNC(park): seq_cst RMW + fence — our count must be visible before we
+    // read S, paired with the notifier's fence between its store of S and its
+    // load of waiters (see the protocol above).
+    park.waiters.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // SYNC(park): acquire — pairs with the notifier's release bump of sequence.
+    const std::uint32_t seen = park.sequence.load(std::memory_order_acquire);
+    if (ready()) {
+      // relaxed: the count is advisory once we are not going to sleep.
+      park.waiters.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+    ++stats.futex_waits;
+    // Whatever comes back (woken, value changed, EINTR, timeout, spurious),
+    // the loop re-checks the predicate against the same absolute deadline.
+    (void)platform::futex_wait(park.sequence, seen, deadline);
+    park.waiters.fetch_sub(1, std::memory_order_relaxed);  // relaxed: advisory, see above
+  }
+}
+
+// Called after the caller's release store of the state waiters read. Makes the
+// wake system call only when somebody is parked.
+inline void notify(ParkingLayout& park, int count, BlockingStats& stats) noexcept {
+  // SYNC(park): seq_cst fence — orders the caller's store of S before our load
+  // of waiters (Dekker with the waiter's fetch_add + fence).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // relaxed: ordered by the fence above.
+  if (park.waiters.load(std::memory_order_relaxed) == 0) return;
+  // SYNC(park): release — a waiter that reads the new sequence sees S.
+  park.sequence.fetch_add(1, std::memory_order_release);
+  ++stats.futex_wakes;
+  (void)platform::futex_wake(park.sequence, count);
+}
+
+// Wakes everyone, unconditionally (close, role hand-over): rare, so no shortcut.
+inline void notify_all(ParkingLayout& park, BlockingStats& stats) noexcept {
+  // SYNC(park): release — a waiter that reads the new sequence sees S.
+  park.sequence.fetch_add(1, std::memory_order_seq_cst);
+  ++stats.futex_wakes;
+  (void)platform::futex_wake(park.sequence, platform::kWakeAll);
+}
+
+}  // namespace shmring

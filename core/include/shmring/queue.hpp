@@ -1,0 +1,161 @@
+// Queue: a named queue that unrelated processes open by name, with the
+// semantics of Python's multiprocessing.Queue (SPEC §2). Messages are byte
+// spans; put/get take a Wait (forever, nowait, or a timeout).
+//
+// This version admits one producer process and one consumer process at a
+// time. A handle takes the producer role on its first put (or at open with
+// OpenOptions::role) and the consumer role on its first get; while another
+// live process holds a role, put/get return role_taken and open fails with
+// Errc::role_taken. The role of a process that died is taken over.
+//
+// A handle is movable, not copyable, and not thread-safe: use one handle per
+// thread (and only one producing and one consuming thread per queue).
+// A handle inherited through fork() holds no role in the child.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "shmring/blocking.hpp"
+#include "shmring/platform/error.hpp"
+#include "shmring/wait.hpp"
+
+namespace shmring {
+
+enum class PutStatus : std::uint8_t {
+  ok,
+  full,        // no room before the wait ended (maxsize or byte capacity)
+  closed,      // the queue was closed
+  too_large,   // larger than max_message: could never fit
+  role_taken,  // another live process is the producer
+  corrupt,     // the shared positions are inconsistent (a damaged or hostile file)
+};
+
+enum class GetStatus : std::uint8_t {
+  ok,
+  empty,       // nothing arrived before the wait ended
+  closed,      // closed and drained
+  wrong_size,  // get_value<T>: the next message is not sizeof(T) bytes (it stays queued)
+  role_taken,  // another live process is the consumer
+  corrupt,     // a record or position is out of range (a damaged or hostile file)
+};
+
+[[nodiscard]] const char* to_string(PutStatus s) noexcept;
+[[nodiscard]] const char* to_string(GetStatus s) noexcept;
+
+enum class Role : std::uint8_t { none = 0, producer = 1, consumer = 2, both = 3 };
+
+struct QueueOptions {
+  std::int64_t maxsize = 0;                  // messages; <= 0: limited by bytes only
+  std::uint64_t capacity_bytes = 1u << 20;   // ring bytes, rounded up to a power of two (>= 4 KiB)
+  std::uint64_t max_message = 0;             // largest payload; 0: the most the ring can take
+  std::uint32_t mode = 0600;                 // file permissions
+};
+
+struct OpenOptions {
+  Role role = Role::none;  // roles to take now (none: on first put/get)
+  // How long to wait for a creator that has not finished creating the queue.
+  std::chrono::nanoseconds ready_timeout = std::chrono::milliseconds(1000);
+  bool allow_foreign_owner = false;  // open a file owned by another user
+};
+
+struct Message {
+  GetStatus status = GetStatus::empty;
+  std::vector<std::byte> bytes;
+  explicit operator bool() const noexcept { return status == GetStatus::ok; }
+  [[nodiscard]] std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+};
+
+// Zero-copy producer: write into `bytes`, then commit().
+struct PutClaim {
+  PutStatus status;
+  std::span<std::byte> bytes;
+};
+
+// Zero-copy consumer: read `bytes`, then release().
+struct GetView {
+  GetStatus status;
+  std::span<const std::byte> bytes;
+};
+
+class Queue {
+ public:
+  [[nodiscard]] static Result<Queue> create(std::string_view name, const QueueOptions& options = {});
+  [[nodiscard]] static Result<Queue> open(std::string_view name, const OpenOptions& options = {});
+  [[nodiscard]] static Result<void> unlink(std::string_view name);
+
+  Queue(Queue&&) noexcept;
+  Queue& operator=(Queue&&) noexcept;
+  ~Queue();  // gives back the roles this process took through this handle
+
+  // ---- producer ----
+  [[nodiscard]] PutStatus put(std::span<const std::byte> bytes, Wait wait = forever) noexcept;
+  [[nodiscard]] PutStatus put(std::string_view text, Wait wait = forever) noexcept {
+    return put(std::as_bytes(std::span<const char>(text.data(), text.size())), wait);
+  }
+  [[nodiscard]] PutStatus put_nowait(std::span<const std::byte> bytes) noexcept { return put(bytes, nowait); }
+  [[nodiscard]] PutStatus put_nowait(std::string_view text) noexcept { return put(text, nowait); }
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  [[nodiscard]] PutStatus put_value(const T& value, Wait wait = forever) noexcept {
+    return put(std::as_bytes(std::span<const T, 1>(&value, 1)), wait);
+  }
+
+  // Reserves `size` bytes in the ring (waiting for room as put does); the
+  // message is published by commit(n), n <= size. One claim at a time.
+  [[nodiscard]] PutClaim claim(std::size_t size, Wait wait = forever) noexcept;
+  void commit(std::size_t size) noexcept;
+
+  // ---- consumer ----
+  [[nodiscard]] Message get(Wait wait = forever);  // allocates, as Python does
+  [[nodiscard]] Message get_nowait() { return get(nowait); }
+  // Copies the next message into `out` (resized; its capacity is reused).
+  [[nodiscard]] GetStatus get_into(std::vector<std::byte>& out, Wait wait = forever);
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  [[nodiscard]] GetStatus get_value(T& out, Wait wait = forever) noexcept {
+    const GetView v = read(wait);
+    if (v.status != GetStatus::ok) return v.status;
+    if (v.bytes.size() != sizeof(T)) return GetStatus::wrong_size;
+    std::memcpy(&out, v.bytes.data(), sizeof(T));
+    release();
+    return GetStatus::ok;
+  }
+
+  // A view of the next message, valid until release() (which consumes it).
+  [[nodiscard]] GetView read(Wait wait = forever) noexcept;
+  void release() noexcept;
+
+  // ---- both / observers ----
+  [[nodiscard]] std::size_t qsize() const noexcept;  // exact when quiescent
+  [[nodiscard]] bool empty() const noexcept;
+  [[nodiscard]] bool full() const noexcept;
+  // Closes the queue for everyone: blocked and later puts get closed; gets
+  // drain what is left, then get closed; every blocked waiter wakes now.
+  void close() noexcept;
+  [[nodiscard]] bool closed() const noexcept;
+
+  [[nodiscard]] std::int64_t maxsize() const noexcept;
+  [[nodiscard]] std::uint64_t capacity_bytes() const noexcept;
+  [[nodiscard]] std::uint64_t max_message() const noexcept;
+  [[nodiscard]] const std::string& path() const noexcept;
+  [[nodiscard]] Role roles_held() const noexcept;
+  [[nodiscard]] const BlockingStats& stats() const noexcept;
+
+ private:
+  struct State;
+  explicit Queue(std::unique_ptr<State> state) noexcept;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace shmring

@@ -1,0 +1,62 @@
+// QueueLayout: the shared part of a Queue, the payload of its segment. The
+// ring's bytes follow it at offset sizeof(QueueLayout) (a multiple of 128).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "shmring/blocking.hpp"
+#include "shmring/platform/segment_layout.hpp"
+#include "shmring/spsc_ring_layout.hpp"
+
+namespace shmring {
+
+inline constexpr std::uint32_t kQueueKind = 0x55455551u;  // "QUEU"
+inline constexpr std::uint32_t kQueueLayoutVersion = 1;
+
+// Written once by the creator before publish; read-only afterwards.
+struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
+  std::uint64_t capacity;     // ring bytes: a power of two
+  std::uint64_t max_message;  // largest payload accepted
+  std::int64_t maxsize;       // message-count limit; <= 0: none (only the byte capacity)
+  std::uint64_t data_offset;  // ring bytes, from the start of QueueLayout
+};
+
+// Rarely written: who holds each role, and whether the queue is closed.
+struct alignas(platform::kFalseSharingRange) QueueControlLayout {
+  std::atomic<std::uint32_t> closed;          // 0 open, 1 closed (never reopens)
+  std::uint32_t reserved0;
+  std::atomic<std::uint64_t> producer_owner;  // platform::pack_owner() of the holder, 0: free
+  std::atomic<std::uint64_t> consumer_owner;
+};
+
+struct QueueLayout {
+  QueueConfigLayout config;
+  SpscRingLayout ring;
+  ParkingLayout not_empty;  // consumers park here; producers notify
+  ParkingLayout not_full;   // producers park here; consumers notify
+  QueueControlLayout control;
+};
+
+static_assert(std::is_standard_layout_v<QueueLayout>, "shared layouts must be standard-layout");
+static_assert(sizeof(QueueLayout) % platform::kFalseSharingRange == 0, "ring bytes must start on a 128-byte block");
+static_assert(offsetof(QueueLayout, ring) == 128 && offsetof(QueueLayout, not_empty) == 384 &&
+                  offsetof(QueueLayout, not_full) == 512 && offsetof(QueueLayout, control) == 640,
+              "each hot word sits on its own 128-byte block; offsets are part of the file format");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
+              "every atomic in a shared layout must be lock-free");
+
+inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
+    sizeof(QueueLayout), alignof(QueueLayout), offsetof(QueueLayout, config), offsetof(QueueLayout, ring),
+    offsetof(QueueLayout, not_empty), offsetof(QueueLayout, not_full), offsetof(QueueLayout, control),
+    offsetof(QueueConfigLayout, capacity), offsetof(QueueConfigLayout, max_message),
+    offsetof(QueueConfigLayout, maxsize), offsetof(QueueConfigLayout, data_offset),
+    offsetof(QueueControlLayout, closed), offsetof(QueueControlLayout, producer_owner),
+    offsetof(QueueControlLayout, consumer_owner), offsetof(SpscRingLayout, producer),
+    offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail), offsetof(SpscProducerLayout, put_count),
+    offsetof(SpscConsumerLayout, head), offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence),
+    offsetof(ParkingLayout, waiters), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
+
+}  // namespace shmring

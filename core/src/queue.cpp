@@ -1,0 +1,352 @@
+#include "shmring/queue.hpp"
+
+#include <bit>
+#include <new>
+#include <utility>
+
+#include "shmring/platform/process.hpp"
+#include "shmring/platform/segment.hpp"
+#include "shmring/queue_layout.hpp"
+#include "shmring/spsc_ring.hpp"
+
+namespace shmring {
+
+using platform::Deadline;
+
+const char* to_string(PutStatus s) noexcept {
+  switch (s) {
+    case PutStatus::ok: return "ok";
+    case PutStatus::full: return "full";
+    case PutStatus::closed: return "closed";
+    case PutStatus::too_large: return "too_large";
+    case PutStatus::role_taken: return "role_taken";
+    case PutStatus::corrupt: return "corrupt";
+  }
+  return "?";
+}
+
+const char* to_string(GetStatus s) noexcept {
+  switch (s) {
+    case GetStatus::ok: return "ok";
+    case GetStatus::empty: return "empty";
+    case GetStatus::closed: return "closed";
+    case GetStatus::wrong_size: return "wrong_size";
+    case GetStatus::role_taken: return "role_taken";
+    case GetStatus::corrupt: return "corrupt";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr std::uint64_t kMinCapacity = 4096;
+constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
+
+Error fail(Errc code, const char* context) noexcept { return Error{code, 0, context}; }
+
+constexpr bool has(Role set, Role r) noexcept {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(r)) != 0;
+}
+constexpr Role with(Role set, Role r) noexcept {
+  return static_cast<Role>(static_cast<unsigned>(set) | static_cast<unsigned>(r));
+}
+
+PutStatus put_status(RingStatus s) noexcept {
+  switch (s) {
+    case RingStatus::ok: return PutStatus::ok;
+    case RingStatus::full: return PutStatus::full;
+    case RingStatus::too_large: return PutStatus::too_large;
+    default: return PutStatus::corrupt;
+  }
+}
+
+// Checks a mapped queue before any index in it is used: every value is read
+// from memory another process controls.
+Result<void> validate(const QueueLayout& q, std::uint64_t payload_size) {
+  const QueueConfigLayout& c = q.config;
+  if (c.data_offset != sizeof(QueueLayout)) return fail(Errc::bad_size, "queue data offset");
+  if (c.capacity < kMinCapacity || c.capacity > kMaxCapacity || !std::has_single_bit(c.capacity)) {
+    return fail(Errc::bad_size, "queue capacity is not a power of two in [4 KiB, 1 TiB]");
+  }
+  if (c.capacity > payload_size - sizeof(QueueLayout)) return fail(Errc::bad_size, "queue capacity exceeds the file");
+  if (c.max_message == 0 || c.max_message > SpscRing::max_payload_for(c.capacity)) {
+    return fail(Errc::bad_size, "queue max_message out of range");
+  }
+  // relaxed loads: the segment's acquire of the ready state ordered these.
+  const std::uint64_t head = q.ring.consumer.head.load(std::memory_order_acquire);
+  const std::uint64_t tail = q.ring.producer.tail.load(std::memory_order_acquire);
+  if (head > tail || tail - head > c.capacity || head % kRecordAlign != 0 || tail % kRecordAlign != 0) {
+    return fail(Errc::corrupt, "ring positions out of range");
+  }
+  if (q.ring.consumer.get_count.load(std::memory_order_acquire) >
+      q.ring.producer.put_count.load(std::memory_order_acquire) + 1) {
+    return fail(Errc::corrupt, "more messages taken than put");
+  }
+  if (q.control.closed.load(std::memory_order_acquire) > 1) return fail(Errc::corrupt, "closed flag");
+  return {};
+}
+
+}  // namespace
+
+struct Queue::State {
+  platform::Segment segment;
+  QueueLayout* layout;
+  SpscRing ring;
+  Role held = Role::none;
+  std::uint64_t held_generation = 0;  // fork generation when the roles were taken
+  AdaptiveSpin put_spin;
+  AdaptiveSpin get_spin;
+  BlockingStats stats;
+
+  State(platform::Segment seg, QueueLayout* q) noexcept
+      : segment(std::move(seg)), layout(q),
+        ring(q->ring, reinterpret_cast<std::byte*>(q) + q->config.data_offset, q->config.capacity,
+             q->config.max_message, q->config.maxsize > 0 ? static_cast<std::uint64_t>(q->config.maxsize) : 0) {}
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() { give_back_roles(); }
+
+  std::atomic<std::uint64_t>& owner_slot(Role r) noexcept {
+    return r == Role::producer ? layout->control.producer_owner : layout->control.consumer_owner;
+  }
+
+  // Fast check on every put/get: a role taken by this handle in this process.
+  [[nodiscard]] bool holds(Role r) const noexcept {
+    return has(held, r) && held_generation == platform::fork_generation();
+  }
+
+  // Takes role `r` (producer or consumer) for this handle. A slot held by a
+  // live process (including this one, through another handle) is refused; a
+  // slot whose holder is dead — gone, zombie, or pid reused — is taken over.
+  [[nodiscard]] Errc take(Role r) noexcept {
+    if (held_generation != platform::fork_generation()) {  // a fork copy: the parent owns them
+      held = Role::none;
+      held_generation = platform::fork_generation();
+    }
+    if (has(held, r)) return Errc{};
+    const std::uint64_t me = platform::pack_owner(platform::current_process());
+    std::atomic<std::uint64_t>& slot = owner_slot(r);
+    // SYNC(role): acquire — pairs with the previous holder's release in give_back_roles().
+    std::uint64_t current = slot.load(std::memory_order_acquire);
+    for (;;) {
+      if (current != 0 &&
+          (current == me || platform::liveness(platform::unpack_owner(current)) == platform::Liveness::alive)) {
+        return Errc::role_taken;
+      }
+      // SYNC(role): acq_rel — we see the previous holder's ring publications.
+      if (slot.compare_exchange_weak(current, me, std::memory_order_acq_rel, std::memory_order_acquire)) break;
+    }
+    const bool sane = r == Role::producer ? ring.attach_producer() : ring.attach_consumer();
+    if (!sane) {
+      slot.store(0, std::memory_order_release);
+      return Errc::corrupt;
+    }
+    held = with(held, r);
+    return Errc{};
+  }
+
+  void give_back_roles() noexcept {
+    if (held_generation != platform::fork_generation()) return;  // not ours: a fork copy
+    const std::uint64_t me = platform::pack_owner(platform::current_process());
+    for (const Role r : {Role::producer, Role::consumer}) {
+      if (!has(held, r)) continue;
+      std::uint64_t expected = me;
+      // SYNC(role): release — the next holder sees our last publications.
+      (void)owner_slot(r).compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
+    }
+    held = Role::none;
+  }
+
+  [[nodiscard]] bool is_closed() const noexcept {
+    // SYNC(close): acquire — pairs with close(); records published before the
+    // close are visible to the drain that follows.
+    return layout->control.closed.load(std::memory_order_acquire) != 0;
+  }
+};
+
+Queue::Queue(std::unique_ptr<State> state) noexcept : s_(std::move(state)) {}
+Queue::Queue(Queue&&) noexcept = default;
+Queue& Queue::operator=(Queue&&) noexcept = default;
+Queue::~Queue() = default;
+
+Result<Queue> Queue::create(std::string_view name, const QueueOptions& options) {
+  if (options.capacity_bytes > kMaxCapacity) return fail(Errc::invalid_argument, "capacity_bytes above 1 TiB");
+  const std::uint64_t capacity = std::bit_ceil(std::max(options.capacity_bytes, kMinCapacity));
+  const std::uint64_t largest = SpscRing::max_payload_for(capacity);
+  if (options.max_message > largest) {
+    return fail(Errc::invalid_argument, "max_message must fit in half the capacity minus an 8-byte header");
+  }
+  const std::uint64_t max_message = options.max_message == 0 ? largest : options.max_message;
+
+  platform::SegmentSpec spec;
+  spec.kind = kQueueKind;
+  spec.layout_version = kQueueLayoutVersion;
+  spec.layout_hash = kQueueLayoutHash;
+  spec.payload_size = sizeof(QueueLayout) + capacity;
+  spec.mode = options.mode;
+  auto seg = platform::Segment::create(name, spec);
+  if (!seg) return seg.error();
+
+  // The file is zero-filled; construct the layout's objects in place.
+  auto* q = new (seg->payload()) QueueLayout{};
+  q->config.capacity = capacity;
+  q->config.max_message = max_message;
+  q->config.maxsize = options.maxsize;
+  q->config.data_offset = sizeof(QueueLayout);
+  SpscRing::initialize(q->ring);
+  seg->publish();  // SYNC(publish): release — everything above is visible to openers
+  return Queue(std::make_unique<State>(std::move(*seg), q));
+}
+
+Result<Queue> Queue::open(std::string_view name, const OpenOptions& options) {
+  platform::SegmentExpect expect;
+  expect.kind = kQueueKind;
+  expect.layout_version = kQueueLayoutVersion;
+  expect.layout_hash = kQueueLayoutHash;
+  expect.min_payload_size = sizeof(QueueLayout);
+  expect.ready_timeout = options.ready_timeout;
+  expect.allow_foreign_owner = options.allow_foreign_owner;
+  auto seg = platform::Segment::open(name, expect);
+  if (!seg) return seg.error();
+  auto* q = std::launder(reinterpret_cast<QueueLayout*>(seg->payload()));
+  if (auto ok = validate(*q, seg->payload_size()); !ok) return ok.error();
+  Queue queue(std::make_unique<State>(std::move(*seg), q));
+  for (const Role r : {Role::producer, Role::consumer}) {
+    if (!has(options.role, r)) continue;
+    if (const Errc e = queue.s_->take(r); e != Errc{}) {
+      return fail(e, r == Role::producer ? "producer role" : "consumer role");
+    }
+  }
+  return queue;
+}
+
+Result<void> Queue::unlink(std::string_view name) { return platform::Segment::unlink(name); }
+
+// ---- producer ---------------------------------------------------------------
+
+PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
+  State& s = *s_;
+  if (!s.holds(Role::producer)) [[unlikely]] {
+    if (const Errc e = s.take(Role::producer); e != Errc{}) {
+      return {e == Errc::corrupt ? PutStatus::corrupt : PutStatus::role_taken, {}};
+    }
+  }
+  if (size > s.ring.max_payload()) return {PutStatus::too_large, {}};
+  Deadline deadline = Deadline::expired();
+  bool deadline_set = false;
+  for (;;) {
+    if (s.is_closed()) return {PutStatus::closed, {}};
+    const RingClaim c = s.ring.claim(size);
+    if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
+    if (wait.is_nowait()) return {PutStatus::full, {}};
+    if (!deadline_set) {  // the clock is read once, and only when we must wait
+      deadline = wait.deadline();
+      deadline_set = true;
+    }
+    const bool ready = wait_until(
+        s.layout->not_full, [&] { return s.ring.producer_can_claim(size) || s.is_closed(); }, deadline, s.put_spin,
+        s.stats);
+    if (!ready) return {PutStatus::full, {}};
+  }
+}
+
+void Queue::commit(std::size_t size) noexcept {
+  State& s = *s_;
+  s.ring.commit(size);
+  notify(s.layout->not_empty, 1, s.stats);
+}
+
+PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
+  const PutClaim c = claim(bytes.size(), wait);
+  if (c.status != PutStatus::ok) return c.status;
+  if (!bytes.empty()) std::memcpy(c.bytes.data(), bytes.data(), bytes.size());
+  commit(bytes.size());
+  return PutStatus::ok;
+}
+
+// ---- consumer ---------------------------------------------------------------
+
+GetView Queue::read(Wait wait) noexcept {
+  State& s = *s_;
+  if (!s.holds(Role::consumer)) [[unlikely]] {
+    if (const Errc e = s.take(Role::consumer); e != Errc{}) {
+      return {e == Errc::corrupt ? GetStatus::corrupt : GetStatus::role_taken, {}};
+    }
+  }
+  Deadline deadline = Deadline::expired();
+  bool deadline_set = false;
+  bool saw_closed = false;
+  for (;;) {
+    const RingView v = s.ring.front();
+    if (v.status == RingStatus::ok) return {GetStatus::ok, v.bytes};
+    if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
+    // Empty. Closed only if the ring is still empty after we saw the flag:
+    // the acquire in is_closed() makes every record put before close() visible.
+    if (saw_closed) return {GetStatus::closed, {}};
+    if (s.is_closed()) {
+      saw_closed = true;
+      continue;
+    }
+    if (wait.is_nowait()) return {GetStatus::empty, {}};
+    if (!deadline_set) {
+      deadline = wait.deadline();
+      deadline_set = true;
+    }
+    const bool ready = wait_until(
+        s.layout->not_empty, [&] { return s.ring.consumer_can_read() || s.is_closed(); }, deadline, s.get_spin,
+        s.stats);
+    if (!ready) return {GetStatus::empty, {}};
+  }
+}
+
+void Queue::release() noexcept {
+  State& s = *s_;
+  s.ring.pop();
+  notify(s.layout->not_full, 1, s.stats);
+}
+
+GetStatus Queue::get_into(std::vector<std::byte>& out, Wait wait) {
+  const GetView v = read(wait);
+  if (v.status != GetStatus::ok) return v.status;
+  out.assign(v.bytes.begin(), v.bytes.end());
+  release();
+  return GetStatus::ok;
+}
+
+Message Queue::get(Wait wait) {
+  Message m;
+  m.status = get_into(m.bytes, wait);
+  return m;
+}
+
+// ---- observers ----------------------------------------------------------------
+
+std::size_t Queue::qsize() const noexcept { return static_cast<std::size_t>(s_->ring.message_count()); }
+
+bool Queue::empty() const noexcept { return s_->ring.used_bytes() == 0; }
+
+bool Queue::full() const noexcept {
+  const State& s = *s_;
+  if (s.layout->config.maxsize > 0 && qsize() >= static_cast<std::uint64_t>(s.layout->config.maxsize)) return true;
+  // No room even for the smallest message, wherever it would land.
+  return s.ring.capacity() - s.ring.used_bytes() < 2 * record_size(1);
+}
+
+void Queue::close() noexcept {
+  State& s = *s_;
+  // SYNC(close): seq_cst — pairs with the acquire in is_closed(); then every
+  // parked process wakes (unconditionally: close is rare).
+  s.layout->control.closed.store(1, std::memory_order_seq_cst);
+  notify_all(s.layout->not_empty, s.stats);
+  notify_all(s.layout->not_full, s.stats);
+}
+
+bool Queue::closed() const noexcept { return s_->is_closed(); }
+std::int64_t Queue::maxsize() const noexcept { return s_->layout->config.maxsize; }
+std::uint64_t Queue::capacity_bytes() const noexcept { return s_->ring.capacity(); }
+std::uint64_t Queue::max_message() const noexcept { return s_->ring.max_payload(); }
+const std::string& Queue::path() const noexcept { return s_->segment.path(); }
+Role Queue::roles_held() const noexcept { return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none; }
+const BlockingStats& Queue::stats() const noexcept { return s_->stats; }
+
+}  // namespace shmring

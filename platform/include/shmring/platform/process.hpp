@@ -1,0 +1,54 @@
+// Process identity and liveness. A process is named by its pid plus its start
+// time (clock ticks since boot, /proc/<pid>/stat field 22), so a recycled pid
+// is never mistaken for the process that used it before.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmring::platform {
+
+struct ProcessId {
+  std::uint32_t pid = 0;
+  std::uint64_t start_time = 0;  // clock ticks since boot
+  friend bool operator==(const ProcessId&, const ProcessId&) = default;
+};
+
+// The calling process (re-read in a forked child).
+[[nodiscard]] ProcessId current_process() noexcept;
+
+// Start time of `pid`, or 0 when there is no such process.
+[[nodiscard]] std::uint64_t process_start_time(std::uint32_t pid) noexcept;
+
+enum class Liveness : std::uint8_t {
+  alive,  // running, sleeping or stopped (SIGSTOP is not death)
+  dead,   // gone, a zombie, or the pid now belongs to another process
+};
+
+[[nodiscard]] Liveness liveness(ProcessId id) noexcept;
+
+// A process identity packed in one 64-bit word, so an owner slot in shared
+// memory can be claimed with a single compare-exchange: pid in the low 22 bits
+// (Linux pid_max <= 2^22), start time in the high 42 bits (2^42 ticks at 100 Hz
+// is about 1,400 years of uptime). 0 means "nobody".
+inline constexpr unsigned kPidBits = 22;
+[[nodiscard]] constexpr std::uint64_t pack_owner(ProcessId id) noexcept {
+  return (id.start_time << kPidBits) | (id.pid & ((1u << kPidBits) - 1u));
+}
+[[nodiscard]] constexpr ProcessId unpack_owner(std::uint64_t token) noexcept {
+  return ProcessId{static_cast<std::uint32_t>(token & ((1u << kPidBits) - 1u)), token >> kPidBits};
+}
+
+namespace detail {
+extern std::atomic<std::uint64_t> g_fork_generation;
+}
+
+// Bumped in every child of fork(2). A handle that recorded the generation when
+// it claimed a role sees a different number after a fork, and so knows it is a
+// copy living in another process. A relaxed load: cheap enough for hot paths.
+[[nodiscard]] inline std::uint64_t fork_generation() noexcept {
+  // relaxed: only the forked child writes it, before any of its threads exist.
+  return detail::g_fork_generation.load(std::memory_order_relaxed);
+}
+
+}  // namespace shmring::platform

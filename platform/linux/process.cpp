@@ -1,0 +1,95 @@
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "shmring/platform/process.hpp"
+#include "shmring/platform/syscall.hpp"
+
+namespace shmring::platform {
+namespace detail {
+std::atomic<std::uint64_t> g_fork_generation{0};
+}
+
+namespace {
+
+struct ProcStat {
+  bool found = false;
+  char state = '?';
+  std::uint64_t start_time = 0;
+};
+
+// Reads /proc/<pid>/stat. Field 2 (comm) is in parentheses and may hold spaces
+// or ')' itself, so parsing starts after the last ')'. Only open/read/close:
+// safe in a fork child handler.
+ProcStat read_proc_stat(std::uint32_t pid) noexcept {
+  char path[48];
+  std::snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+  ProcStat out;
+  auto fd = sys_call("open /proc/<pid>/stat", [&] { return ::open(path, O_RDONLY | O_CLOEXEC); });
+  if (!fd) return out;
+  char buf[1024];
+  auto n = sys_call("read /proc/<pid>/stat", [&] { return ::read(*fd, buf, sizeof(buf) - 1); });
+  ::close(*fd);
+  if (!n || *n <= 0) return out;
+  buf[*n] = '\0';
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr || p[1] != ' ') return out;
+  p += 2;  // field 3: state
+  out.state = *p;
+  // Skip to field 22 (starttime): 19 more spaces after the state field.
+  for (int field = 3; field < 22 && *p != '\0'; ++p) {
+    if (*p == ' ') ++field;
+  }
+  std::uint64_t v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<std::uint64_t>(*p++ - '0');
+  out.start_time = v;
+  out.found = true;
+  return out;
+}
+
+ProcessId g_self{};
+
+void refresh_self() noexcept {
+  const auto pid = static_cast<std::uint32_t>(::getpid());
+  g_self = ProcessId{pid, read_proc_stat(pid).start_time};
+}
+
+void on_fork_child() noexcept {
+  refresh_self();
+  detail::g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Runs before main(): this file is always linked because fork_generation()
+// refers to g_fork_generation.
+struct ForkHook {
+  ForkHook() noexcept {
+    refresh_self();
+    ::pthread_atfork(nullptr, nullptr, &on_fork_child);
+  }
+};
+const ForkHook g_fork_hook;
+
+}  // namespace
+
+ProcessId current_process() noexcept { return g_self; }
+
+std::uint64_t process_start_time(std::uint32_t pid) noexcept {
+  const ProcStat st = read_proc_stat(pid);
+  return st.found ? st.start_time : 0;
+}
+
+Liveness liveness(ProcessId id) noexcept {
+  if (id.pid == 0) return Liveness::dead;
+  const ProcStat st = read_proc_stat(id.pid);
+  if (!st.found) return Liveness::dead;
+  // Compare only the bits that fit in an owner token.
+  constexpr std::uint64_t kMask = (std::uint64_t{1} << (64 - kPidBits)) - 1;
+  if ((st.start_time & kMask) != (id.start_time & kMask)) return Liveness::dead;  // pid reused
+  if (st.state == 'Z' || st.state == 'X' || st.state == 'x') return Liveness::dead;
+  return Liveness::alive;  // includes 'T'/'t': a stopped process is not dead
+}
+
+}  // namespace shmring::platform

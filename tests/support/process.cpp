@@ -1,0 +1,187 @@
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <utility>
+
+extern char** environ;
+
+namespace shmring::test {
+
+UniqueName::UniqueName(const char* tag) {
+  static std::atomic<unsigned> counter{0};
+  std::random_device rd;
+  name_ = "shmring-test-" + std::string(tag) + "-" + std::to_string(::getpid()) + "-" +
+          std::to_string(counter.fetch_add(1)) + "-" + std::to_string(rd() % 1000000);
+}
+
+UniqueName::~UniqueName() { ::unlink(path().c_str()); }
+
+Child::Child(Child&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)), out_fd_(std::exchange(o.out_fd_, -1)), buffered_(std::move(o.buffered_)) {}
+
+Child& Child::operator=(Child&& o) noexcept {
+  if (this != &o) {
+    this->~Child();
+    pid_ = std::exchange(o.pid_, -1);
+    out_fd_ = std::exchange(o.out_fd_, -1);
+    buffered_ = std::move(o.buffered_);
+  }
+  return *this;
+}
+
+Child::~Child() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (out_fd_ >= 0) ::close(out_fd_);
+}
+
+void Child::kill(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+int Child::wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      if (WIFEXITED(st)) return WEXITSTATUS(st);
+      if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+      return -1;
+    }
+    if (r < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &st, 0);
+      pid_ = -1;
+      return -1;
+    }
+    ::usleep(1000);
+  }
+}
+
+std::string Child::read_line(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto nl = buffered_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buffered_.substr(0, nl);
+      buffered_.erase(0, nl + 1);
+      return line;
+    }
+    if (out_fd_ < 0) return {};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return {};
+    pollfd p{out_fd_, POLLIN, 0};
+    const int pr = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) return {};
+    char buf[4096];
+    const ssize_t n = ::read(out_fd_, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(out_fd_);
+      out_fd_ = -1;
+      std::string rest = std::exchange(buffered_, {});
+      return rest;
+    }
+    buffered_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+std::string Child::read_all(std::chrono::milliseconds timeout) {
+  std::string all;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out_fd_ >= 0 || !buffered_.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    std::string line = read_line(left);
+    if (line.empty() && out_fd_ < 0 && buffered_.empty()) break;
+    all += line;
+    all += '\n';
+  }
+  return all;
+}
+
+Child fork_child(const std::function<int(int out_fd)>& body) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) std::abort();
+  if (pid == 0) {
+    ::close(fds[0]);
+    int rc = 99;
+    try {
+      rc = body(fds[1]);
+    } catch (...) {
+      rc = 99;
+    }
+    std::fflush(nullptr);
+    ::_exit(rc);
+  }
+  ::close(fds[1]);
+  return Child(pid, fds[0]);
+}
+
+Child spawn(const std::string& path, const std::vector<std::string>& args) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(path.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    std::fprintf(stderr, "posix_spawn %s failed: %d\n", path.c_str(), rc);
+    return Child();
+  }
+  return Child(pid, fds[0]);
+}
+
+void write_line(int fd, const std::string& line) {
+  std::string l = line + "\n";
+  const char* p = l.data();
+  std::size_t left = l.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+std::string queue_peer_path() {
+#ifdef SHMRING_QUEUE_PEER
+  return SHMRING_QUEUE_PEER;
+#else
+  return "shmring_queue_peer";
+#endif
+}
+
+}  // namespace shmring::test

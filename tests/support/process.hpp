@@ -1,0 +1,74 @@
+// Test support: real processes (fork, and separately started executables),
+// segment names that are unique and always removed, and a pipe for results.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace shmring::test {
+
+// A segment name unique to this process and call; the file is unlinked when
+// the object goes out of scope, also when the test failed.
+class UniqueName {
+ public:
+  explicit UniqueName(const char* tag = "t");
+  UniqueName(const UniqueName&) = delete;
+  UniqueName& operator=(const UniqueName&) = delete;
+  ~UniqueName();
+  [[nodiscard]] const std::string& str() const noexcept { return name_; }
+  [[nodiscard]] const char* c_str() const noexcept { return name_.c_str(); }
+  [[nodiscard]] std::string path() const { return "/dev/shm/" + name_; }
+  operator std::string_view() const noexcept { return name_; }  // NOLINT: convenience
+
+ private:
+  std::string name_;
+};
+
+// A child process we started: killed (SIGKILL, this pid only) and reaped if
+// the test ends before it was waited for.
+class Child {
+ public:
+  Child() = default;
+  explicit Child(pid_t pid, int out_fd = -1) : pid_(pid), out_fd_(out_fd) {}
+  Child(Child&& o) noexcept;
+  Child& operator=(Child&& o) noexcept;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  // Waits for the exit; returns the exit code, 128+signal if killed, -1 on timeout
+  // (the child is then killed).
+  int wait(std::chrono::milliseconds timeout = std::chrono::seconds(120));
+  void kill(int sig);
+  // Reads one line of the child's stdout (spawned children) or result pipe
+  // (forked children); empty string at EOF or timeout.
+  std::string read_line(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // Everything the child writes until it closes its end.
+  std::string read_all(std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string buffered_;
+};
+
+// Runs `body` in a forked child, which exits with its return value (uncaught
+// exceptions: 99). `body` may write lines to `out` (a pipe read by read_line).
+Child fork_child(const std::function<int(int out_fd)>& body);
+
+// Starts a separate executable (posix_spawn) with its stdout on a pipe.
+Child spawn(const std::string& path, const std::vector<std::string>& args);
+
+// Writes a line to a file descriptor (child side of the result pipe).
+void write_line(int fd, const std::string& line);
+
+// Path of the queue peer executable (tests/support/queue_peer.cpp).
+std::string queue_peer_path();
+
+}  // namespace shmring::test

@@ -1,0 +1,111 @@
+// shmring_queue_peer: a separately started executable that opens a queue by
+// name and plays one side of a cross-process test. It prints one result line
+// on stdout. Usage: see usage() below.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "shmring/platform/clock.hpp"
+#include "shmring/queue.hpp"
+#include "traffic_run.hpp"
+
+using namespace shmring;
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: shmring_queue_peer produce NAME COUNT SEED MIN MAX\n"
+               "       shmring_queue_peer consume NAME COUNT SEED MIN MAX\n"
+               "       shmring_queue_peer get NAME TIMEOUT_MS      (-1: forever)\n"
+               "       shmring_queue_peer put NAME TIMEOUT_MS SIZE (-1: forever)\n"
+               "       shmring_queue_peer hold NAME producer|consumer SECONDS\n"
+               "       shmring_queue_peer open NAME                (prints the open error or 'ok')\n");
+  return 2;
+}
+
+Wait wait_from_ms(long ms) {
+  if (ms < 0) return forever;
+  return std::chrono::milliseconds(ms);
+}
+
+Result<Queue> open_queue(const char* name, Role role = Role::none) {
+  OpenOptions o;
+  o.role = role;
+  return Queue::open(name, o);
+}
+
+void say(const std::string& s) {
+  std::printf("%s\n", s.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return usage();
+  const std::string mode = argv[1];
+  const char* name = argv[2];
+
+  if (mode == "produce" || mode == "consume") {
+    if (argc != 7) return usage();
+    const std::uint64_t count = std::strtoull(argv[3], nullptr, 10);
+    test::Traffic t{std::strtoull(argv[4], nullptr, 10), static_cast<std::uint32_t>(std::atoi(argv[5])),
+                    static_cast<std::uint32_t>(std::atoi(argv[6]))};
+    auto q = open_queue(name, mode == "produce" ? Role::producer : Role::consumer);
+    if (!q) {
+      say("error " + q.error().message());
+      return 3;
+    }
+    const test::RunResult r = mode == "produce" ? test::run_producer(*q, t, count) : test::run_consumer(*q, t, count);
+    say("done " + std::to_string(r.messages) + " " + std::to_string(r.errors) + " " + std::to_string(r.checksum) + " " +
+        std::to_string(r.first_bad_seq) + " " + r.stopped);
+    return 0;
+  }
+  if (mode == "get" || mode == "put") {
+    if (argc < 4 || (mode == "put" && argc != 5)) return usage();
+    auto q = open_queue(name, mode == "get" ? Role::consumer : Role::producer);
+    if (!q) {
+      say("error " + q.error().message());
+      return 3;
+    }
+    const Wait w = wait_from_ms(std::atol(argv[3]));
+    say("ready");
+    const std::int64_t t0 = platform::monotonic_ns();
+    const char* status = nullptr;
+    if (mode == "get") {
+      status = to_string(q->get(w).status);
+    } else {
+      const std::string msg(static_cast<std::size_t>(std::atol(argv[4])), 'x');
+      status = to_string(q->put(msg, w));
+    }
+    const std::int64_t t1 = platform::monotonic_ns();
+    say(std::string(status) + " " + std::to_string(t0) + " " + std::to_string(t1) + " " +
+        std::to_string(q->stats().futex_waits));
+    return 0;
+  }
+  if (mode == "hold") {
+    if (argc != 5) return usage();
+    const bool producer = std::strcmp(argv[3], "producer") == 0;
+    auto q = open_queue(name, producer ? Role::producer : Role::consumer);
+    if (!q) {
+      say("error " + q.error().message());
+      return 3;
+    }
+    say("held");
+    ::sleep(static_cast<unsigned>(std::atoi(argv[4])));
+    return 0;
+  }
+  if (mode == "open") {
+    OpenOptions o;
+    o.ready_timeout = std::chrono::milliseconds(0);
+    auto q = Queue::open(name, o);
+    say(q ? std::string("ok") : "error " + std::string(to_string(q.error().code)));
+    return 0;
+  }
+  return usage();
+}

@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "shmring/spsc_ring.hpp"
+TEST(SpscRing, Placeholder) {}
