@@ -1,0 +1,489 @@
+// Queue semantics (SPEC §2), each row across real processes: forked children
+// and the separately started shmring_queue_peer, which opens by name.
+#include "shmring/queue.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+#include "shmring/platform/clock.hpp"
+#include "shmring/spsc_ring_layout.hpp"
+#include "traffic_run.hpp"
+
+namespace shmring {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Child;
+using test::UniqueName;
+
+constexpr std::int64_t kMs = 1'000'000;
+
+Queue make_queue(const UniqueName& name, QueueOptions o = {}) {
+  auto q = Queue::create(name, o);
+  if (!q) throw std::runtime_error(q.error().message());
+  return std::move(*q);
+}
+
+Queue open_queue(const UniqueName& name, Role role = Role::none) {
+  OpenOptions o;
+  o.role = role;
+  auto q = Queue::open(name, o);
+  if (!q) throw std::runtime_error(q.error().message());
+  return std::move(*q);
+}
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> w;
+  for (std::string s; in >> s;) w.push_back(s);
+  return w;
+}
+
+// The peer's "STATUS T0 T1 FUTEX_WAITS" line after a blocking put/get.
+struct Outcome {
+  std::string status;
+  std::int64_t started_ns = 0;
+  std::int64_t returned_ns = 0;
+  std::uint64_t futex_waits = 0;
+};
+
+Outcome parse_outcome(const std::string& line) {
+  const auto w = words(line);
+  if (w.size() != 4) return Outcome{"unparsed: " + line};
+  return Outcome{w[0], std::stoll(w[1]), std::stoll(w[2]), std::stoull(w[3])};
+}
+
+Child spawn_peer(const std::vector<std::string>& args) {
+  Child c = test::spawn(test::queue_peer_path(), args);
+  EXPECT_GT(c.pid(), 0);
+  return c;
+}
+
+// ---- FIFO order of 10^7 messages of random sizes ------------------------------
+
+constexpr std::uint64_t kFifoCount = 10'000'000;
+
+TEST(QueueFifo, TenMillionRandomSizesInOrderWithForkedProducer) {
+  UniqueName name("fifo-fork");
+  QueueOptions o;
+  o.capacity_bytes = 1 << 20;  // ~20 GB through a 1 MiB ring: ~20,000 wraps
+  Queue q = make_queue(name, o);
+  const test::Traffic t{0x5eed, 1, 4096};
+  Child producer = test::fork_child([&](int out) {
+    Queue p = open_queue(name, Role::producer);
+    const test::RunResult r = test::run_producer(p, t, kFifoCount);
+    test::write_line(out, std::to_string(r.messages) + " " + std::to_string(r.checksum));
+    return 0;
+  });
+  const test::RunResult got = test::run_consumer(q, t, kFifoCount);
+  const auto w = words(producer.read_line(300s));
+  ASSERT_EQ(producer.wait(), 0);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(got.messages, kFifoCount);
+  EXPECT_EQ(got.errors, 0u) << "first bad message: " << got.first_bad_seq;
+  EXPECT_EQ(std::to_string(got.checksum), w[1]) << "checksums differ";
+  EXPECT_EQ(std::to_string(kFifoCount), w[0]);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.qsize(), 0u);
+}
+
+TEST(QueueFifo, TenMillionRandomSizesInOrderBetweenSeparateExecutables) {
+  UniqueName name("fifo-exec");
+  QueueOptions o;
+  o.capacity_bytes = 256 << 10;  // a smaller ring: more wraps, more full/empty turns
+  Queue q = make_queue(name, o);
+  const std::string n = std::to_string(kFifoCount);
+  Child consumer = spawn_peer({"consume", name.str(), n, "77", "1", "4096"});
+  Child producer = spawn_peer({"produce", name.str(), n, "77", "1", "4096"});
+  const auto pw = words(producer.read_line(300s));
+  const auto cw = words(consumer.read_line(300s));
+  ASSERT_EQ(producer.wait(), 0);
+  ASSERT_EQ(consumer.wait(), 0);
+  // "done MESSAGES ERRORS CHECKSUM FIRST_BAD STOPPED"
+  ASSERT_EQ(pw.size(), 6u);
+  ASSERT_EQ(cw.size(), 6u);
+  EXPECT_EQ(pw[1], n);
+  EXPECT_EQ(cw[1], n);
+  EXPECT_EQ(cw[2], "0") << "first bad message: " << cw[4];
+  EXPECT_EQ(cw[3], pw[3]) << "checksums differ";
+  EXPECT_EQ(cw[5], "ok");
+  EXPECT_EQ(q.qsize(), 0u);
+}
+
+// ---- put on a full queue / get on an empty queue ------------------------------
+
+// Fills a maxsize-3 queue from a forked producer that then exits (its role is
+// freed), so the process under test can take the producer role.
+void fill_from_child(const UniqueName& name, int count) {
+  Child filler = test::fork_child([&](int) {
+    Queue p = open_queue(name);
+    for (int i = 0; i < count; ++i) {
+      if (p.put_nowait("m" + std::to_string(i)) != PutStatus::ok) return 1;
+    }
+    return 0;
+  });
+  ASSERT_EQ(filler.wait(), 0);
+}
+
+TEST(QueueFull, PutNowaitOnFullQueueReturnsFullAtOnce) {
+  UniqueName name("full-nowait");
+  Queue q = make_queue(name, {.maxsize = 3});
+  fill_from_child(name, 3);
+  Child c = test::fork_child([&](int out) {
+    Queue p = open_queue(name);
+    const std::int64_t t0 = platform::monotonic_ns();
+    const PutStatus s = p.put_nowait("x");
+    const std::int64_t t1 = platform::monotonic_ns();
+    test::write_line(out, std::string(to_string(s)) + " " + std::to_string(t1 - t0));
+    return 0;
+  });
+  const auto w = words(c.read_line());
+  ASSERT_EQ(c.wait(), 0);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0], "full");
+  EXPECT_LT(std::stoll(w[1]), 500 * kMs);  // "at once", loosely: no wait happened
+  EXPECT_EQ(q.qsize(), 3u);
+}
+
+TEST(QueueFull, PutWithTimeoutOnFullQueueReturnsFullNoEarlierThanTheTimeout) {
+  UniqueName name("full-timeout");
+  Queue q = make_queue(name, {.maxsize = 3});
+  fill_from_child(name, 3);
+  Child peer = spawn_peer({"put", name.str(), "300", "8"});
+  ASSERT_EQ(peer.read_line(), "ready");
+  const Outcome o = parse_outcome(peer.read_line());
+  ASSERT_EQ(peer.wait(), 0);
+  EXPECT_EQ(o.status, "full");
+  EXPECT_GE(o.returned_ns - o.started_ns, 300 * kMs);   // strict lower bound
+  EXPECT_LT(o.returned_ns - o.started_ns, 1300 * kMs);  // loose upper bound
+  EXPECT_GE(o.futex_waits, 1u) << "a 300 ms wait should park, not spin";
+}
+
+TEST(QueueFull, BlockedPutCompletesWhenAnotherProcessGets) {
+  UniqueName name("full-unblock");
+  Queue q = make_queue(name, {.maxsize = 1});
+  fill_from_child(name, 1);
+  Child peer = spawn_peer({"put", name.str(), "-1", "8"});
+  ASSERT_EQ(peer.read_line(), "ready");
+  ::usleep(100'000);
+  EXPECT_EQ(q.get().text(), "m0");
+  const Outcome o = parse_outcome(peer.read_line());
+  ASSERT_EQ(peer.wait(), 0);
+  EXPECT_EQ(o.status, "ok");
+  EXPECT_EQ(q.get().text(), "xxxxxxxx");
+}
+
+TEST(QueueEmpty, GetNowaitOnEmptyQueueReturnsEmptyAtOnce) {
+  UniqueName name("empty-nowait");
+  Queue q = make_queue(name);
+  Child c = test::fork_child([&](int out) {
+    Queue g = open_queue(name);
+    const std::int64_t t0 = platform::monotonic_ns();
+    const Message m = g.get_nowait();
+    const std::int64_t t1 = platform::monotonic_ns();
+    test::write_line(out, std::string(to_string(m.status)) + " " + std::to_string(t1 - t0));
+    return 0;
+  });
+  const auto w = words(c.read_line());
+  ASSERT_EQ(c.wait(), 0);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0], "empty");
+  EXPECT_LT(std::stoll(w[1]), 500 * kMs);
+}
+
+TEST(QueueEmpty, GetWithTimeoutOnEmptyQueueReturnsEmptyNoEarlierThanTheTimeout) {
+  UniqueName name("empty-timeout");
+  Queue q = make_queue(name);
+  Child peer = spawn_peer({"get", name.str(), "300"});
+  ASSERT_EQ(peer.read_line(), "ready");
+  const Outcome o = parse_outcome(peer.read_line());
+  ASSERT_EQ(peer.wait(), 0);
+  EXPECT_EQ(o.status, "empty");
+  EXPECT_GE(o.returned_ns - o.started_ns, 300 * kMs);
+  EXPECT_LT(o.returned_ns - o.started_ns, 1300 * kMs);
+  EXPECT_GE(o.futex_waits, 1u);
+}
+
+TEST(QueueEmpty, BlockedGetReturnsTheMessageAnotherProcessPuts) {
+  UniqueName name("empty-unblock");
+  Queue q = make_queue(name);
+  Child peer = spawn_peer({"get", name.str(), "-1"});
+  ASSERT_EQ(peer.read_line(), "ready");
+  ::usleep(100'000);
+  ASSERT_EQ(q.put("hello"), PutStatus::ok);
+  const Outcome o = parse_outcome(peer.read_line());
+  ASSERT_EQ(peer.wait(), 0);
+  EXPECT_EQ(o.status, "ok");
+}
+
+// ---- maxsize counts messages; too_large ----------------------------------------
+
+TEST(QueueMaxsize, MaxsizeCountsMessagesNotBytes) {
+  UniqueName name("maxsize");
+  Queue q = make_queue(name, {.maxsize = 3});
+  Child producer = test::fork_child([&](int out) {
+    Queue p = open_queue(name);
+    for (int i = 0; i < 3; ++i) {
+      if (p.put_nowait("a") != PutStatus::ok) return 1;
+    }
+    // Three one-byte messages use 48 of 1 MiB, yet the queue is full.
+    test::write_line(out, std::string(to_string(p.put_nowait("a"))) + " " + (p.full() ? "full" : "not-full"));
+    // Wait until the parent took one, then one more fits, and only one.
+    if (p.put("b", 10s) != PutStatus::ok) return 2;
+    return p.put_nowait("c") == PutStatus::full ? 0 : 3;
+  });
+  EXPECT_EQ(producer.read_line(), "full full");
+  EXPECT_EQ(q.qsize(), 3u);
+  EXPECT_TRUE(q.full());
+  EXPECT_EQ(q.get().text(), "a");
+  EXPECT_EQ(producer.wait(), 0);
+  EXPECT_EQ(q.qsize(), 3u);
+}
+
+TEST(QueueMaxsize, NonPositiveMaxsizeLimitsOnlyByBytes) {
+  UniqueName name("maxsize-none");
+  Queue q = make_queue(name, {.maxsize = 0, .capacity_bytes = 4096});
+  Child producer = test::fork_child([&](int out) {
+    Queue p = open_queue(name);
+    int n = 0;
+    while (p.put_nowait(std::string_view("12345678")) == PutStatus::ok) ++n;
+    test::write_line(out, std::to_string(n));
+    return 0;
+  });
+  const std::string n = producer.read_line();
+  ASSERT_EQ(producer.wait(), 0);
+  EXPECT_EQ(n, std::to_string(4096 / record_size(8)));
+  EXPECT_EQ(q.qsize(), std::stoul(n));
+  EXPECT_TRUE(q.full());
+}
+
+TEST(QueueTooLarge, MessageLargerThanMaxMessageIsTooLargeAtOnceEvenWhenWaitingForever) {
+  UniqueName name("too-large");
+  Queue q = make_queue(name, {.max_message = 100});
+  Child c = test::fork_child([&](int out) {
+    Queue p = open_queue(name);
+    const std::string big(101, 'x');
+    const std::string fits(100, 'y');
+    test::write_line(out, std::string(to_string(p.put(big, forever))) + " " + to_string(p.put(fits, forever)));
+    return 0;
+  });
+  EXPECT_EQ(c.read_line(10s), "too_large ok");
+  ASSERT_EQ(c.wait(), 0);
+  EXPECT_EQ(q.get().bytes.size(), 100u);
+}
+
+TEST(QueueTooLarge, MaxMessageThatCannotFitIsRefusedAtCreate) {
+  UniqueName name("too-large-create");
+  auto q = Queue::create(name, {.capacity_bytes = 4096, .max_message = 4000});
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code, Errc::invalid_argument);
+}
+
+// ---- close ------------------------------------------------------------------------
+
+TEST(QueueClose, CloseWakesABlockedGetterAtOnce) {
+  UniqueName name("close-get");
+  Queue q = make_queue(name);
+  Child peer = spawn_peer({"get", name.str(), "-1"});
+  ASSERT_EQ(peer.read_line(), "ready");
+  ::usleep(200'000);  // let it park
+  const std::int64_t closed_at = platform::monotonic_ns();
+  q.close();
+  const Outcome o = parse_outcome(peer.read_line());
+  ASSERT_EQ(peer.wait(), 0);
+  EXPECT_EQ(o.status, "closed");
+  EXPECT_GE(o.returned_ns, closed_at);             // woke because of the close
+  EXPECT_LT(o.returned_ns - closed_at, 500 * kMs);  // "at once", loosely
+  EXPECT_GE(o.futex_waits, 1u) << "the getter should have been parked";
+}
+
+TEST(QueueClose, CloseWakesABlockedPutterAtOnce) {
+  UniqueName name("close-put");
+  Queue q = make_queue(name, {.maxsize = 1});
+  fill_from_child(name, 1);
+  Child peer = spawn_peer({"put", name.str(), "-1", "8"});
+  ASSERT_EQ(peer.read_line(), "ready");
+  ::usleep(200'000);
+  const std::int64_t closed_at = platform::monotonic_ns();
+  q.close();
+  const Outcome o = parse_outcome(peer.read_line());
+  ASSERT_EQ(peer.wait(), 0);
+  EXPECT_EQ(o.status, "closed");
+  EXPECT_GE(o.returned_ns, closed_at);
+  EXPECT_LT(o.returned_ns - closed_at, 500 * kMs);
+  EXPECT_GE(o.futex_waits, 1u);
+}
+
+TEST(QueueClose, GetDrainsWhatIsLeftThenReportsClosed) {
+  UniqueName name("close-drain");
+  Queue q = make_queue(name);
+  Child producer = test::fork_child([&](int) {
+    Queue p = open_queue(name);
+    for (int i = 0; i < 5; ++i) {
+      if (p.put("m" + std::to_string(i)) != PutStatus::ok) return 1;
+    }
+    p.close();
+    return p.put("late") == PutStatus::closed ? 0 : 2;
+  });
+  ASSERT_EQ(producer.wait(), 0);
+  EXPECT_TRUE(q.closed());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(q.get(1s).text(), "m" + std::to_string(i));
+  EXPECT_EQ(q.get(forever).status, GetStatus::closed);  // never blocks once closed and drained
+  EXPECT_EQ(q.get_nowait().status, GetStatus::closed);
+}
+
+TEST(QueueClose, PutAfterCloseIsClosedInEveryProcess) {
+  UniqueName name("close-put-later");
+  Queue q = make_queue(name);
+  q.close();
+  Child c = test::fork_child([&](int out) {
+    Queue p = open_queue(name);
+    test::write_line(out, to_string(p.put("x", forever)));
+    return 0;
+  });
+  EXPECT_EQ(c.read_line(), "closed");
+  ASSERT_EQ(c.wait(), 0);
+}
+
+// ---- qsize / empty / full when quiescent -------------------------------------------
+
+TEST(QueueObservers, QsizeEmptyFullAreExactWhenQuiescent) {
+  UniqueName name("observers");
+  Queue q = make_queue(name, {.maxsize = 10});
+  EXPECT_TRUE(q.empty());
+  EXPECT_FALSE(q.full());
+  EXPECT_EQ(q.qsize(), 0u);
+  fill_from_child(name, 7);
+  EXPECT_EQ(q.qsize(), 7u);
+  EXPECT_FALSE(q.empty());
+  EXPECT_FALSE(q.full());
+  fill_from_child(name, 3);
+  EXPECT_EQ(q.qsize(), 10u);
+  EXPECT_TRUE(q.full());
+  Child consumer = test::fork_child([&](int) {
+    Queue g = open_queue(name);
+    for (int i = 0; i < 10; ++i) {
+      if (g.get(1s).status != GetStatus::ok) return 1;
+    }
+    return 0;
+  });
+  ASSERT_EQ(consumer.wait(), 0);
+  EXPECT_EQ(q.qsize(), 0u);
+  EXPECT_TRUE(q.empty());
+  EXPECT_FALSE(q.full());
+}
+
+// ---- blocking layer: no system calls while nobody sleeps ------------------------------
+
+TEST(QueueBlocking, StreamingWithNobodyAsleepMakesNoWakeCalls) {
+  UniqueName name("no-syscalls");
+  Queue q = make_queue(name);
+  for (int round = 0; round < 100; ++round) {
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(q.put_value(i), PutStatus::ok);
+    for (int i = 0; i < 100; ++i) {
+      int v = -1;
+      ASSERT_EQ(q.get_value(v), GetStatus::ok);
+      ASSERT_EQ(v, i);
+    }
+  }
+  EXPECT_EQ(q.stats().futex_wakes, 0u);
+  EXPECT_EQ(q.stats().futex_waits, 0u);
+}
+
+// ---- roles: one producer and one consumer process at a time ------------------------------
+
+TEST(QueueRoles, InheritedHandleWorksInChildrenThatTakeTheRoles) {
+  // Tutorial scenario 2: the parent creates the queue; a writer child and a
+  // reader child use the handle they inherited.
+  UniqueName name("roles-inherit");
+  Queue q = make_queue(name);
+  Child writer = test::fork_child([&](int) {
+    for (const char* s : {"A", "B", "C"}) {
+      if (q.put(s) != PutStatus::ok) return 1;
+      ::usleep(10'000);
+    }
+    return 0;
+  });
+  ASSERT_EQ(writer.wait(), 0);
+  Child reader = test::fork_child([&](int out) {
+    std::string all;
+    while (!q.empty()) all += q.get_nowait().text();
+    test::write_line(out, all);
+    return 0;
+  });
+  EXPECT_EQ(reader.read_line(), "ABC");
+  ASSERT_EQ(reader.wait(), 0);
+}
+
+TEST(QueueRoles, SecondLiveProducerIsRefusedAndTheRoleIsFreedWhenTheFirstLetsGo) {
+  UniqueName name("roles-second");
+  Queue q = make_queue(name);
+  auto try_to_produce = [&] {
+    Child c = test::fork_child([&](int out) {
+      Queue p = open_queue(name);
+      const PutStatus put = p.put_nowait("theirs");
+      OpenOptions o;
+      o.role = Role::producer;
+      auto again = Queue::open(name, o);
+      test::write_line(out, std::string(to_string(put)) + " " +
+                                (again ? "opened" : (again.error() == Errc::role_taken ? "role_taken" : "other")));
+      return 0;
+    });
+    std::string line = c.read_line();
+    EXPECT_EQ(c.wait(), 0);
+    return line;
+  };
+  {
+    Queue mine = open_queue(name);
+    ASSERT_EQ(mine.put("mine"), PutStatus::ok);  // this process is the producer now
+    EXPECT_EQ(mine.roles_held(), Role::producer);
+    EXPECT_EQ(try_to_produce(), "role_taken role_taken");
+  }  // the handle gives the role back
+  // Now the child's first handle takes the role, so its second handle is
+  // refused too: two handles of one process must not both produce.
+  EXPECT_EQ(try_to_produce(), "ok role_taken");
+  EXPECT_EQ(q.get().text(), "mine");
+  EXPECT_EQ(q.get().text(), "theirs");
+}
+
+TEST(QueueRoles, ProducerKilledMidStreamIsReplacedWithoutLosingCommittedMessages) {
+  UniqueName name("roles-kill");
+  Queue q = make_queue(name, {.capacity_bytes = 64 << 10});
+  const test::Traffic t{3, 1, 512};
+  // The first producer streams until it is killed at a random point.
+  Child first = test::fork_child([&](int) {
+    Queue p = open_queue(name, Role::producer);
+    (void)test::run_producer(p, t, ~0ull >> 1);
+    return 0;
+  });
+  std::uint64_t seq = 0;
+  std::vector<std::byte> buf;
+  const std::int64_t stop_at = platform::monotonic_ns() + 150 * kMs;
+  while (platform::monotonic_ns() < stop_at) {
+    ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok);
+    ASSERT_TRUE(t.check(seq, buf)) << seq;
+    ++seq;
+  }
+  first.kill(SIGKILL);
+  EXPECT_EQ(first.wait(), 128 + SIGKILL);
+  // Everything it committed is still delivered, in order.
+  while (q.get_into(buf, nowait) == GetStatus::ok) {
+    ASSERT_TRUE(t.check(seq, buf)) << seq;
+    ++seq;
+  }
+  // A new producer takes the role over and the sequence of records continues.
+  Queue p = open_queue(name, Role::producer);
+  ASSERT_EQ(p.put("after"), PutStatus::ok);
+  EXPECT_EQ(q.get(1s).text(), "after");
+  EXPECT_EQ(q.qsize(), 0u);
+}
+
+}  // namespace
+}  // namespace shmring
