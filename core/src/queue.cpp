@@ -253,7 +253,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
 void Queue::commit(std::size_t size) noexcept {
   State& s = *s_;
   s.ring.commit(size);
-  notify(s.layout->not_empty, 1, s.stats);
+  notify(s.layout->not_empty, s.stats);
 }
 
 PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
@@ -302,7 +302,7 @@ GetView Queue::read(Wait wait) noexcept {
 void Queue::release() noexcept {
   State& s = *s_;
   s.ring.pop();
-  notify(s.layout->not_full, 1, s.stats);
+  notify(s.layout->not_full, s.stats);
 }
 
 GetStatus Queue::get_into(std::vector<std::byte>& out, Wait wait) {

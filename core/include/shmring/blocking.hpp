@@ -3,24 +3,31 @@
 // waiter count says someone sleeps, so steady streaming makes none.
 //
 // Protocol (an eventcount). State S is whatever the waiter's predicate reads
-// (ring positions, the closed flag); W is ParkingLayout::waiters; Q is
-// ParkingLayout::sequence, the futex word.
+// (ring positions, the closed flag); F is ParkingLayout::sleeping, a flag
+// meaning "someone may be asleep"; Q is ParkingLayout::sequence, the futex word.
 //
 //   waiter                                notifier
-//   W += 1              (seq_cst RMW)     store S            (release, by caller)
+//   F = 1               (seq_cst RMW)     store S             (release, by caller)
 //   fence(seq_cst)                        fence(seq_cst)
-//   q = Q               (acquire)         if W == 0: return  (relaxed)
-//   if pred(S): W -= 1; done              Q += 1             (release)
-//   futex_wait(Q, q, deadline)            futex_wake(Q)
-//   W -= 1; loop
+//   q = Q               (acquire)         if F == 0: return   (relaxed)
+//   if pred(S): done                      if F.exchange(0) == 0: return
+//   futex_wait(Q, q, deadline)            Q += 1              (release)
+//   loop (F is set again before            futex_wake(Q, all)
+//   the next sleep)
 //
 // No lost wakeup: by the two seq_cst fences, either the notifier's load sees
-// W >= 1, or the waiter's pred() (after its fence) sees the new S. In the first
-// case the notifier bumps Q: if the waiter read Q before the bump, the kernel's
-// compare in futex_wait fails or the wake finds it asleep; if after, its acquire
-// load of Q synchronises with the bump, which follows the store of S, so pred()
-// sees S. A waiter killed while parked leaves W too high: that costs the
-// notifier needless wake calls, never a lost wakeup.
+// F == 1, or the waiter's pred() (after its fence) sees the new S. In the
+// first case the notifier that wins the exchange bumps Q: if the waiter read Q
+// before the bump, the kernel's compare in futex_wait fails or the wake finds
+// it asleep; if after, its acquire load of Q synchronises with the bump, which
+// follows the store of S, so pred() sees S.
+//
+// Why a flag and not a count of sleepers: the notifier that clears the flag
+// wakes everyone parked on the word, so one sleep costs one wake system call.
+// With a count, every put made while the consumer was still waking up (the
+// count not yet decremented) paid a wake call: ~3% of messages in the demo.
+// A waiter killed while parked leaves F == 1: the next notify clears it with
+// one needless wake, never a lost one.
 #pragma once
 
 #include <atomic>
@@ -36,7 +43,7 @@ namespace shmring {
 // Shared: one per direction ("not empty", "not full"), on its own block.
 struct alignas(platform::kFalseSharingRange) ParkingLayout {
   std::atomic<std::uint32_t> sequence;  // the futex word; bumped by each wake
-  std::atomic<std::uint32_t> waiters;   // processes parked, or about to park
+  std::atomic<std::uint32_t> sleeping;  // 1: someone may be parked (or about to park)
 };
 static_assert(std::is_standard_layout_v<ParkingLayout>, "shared layouts must be standard-layout");
 static_assert(sizeof(ParkingLayout) == platform::kFalseSharingRange,
@@ -82,38 +89,33 @@ template <class Ready>
   for (;;) {
     if (ready()) return true;
     if (deadline.passed()) return false;
-    // SYNC(park): seq_cst RMW + fence — our count must be visible before we
-    // read S, paired with the notifier's fence between its store of S and its
-    // load of waiters (see the protocol above).
-    park.waiters.fetch_add(1, std::memory_order_seq_cst);
+    // SYNC(park): seq_cst store + fence — the flag must be visible before we read
+    // S, paired with the notifier's fence between its store of S and its load
+    // of the flag (see the protocol above).
+    park.sleeping.store(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // SYNC(park): acquire — pairs with the notifier's release bump of sequence.
     const std::uint32_t seen = park.sequence.load(std::memory_order_acquire);
-    if (ready()) {
-      // relaxed: the count is advisory once we are not going to sleep.
-      park.waiters.fetch_sub(1, std::memory_order_relaxed);
-      return true;
-    }
+    if (ready()) return true;  // the flag stays set: costs the notifier one wake at most
     ++stats.futex_waits;
     // Whatever comes back (woken, value changed, EINTR, timeout, spurious),
     // the loop re-checks the predicate against the same absolute deadline.
     (void)platform::futex_wait(park.sequence, seen, deadline);
-    park.waiters.fetch_sub(1, std::memory_order_relaxed);  // relaxed: advisory, see above
   }
 }
 
-// Called after the caller's release store of the state waiters read. Makes the
-// wake system call only when somebody is parked.
-inline void notify(ParkingLayout& park, int count, BlockingStats& stats) noexcept {
+inline void notify(ParkingLayout& park, BlockingStats& stats) noexcept {
   // SYNC(park): seq_cst fence — orders the caller's store of S before our load
-  // of waiters (Dekker with the waiter's fetch_add + fence).
+  // of the flag (Dekker with the waiter's store + fence).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  // relaxed: ordered by the fence above.
-  if (park.waiters.load(std::memory_order_relaxed) == 0) return;
+  // relaxed: ordered by the fence above; the common case ends here.
+  if (park.sleeping.load(std::memory_order_relaxed) == 0) return;
+  // acq_rel: exactly one notifier per sleep episode goes on to wake.
+  if (park.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return;
   // SYNC(park): release — a waiter that reads the new sequence sees S.
   park.sequence.fetch_add(1, std::memory_order_release);
   ++stats.futex_wakes;
-  (void)platform::futex_wake(park.sequence, count);
+  (void)platform::futex_wake(park.sequence, platform::kWakeAll);
 }
 
 // Wakes everyone, unconditionally (close, role hand-over): rare, so no shortcut.

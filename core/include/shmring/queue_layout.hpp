@@ -57,6 +57,6 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueControlLayout, consumer_owner), offsetof(SpscRingLayout, producer),
     offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail), offsetof(SpscProducerLayout, put_count),
     offsetof(SpscConsumerLayout, head), offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence),
-    offsetof(ParkingLayout, waiters), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
+    offsetof(ParkingLayout, sleeping), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
 
 }  // namespace shmring
