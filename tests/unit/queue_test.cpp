@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -483,6 +484,52 @@ TEST(QueueRoles, ProducerKilledMidStreamIsReplacedWithoutLosingCommittedMessages
   ASSERT_EQ(p.put("after"), PutStatus::ok);
   EXPECT_EQ(q.get(1s).text(), "after");
   EXPECT_EQ(q.qsize(), 0u);
+}
+
+TEST(QueueRoles, ConsumerKilledMidStreamIsReplacedLosingAtMostTheMessageItHeld) {
+  UniqueName name("roles-kill-consumer");
+  Queue q = make_queue(name, {.capacity_bytes = 64 << 10});
+  const test::Traffic t{4, 1, 512};
+  constexpr std::uint64_t kCount = 300'000;
+  // The first consumer records how many messages it finished, in memory the
+  // test can read after the kill. It is at most one behind the ring's count.
+  void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  auto* finished = static_cast<std::atomic<std::uint64_t>*>(mem);
+  finished->store(0);
+  Child producer = test::fork_child([&](int) {
+    Queue p = open_queue(name, Role::producer);
+    return test::run_producer(p, t, kCount).messages == kCount ? 0 : 1;
+  });
+  Child first = test::fork_child([&](int) {
+    Queue c = open_queue(name, Role::consumer);
+    std::vector<std::byte> buf;
+    for (std::uint64_t seq = 0;; ++seq) {
+      if (c.get_into(buf) != GetStatus::ok || !t.check(seq, buf)) return 1;
+      finished->store(seq + 1, std::memory_order_release);
+    }
+  });
+  while (finished->load() < 20'000) ::usleep(1000);
+  first.kill(SIGKILL);
+  EXPECT_EQ(first.wait(), 128 + SIGKILL);
+  const std::uint64_t done = finished->load();
+  // This process takes the consumer role over and reads the rest.
+  std::vector<std::byte> buf;
+  ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok);
+  // The next message is the one after the last the dead consumer finished, or
+  // the one after that (it was in the dead consumer's hands): no repeat, and
+  // nothing else lost.
+  std::uint64_t seq = t.check(done, buf) ? done : done + 1;
+  ASSERT_TRUE(t.check(seq, buf)) << "after " << done << " finished, the next message is neither " << done
+                                 << " nor " << done + 1;
+  for (;;) {
+    ASSERT_TRUE(t.check(seq, buf)) << seq;
+    if (++seq == kCount) break;
+    ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok) << seq;
+  }
+  EXPECT_EQ(producer.wait(), 0);
+  EXPECT_EQ(q.qsize(), 0u);
+  ::munmap(mem, 4096);
 }
 
 }  // namespace
