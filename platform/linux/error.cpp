@@ -51,6 +51,9 @@ namespace platform {
 Errc errc_from_errno(int err) noexcept {
   switch (err) {
     case EEXIST: return Errc::exists;
+    case EISDIR:
+    case ENXIO:
+    case ENODEV: return Errc::not_regular_file;
     case ENOENT: return Errc::not_found;
     case ELOOP: return Errc::is_symlink;
     case EACCES:

@@ -15,7 +15,7 @@ namespace shmring::platform {
 // "SHMRING\x01" read as a little-endian integer. A file written on a machine
 // of the other byte order reads as kSegmentMagicSwapped.
 inline constexpr std::uint64_t kSegmentMagic = 0x01474e49524d4853ULL;
-inline constexpr std::uint64_t kSegmentMagicSwapped = 0x534d4852494e4701ULL;
+inline constexpr std::uint64_t kSegmentMagicSwapped = __builtin_bswap64(kSegmentMagic);
 inline constexpr std::uint32_t kSegmentHeaderVersion = 1;
 
 enum class SegmentState : std::uint32_t {
