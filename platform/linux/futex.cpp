@@ -28,7 +28,7 @@ FutexResult futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
     case EAGAIN: return FutexResult::value_changed;
     case ETIMEDOUT: return FutexResult::timed_out;
     case EINTR: return FutexResult::interrupted;
-    default: return FutexResult::woken;  // treat as spurious: the caller re-checks
+    default: return FutexResult::failed;
   }
 }
 

@@ -7,20 +7,28 @@
 // meaning "someone may be asleep"; Q is ParkingLayout::sequence, the futex word.
 //
 //   waiter                                notifier
-//   F = 1               (seq_cst RMW)     store S             (release, by caller)
-//   fence(seq_cst)                        fence(seq_cst)
-//   q = Q               (acquire)         if F == 0: return   (relaxed)
+//   q = Q               (acquire)         store S             (release, by caller)
+//   F = 1               (seq_cst)         fence(seq_cst)
+//   fence(seq_cst)                        if F == 0: return   (relaxed)
 //   if pred(S): done                      if F.exchange(0) == 0: return
 //   futex_wait(Q, q, deadline)            Q += 1              (release)
-//   loop (F is set again before            futex_wake(Q, all)
-//   the next sleep)
+//   loop                                  futex_wake(Q, all)
 //
-// No lost wakeup: by the two seq_cst fences, either the notifier's load sees
-// F == 1, or the waiter's pred() (after its fence) sees the new S. In the
-// first case the notifier that wins the exchange bumps Q: if the waiter read Q
-// before the bump, the kernel's compare in futex_wait fails or the wake finds
-// it asleep; if after, its acquire load of Q synchronises with the bump, which
-// follows the store of S, so pred() sees S.
+// No lost wakeup. By the two seq_cst fences (Dekker), either the notifier's
+// load sees the waiter's F = 1, or the waiter's pred() sees the new S. In the
+// first case some notifier's exchange takes that flag, and since the waiter
+// read Q before setting F, that notifier's bump of Q comes after the value q
+// in Q's modification order: the kernel's compare in futex_wait fails, or the
+// wake finds the waiter asleep. Either way the waiter re-checks pred(). If a
+// second notifier then finds F already cleared, its S is still seen: the
+// waiter's next F = 1 comes after that clear, so by the same fence argument
+// its next pred() sees S.
+//
+// Q must be read before F is set. Read after (the first version did), a late
+// notifier — one whose message the waiter already took while spinning — could
+// clear the flag of the waiter's *next* sleep and bump Q before the waiter read
+// it; the waiter then slept on the new Q value and the next notifier, finding
+// F == 0, did not wake it (found in review, reproduced with a scratch program).
 //
 // Why a flag and not a count of sleepers: the notifier that clears the flag
 // wakes everyone parked on the word, so one sleep costs one wake system call.
@@ -72,11 +80,18 @@ class AdaptiveSpin {
   std::uint32_t budget_ = 256;
 };
 
+// Test seam: called at the protocol's most delicate point, after the waiter's
+// flag and fence and before its last check. Tests inject a late notifier
+// there; the default does nothing and compiles away.
+struct NoWaitHooks {
+  void after_flag_set() noexcept {}
+};
+
 // Waits until `ready()` is true or `deadline` passes; returns ready()'s last
 // verdict. `ready` must read shared state with acquire loads.
-template <class Ready>
+template <class Ready, class Hooks = NoWaitHooks>
 [[nodiscard]] bool wait_until(ParkingLayout& park, Ready&& ready, platform::Deadline deadline, AdaptiveSpin& spin,
-                              BlockingStats& stats) noexcept {
+                              BlockingStats& stats, Hooks&& hooks = Hooks{}) noexcept {
   for (std::uint32_t i = 0; i < spin.budget(); ++i) {
     if (ready()) {
       spin.hit();
@@ -89,18 +104,25 @@ template <class Ready>
   for (;;) {
     if (ready()) return true;
     if (deadline.passed()) return false;
-    // SYNC(park): seq_cst store + fence — the flag must be visible before we read
-    // S, paired with the notifier's fence between its store of S and its load
-    // of the flag (see the protocol above).
+    // SYNC(park): acquire — pairs with the notifier's release bump of sequence.
+    // Read before the flag is set: see "Q must be read before F" above.
+    const std::uint32_t seen = park.sequence.load(std::memory_order_acquire);
+    // SYNC(park): seq_cst store + fence — the flag must be visible before we
+    // read S, paired with the notifier's fence between its store of S and its
+    // load of the flag.
     park.sleeping.store(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    // SYNC(park): acquire — pairs with the notifier's release bump of sequence.
-    const std::uint32_t seen = park.sequence.load(std::memory_order_acquire);
+    hooks.after_flag_set();
     if (ready()) return true;  // the flag stays set: costs the notifier one wake at most
     ++stats.futex_waits;
     // Whatever comes back (woken, value changed, EINTR, timeout, spurious),
     // the loop re-checks the predicate against the same absolute deadline.
-    (void)platform::futex_wait(park.sequence, seen, deadline);
+    if (platform::futex_wait(park.sequence, seen, deadline) == platform::FutexResult::failed) {
+      // The kernel refused the wait (ENOSYS under some emulators, EFAULT):
+      // poll gently instead of spinning until the deadline.
+      const std::int64_t soon = platform::monotonic_ns() + 1'000'000;
+      platform::sleep_until_ns(deadline.is_never() || deadline.ns() > soon ? soon : deadline.ns());
+    }
   }
 }
 

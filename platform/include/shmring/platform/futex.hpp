@@ -18,6 +18,7 @@ enum class FutexResult : std::uint8_t {
   value_changed,  // *word != expected when the kernel looked
   timed_out,      // the deadline passed
   interrupted,    // a signal handler ran (EINTR): re-check the predicate
+  failed,         // the kernel refused (ENOSYS, EFAULT, EINVAL): the caller must not spin on it
 };
 
 // Sleeps while *word == expected, until woken or `deadline`. The caller loops,

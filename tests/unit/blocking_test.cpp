@@ -1,0 +1,92 @@
+// The spin-then-park protocol (blocking.hpp) against a late notifier: one that
+// stored S, was preempted, and notifies only after the waiter has consumed S
+// and started parking for the next value. A lost wakeup shows up as a wait
+// that runs into its deadline although its value was stored and notified.
+#include "shmring/blocking.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+namespace shmring {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Shared {
+  ParkingLayout park{};
+  alignas(128) std::atomic<std::uint64_t> value{0};
+};
+
+// Runs the late notify at the waiter's most delicate point (after its flag
+// and fence), once.
+struct LateNotifier {
+  Shared* s;
+  BlockingStats* stats;
+  bool done = false;
+  void after_flag_set() noexcept {
+    if (done) return;
+    done = true;
+    notify(s->park, *stats);  // the notify for value 1, which the waiter already has
+  }
+};
+
+TEST(Blocking, LateNotifyDuringParkingDoesNotLoseTheNextWakeup) {
+  Shared s;
+  s.value.store(1);  // value 1 was stored; its notify is late
+  BlockingStats notifier_stats;
+  std::thread next([&] {
+    ::usleep(100'000);  // the waiter is asleep by now
+    s.value.store(2, std::memory_order_release);
+    notify(s.park, notifier_stats);
+  });
+  AdaptiveSpin spin;
+  BlockingStats stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool woke = wait_until(
+      s.park, [&] { return s.value.load(std::memory_order_acquire) >= 2; }, platform::Deadline::after(2s), spin, stats,
+      LateNotifier{&s, &notifier_stats});
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  next.join();
+  EXPECT_TRUE(woke);
+  EXPECT_LT(waited, 1500ms) << "the wait ran into its deadline: the wakeup for value 2 was lost";
+  EXPECT_GE(stats.futex_waits, 1u) << "the waiter should have parked";
+}
+
+TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
+  // The same at every round of a ping-pong between two threads: the late
+  // notify of the previous round lands at the delicate point of every park.
+  Shared s;
+  BlockingStats notifier_stats;
+  constexpr std::uint64_t kRounds = 200;
+  std::thread producer([&] {
+    for (std::uint64_t i = 1; i <= kRounds; ++i) {
+      ::usleep(500);
+      s.value.store(i, std::memory_order_release);
+      notify(s.park, notifier_stats);
+    }
+  });
+  AdaptiveSpin spin;
+  BlockingStats stats;
+  // A lost wakeup ends at the deadline, where the predicate is checked once
+  // more and may well be true by then: so a slow wait counts as lost too.
+  std::uint64_t lost = 0;
+  for (std::uint64_t want = 1; want <= kRounds; ++want) {
+    LateNotifier late{&s, &notifier_stats};
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool woke = wait_until(
+        s.park, [&] { return s.value.load(std::memory_order_acquire) >= want; }, platform::Deadline::after(1s), spin,
+        stats, late);
+    if (!woke || std::chrono::steady_clock::now() - t0 >= 1s) {
+      ++lost;
+      want = s.value.load();
+    }
+  }
+  producer.join();
+  EXPECT_EQ(lost, 0u);
+}
+
+}  // namespace
+}  // namespace shmring
