@@ -61,9 +61,10 @@ PutStatus put_status(RingStatus s) noexcept {
 }
 
 // Checks a mapped queue before any index in it is used: every value is read
-// from memory another process controls.
-Result<void> validate(const QueueLayout& q, std::uint64_t payload_size) {
-  const QueueConfigLayout& c = q.config;
+// from memory another process controls. `c` is a private copy of q.config,
+// taken once: the checked values are the ones used, whatever the file says
+// a moment later.
+Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uint64_t payload_size) {
   if (c.data_offset != sizeof(QueueLayout)) return fail(Errc::bad_size, "queue data offset");
   if (c.capacity < kMinCapacity || c.capacity > kMaxCapacity || !std::has_single_bit(c.capacity)) {
     return fail(Errc::bad_size, "queue capacity is not a power of two in [4 KiB, 1 TiB]");
@@ -91,6 +92,7 @@ Result<void> validate(const QueueLayout& q, std::uint64_t payload_size) {
 struct Queue::State {
   platform::Segment segment;
   QueueLayout* layout;
+  std::int64_t maxsize;
   SpscRing ring;
   Role held = Role::none;
   std::uint64_t held_generation = 0;  // fork generation when the roles were taken
@@ -98,10 +100,12 @@ struct Queue::State {
   AdaptiveSpin get_spin;
   BlockingStats stats;
 
-  State(platform::Segment seg, QueueLayout* q) noexcept
-      : segment(std::move(seg)), layout(q),
-        ring(q->ring, reinterpret_cast<std::byte*>(q) + q->config.data_offset, q->config.capacity,
-             q->config.max_message, q->config.maxsize > 0 ? static_cast<std::uint64_t>(q->config.maxsize) : 0) {}
+  // `config` is the creator's values or the opener's validated copy, never
+  // re-read from shared memory.
+  State(platform::Segment seg, QueueLayout* q, const QueueConfigLayout& config) noexcept
+      : segment(std::move(seg)), layout(q), maxsize(config.maxsize),
+        ring(q->ring, reinterpret_cast<std::byte*>(q) + config.data_offset, config.capacity, config.max_message,
+             config.maxsize > 0 ? static_cast<std::uint64_t>(config.maxsize) : 0) {}
   State(const State&) = delete;
   State& operator=(const State&) = delete;
   ~State() { give_back_roles(); }
@@ -194,8 +198,9 @@ Result<Queue> Queue::create(std::string_view name, const QueueOptions& options) 
   q->config.maxsize = options.maxsize;
   q->config.data_offset = sizeof(QueueLayout);
   SpscRing::initialize(q->ring);
+  const QueueConfigLayout config = q->config;
   seg->publish();  // SYNC(publish): release — everything above is visible to openers
-  return Queue(std::make_unique<State>(std::move(*seg), q));
+  return Queue(std::make_unique<State>(std::move(*seg), q, config));
 }
 
 Result<Queue> Queue::open(std::string_view name, const OpenOptions& options) {
@@ -209,8 +214,9 @@ Result<Queue> Queue::open(std::string_view name, const OpenOptions& options) {
   auto seg = platform::Segment::open(name, expect);
   if (!seg) return seg.error();
   auto* q = std::launder(reinterpret_cast<QueueLayout*>(seg->payload()));
-  if (auto ok = validate(*q, seg->payload_size()); !ok) return ok.error();
-  Queue queue(std::make_unique<State>(std::move(*seg), q));
+  const QueueConfigLayout config = q->config;  // one copy; only it is checked and used
+  if (auto ok = validate(config, *q, seg->payload_size()); !ok) return ok.error();
+  Queue queue(std::make_unique<State>(std::move(*seg), q, config));
   for (const Role r : {Role::producer, Role::consumer}) {
     if (!has(options.role, r)) continue;
     if (const Errc e = queue.s_->take(r); e != Errc{}) {
@@ -327,7 +333,7 @@ bool Queue::empty() const noexcept { return s_->ring.used_bytes() == 0; }
 
 bool Queue::full() const noexcept {
   const State& s = *s_;
-  if (s.layout->config.maxsize > 0 && qsize() >= static_cast<std::uint64_t>(s.layout->config.maxsize)) return true;
+  if (s.maxsize > 0 && qsize() >= static_cast<std::uint64_t>(s.maxsize)) return true;
   // No room even for the smallest message, wherever it would land.
   return s.ring.capacity() - s.ring.used_bytes() < 2 * record_size(1);
 }
@@ -342,7 +348,7 @@ void Queue::close() noexcept {
 }
 
 bool Queue::closed() const noexcept { return s_->is_closed(); }
-std::int64_t Queue::maxsize() const noexcept { return s_->layout->config.maxsize; }
+std::int64_t Queue::maxsize() const noexcept { return s_->maxsize; }
 std::uint64_t Queue::capacity_bytes() const noexcept { return s_->ring.capacity(); }
 std::uint64_t Queue::max_message() const noexcept { return s_->ring.max_payload(); }
 const std::string& Queue::path() const noexcept { return s_->segment.path(); }

@@ -1,7 +1,9 @@
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -50,6 +52,27 @@ ProcStat read_proc_stat(std::uint32_t pid) noexcept {
   return out;
 }
 
+// Threads in the process's thread group ("Threads:" of /proc/<pid>/status),
+// 0 if unknown.
+unsigned thread_count(std::uint32_t pid) noexcept {
+  char path[48];
+  std::snprintf(path, sizeof(path), "/proc/%u/status", pid);
+  auto fd = sys_call("open /proc/<pid>/status", [&] { return ::open(path, O_RDONLY | O_CLOEXEC); });
+  if (!fd) return 0;
+  char buf[4096];
+  auto n = sys_call("read /proc/<pid>/status", [&] { return ::read(*fd, buf, sizeof(buf) - 1); });
+  ::close(*fd);
+  if (!n || *n <= 0) return 0;
+  buf[*n] = '\0';
+  const char* p = std::strstr(buf, "\nThreads:");
+  if (p == nullptr) return 0;
+  p += 9;
+  while (*p == ' ' || *p == '\t') ++p;
+  unsigned v = 0;
+  while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<unsigned>(*p++ - '0');
+  return v;
+}
+
 ProcessId g_self{};
 
 void refresh_self() noexcept {
@@ -81,14 +104,27 @@ std::uint64_t process_start_time(std::uint32_t pid) noexcept {
   return st.found ? st.start_time : 0;
 }
 
+// Declaring a live process dead would let two processes hold one role, so
+// every doubt resolves to "alive": that only refuses a role.
 Liveness liveness(ProcessId id) noexcept {
   if (id.pid == 0) return Liveness::dead;
   const ProcStat st = read_proc_stat(id.pid);
-  if (!st.found) return Liveness::dead;
+  if (!st.found) {
+    // No /proc entry: the process is gone, or /proc is not mounted or hides
+    // other users' processes (hidepid). Ask the kernel; without a start time
+    // we cannot tell a reused pid, so an existing pid counts as alive.
+    if (::kill(static_cast<pid_t>(id.pid), 0) == 0 || errno == EPERM) return Liveness::alive;
+    return Liveness::dead;  // ESRCH
+  }
   // Compare only the bits that fit in an owner token.
   constexpr std::uint64_t kMask = (std::uint64_t{1} << (64 - kPidBits)) - 1;
   if ((st.start_time & kMask) != (id.start_time & kMask)) return Liveness::dead;  // pid reused
-  if (st.state == 'Z' || st.state == 'X' || st.state == 'x') return Liveness::dead;
+  if (st.state == 'Z') {
+    // A zombie thread-group leader whose other threads still run (its main
+    // thread called pthread_exit) is alive.
+    return thread_count(id.pid) > 1 ? Liveness::alive : Liveness::dead;
+  }
+  if (st.state == 'X' || st.state == 'x') return Liveness::dead;
   return Liveness::alive;  // includes 'T'/'t': a stopped process is not dead
 }
 

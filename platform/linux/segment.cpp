@@ -48,14 +48,35 @@ Result<Mapping> map_shared(int fd, std::uint64_t size) {
   return Mapping{static_cast<std::byte*>(p), static_cast<std::size_t>(size)};
 }
 
-// One attempt at validating an open file. Every field is read from memory
-// another process controls, so each is range-checked before it is used.
-Result<void> validate_header(const SegmentHeaderLayout& h, std::uint64_t file_size, const SegmentExpect& expect) {
+// The header fields open() checks, copied out of shared memory once: the
+// values checked are the values used, whatever the file says a moment later.
+struct HeaderCopy {
+  std::uint64_t magic, layout_hash, file_size, payload_offset, payload_size;
+  std::uint32_t header_version, header_size, kind, layout_version, state;
+};
+
+HeaderCopy copy_header(const SegmentHeaderLayout& h) noexcept {
+  HeaderCopy c{};
+  // SYNC(publish): acquire — pairs with the creator's release in publish();
+  // the fields read after it are complete if it says ready.
+  c.state = h.state.load(std::memory_order_acquire);
+  c.magic = h.magic;
+  c.header_version = h.header_version;
+  c.header_size = h.header_size;
+  c.kind = h.kind;
+  c.layout_version = h.layout_version;
+  c.layout_hash = h.layout_hash;
+  c.file_size = h.file_size;
+  c.payload_offset = h.payload_offset;
+  c.payload_size = h.payload_size;
+  return c;
+}
+
+// One attempt at validating an open file, on the private copy of its header.
+Result<void> validate_header(const HeaderCopy& h, std::uint64_t file_size, const SegmentExpect& expect) {
   if (h.magic == kSegmentMagicSwapped) return fail(Errc::bad_layout, "file written with the other byte order");
   if (h.magic != kSegmentMagic) return fail(Errc::bad_magic, "header magic");
-  // SYNC(publish): acquire — pairs with the creator's release in publish();
-  // only after it may the remaining fields be trusted to be complete.
-  if (h.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(SegmentState::ready)) {
+  if (h.state != static_cast<std::uint32_t>(SegmentState::ready)) {
     return fail(Errc::not_ready, "header state is not ready");
   }
   if (h.header_version != kSegmentHeaderVersion) return fail(Errc::bad_version, "segment header version");
@@ -196,10 +217,11 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpect& expect
       seg.base_ = map->base;
       seg.map_size_ = map->size;
       seg.path_ = *path;
-      verdict = validate_header(*reinterpret_cast<const SegmentHeaderLayout*>(seg.base_), file_size, expect);
+      const HeaderCopy h = copy_header(*reinterpret_cast<const SegmentHeaderLayout*>(seg.base_));
+      verdict = validate_header(h, file_size, expect);
       if (verdict) {
-        seg.payload_offset_ = seg.header().payload_offset;
-        seg.payload_size_ = seg.header().payload_size;
+        seg.payload_offset_ = h.payload_offset;
+        seg.payload_size_ = h.payload_size;
         return seg;
       }
     }

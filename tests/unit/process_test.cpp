@@ -1,7 +1,9 @@
 // Process identity and liveness (shmring/platform/process.hpp), checked
 // against /proc and against real child processes: stopped, killed and reaped,
 // zombie, and a recycled pid (same pid, other start time).
+#include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,6 +144,34 @@ TEST(Process, ZombieChildIsDead) {
   ASSERT_EQ(read_stat(child.pid()).state, 'Z');
   EXPECT_EQ(liveness(id), Liveness::dead);
   EXPECT_EQ(child.wait(10s), 128 + SIGKILL);  // reaped here
+}
+
+TEST(Process, ProcessWhoseMainThreadExitedWhileAnotherRunsIsAlive) {
+  // The leader shows 'Z' in /proc/<pid>/stat, but the process still runs code.
+  test::Child child = test::fork_child([](int out) {
+    pthread_t worker;
+    ::pthread_create(
+        &worker, nullptr,
+        [](void*) -> void* {
+          ::sleep(30);
+          return nullptr;
+        },
+        nullptr);
+    test::write_line(out, "started");
+    // The exit system call ends only the calling thread (what pthread_exit
+    // does in the end), without unwinding through fork_child's catch(...).
+    ::syscall(SYS_exit, 0);
+    return 0;  // not reached
+  });
+  ASSERT_EQ(child.read_line(), "started");
+  const auto pid = static_cast<std::uint32_t>(child.pid());
+  const ProcessId id{pid, process_start_time(pid)};
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (read_stat(child.pid()).state != 'Z' && std::chrono::steady_clock::now() < until) ::usleep(1000);
+  ASSERT_EQ(read_stat(child.pid()).state, 'Z') << "the main thread did not exit";
+  EXPECT_EQ(liveness(id), Liveness::alive);
+  child.kill(SIGKILL);
+  EXPECT_EQ(child.wait(10s), 128 + SIGKILL);
 }
 
 TEST(Process, RightPidWithWrongStartTimeIsDead) {

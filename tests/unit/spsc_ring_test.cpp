@@ -231,27 +231,63 @@ TEST_F(RingFixture, TailMoreThanACapacityAheadIsCorrupt) {
   EXPECT_FALSE(producer.attach_producer());
 }
 
-TEST_F(RingFixture, NewConsumerRepairsCountOfAConsumerThatDiedBetweenItsStores) {
+TEST_F(RingFixture, NewConsumerRedeliversTheMessageOfAConsumerThatDiedBetweenItsStores) {
   for (int i = 0; i < 3; ++i) ASSERT_EQ(producer.try_push(std::uint64_t(i)), RingStatus::ok);
-  std::uint64_t v = 0;
-  ASSERT_EQ(consumer.try_pop(v), RingStatus::ok);
-  layout.consumer.get_count.store(0);  // the dying consumer stored head but not get_count
+  ASSERT_EQ(consumer.front().status, RingStatus::ok);
+  layout.consumer.get_count.store(1);  // the dying consumer stored get_count, not head
   SpscRing next{layout, data, kCapacity, SpscRing::max_payload_for(kCapacity), 0};
   ASSERT_TRUE(next.attach_consumer());
-  EXPECT_EQ(layout.consumer.get_count.load(), 1u);
-  EXPECT_EQ(next.message_count(), 2u);
+  EXPECT_EQ(layout.consumer.get_count.load(), 0u);
+  EXPECT_EQ(next.message_count(), 3u);
+  std::uint64_t v = 9;
   ASSERT_EQ(next.try_pop(v), RingStatus::ok);
-  EXPECT_EQ(v, 1u);
+  EXPECT_EQ(v, 0u);  // the message it was taking is delivered again
 }
 
-TEST_F(RingFixture, NewConsumerOfAnEmptyRingTakesThePublishedCount) {
+TEST_F(RingFixture, NewConsumerIsNotFooledByAProducerBetweenItsStores) {
+  // The live producer published record 2 (tail) but not yet its put_count;
+  // the old consumer took all three and died. The new consumer must take its
+  // count from get_count, not from the lagging put_count.
   for (int i = 0; i < 3; ++i) ASSERT_EQ(producer.try_push(std::uint64_t(i)), RingStatus::ok);
   std::uint64_t v = 0;
   for (int i = 0; i < 3; ++i) ASSERT_EQ(consumer.try_pop(v), RingStatus::ok);
-  layout.consumer.get_count.store(2);
+  layout.producer.put_count.store(2);
   SpscRing next{layout, data, kCapacity, SpscRing::max_payload_for(kCapacity), 0};
   ASSERT_TRUE(next.attach_consumer());
   EXPECT_EQ(layout.consumer.get_count.load(), 3u);
+  ASSERT_EQ(producer.try_push(std::uint64_t{3}), RingStatus::ok);
+  ASSERT_EQ(next.try_pop(v), RingStatus::ok);
+  EXPECT_EQ(v, 3u);
+}
+
+TEST_F(RingFixture, NewProducerOfAnEmptyRingContinuesFromTheConsumersCount) {
+  // The old producer stored tail for message 2 but died before put_count;
+  // the consumer took everything. The next message must be numbered 3.
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(producer.try_push(std::uint64_t(i)), RingStatus::ok);
+  std::uint64_t v = 0;
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(consumer.try_pop(v), RingStatus::ok);
+  layout.producer.put_count.store(2);
+  SpscRing next{layout, data, kCapacity, SpscRing::max_payload_for(kCapacity), 0};
+  ASSERT_TRUE(next.attach_producer());
+  EXPECT_EQ(layout.producer.put_count.load(), 3u);
+  ASSERT_EQ(next.try_push(std::uint64_t{3}), RingStatus::ok);
+  ASSERT_EQ(consumer.try_pop(v), RingStatus::ok);
+  EXPECT_EQ(v, 3u);
+}
+
+TEST_F(RingFixture, PopWithoutAViewAndCommitWithoutAClaimDoNothing) {
+  consumer.pop();  // nothing was read
+  producer.commit(8);  // nothing was claimed
+  EXPECT_EQ(layout.consumer.get_count.load(), 0u);
+  EXPECT_EQ(layout.producer.tail.load(), 0u);
+  ASSERT_EQ(producer.try_push(std::uint64_t{1}), RingStatus::ok);
+  producer.commit(8);  // the claim was already committed
+  std::uint64_t v = 0;
+  ASSERT_EQ(consumer.try_pop(v), RingStatus::ok);
+  consumer.pop();  // the view was already released
+  EXPECT_EQ(consumer.front().status, RingStatus::empty);
+  EXPECT_EQ(layout.consumer.get_count.load(), 1u);
+  EXPECT_EQ(layout.producer.put_count.load(), 1u);
 }
 
 TEST_F(RingFixture, NewProducerRepairsCountOfAProducerThatDiedBetweenItsStores) {

@@ -67,26 +67,24 @@ class SpscRing {
     // SYNC(role): acquire — the previous producer's publications are visible.
     const std::uint64_t tail = layout_->producer.tail.load(std::memory_order_acquire);
     const std::uint64_t put = layout_->producer.put_count.load(std::memory_order_acquire);
+    // head before get_count: the consumer stores them in the other order
+    // (pop()), so `got` counts at least every record below `head`.
     const std::uint64_t head = layout_->consumer.head.load(std::memory_order_acquire);
     const std::uint64_t got = layout_->consumer.get_count.load(std::memory_order_acquire);
     if (!positions_sane(head, tail)) return false;
-    std::uint64_t next = put > got ? put : got;  // empty ring: the consumer's count is exact
-    bool found = false;
-    std::uint32_t last_seq = 0;
-    for (std::uint64_t pos = head; pos != tail;) {
+    // An empty ring: every message was taken, and `got` says how many.
+    std::uint64_t next = got;
+    std::uint64_t pos = head;
+    while (pos != tail) {
       const std::uint64_t offset = pos & mask_;
       const RecordHeader h = read_header(offset);
-      const std::uint64_t rec = (h.length & kPaddingFlag) != 0
-                                    ? sizeof(RecordHeader) + (h.length & ~kPaddingFlag)
-                                    : record_size(h.length);
+      const bool padding = (h.length & kPaddingFlag) != 0;
+      const std::uint64_t rec =
+          padding ? sizeof(RecordHeader) + (h.length & ~kPaddingFlag) : record_size(h.length);
       if (rec > tail - pos || rec > capacity_ - offset || rec % kRecordAlign != 0) return false;
-      if ((h.length & kPaddingFlag) == 0) {
-        found = true;
-        last_seq = h.seq;
-      }
+      if (!padding) next = widen(h.seq, put) + 1;  // the last message record wins
       pos += rec;
     }
-    if (found) next = widen(last_seq, put) + 1;
     p_ = ProducerLocal{};
     p_.tail = tail;
     p_.put_count = next;
@@ -98,19 +96,18 @@ class SpscRing {
 
   // Takes the consumer side: loads the shared head and re-derives get_count
   // from the record at head (the previous consumer may have died between its
-  // head and get_count stores). False: corrupt.
+  // get_count and head stores, with the message it was taking still at head:
+  // that message is delivered again). False: corrupt.
   [[nodiscard]] bool attach_consumer() noexcept {
-    // SYNC(role): acquire — put_count before tail (the producer stores them in
-    // the other order), so every record counted in `put` is below `tail`.
-    const std::uint64_t put = layout_->producer.put_count.load(std::memory_order_acquire);
-    const std::uint64_t tail = layout_->producer.tail.load(std::memory_order_acquire);
+    // SYNC(role): acquire — the previous consumer stored get_count before head.
     const std::uint64_t head = layout_->consumer.head.load(std::memory_order_acquire);
     const std::uint64_t got = layout_->consumer.get_count.load(std::memory_order_acquire);
+    const std::uint64_t tail = layout_->producer.tail.load(std::memory_order_acquire);
     if (!positions_sane(head, tail)) return false;
     c_ = ConsumerLocal{};
     c_.head = head;
     c_.cached_tail = tail;
-    std::uint64_t next = put > got ? put : got;  // empty ring: every published message was taken
+    std::uint64_t next = got;  // an empty ring: `got` counts every record below head
     if (head != tail) {
       RecordHeader h = read_header(head & mask_);
       if ((h.length & kPaddingFlag) != 0 && tail - head > capacity_ - (head & mask_)) {
@@ -155,11 +152,15 @@ class SpscRing {
     }
     p_.claim_start = start;
     p_.claim_size = size;
+    p_.claimed = true;
     return {RingStatus::ok, {data_ + (start & mask_) + sizeof(RecordHeader), static_cast<std::size_t>(size)}};
   }
 
-  // Publishes the claimed record with `size` <= the claimed size.
+  // Publishes the claimed record with `size` <= the claimed size. Without an
+  // outstanding claim it does nothing.
   void commit(std::uint64_t size) noexcept {
+    if (!p_.claimed) return;
+    p_.claimed = false;
     if (size > p_.claim_size) size = p_.claim_size;
     write_header(p_.claim_start & mask_, static_cast<std::uint32_t>(size));
     p_.tail = p_.claim_start + record_size(size);
@@ -239,16 +240,22 @@ class SpscRing {
     }
   }
 
-  // Releases the record returned by the last successful front().
+  // Releases the record returned by the last successful front(). Without
+  // one outstanding it does nothing.
   void pop() noexcept {
+    if (c_.front_size == 0) return;  // every record is at least 8 bytes
     c_.head += c_.front_size;
     c_.front_size = 0;
     ++c_.get_count;
+    // get_count before head: a consumer killed between the two leaves the
+    // record at head with get_count already past it, which attach_consumer()
+    // repairs from the record's sequence number. The other order could leave
+    // an empty ring with a stale get_count that no record can correct.
+    // SYNC(count): release — pairs with the producer's acquire of get_count.
+    layout_->consumer.get_count.store(c_.get_count, std::memory_order_release);
     // SYNC(space): release — our reads of the record happen-before the
     // producer's acquire of head and its reuse of these bytes.
     layout_->consumer.head.store(c_.head, std::memory_order_release);
-    // SYNC(count): release — pairs with the producer's acquire of get_count.
-    layout_->consumer.get_count.store(c_.get_count, std::memory_order_release);
   }
 
   template <class T>
@@ -263,10 +270,10 @@ class SpscRing {
   }
 
   // Is anything published past our head? The waiting consumer's predicate.
-  [[nodiscard]] bool consumer_can_read() noexcept {
+  // It does not update the cached tail: front() reloads and checks it.
+  [[nodiscard]] bool consumer_can_read() const noexcept {
     // SYNC(record): acquire — as in front().
-    c_.cached_tail = layout_->producer.tail.load(std::memory_order_acquire);
-    return c_.cached_tail != c_.head;
+    return layout_->producer.tail.load(std::memory_order_acquire) != c_.head;
   }
 
   // ---- observers (any process; approximate under concurrency) --------------
@@ -318,6 +325,7 @@ class SpscRing {
     std::uint64_t cached_get_count = 0;  // last get_count read from shared memory
     std::uint64_t claim_start = 0;
     std::uint64_t claim_size = 0;
+    bool claimed = false;  // a claim() awaits its commit()
   };
   struct alignas(platform::kFalseSharingRange) ConsumerLocal {
     std::uint64_t head = 0;
