@@ -196,7 +196,26 @@ struct SideResult {
   char stopped[32] = "?";
 };
 
-SideResult finish(Side& s) {
+// Waits for both sides. When one fails (a crash, a bad message), the queue is
+// closed so the other wakes up with `closed` instead of blocking forever.
+void wait_both(Side& a, Side& b, Queue& q, int status[2]) {
+  int left = (a.pid > 0) + (b.pid > 0);
+  status[0] = status[1] = 1 << 8;  // "exited 1" for a side that never started
+  while (left > 0) {
+    int st = 0;
+    const pid_t pid = ::waitpid(-1, &st, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (pid != a.pid && pid != b.pid) continue;
+    status[pid == a.pid ? 0 : 1] = st;
+    --left;
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) q.close();
+  }
+}
+
+SideResult finish(Side& s, int status) {
   SideResult r;
   if (s.out != nullptr) {
     char line[512];
@@ -208,11 +227,17 @@ SideResult finish(Side& s) {
     }
     std::fclose(s.out);
   }
-  int st = 0;
-  while (s.pid > 0 && ::waitpid(s.pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  r.ok = r.ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  r.ok = r.ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   return r;
+}
+
+// Ctrl-C or a termination signal: remove the queue file, then die of the
+// signal as usual (the two sides, in our process group, get it too).
+char g_queue_path[512];
+void on_signal(int sig) {
+  if (g_queue_path[0] != '\0') ::unlink(g_queue_path);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
 }
 
 void report(const char* who, const SideResult& r) {
@@ -244,10 +269,16 @@ int main(int argc, char** argv) {
               c.count, c.min_size, c.max_size, name.c_str(), q->capacity_bytes() >> 10,
               c.pin && platform::available_cpus() >= 2 ? ", pinned to CPUs 0 and 1" : "");
   std::fflush(stdout);
+  std::snprintf(g_queue_path, sizeof(g_queue_path), "%s", q->path().c_str());
+  ::signal(SIGINT, on_signal);
+  ::signal(SIGTERM, on_signal);
+  ::signal(SIGHUP, on_signal);
   Side consumer = start(side_args(argv[0], "consume", name, c));
   Side producer = start(side_args(argv[0], "produce", name, c));
-  const SideResult pr = finish(producer);
-  const SideResult cr = finish(consumer);
+  int status[2];
+  wait_both(producer, consumer, *q, status);
+  const SideResult pr = finish(producer, status[0]);
+  const SideResult cr = finish(consumer, status[1]);
   (void)Queue::unlink(name);
 
   if (!pr.ok || !cr.ok) {
