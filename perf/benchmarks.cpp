@@ -1,0 +1,291 @@
+// shmring_bench: shmring and the libraries a user would pick instead, on the
+// same work, in the same binary and run. Names: BM_<Object>_<Scenario>.
+//
+//   throughput  BM_<X>_Bytes/<size>     one-way stream, producer here, consumer in a child
+//               BM_Spsc_Typed8 vs BM_BoostSpsc_Typed8; BM_BoostSpsc_Fixed64
+//               BM_Memcpy_Bytes/65536   the memory-bandwidth yardstick
+//   latency     BM_<X>_PingPong         one round trip per iteration, both sides blocking
+//   idle        BM_Queue_BlockedConsumerCpu   CPU of a consumer blocked 1 s
+//   headline    BM_PythonMpQueue_Bytes64      Python's multiprocessing.Queue (python3)
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <boost/lockfree/spsc_queue.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "channels.hpp"
+#include "harness.hpp"
+#include "shmring/spsc_ring.hpp"
+
+namespace shmring::perf {
+namespace {
+
+constexpr std::uint64_t kFlushEvery = 64;  // the consumer publishes its count this often, and when idle
+
+// ---- throughput: byte messages through a blocking channel ---------------------------
+
+template <class Channel>
+void stream_bytes(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  Channel ch(size);
+  Partner partner([&](Control& ctl) {
+    std::vector<std::byte> buf(size);
+    ctl.ready.store(1, std::memory_order_release);
+    for (std::uint64_t n = 1;; ++n) {
+      ch.recv(buf);
+      ctl.consumed.store(n, std::memory_order_release);
+    }
+  });
+  std::vector<std::byte> msg(size, std::byte{0x5a});
+  stream(state, partner, size, [&] { ch.send(msg.data()); });
+}
+
+// The Queue's consumer publishes its count in batches and whenever the queue
+// runs dry, like the spinning contestants below, and reports its system calls.
+void BM_Queue_Bytes(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  QueueChannel ch(size, size >= 16384 ? (4u << 20) : (1u << 20));
+  Partner partner([&](Control& ctl) {
+    Queue& q = ch.queue();
+    std::vector<std::byte> buf(size);
+    ctl.ready.store(1, std::memory_order_release);
+    for (std::uint64_t n = 0;;) {
+      if (q.get_into(buf, nowait) != GetStatus::ok) {
+        ctl.child_syscalls.store(q.stats().futex_waits + q.stats().futex_wakes, std::memory_order_relaxed);
+        ctl.consumed.store(n, std::memory_order_release);
+        if (q.get_into(buf, forever) != GetStatus::ok) std::abort();
+      }
+      if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
+    }
+  });
+  std::vector<std::byte> msg(size, std::byte{0x5a});
+  Queue& q = ch.queue();
+  const BlockingStats before = q.stats();
+  stream(state, partner, size, [&] { ch.send(msg.data()); });
+  const double messages = static_cast<double>(state.items_processed());
+  const double calls = static_cast<double>(q.stats().futex_waits - before.futex_waits + q.stats().futex_wakes -
+                                           before.futex_wakes +
+                                           partner.control().child_syscalls.load(std::memory_order_relaxed));
+  state.counters["syscalls_per_msg"] = messages > 0 ? calls / messages : 0;
+}
+
+// ---- throughput: 8-byte typed messages, non-blocking rings spun on --------------------
+
+constexpr std::size_t kTypedSlots = 65536;
+
+void BM_Spsc_Typed8(benchmark::State& state) {
+  const std::uint64_t capacity = kTypedSlots * record_size(sizeof(std::uint64_t));
+  SharedMemory mem(sizeof(SpscRingLayout) + capacity);
+  auto* layout = new (mem.get()) SpscRingLayout{};
+  SpscRing::initialize(*layout);
+  std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscRingLayout);
+  Partner partner([&](Control& ctl) {
+    SpscRing ring(*layout, data, capacity, sizeof(std::uint64_t), 0);
+    if (!ring.attach_consumer()) std::abort();
+    ctl.ready.store(1, std::memory_order_release);
+    std::uint64_t v = 0;
+    for (std::uint64_t n = 0;;) {
+      if (ring.try_pop(v) == RingStatus::ok) {
+        if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
+      } else {
+        ctl.consumed.store(n, std::memory_order_release);
+      }
+    }
+  });
+  SpscRing ring(*layout, data, capacity, sizeof(std::uint64_t), 0);
+  if (!ring.attach_producer()) std::abort();
+  std::uint64_t value = 0;
+  stream(state, partner, sizeof(std::uint64_t), [&] {
+    while (ring.try_push(value) != RingStatus::ok) {
+    }
+    ++value;
+  });
+}
+
+template <class T, std::size_t Slots>
+using BoostSpsc = boost::lockfree::spsc_queue<T, boost::lockfree::capacity<Slots>>;
+
+// boost::lockfree::spsc_queue with compile-time capacity keeps its slots
+// inline, so it can be placed in shared memory as is.
+template <class T>
+void boost_spsc_stream(benchmark::State& state) {
+  using Q = BoostSpsc<T, kTypedSlots>;
+  SharedMemory mem(sizeof(Q));
+  auto* q = new (mem.get()) Q();
+  Partner partner([&](Control& ctl) {
+    ctl.ready.store(1, std::memory_order_release);
+    T v{};
+    for (std::uint64_t n = 0;;) {
+      if (q->pop(v)) {
+        benchmark::DoNotOptimize(v);
+        if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
+      } else {
+        ctl.consumed.store(n, std::memory_order_release);
+      }
+    }
+  });
+  T value{};
+  stream(state, partner, sizeof(T), [&] {
+    while (!q->push(value)) {
+    }
+  });
+}
+
+void BM_BoostSpsc_Typed8(benchmark::State& state) { boost_spsc_stream<std::uint64_t>(state); }
+void BM_BoostSpsc_Fixed64(benchmark::State& state) { boost_spsc_stream<std::array<std::byte, 64>>(state); }
+
+// ---- memory bandwidth yardstick ------------------------------------------------------
+
+// 64 KiB blocks copied into a 4 MiB region cyclically: what a producer's
+// copy into a ring of that size costs on one core.
+void BM_Memcpy_Bytes(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  std::vector<std::byte> src(size, std::byte{1});
+  std::vector<std::byte> dst(4u << 20);
+  std::size_t at = 0;
+  for (auto _ : state) {
+    std::memcpy(dst.data() + at, src.data(), size);
+    benchmark::ClobberMemory();
+    at = (at + size) % dst.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+}
+
+// ---- latency: ping-pong, one round trip per iteration --------------------------------
+
+template <class Channel>
+void ping_pong(benchmark::State& state) {
+  Channel there(8);
+  Channel back(8);
+  Partner partner([&](Control& ctl) {
+    std::vector<std::byte> buf(8);
+    ctl.ready.store(1, std::memory_order_release);
+    for (;;) {
+      there.recv(buf);
+      back.send(buf.data());
+    }
+  });
+  std::vector<std::byte> msg(8, std::byte{1});
+  std::vector<std::byte> buf(8);
+  for (auto _ : state) {
+    there.send(msg.data());
+    back.recv(buf);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// The floor: two processes taking turns on one cache line, spinning.
+void BM_Spin_PingPong(benchmark::State& state) {
+  SharedMemory mem(4096);
+  auto* word = new (mem.get()) std::atomic<std::uint64_t>{0};
+  Partner partner([&](Control& ctl) {
+    ctl.ready.store(1, std::memory_order_release);
+    for (std::uint64_t expect = 1;; expect += 2) {
+      while (word->load(std::memory_order_acquire) != expect) platform::cpu_relax();
+      word->store(expect + 1, std::memory_order_release);
+    }
+  });
+  std::uint64_t v = 0;
+  for (auto _ : state) {
+    word->store(v + 1, std::memory_order_release);
+    while (word->load(std::memory_order_acquire) != v + 2) platform::cpu_relax();
+    v += 2;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// ---- idle cost ----------------------------------------------------------------------------
+
+// A consumer blocked for 1 s on an empty queue: the CPU it used meanwhile.
+void BM_Queue_BlockedConsumerCpu(benchmark::State& state) {
+  for (auto _ : state) {
+    QueueChannel ch(64);
+    Partner partner([&](Control& ctl) {
+      ctl.ready.store(1, std::memory_order_release);
+      (void)ch.queue().get(forever);  // returns when the queue is closed
+      ::_exit(0);
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    ch.queue().close();
+    const double cpu = partner.join_cpu_seconds();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(wall);
+    state.counters["cpu_percent"] = 100.0 * cpu / wall;
+  }
+}
+
+// ---- headline: Python's multiprocessing.Queue on the same 64-byte work -------------------
+
+void BM_PythonMpQueue_Bytes64(benchmark::State& state) {
+  const long messages = state.range(0);
+  for (auto _ : state) {
+    const std::string cmd = "python3 '" SHMRING_PERF_DIR "/python_mp_queue.py' --messages " +
+                            std::to_string(messages) + " --size 64";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    double seconds = 0;
+    char line[512] = {0};
+    if (p == nullptr || std::fgets(line, sizeof(line), p) == nullptr) {
+      if (p != nullptr) ::pclose(p);
+      state.SkipWithError("python3 multiprocessing.Queue run failed");
+      return;
+    }
+    ::pclose(p);
+    const char* at = std::strstr(line, "\"seconds\":");
+    if (at == nullptr || std::sscanf(at + 10, "%lf", &seconds) != 1 || seconds <= 0) {
+      state.SkipWithError("could not parse the python3 result");
+      return;
+    }
+    state.SetIterationTime(seconds);
+  }
+  state.SetItemsProcessed(state.iterations() * messages);
+  state.SetBytesProcessed(state.iterations() * messages * 64);
+}
+
+void register_all() {
+  using benchmark::RegisterBenchmark;
+  const auto stream_args = [](benchmark::internal::Benchmark* b, std::int64_t max_size) {
+    for (std::int64_t s : {8, 64, 512, 4096, 65536}) {
+      if (s <= max_size) b->Arg(s);
+    }
+    b->UseRealTime()->MinTime(0.2);
+  };
+  RegisterBenchmark("BM_Spsc_Typed8", BM_Spsc_Typed8)->UseRealTime()->MinTime(0.2);
+  RegisterBenchmark("BM_BoostSpsc_Typed8", BM_BoostSpsc_Typed8)->UseRealTime()->MinTime(0.2);
+  RegisterBenchmark("BM_BoostSpsc_Fixed64", BM_BoostSpsc_Fixed64)->UseRealTime()->MinTime(0.2);
+  stream_args(RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes), 65536);
+  stream_args(RegisterBenchmark("BM_BoostMq_Bytes", stream_bytes<BoostMqChannel>), 65536);
+  stream_args(RegisterBenchmark("BM_PosixMq_Bytes", stream_bytes<PosixMqChannel>), 8192);
+  stream_args(RegisterBenchmark("BM_Pipe_Bytes", stream_bytes<PipeChannel>), 65536);
+  RegisterBenchmark("BM_Memcpy_Bytes", BM_Memcpy_Bytes)->Arg(65536)->MinTime(0.2);
+  const auto latency = [](benchmark::internal::Benchmark* b) { b->UseRealTime()->MinTime(0.2); };
+  latency(RegisterBenchmark("BM_Queue_PingPong", ping_pong<QueueChannel>));
+  latency(RegisterBenchmark("BM_Pipe_PingPong", ping_pong<PipeChannel>));
+  latency(RegisterBenchmark("BM_Eventfd_PingPong", ping_pong<EventfdChannel>));
+  latency(RegisterBenchmark("BM_PosixMq_PingPong", ping_pong<PosixMqChannel>));
+  latency(RegisterBenchmark("BM_BoostMq_PingPong", ping_pong<BoostMqChannel>));
+  latency(RegisterBenchmark("BM_Futex_PingPong", ping_pong<FutexChannel>));
+  latency(RegisterBenchmark("BM_Spin_PingPong", BM_Spin_PingPong));
+  RegisterBenchmark("BM_Queue_BlockedConsumerCpu", BM_Queue_BlockedConsumerCpu)->UseManualTime()->Iterations(1);
+  RegisterBenchmark("BM_PythonMpQueue_Bytes64", BM_PythonMpQueue_Bytes64)
+      ->Arg(200000)
+      ->UseManualTime()
+      ->Iterations(1);
+}
+
+}  // namespace
+}  // namespace shmring::perf
+
+int main(int argc, char** argv) {
+  shmring::perf::register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

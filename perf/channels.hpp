@@ -1,0 +1,217 @@
+// One-way message channels between this process and a forked partner, one
+// per contestant, behind the same two calls: send(msg) in one process,
+// recv(buf) in the other, both blocking. Created before the fork; each
+// process uses its end afterwards.
+#pragma once
+
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/interprocess/ipc/message_queue.hpp>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "shmring/platform/futex.hpp"
+#include "shmring/queue.hpp"
+
+namespace shmring::perf {
+
+inline std::string unique_name(const char* tag) {
+  static std::atomic<unsigned> n{0};
+  return std::string("shmring-bench-") + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
+
+// shmring::Queue through its blocking Python-shaped API: put / get_into.
+class QueueChannel {
+ public:
+  explicit QueueChannel(std::size_t size, std::uint64_t capacity = 1u << 20) : name_(unique_name("q")), size_(size) {
+    QueueOptions o;
+    o.capacity_bytes = capacity;
+    o.max_message = size;
+    auto q = Queue::create(name_, o);
+    if (!q) std::abort();
+    q_ = std::make_unique<Queue>(std::move(*q));
+  }
+  ~QueueChannel() { (void)Queue::unlink(name_); }
+  void send(const std::byte* msg) {
+    if (q_->put(std::span<const std::byte>(msg, size_)) != PutStatus::ok) std::abort();
+  }
+  void recv(std::vector<std::byte>& buf) {
+    if (q_->get_into(buf) != GetStatus::ok) std::abort();
+  }
+  [[nodiscard]] Queue& queue() noexcept { return *q_; }
+
+ private:
+  std::string name_;
+  std::size_t size_;
+  std::unique_ptr<Queue> q_;
+};
+
+// pipe(2), buffer raised to 1 MiB; messages are written and read whole.
+class PipeChannel {
+ public:
+  explicit PipeChannel(std::size_t size) : size_(size) {
+    if (::pipe2(fd_, O_CLOEXEC) != 0) std::abort();
+    (void)::fcntl(fd_[1], F_SETPIPE_SZ, 1 << 20);
+  }
+  ~PipeChannel() {
+    ::close(fd_[0]);
+    ::close(fd_[1]);
+  }
+  void send(const std::byte* msg) { io(fd_[1], const_cast<std::byte*>(msg), true); }
+  void recv(std::vector<std::byte>& buf) {
+    buf.resize(size_);
+    io(fd_[0], buf.data(), false);
+  }
+
+ private:
+  void io(int fd, std::byte* p, bool write) {
+    std::size_t done = 0;
+    while (done < size_) {
+      const ssize_t n = write ? ::write(fd, p + done, size_ - done) : ::read(fd, p + done, size_ - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) std::abort();
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  int fd_[2];
+  std::size_t size_;
+};
+
+// eventfd(2): carries a count, not bytes (ping-pong only).
+class EventfdChannel {
+ public:
+  explicit EventfdChannel(std::size_t) : fd_(::eventfd(0, EFD_CLOEXEC)) {
+    if (fd_ < 0) std::abort();
+  }
+  ~EventfdChannel() { ::close(fd_); }
+  void send(const std::byte*) {
+    const std::uint64_t one = 1;
+    while (::write(fd_, &one, 8) != 8) {
+    }
+  }
+  void recv(std::vector<std::byte>&) {
+    std::uint64_t v = 0;
+    while (::read(fd_, &v, 8) != 8) {
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+// POSIX message queue (mq_overview(7)); depth 256 where the limits allow.
+class PosixMqChannel {
+ public:
+  explicit PosixMqChannel(std::size_t size) : size_(size) {
+    const std::string name = "/" + unique_name("mq");
+    for (long depth : {256L, 10L}) {
+      mq_attr attr{};
+      attr.mq_maxmsg = depth;
+      attr.mq_msgsize = static_cast<long>(size);
+      mq_ = ::mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
+      if (mq_ != static_cast<mqd_t>(-1)) break;
+    }
+    if (mq_ == static_cast<mqd_t>(-1)) std::abort();
+    ::mq_unlink(name.c_str());  // both processes keep the descriptor
+  }
+  ~PosixMqChannel() { ::mq_close(mq_); }
+  void send(const std::byte* msg) {
+    while (::mq_send(mq_, reinterpret_cast<const char*>(msg), size_, 0) != 0) {
+      if (errno != EINTR) std::abort();
+    }
+  }
+  void recv(std::vector<std::byte>& buf) {
+    buf.resize(size_);
+    while (::mq_receive(mq_, reinterpret_cast<char*>(buf.data()), size_, nullptr) < 0) {
+      if (errno != EINTR) std::abort();
+    }
+  }
+
+ private:
+  mqd_t mq_ = static_cast<mqd_t>(-1);
+  std::size_t size_;
+};
+
+// boost::interprocess::message_queue: a mutex and condition variables in a
+// shared-memory segment; about 1 MiB of slots, as the other contestants.
+class BoostMqChannel {
+ public:
+  explicit BoostMqChannel(std::size_t size) : name_(unique_name("bmq")), size_(size) {
+    const std::size_t slots = std::max<std::size_t>(16, std::min<std::size_t>(1024, (1u << 20) / size));
+    mq_ = std::make_unique<boost::interprocess::message_queue>(boost::interprocess::create_only, name_.c_str(), slots,
+                                                               size);
+  }
+  ~BoostMqChannel() {
+    mq_.reset();
+    boost::interprocess::message_queue::remove(name_.c_str());
+  }
+  void send(const std::byte* msg) { mq_->send(msg, size_, 0); }
+  void recv(std::vector<std::byte>& buf) {
+    buf.resize(size_);
+    boost::interprocess::message_queue::size_type got = 0;
+    unsigned prio = 0;
+    mq_->receive(buf.data(), size_, got, prio);
+  }
+
+ private:
+  std::string name_;
+  std::size_t size_;
+  std::unique_ptr<boost::interprocess::message_queue> mq_;
+};
+
+// A raw futex: a counter in shared memory, wait/wake with no spinning.
+class FutexChannel {
+ public:
+  explicit FutexChannel(std::size_t) : mem_(4096), word_(new (mem_.get()) std::atomic<std::uint32_t>{0}) {}
+  void send(const std::byte*) {
+    word_->fetch_add(1, std::memory_order_release);
+    (void)platform::futex_wake(*word_, 1);
+  }
+  void recv(std::vector<std::byte>&) {
+    for (;;) {
+      const std::uint32_t now = word_->load(std::memory_order_acquire);
+      if (now != seen_) {
+        seen_ = now;
+        return;
+      }
+      (void)platform::futex_wait(*word_, now, platform::Deadline::never());
+    }
+  }
+
+ private:
+  SharedMemory mem_;
+  std::atomic<std::uint32_t>* word_;
+  std::uint32_t seen_ = 0;
+};
+
+// The floor: a counter on one cache line, both sides spinning on it.
+class SpinChannel {
+ public:
+  explicit SpinChannel(std::size_t) : mem_(4096), word_(new (mem_.get()) std::atomic<std::uint64_t>{0}) {}
+  void send(const std::byte*) { word_->fetch_add(1, std::memory_order_release); }
+  void recv(std::vector<std::byte>&) {
+    std::uint64_t now;
+    while ((now = word_->load(std::memory_order_acquire)) == seen_) platform::cpu_relax();
+    seen_ = now;
+  }
+
+ private:
+  SharedMemory mem_;
+  std::atomic<std::uint64_t>* word_;
+  std::uint64_t seen_ = 0;
+};
+
+}  // namespace shmring::perf

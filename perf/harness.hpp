@@ -1,0 +1,119 @@
+// Benchmark harness: the measured side runs in this process (pinned to CPU 0)
+// and its partner in a forked child (pinned to CPU 1), sharing a control
+// block in MAP_SHARED memory. The child is killed by pid when the benchmark
+// ends. Every contestant goes through the same harness.
+#pragma once
+
+#include <benchmark/benchmark.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <new>
+
+#include "shmring/platform/cpu.hpp"
+
+namespace shmring::perf {
+
+// Anonymous shared memory that survives fork: where the peers' rings live too.
+class SharedMemory {
+ public:
+  explicit SharedMemory(std::size_t size) : size_(size) {
+    base_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (base_ == MAP_FAILED) std::abort();
+  }
+  SharedMemory(const SharedMemory&) = delete;
+  SharedMemory& operator=(const SharedMemory&) = delete;
+  ~SharedMemory() { ::munmap(base_, size_); }
+  [[nodiscard]] void* get() const noexcept { return base_; }
+
+ private:
+  void* base_;
+  std::size_t size_;
+};
+
+// What parent and child tell each other, each word on its own block.
+struct Control {
+  alignas(128) std::atomic<std::uint64_t> consumed{0};  // written by the consumer only
+  alignas(128) std::atomic<std::uint32_t> ready{0};     // the child is set up
+  alignas(128) std::atomic<std::uint64_t> child_syscalls{0};
+};
+
+// Pins by the machine's CPU count, not the current affinity: a child forked
+// after the parent pinned itself to CPU 0 inherits that one-CPU mask.
+inline void pin_self(int cpu) {
+  if (::sysconf(_SC_NPROCESSORS_ONLN) >= 2) (void)platform::pin_to_cpu(cpu);
+}
+
+// A forked partner process, pinned to CPU 1, killed and reaped on destruction.
+class Partner {
+ public:
+  explicit Partner(const std::function<void(Control&)>& body) : mem_(sizeof(Control)) {
+    ctl_ = new (mem_.get()) Control{};
+    pid_ = ::fork();
+    if (pid_ < 0) std::abort();
+    if (pid_ == 0) {
+      pin_self(1);
+      body(*ctl_);
+      ::_exit(0);
+    }
+    pin_self(0);
+    while (ctl_->ready.load(std::memory_order_acquire) == 0) platform::cpu_relax();
+  }
+  Partner(const Partner&) = delete;
+  Partner& operator=(const Partner&) = delete;
+  ~Partner() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  [[nodiscard]] Control& control() const noexcept { return *ctl_; }
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  // Waits for the child to exit by itself; returns its rusage CPU seconds.
+  double join_cpu_seconds() {
+    int st = 0;
+    rusage ru{};
+    ::wait4(pid_, &st, 0, &ru);
+    pid_ = -1;
+    return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  }
+
+ private:
+  SharedMemory mem_;
+  Control* ctl_;
+  pid_t pid_ = -1;
+};
+
+// Messages per benchmark iteration: enough to amortise the drain wait at the
+// end of each iteration (about 1 MiB of payload, 64..8192 messages).
+inline std::uint64_t batch_for(std::size_t size) {
+  const std::uint64_t b = (1u << 20) / (size == 0 ? 1 : size);
+  return b < 64 ? 64 : (b > 8192 ? 8192 : b);
+}
+
+// Streams messages from this process to the partner: `send()` one message
+// here; the partner's loop (given to Partner) counts each message it
+// receives in Control::consumed. Each iteration sends a batch and waits until
+// the partner has received all of it, so the time covers delivery.
+template <class Send>
+void stream(benchmark::State& state, const Partner& partner, std::size_t size, Send&& send) {
+  const std::uint64_t batch = batch_for(size);
+  std::uint64_t sent = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < batch; ++i) send();
+    sent += batch;
+    while (partner.control().consumed.load(std::memory_order_acquire) < sent) platform::cpu_relax();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
+  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+}
+
+}  // namespace shmring::perf

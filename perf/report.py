@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Runs shmring_bench against its peers and prints the ratio table.
+
+The suite runs in ROUNDS rounds; each round runs every benchmark once, in a
+random order (Google Benchmark's random interleaving), so the contestants
+alternate. Each figure is the median over the rounds. The table compares each
+shmring figure with its peer and with the target from SPEC section 4.
+
+  perf/report.py                       table on stdout, progress on stderr
+  perf/report.py --json rows.json      also the rows as JSON
+  perf/report.py --plot perf.png       also a plot (gnuplot): throughput by
+                                       message size, and round-trip latency
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Throughput benchmarks swept by message size, for the plot.
+SIZES = [8, 64, 512, 4096, 65536]
+STREAMS = [("shmring Queue", "BM_Queue_Bytes"), ("Boost.Interprocess message_queue", "BM_BoostMq_Bytes"),
+           ("POSIX mq", "BM_PosixMq_Bytes"), ("pipe(2)", "BM_Pipe_Bytes")]
+PINGPONGS = [("shmring Queue", "BM_Queue_PingPong"), ("pipe", "BM_Pipe_PingPong"),
+             ("eventfd", "BM_Eventfd_PingPong"), ("POSIX mq", "BM_PosixMq_PingPong"),
+             ("Boost.Interprocess mq", "BM_BoostMq_PingPong"), ("raw futex", "BM_Futex_PingPong"),
+             ("spinning on one line", "BM_Spin_PingPong")]
+
+
+def rows_spec():
+    """(case, metric, shmring benchmark, peer name, peer benchmark, field, target op, target, ratio kind)."""
+    q64 = "BM_Queue_Bytes/64"
+    spec = [
+        ("8-byte typed messages", "messages/s", "BM_Spsc_Typed8", "boost::lockfree::spsc_queue",
+         "BM_BoostSpsc_Typed8", "items_per_second", ">=", 1.5),
+        ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "Boost.Interprocess message_queue",
+         "BM_BoostMq_Bytes/64", "items_per_second", ">=", 10.0),
+        ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "boost::lockfree::spsc_queue (64 B)",
+         "BM_BoostSpsc_Fixed64", "items_per_second", ">=", 1.0),
+        ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "POSIX mq", "BM_PosixMq_Bytes/64",
+         "items_per_second", None, None),
+        ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "pipe(2)", "BM_Pipe_Bytes/64",
+         "items_per_second", None, None),
+        ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "Python multiprocessing.Queue",
+         "BM_PythonMpQueue_Bytes64/200000", "items_per_second", None, None),
+    ]
+    for peer, bench in PINGPONGS[1:5]:
+        spec.append(("blocking ping-pong round trip", "ns", "BM_Queue_PingPong", peer, bench, "real_time", "<=", 0.1))
+    spec.append(("blocking ping-pong round trip", "ns", "BM_Queue_PingPong", "raw futex", "BM_Futex_PingPong",
+                 "real_time", None, None))
+    spec.append(("blocking ping-pong round trip", "ns", "BM_Queue_PingPong", "floor: spinning on one line",
+                 "BM_Spin_PingPong", "real_time", "<=", 3.0))
+    spec.append(("steady streaming, 64 B: system calls per message", "calls/msg", q64, None, None,
+                 "syscalls_per_msg", "<=", 0.01))
+    spec.append(("64 KiB messages", "bytes/s", "BM_Queue_Bytes/65536", "memcpy, same machine",
+                 "BM_Memcpy_Bytes/65536", "bytes_per_second", ">=", 0.5))
+    spec.append(("consumer blocked 1 s on an empty queue", "% of a core", "BM_Queue_BlockedConsumerCpu", None, None,
+                 "cpu_percent", "<=", 1.0))
+    return spec
+
+
+def find_bench(explicit):
+    for path in [explicit, os.path.join(HERE, "..", "build", "perf", "shmring_bench")]:
+        if path and os.path.exists(path):
+            return path
+    sys.exit("report.py: shmring_bench not found; build first (scripts/demo.sh) or pass --bench PATH")
+
+
+def run_rounds(bench, rounds, min_time, bench_filter):
+    """Runs the suite `rounds` times; returns {name: {field: [values]}} and the context."""
+    values, context = {}, None
+    for r in range(1, rounds + 1):
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+            out_path = out.name
+        cmd = [bench, f"--benchmark_out={out_path}", "--benchmark_out_format=json",
+               "--benchmark_enable_random_interleaving=true", f"--benchmark_filter={bench_filter}"]
+        if min_time:
+            cmd.append(f"--benchmark_min_time={min_time}")
+        t0 = time.time()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        done = 0
+        for line in proc.stdout:
+            if line.startswith("BM_"):
+                done += 1
+                name = line.split()[0].split("/min_time")[0].split("/real_time")[0].split("/manual_time")[0]
+                print(f"\r  round {r}/{rounds}: {done:2d} benchmarks done, last {name:<45.45}", end="",
+                      file=sys.stderr, flush=True)
+        if proc.wait() != 0:
+            sys.exit(f"\nreport.py: {bench} failed (exit {proc.returncode})")
+        print(f"\r  round {r}/{rounds}: {done} benchmarks in {time.time() - t0:.0f} s{' ' * 50}", file=sys.stderr)
+        with open(out_path) as f:
+            data = json.load(f)
+        os.unlink(out_path)
+        context = data.get("context", {})
+        for b in data["benchmarks"]:
+            if b.get("error_occurred"):
+                print(f"  {b['name']}: {b.get('error_message')}", file=sys.stderr)
+                continue
+            name = re.sub(r"/(min_time:[0-9.]+|real_time|manual_time|iterations:\d+)", "", b["name"])
+            entry = values.setdefault(name, {})
+            for k, v in b.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    entry.setdefault(k, []).append(float(v))
+    return values, context
+
+
+def median(values, name, field):
+    v = values.get(name, {}).get(field)
+    return statistics.median(v) if v else None
+
+
+def build_rows(values):
+    rows = []
+    for case, metric, ours_b, peer, peer_b, field, op, target in rows_spec():
+        ours = median(values, ours_b, field)
+        theirs = median(values, peer_b, field) if peer_b else None
+        if peer_b:
+            ratio = ours / theirs if ours is not None and theirs else None
+        else:
+            ratio = ours  # no peer: the figure itself is compared with the target
+        if op is None or ratio is None:
+            passed = ratio is not None or op is None
+        else:
+            passed = ratio >= target if op == ">=" else ratio <= target
+        rows.append({"case": case, "metric": metric, "shmring": ours, "peer": peer, "peer_value": theirs,
+                     "ratio": ratio, "target": f"{op} {target:g}" if op else None,
+                     "pass": bool(passed) if op and ratio is not None else (True if op is None else False)})
+    return rows
+
+
+def fmt(v, metric=None):
+    if v is None:
+        return "-"
+    if metric == "calls/msg":
+        return f"{v:.5f}"
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:.2f} G"
+    if a >= 1e6:
+        return f"{v / 1e6:.2f} M"
+    if a >= 1e4:
+        return f"{v / 1e3:.1f} k"
+    if a >= 100:
+        return f"{v:.0f}"
+    return f"{v:.3g}"
+
+
+def print_table(rows, out=sys.stdout):
+    head = ["case", "metric", "shmring", "peer", "peer value", "ratio", "target", "verdict"]
+    body = []
+    for r in rows:
+        verdict = "-" if r["target"] is None else ("PASS" if r["pass"] else "MISS")
+        ratio = "-" if r["ratio"] is None else (f"{r['ratio']:.3g}" if r["peer"] else "")
+        body.append([r["case"], r["metric"], fmt(r["shmring"], r["metric"]), r["peer"] or "-",
+                     fmt(r["peer_value"], r["metric"]), ratio, r["target"] or "-", verdict])
+    widths = [max(len(str(x[i])) for x in [head] + body) for i in range(len(head))]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    print(line(head), file=out)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|", file=out)
+    for b in body:
+        print(line(b), file=out)
+
+
+def plot(values, path):
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        print("report.py: gnuplot not installed; no plot", file=sys.stderr)
+        return
+    tmp = tempfile.mkdtemp()
+    with open(os.path.join(tmp, "throughput.dat"), "w") as f:
+        f.write("size " + " ".join(f'"{label}"' for label, _ in STREAMS) + "\n")
+        for s in SIZES:
+            cells = []
+            for _, bench in STREAMS:
+                v = median(values, f"{bench}/{s}", "items_per_second")
+                cells.append(f"{v:.6g}" if v else "NaN")
+            f.write(f"{s} " + " ".join(cells) + "\n")
+    with open(os.path.join(tmp, "latency.dat"), "w") as f:
+        for label, bench in PINGPONGS:
+            v = median(values, bench, "real_time")
+            if v:
+                f.write(f'"{label}" {v / 1000.0:.6g}\n')
+    terminal = "pngcairo size 1400,560 font 'sans,10'" if path.endswith(".png") else "svg size 1400,560"
+    script = f"""
+set terminal {terminal}
+set output '{path}'
+set multiplot layout 1,2 title 'shmring vs peers, producer and consumer in separate processes (medians)'
+set title 'Throughput by message size'
+set logscale xy
+set xlabel 'message size (bytes)'
+set ylabel 'messages per second'
+set key bottom left
+set grid
+plot for [i=2:{len(STREAMS) + 1}] '{tmp}/throughput.dat' using 1:i with linespoints lw 2 title columnhead(i)
+unset logscale
+set title 'Blocking ping-pong round trip (lower is better)'
+set logscale y
+set ylabel 'microseconds per round trip'
+set xlabel ''
+set style fill solid 0.7
+set boxwidth 0.6
+set xtics rotate by -30
+set key off
+plot '{tmp}/latency.dat' using 0:2:xtic(1) with boxes
+unset multiplot
+"""
+    subprocess.run([gnuplot], input=script, text=True, check=True)
+    shutil.rmtree(tmp)
+    print(f"plot written to {path}", file=sys.stderr)
+
+
+def machine_line(context):
+    cpus = context.get("num_cpus", "?")
+    mhz = context.get("mhz_per_cpu", "?")
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpus} CPUs ({model}, {mhz} MHz), kernel {os.uname().release}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", help="path to shmring_bench (default: build/perf/shmring_bench)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the whole suite (default 3)")
+    ap.add_argument("--min-time", default="", help="override each benchmark's minimum time, seconds")
+    ap.add_argument("--filter", default=".", help="benchmark name regex (default: all)")
+    ap.add_argument("--json", metavar="FILE", help="write the table rows as JSON")
+    ap.add_argument("--plot", metavar="FILE", help="write a PNG or SVG plot (needs gnuplot)")
+    ap.add_argument("--raw", metavar="FILE", help="write every benchmark's per-round values as JSON")
+    args = ap.parse_args()
+    if args.rounds < 1:
+        sys.exit("report.py: --rounds must be at least 1")
+
+    bench = find_bench(args.bench)
+    print(f"running {bench}: {args.rounds} rounds, contestants in random order each round", file=sys.stderr)
+    values, context = run_rounds(bench, args.rounds, args.min_time, args.filter)
+    rows = build_rows(values)
+    print(f"\nshmring vs peers, medians of {args.rounds} rounds; {machine_line(context)}\n")
+    print_table(rows)
+    missed = [r for r in rows if r["target"] and not r["pass"]]
+    print(f"\n{sum(1 for r in rows if r['target'] and r['pass'])} PASS, {len(missed)} MISS "
+          f"of {sum(1 for r in rows if r['target'])} rows with a target")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+        print(f"rows written to {args.json}", file=sys.stderr)
+    if args.raw:
+        with open(args.raw, "w") as f:
+            json.dump({"context": context, "values": values}, f, indent=1)
+    if args.plot:
+        plot(values, args.plot)
+
+
+if __name__ == "__main__":
+    main()
