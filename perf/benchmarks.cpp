@@ -224,6 +224,7 @@ void BM_Queue_BlockedConsumerCpu(benchmark::State& state) {
 
 void BM_PythonMpQueue_Bytes64(benchmark::State& state) {
   const long messages = state.range(0);
+  unpin_self();  // Python's two processes get both CPUs, as the others do
   for (auto _ : state) {
     const std::string cmd = "python3 '" SHMRING_PERF_DIR "/python_mp_queue.py' --messages " +
                             std::to_string(messages) + " --size 64";

@@ -6,6 +6,7 @@
 
 #include <benchmark/benchmark.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -50,6 +51,16 @@ struct Control {
 // after the parent pinned itself to CPU 0 inherits that one-CPU mask.
 inline void pin_self(int cpu) {
   if (::sysconf(_SC_NPROCESSORS_ONLN) >= 2) (void)platform::pin_to_cpu(cpu);
+}
+
+// Lets this process run on every CPU again (for peers that start their own
+// processes, such as Python's, which must not inherit our pinning).
+inline void unpin_self() {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  for (long i = 0; i < n; ++i) CPU_SET(static_cast<unsigned>(i), &all);
+  (void)::sched_setaffinity(0, sizeof(all), &all);
 }
 
 // A forked partner process, pinned to CPU 1, killed and reaped on destruction.

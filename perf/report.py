@@ -86,15 +86,21 @@ def run_rounds(bench, rounds, min_time, bench_filter):
         t0 = time.time()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         done = 0
+        tty = sys.stderr.isatty()
         for line in proc.stdout:
             if line.startswith("BM_"):
                 done += 1
                 name = line.split()[0].split("/min_time")[0].split("/real_time")[0].split("/manual_time")[0]
-                print(f"\r  round {r}/{rounds}: {done:2d} benchmarks done, last {name:<45.45}", end="",
-                      file=sys.stderr, flush=True)
+                if tty:
+                    print(f"\r  round {r}/{rounds}: {done:2d} benchmarks done, last {name:<45.45}", end="",
+                          file=sys.stderr, flush=True)
+                elif done % 8 == 0:
+                    print(f"  round {r}/{rounds}: {done} benchmarks done", file=sys.stderr, flush=True)
         if proc.wait() != 0:
             sys.exit(f"\nreport.py: {bench} failed (exit {proc.returncode})")
-        print(f"\r  round {r}/{rounds}: {done} benchmarks in {time.time() - t0:.0f} s{' ' * 50}", file=sys.stderr)
+        end = "\r" if tty else ""
+        print(f"{end}  round {r}/{rounds}: {done} benchmarks in {time.time() - t0:.0f} s{' ' * 50 if tty else ''}",
+              file=sys.stderr)
         with open(out_path) as f:
             data = json.load(f)
         os.unlink(out_path)
