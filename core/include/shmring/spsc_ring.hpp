@@ -90,6 +90,7 @@ class SpscRing {
     p_.put_count = next;
     p_.cached_head = head;
     p_.cached_get_count = got;
+    refresh_limits();
     if (next != put) layout_->producer.put_count.store(next, std::memory_order_release);  // SYNC(count)
     return true;
   }
@@ -143,6 +144,7 @@ class SpscRing {
       if (!positions_sane(p_.cached_head, p_.tail)) return {RingStatus::corrupt, {}};
       if (p_.tail + need - p_.cached_head > capacity_) return {RingStatus::full, {}};
     }
+    refresh_limits();
     std::uint64_t start = p_.tail;
     if (rec > contiguous) {
       // Fill the rest of the ring with one padding record; commit() publishes
@@ -163,20 +165,25 @@ class SpscRing {
     p_.claimed = false;
     if (size > p_.claim_size) size = p_.claim_size;
     write_header(p_.claim_start & mask_, static_cast<std::uint32_t>(size));
-    p_.tail = p_.claim_start + record_size(size);
-    ++p_.put_count;
-    // SYNC(record): release — publishes the record bytes (and any padding
-    // before them) to the consumer's acquire load of tail.
-    layout_->producer.tail.store(p_.tail, std::memory_order_release);
-    // SYNC(count): release — observers (qsize) that see the count see the record.
-    layout_->producer.put_count.store(p_.put_count, std::memory_order_release);
+    publish(p_.claim_start + record_size(size));
   }
 
+  // Copies a message in. The fast path (room known from the cached head, no
+  // wrap) is a few compares, the header, the copy and the publication;
+  // anything else goes through claim().
   [[nodiscard]] RingStatus try_push(std::span<const std::byte> bytes) noexcept {
-    const RingClaim c = claim(bytes.size());
+    const std::uint64_t size = bytes.size();
+    const std::uint64_t rec = record_size(size);
+    if (size <= max_payload_ && fits_without_looking(rec)) [[likely]] {
+      write_header(p_.tail & mask_, static_cast<std::uint32_t>(size));
+      if (size != 0) std::memcpy(data_ + (p_.tail & mask_) + sizeof(RecordHeader), bytes.data(), size);
+      publish(p_.tail + rec);
+      return RingStatus::ok;
+    }
+    const RingClaim c = claim(size);
     if (c.status != RingStatus::ok) return c.status;
-    if (!bytes.empty()) std::memcpy(c.bytes.data(), bytes.data(), bytes.size());
-    commit(bytes.size());
+    if (size != 0) std::memcpy(c.bytes.data(), bytes.data(), size);
+    commit(size);
     return RingStatus::ok;
   }
 
@@ -184,11 +191,16 @@ class SpscRing {
   template <class T>
     requires std::is_trivially_copyable_v<T>
   [[nodiscard]] RingStatus try_push(const T& value) noexcept {
-    const RingClaim c = claim(sizeof(T));
-    if (c.status != RingStatus::ok) return c.status;
-    std::memcpy(c.bytes.data(), &value, sizeof(T));
-    commit(sizeof(T));
-    return RingStatus::ok;
+    constexpr std::uint64_t rec = record_size(sizeof(T));
+    if (sizeof(T) <= max_payload_ && fits_without_looking(rec)) [[likely]] {
+      const std::uint64_t offset = p_.tail & mask_;
+      write_header(offset, static_cast<std::uint32_t>(sizeof(T)));
+      std::memcpy(data_ + offset + sizeof(RecordHeader), &value, sizeof(T));
+      publish(p_.tail + rec);
+      return RingStatus::ok;
+    }
+    // A dynamic-extent span: a fixed one would pick this template again.
+    return try_push(std::span<const std::byte>(reinterpret_cast<const std::byte*>(&value), sizeof(T)));
   }
 
   // Would a record of `size` payload bytes fit now? Reloads the consumer's
@@ -200,6 +212,7 @@ class SpscRing {
     if (!positions_sane(p_.cached_head, p_.tail) || p_.cached_get_count > p_.put_count) {
       return true;  // let claim() report the corruption
     }
+    refresh_limits();
     if (max_messages_ != 0 && p_.put_count - p_.cached_get_count >= max_messages_) return false;
     const std::uint64_t rec = record_size(size);
     const std::uint64_t contiguous = capacity_ - (p_.tail & mask_);
@@ -258,9 +271,22 @@ class SpscRing {
     layout_->consumer.head.store(c_.head, std::memory_order_release);
   }
 
+  // Typed fast path: when the next record is a T already known to be
+  // published, a header check, the copy and the publication; else front().
   template <class T>
     requires std::is_trivially_copyable_v<T>
   [[nodiscard]] RingStatus try_pop(T& out) noexcept {
+    constexpr std::uint64_t rec = record_size(sizeof(T));
+    const std::uint64_t offset = c_.head & mask_;
+    if (c_.head + rec <= c_.cached_tail && offset + rec <= capacity_) [[likely]] {
+      const RecordHeader h = read_header(offset);
+      if (h.length == sizeof(T) && h.seq == static_cast<std::uint32_t>(c_.get_count)) [[likely]] {
+        std::memcpy(&out, data_ + offset + sizeof(RecordHeader), sizeof(T));
+        c_.front_size = rec;
+        pop();
+        return RingStatus::ok;
+      }
+    }
     const RingView v = front();
     if (v.status != RingStatus::ok) return v.status;
     if (v.bytes.size() != sizeof(T)) return RingStatus::wrong_size;
@@ -300,6 +326,30 @@ class SpscRing {
   }
 
  private:
+  // The producer may write up to p_.limit (the cached head plus capacity, and
+  // the end of the current lap) and up to p_.count_limit messages without
+  // reading shared memory. Both only grow with the consumer, so stale values
+  // are merely conservative: the slow path (claim) refreshes them.
+  [[nodiscard]] bool fits_without_looking(std::uint64_t rec) const noexcept {
+    return p_.tail + rec <= p_.limit && p_.put_count < p_.count_limit;
+  }
+  void refresh_limits() noexcept {
+    const std::uint64_t lap_end = (p_.tail & ~mask_) + capacity_;
+    const std::uint64_t room_end = p_.cached_head + capacity_;
+    p_.limit = lap_end < room_end ? lap_end : room_end;
+    p_.count_limit = max_messages_ == 0 ? ~std::uint64_t{0} : p_.cached_get_count + max_messages_;
+  }
+  // Makes every record before `new_tail` visible to the consumer.
+  void publish(std::uint64_t new_tail) noexcept {
+    p_.tail = new_tail;
+    ++p_.put_count;
+    // SYNC(record): release — publishes the record bytes (and any padding
+    // before them) to the consumer's acquire load of tail.
+    layout_->producer.tail.store(p_.tail, std::memory_order_release);
+    // SYNC(count): release — observers (qsize) that see the count see the record.
+    layout_->producer.put_count.store(p_.put_count, std::memory_order_release);
+  }
+
   // The 64-bit number nearest `ref` whose low 32 bits are `low`.
   [[nodiscard]] static std::uint64_t widen(std::uint32_t low, std::uint64_t ref) noexcept {
     const auto delta = static_cast<std::int32_t>(low - static_cast<std::uint32_t>(ref));
@@ -325,6 +375,8 @@ class SpscRing {
     std::uint64_t cached_get_count = 0;  // last get_count read from shared memory
     std::uint64_t claim_start = 0;
     std::uint64_t claim_size = 0;
+    std::uint64_t limit = 0;        // see fits_without_looking()
+    std::uint64_t count_limit = 0;
     bool claimed = false;  // a claim() awaits its commit()
   };
   struct alignas(platform::kFalseSharingRange) ConsumerLocal {
