@@ -202,7 +202,7 @@ set title 'Throughput by message size'
 set logscale xy
 set xlabel 'message size (bytes)'
 set ylabel 'messages per second'
-set key bottom left
+set key bottom left noenhanced
 set grid
 plot for [i=2:{len(STREAMS) + 1}] '{tmp}/throughput.dat' using 1:i with linespoints lw 2 title columnhead(i)
 unset logscale
@@ -212,7 +212,7 @@ set ylabel 'microseconds per round trip'
 set xlabel ''
 set style fill solid 0.7
 set boxwidth 0.6
-set xtics rotate by -30
+set xtics rotate by -30 noenhanced
 set key off
 plot '{tmp}/latency.dat' using 0:2:xtic(1) with boxes
 unset multiplot

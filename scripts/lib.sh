@@ -5,9 +5,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 
-# What the build, tests and demo need. Later issues add the peers
-# (libboost1.81-dev, libbenchmark-dev) and the cross toolchains.
-PACKAGES=(g++ cmake ninja-build libgtest-dev)
+# What the build, the tests and the benchmarks need:
+#   libboost1.81-dev   Boost.Lockfree and Boost.Interprocess, peers in the benchmarks
+#   libbenchmark-dev   Google Benchmark; libbenchmark-tools: its compare.py
+#   python3, python3-numpy   the report, compare.py, the multiprocessing.Queue peer
+#   gnuplot-nox        the plot (no X11 needed)
+PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
+          python3 python3-numpy gnuplot-nox)
 
 install_missing() {
   local missing=()
