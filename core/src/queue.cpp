@@ -4,6 +4,7 @@
 #include <new>
 #include <utility>
 
+#include "shmring/platform/barrier.hpp"
 #include "shmring/platform/process.hpp"
 #include "shmring/platform/segment.hpp"
 #include "shmring/queue_layout.hpp"
@@ -84,6 +85,10 @@ Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uin
     return fail(Errc::corrupt, "more messages taken than put");
   }
   if (q.control.closed.load(std::memory_order_acquire) > 1) return fail(Errc::corrupt, "closed flag");
+  if (c.barriers > 1) return fail(Errc::corrupt, "barrier mode");
+  if (c.barriers == 1 && !platform::can_issue_heavy_barrier()) {
+    return fail(Errc::unsupported, "queue uses asymmetric barriers; membarrier(GLOBAL_EXPEDITED) unavailable here");
+  }
   return {};
 }
 
@@ -99,13 +104,21 @@ struct Queue::State {
   AdaptiveSpin put_spin;
   AdaptiveSpin get_spin;
   BlockingStats stats;
+  BarrierPlan plan;  // this process's side of the wake-up handshake
 
   // `config` is the creator's values or the opener's validated copy, never
   // re-read from shared memory.
   State(platform::Segment seg, QueueLayout* q, const QueueConfigLayout& config) noexcept
       : segment(std::move(seg)), layout(q), maxsize(config.maxsize),
         ring(q->ring, reinterpret_cast<std::byte*>(q) + config.data_offset, config.capacity, config.max_message,
-             config.maxsize > 0 ? static_cast<std::uint64_t>(config.maxsize) : 0) {}
+             config.maxsize > 0 ? static_cast<std::uint64_t>(config.maxsize) : 0) {
+    plan.waiter_heavy = config.barriers == 1;
+    refresh_plan();
+  }
+
+  // A process may use the light barrier only once registered (redone in a
+  // forked child, which take() runs in before its first put or get).
+  void refresh_plan() noexcept { plan.notifier_light = plan.waiter_heavy && platform::register_for_heavy_barriers(); }
   State(const State&) = delete;
   State& operator=(const State&) = delete;
   ~State() { give_back_roles(); }
@@ -126,6 +139,7 @@ struct Queue::State {
     if (held_generation != platform::fork_generation()) {  // a fork copy: the parent owns them
       held = Role::none;
       held_generation = platform::fork_generation();
+      refresh_plan();
     }
     if (has(held, r)) return Errc{};
     const std::uint64_t me = platform::pack_owner(platform::current_process());
@@ -197,6 +211,8 @@ Result<Queue> Queue::create(std::string_view name, const QueueOptions& options) 
   q->config.max_message = max_message;
   q->config.maxsize = options.maxsize;
   q->config.data_offset = sizeof(QueueLayout);
+  q->config.barriers =
+      options.barriers == Barriers::asymmetric && platform::can_issue_heavy_barrier() ? 1u : 0u;
   SpscRing::initialize(q->ring);
   const QueueConfigLayout config = q->config;
   seg->publish();  // SYNC(publish): release — everything above is visible to openers
@@ -251,7 +267,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
     }
     const bool ready = wait_until(
         s.layout->not_full, [&] { return s.ring.producer_can_claim(size) || s.is_closed(); }, deadline, s.put_spin,
-        s.stats);
+        s.stats, s.plan);
     if (!ready) return {PutStatus::full, {}};
   }
 }
@@ -259,7 +275,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
 void Queue::commit(std::size_t size) noexcept {
   State& s = *s_;
   s.ring.commit(size);
-  notify(s.layout->not_empty, s.stats);
+  notify(s.layout->not_empty, s.stats, s.plan);
 }
 
 // Fast path: this handle holds the role, the queue is open and the ring has
@@ -270,7 +286,7 @@ PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
   if (s.holds(Role::producer) && !s.is_closed()) [[likely]] {
     const RingStatus r = s.ring.try_push(bytes);
     if (r == RingStatus::ok) [[likely]] {
-      notify(s.layout->not_empty, s.stats);
+      notify(s.layout->not_empty, s.stats, s.plan);
       return PutStatus::ok;
     }
     if (r != RingStatus::full) return put_status(r);
@@ -312,7 +328,7 @@ GetView Queue::read(Wait wait) noexcept {
     }
     const bool ready = wait_until(
         s.layout->not_empty, [&] { return s.ring.consumer_can_read() || s.is_closed(); }, deadline, s.get_spin,
-        s.stats);
+        s.stats, s.plan);
     if (!ready) return {GetStatus::empty, {}};
   }
 }
@@ -320,7 +336,7 @@ GetView Queue::read(Wait wait) noexcept {
 void Queue::release() noexcept {
   State& s = *s_;
   s.ring.pop();
-  notify(s.layout->not_full, s.stats);
+  notify(s.layout->not_full, s.stats, s.plan);
 }
 
 // Fast path: this handle holds the role and a message is there. Anything
@@ -379,5 +395,6 @@ std::uint64_t Queue::max_message() const noexcept { return s_->ring.max_payload(
 const std::string& Queue::path() const noexcept { return s_->segment.path(); }
 Role Queue::roles_held() const noexcept { return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none; }
 const BlockingStats& Queue::stats() const noexcept { return s_->stats; }
+Barriers Queue::barriers() const noexcept { return s_->plan.waiter_heavy ? Barriers::asymmetric : Barriers::fences; }
 
 }  // namespace shmring

@@ -27,6 +27,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::not_ready: return "the segment was never published by its creator";
     case Errc::corrupt: return "the object's positions or records are out of range";
     case Errc::role_taken: return "another live process holds this role";
+    case Errc::unsupported: return "the object needs a kernel feature this process cannot use (membarrier)";
     case Errc::system: return "system error";
   }
   return "unknown error";

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <vector>
 #include <thread>
 
 namespace shmring {
@@ -20,44 +22,62 @@ struct Shared {
   alignas(128) std::atomic<std::uint64_t> value{0};
 };
 
+// Both ways of ordering the handshake: full fences on both sides, and the
+// asymmetric plan (compiler barrier in notify, membarrier in the waiter).
+std::vector<BarrierPlan> plans() {
+  std::vector<BarrierPlan> p{BarrierPlan{}};
+  if (platform::can_issue_heavy_barrier() && platform::register_for_heavy_barriers()) {
+    p.push_back(BarrierPlan{true, true});
+  } else {
+    std::printf("membarrier unavailable: only the fence plan is tested\n");
+  }
+  return p;
+}
+
 // Runs the late notify at the waiter's most delicate point (after its flag
-// and fence), once.
+// and barrier), once.
 struct LateNotifier {
   Shared* s;
   BlockingStats* stats;
+  BarrierPlan plan;
   bool done = false;
   void after_flag_set() noexcept {
     if (done) return;
     done = true;
-    notify(s->park, *stats);  // the notify for value 1, which the waiter already has
+    notify(s->park, *stats, plan);  // the notify for value 1, which the waiter already has
   }
 };
 
 TEST(Blocking, LateNotifyDuringParkingDoesNotLoseTheNextWakeup) {
+  for (const BarrierPlan plan : plans()) {
+  SCOPED_TRACE(plan.notifier_light ? "asymmetric" : "fences");
   Shared s;
   s.value.store(1);  // value 1 was stored; its notify is late
   BlockingStats notifier_stats;
   std::thread next([&] {
     ::usleep(100'000);  // the waiter is asleep by now
     s.value.store(2, std::memory_order_release);
-    notify(s.park, notifier_stats);
+    notify(s.park, notifier_stats, plan);
   });
   AdaptiveSpin spin;
   BlockingStats stats;
   const auto t0 = std::chrono::steady_clock::now();
   const bool woke = wait_until(
       s.park, [&] { return s.value.load(std::memory_order_acquire) >= 2; }, platform::Deadline::after(2s), spin, stats,
-      LateNotifier{&s, &notifier_stats});
+      plan, LateNotifier{&s, &notifier_stats, plan});
   const auto waited = std::chrono::steady_clock::now() - t0;
   next.join();
   EXPECT_TRUE(woke);
   EXPECT_LT(waited, 1500ms) << "the wait ran into its deadline: the wakeup for value 2 was lost";
   EXPECT_GE(stats.futex_waits, 1u) << "the waiter should have parked";
+  }
 }
 
 TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
   // The same at every round of a ping-pong between two threads: the late
   // notify of the previous round lands at the delicate point of every park.
+  for (const BarrierPlan plan : plans()) {
+  SCOPED_TRACE(plan.notifier_light ? "asymmetric" : "fences");
   Shared s;
   BlockingStats notifier_stats;
   constexpr std::uint64_t kRounds = 200;
@@ -65,7 +85,7 @@ TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
     for (std::uint64_t i = 1; i <= kRounds; ++i) {
       ::usleep(500);
       s.value.store(i, std::memory_order_release);
-      notify(s.park, notifier_stats);
+      notify(s.park, notifier_stats, plan);
     }
   });
   AdaptiveSpin spin;
@@ -74,11 +94,11 @@ TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
   // more and may well be true by then: so a slow wait counts as lost too.
   std::uint64_t lost = 0;
   for (std::uint64_t want = 1; want <= kRounds; ++want) {
-    LateNotifier late{&s, &notifier_stats};
+    LateNotifier late{&s, &notifier_stats, plan};
     const auto t0 = std::chrono::steady_clock::now();
     const bool woke = wait_until(
         s.park, [&] { return s.value.load(std::memory_order_acquire) >= want; }, platform::Deadline::after(1s), spin,
-        stats, late);
+        stats, plan, late);
     if (!woke || std::chrono::steady_clock::now() - t0 >= 1s) {
       ++lost;
       want = s.value.load();
@@ -86,6 +106,7 @@ TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
   }
   producer.join();
   EXPECT_EQ(lost, 0u);
+  }
 }
 
 }  // namespace

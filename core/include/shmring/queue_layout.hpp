@@ -22,6 +22,8 @@ struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
   std::uint64_t max_message;  // largest payload accepted
   std::int64_t maxsize;       // message-count limit; <= 0: none (only the byte capacity)
   std::uint64_t data_offset;  // ring bytes, from the start of QueueLayout
+  std::uint32_t barriers;     // 0: seq_cst fences; 1: asymmetric (BarrierPlan, blocking.hpp)
+  std::uint32_t reserved0;
 };
 
 // Rarely written: who holds each role, and whether the queue is closed.
@@ -53,6 +55,7 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueLayout, not_empty), offsetof(QueueLayout, not_full), offsetof(QueueLayout, control),
     offsetof(QueueConfigLayout, capacity), offsetof(QueueConfigLayout, max_message),
     offsetof(QueueConfigLayout, maxsize), offsetof(QueueConfigLayout, data_offset),
+    offsetof(QueueConfigLayout, barriers),
     offsetof(QueueControlLayout, closed), offsetof(QueueControlLayout, producer_owner),
     offsetof(QueueControlLayout, consumer_owner), offsetof(SpscRingLayout, producer),
     offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail), offsetof(SpscProducerLayout, put_count),

@@ -30,6 +30,7 @@ enum class Errc : std::uint8_t {
   not_ready,          // the creator has not published the segment (or died doing so)
   corrupt,            // positions or records inside the object are out of range
   role_taken,         // another live process holds the producer/consumer role
+  unsupported,        // the object needs a kernel feature this process cannot use (membarrier)
   system,             // any other errno: see Error::sys_errno
 };
 
