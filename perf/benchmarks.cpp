@@ -20,6 +20,7 @@
 #include "channels.hpp"
 #include "harness.hpp"
 #include "shmring/spsc_ring.hpp"
+#include "shmring/spsc_typed_ring.hpp"
 
 namespace shmring::perf {
 namespace {
@@ -77,7 +78,40 @@ void BM_Queue_Bytes(benchmark::State& state) {
 
 constexpr std::size_t kTypedSlots = 65536;
 
+// shmring's typed SPSC path: SpscTypedRing<uint64_t>, fixed 8-byte slots.
 void BM_Spsc_Typed8(benchmark::State& state) {
+  using Ring = SpscTypedRing<std::uint64_t>;
+  SharedMemory mem(sizeof(SpscTypedRingLayout) + kTypedSlots * sizeof(std::uint64_t));
+  auto* layout = new (mem.get()) SpscTypedRingLayout{};
+  Ring::initialize(*layout);
+  std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscTypedRingLayout);
+  Partner partner([&](Control& ctl) {
+    Ring ring(*layout, data, kTypedSlots);
+    if (!ring.attach_consumer()) std::abort();
+    ctl.ready.store(1, std::memory_order_release);
+    std::uint64_t v = 0;
+    for (std::uint64_t n = 0;;) {
+      if (ring.try_pop(v)) {
+        benchmark::DoNotOptimize(v);
+        if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
+      } else {
+        ctl.consumed.store(n, std::memory_order_release);
+      }
+    }
+  });
+  Ring ring(*layout, data, kTypedSlots);
+  if (!ring.attach_producer()) std::abort();
+  std::uint64_t value = 0;
+  stream(state, partner, sizeof(std::uint64_t), [&] {
+    while (!ring.try_push(value)) {
+    }
+    ++value;
+  });
+}
+
+// The same 8-byte values as variable-size records of the byte ring
+// (SpscRing::try_push<T>): 16 bytes a message, header included.
+void BM_SpscRecords_Typed8(benchmark::State& state) {
   const std::uint64_t capacity = kTypedSlots * record_size(sizeof(std::uint64_t));
   SharedMemory mem(sizeof(SpscRingLayout) + capacity);
   auto* layout = new (mem.get()) SpscRingLayout{};
@@ -291,6 +325,7 @@ void register_all() {
     b->UseRealTime()->MinTime(0.2);
   };
   RegisterBenchmark("BM_Spsc_Typed8", BM_Spsc_Typed8)->UseRealTime()->MinTime(0.2);
+  RegisterBenchmark("BM_SpscRecords_Typed8", BM_SpscRecords_Typed8)->UseRealTime()->MinTime(0.2);
   RegisterBenchmark("BM_BoostSpsc_Typed8", BM_BoostSpsc_Typed8)->UseRealTime()->MinTime(0.2);
   RegisterBenchmark("BM_BoostSpsc_Fixed64", BM_BoostSpsc_Fixed64)->UseRealTime()->MinTime(0.2);
   RegisterBenchmark("BM_Spsc_Bytes64", BM_Spsc_Bytes64)->UseRealTime()->MinTime(0.2);

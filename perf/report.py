@@ -40,6 +40,10 @@ def rows_spec():
     spec = [
         ("8-byte typed messages", "messages/s", "BM_Spsc_Typed8", "boost::lockfree::spsc_queue",
          "BM_BoostSpsc_Typed8", "items_per_second", ">=", 1.5),
+        ("8-byte values as byte-ring records (context)", "messages/s", "BM_SpscRecords_Typed8",
+         "boost::lockfree::spsc_queue", "BM_BoostSpsc_Typed8", "items_per_second", None, None),
+        ("64-byte messages, bare byte ring, spinning (context)", "messages/s", "BM_Spsc_Bytes64",
+         "boost::lockfree::spsc_queue (64 B)", "BM_BoostSpsc_Fixed64", "items_per_second", None, None),
         ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "Boost.Interprocess message_queue",
          "BM_BoostMq_Bytes/64", "items_per_second", ">=", 10.0),
         ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "boost::lockfree::spsc_queue (64 B)",
