@@ -322,19 +322,19 @@ void register_all() {
     for (std::int64_t s : {8, 64, 512, 4096, 65536}) {
       if (s <= max_size) b->Arg(s);
     }
-    b->UseRealTime()->MinTime(0.2);
+    b->UseRealTime();
   };
-  RegisterBenchmark("BM_Spsc_Typed8", BM_Spsc_Typed8)->UseRealTime()->MinTime(0.2);
-  RegisterBenchmark("BM_SpscRecords_Typed8", BM_SpscRecords_Typed8)->UseRealTime()->MinTime(0.2);
-  RegisterBenchmark("BM_BoostSpsc_Typed8", BM_BoostSpsc_Typed8)->UseRealTime()->MinTime(0.2);
-  RegisterBenchmark("BM_BoostSpsc_Fixed64", BM_BoostSpsc_Fixed64)->UseRealTime()->MinTime(0.2);
-  RegisterBenchmark("BM_Spsc_Bytes64", BM_Spsc_Bytes64)->UseRealTime()->MinTime(0.2);
+  RegisterBenchmark("BM_Spsc_Typed8", BM_Spsc_Typed8)->UseRealTime();
+  RegisterBenchmark("BM_SpscRecords_Typed8", BM_SpscRecords_Typed8)->UseRealTime();
+  RegisterBenchmark("BM_BoostSpsc_Typed8", BM_BoostSpsc_Typed8)->UseRealTime();
+  RegisterBenchmark("BM_BoostSpsc_Fixed64", BM_BoostSpsc_Fixed64)->UseRealTime();
+  RegisterBenchmark("BM_Spsc_Bytes64", BM_Spsc_Bytes64)->UseRealTime();
   stream_args(RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes), 65536);
   stream_args(RegisterBenchmark("BM_BoostMq_Bytes", stream_bytes<BoostMqChannel>), 65536);
   stream_args(RegisterBenchmark("BM_PosixMq_Bytes", stream_bytes<PosixMqChannel>), 8192);
   stream_args(RegisterBenchmark("BM_Pipe_Bytes", stream_bytes<PipeChannel>), 65536);
-  RegisterBenchmark("BM_Memcpy_Bytes", BM_Memcpy_Bytes)->Arg(65536)->MinTime(0.2);
-  const auto latency = [](benchmark::internal::Benchmark* b) { b->UseRealTime()->MinTime(0.2); };
+  RegisterBenchmark("BM_Memcpy_Bytes", BM_Memcpy_Bytes)->Arg(65536);
+  const auto latency = [](benchmark::internal::Benchmark* b) { b->UseRealTime(); };
   latency(RegisterBenchmark("BM_Queue_PingPong", ping_pong<QueueChannel>));
   latency(RegisterBenchmark("BM_Pipe_PingPong", ping_pong<PipeChannel>));
   latency(RegisterBenchmark("BM_Eventfd_PingPong", ping_pong<EventfdChannel>));

@@ -3,8 +3,11 @@
 
 The suite runs in ROUNDS rounds; each round runs every benchmark once, in a
 random order (Google Benchmark's random interleaving), so the contestants
-alternate. Each figure is the median over the rounds. The table compares each
-shmring figure with its peer and with the target from SPEC section 4.
+alternate. Each figure is the median over the rounds, and each ratio is the
+median of the ratios taken within each round: on a shared machine a slow
+spell slows both contestants of a round, and the per-round ratio survives it
+where a ratio of medians would not. The table compares each shmring figure
+with its peer and with the target from SPEC section 4.
 
   perf/report.py                       table on stdout, progress on stderr
   perf/report.py --json rows.json      also the rows as JSON
@@ -126,13 +129,21 @@ def median(values, name, field):
     return statistics.median(v) if v else None
 
 
+def paired_ratio(values, ours_b, peer_b, field):
+    """Median over rounds of (ours / peer) within the same round."""
+    a = values.get(ours_b, {}).get(field, [])
+    b = values.get(peer_b, {}).get(field, [])
+    ratios = [x / y for x, y in zip(a, b) if y]
+    return statistics.median(ratios) if ratios else None
+
+
 def build_rows(values):
     rows = []
     for case, metric, ours_b, peer, peer_b, field, op, target in rows_spec():
         ours = median(values, ours_b, field)
         theirs = median(values, peer_b, field) if peer_b else None
         if peer_b:
-            ratio = ours / theirs if ours is not None and theirs else None
+            ratio = paired_ratio(values, ours_b, peer_b, field)
         else:
             ratio = ours  # no peer: the figure itself is compared with the target
         if op is None or ratio is None:
@@ -244,8 +255,8 @@ def machine_line(context):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", help="path to shmring_bench (default: build/perf/shmring_bench)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of the whole suite (default 3)")
-    ap.add_argument("--min-time", default="", help="override each benchmark's minimum time, seconds")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of the whole suite (default 5)")
+    ap.add_argument("--min-time", default="0.1", help="minimum time of each benchmark run, seconds (default 0.1)")
     ap.add_argument("--filter", default=".", help="benchmark name regex (default: all)")
     ap.add_argument("--json", metavar="FILE", help="write the table rows as JSON")
     ap.add_argument("--plot", metavar="FILE", help="write a PNG or SVG plot (needs gnuplot)")
@@ -258,7 +269,8 @@ def main():
     print(f"running {bench}: {args.rounds} rounds, contestants in random order each round", file=sys.stderr)
     values, context = run_rounds(bench, args.rounds, args.min_time, args.filter)
     rows = build_rows(values)
-    print(f"\nshmring vs peers, medians of {args.rounds} rounds; {machine_line(context)}\n")
+    print(f"\nshmring vs peers: figures are medians of {args.rounds} rounds, ratios medians of per-round ratios; "
+          f"{machine_line(context)}\n")
     print_table(rows)
     missed = [r for r in rows if r["target"] and not r["pass"]]
     print(f"\n{sum(1 for r in rows if r['target'] and r['pass'])} PASS, {len(missed)} MISS "
