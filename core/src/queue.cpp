@@ -333,10 +333,22 @@ GetView Queue::read(Wait wait) noexcept {
   }
 }
 
+namespace {
+// Consumes the record handed out by front() and tells a sleeping producer.
+inline void finish_get(SpscRing& ring, ParkingLayout& not_full, BlockingStats& stats, BarrierPlan plan) noexcept {
+  ring.pop();
+  notify(not_full, stats, plan);
+}
+// Copies a message out, reusing the vector's storage.
+inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> bytes) {
+  if (out.size() != bytes.size()) out.resize(bytes.size());
+  if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
+}
+}  // namespace
+
 void Queue::release() noexcept {
   State& s = *s_;
-  s.ring.pop();
-  notify(s.layout->not_full, s.stats, s.plan);
+  finish_get(s.ring, s.layout->not_full, s.stats, s.plan);
 }
 
 // Fast path: this handle holds the role and a message is there. Anything
@@ -346,17 +358,15 @@ GetStatus Queue::get_into(std::vector<std::byte>& out, Wait wait) {
   if (s.holds(Role::consumer)) [[likely]] {
     const RingView v = s.ring.front();
     if (v.status == RingStatus::ok) [[likely]] {
-      out.resize(v.bytes.size());
-      if (!v.bytes.empty()) std::memcpy(out.data(), v.bytes.data(), v.bytes.size());
-      release();
+      copy_out(out, v.bytes);
+      finish_get(s.ring, s.layout->not_full, s.stats, s.plan);
       return GetStatus::ok;
     }
   }
   const GetView v = read(wait);
   if (v.status != GetStatus::ok) return v.status;
-  out.resize(v.bytes.size());
-  if (!v.bytes.empty()) std::memcpy(out.data(), v.bytes.data(), v.bytes.size());
-  release();
+  copy_out(out, v.bytes);
+  finish_get(s.ring, s.layout->not_full, s.stats, s.plan);
   return GetStatus::ok;
 }
 
