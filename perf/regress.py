@@ -29,7 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 COMPARE = "/usr/share/benchmark/compare.py"
 # Benchmarks whose time is not the figure of merit (fixed 1 s, or another
 # program's run) stay out of the regression set.
-DEFAULT_FILTER = "^BM_(?!Queue_BlockedConsumerCpu|PythonMpQueue)"
+# Google Benchmark filters are POSIX regular expressions; a leading '-' negates.
+DEFAULT_FILTER = "-Queue_BlockedConsumerCpu|PythonMpQueue"
 OURS = ("BM_Queue_", "BM_Spsc_")
 
 
@@ -40,8 +41,9 @@ def python_with_numpy():
     sys.exit("regress.py: numpy is missing (apt-get install python3-numpy)")
 
 
-def run_bench(bench, out, repetitions, bench_filter):
+def run_bench(bench, out, repetitions, bench_filter, min_time):
     cmd = [bench, f"--benchmark_filter={bench_filter}", f"--benchmark_repetitions={repetitions}",
+           f"--benchmark_min_time={min_time}",
            "--benchmark_enable_random_interleaving=true", f"--benchmark_out={out}", "--benchmark_out_format=json"]
     print(f"running {os.path.basename(bench)} with {repetitions} repetitions (random order)...", file=sys.stderr)
     done = 0
@@ -53,6 +55,14 @@ def run_bench(bench, out, repetitions, bench_filter):
                 print(f"  {done} runs done", file=sys.stderr, flush=True)
     if proc.wait() != 0:
         sys.exit(f"regress.py: {bench} failed")
+    # The binary exits 0 even when its filter does not compile: check the output.
+    try:
+        with open(out) as f:
+            count = len(json.load(f).get("benchmarks", []))
+    except (OSError, ValueError):
+        count = 0
+    if count == 0:
+        sys.exit(f"regress.py: {bench} produced no results (filter {bench_filter!r})")
 
 
 def verdicts(diff, threshold, alpha):
@@ -79,6 +89,7 @@ def main():
     ap.add_argument("--baseline", default=os.path.join(HERE, "baselines", f"{platform.machine()}.json"))
     ap.add_argument("--contender", help="a saved run to compare instead of running the suite now")
     ap.add_argument("--repetitions", type=int, default=8, help="repetitions of each benchmark (default 8)")
+    ap.add_argument("--min-time", default="0.1", help="minimum time of each run, seconds (default 0.1)")
     ap.add_argument("--filter", default=DEFAULT_FILTER, help="benchmark regex (default: all but the fixed-time ones)")
     ap.add_argument("--threshold", type=float, default=0.10, help="slowdown that counts (default 0.10 = 10%%)")
     ap.add_argument("--alpha", type=float, default=0.05, help="U-test significance level (default 0.05)")
@@ -87,7 +98,7 @@ def main():
 
     if args.update:
         os.makedirs(os.path.dirname(os.path.abspath(args.baseline)), exist_ok=True)
-        run_bench(args.bench, args.baseline, args.repetitions, args.filter)
+        run_bench(args.bench, args.baseline, args.repetitions, args.filter, args.min_time)
         print(f"baseline written to {args.baseline}")
         return 0
     if not os.path.exists(args.baseline):
@@ -99,7 +110,7 @@ def main():
     contender = args.contender
     if contender is None:
         contender = os.path.join(tmp, "contender.json")
-        run_bench(args.bench, contender, args.repetitions, args.filter)
+        run_bench(args.bench, contender, args.repetitions, args.filter, args.min_time)
     diff_path = os.path.join(tmp, "diff.json")
     env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "tools"))
     cmd = [python_with_numpy(), COMPARE, "--no-color", "--dump_to_json", diff_path, "--alpha", str(args.alpha),

@@ -108,9 +108,14 @@ def run_rounds(bench, rounds, min_time, bench_filter):
         end = "\r" if tty else ""
         print(f"{end}  round {r}/{rounds}: {done} benchmarks in {time.time() - t0:.0f} s{' ' * 50 if tty else ''}",
               file=sys.stderr)
-        with open(out_path) as f:
-            data = json.load(f)
+        try:
+            with open(out_path) as f:
+                data = json.load(f)
+        except ValueError:
+            data = {"benchmarks": []}
         os.unlink(out_path)
+        if not data.get("benchmarks"):
+            sys.exit(f"report.py: {bench} produced no results (filter {bench_filter!r})")
         context = data.get("context", {})
         for b in data["benchmarks"]:
             if b.get("error_occurred"):
