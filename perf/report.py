@@ -165,7 +165,7 @@ def fmt(v, metric=None):
     if v is None:
         return "-"
     if metric == "calls/msg":
-        return f"{v:.5f}"
+        return f"{v:.2e}" if 0 < v < 0.001 else f"{v:.5f}"
     a = abs(v)
     if a >= 1e9:
         return f"{v / 1e9:.2f} G"
