@@ -138,6 +138,19 @@ testing::AssertionResult open_fails_with(const UniqueName& name, Errc want) {
 }
 
 // A valid queue file, then one field overwritten.
+// A valid queue whose file `edit` changes (for edits that depend on the
+// current contents) must then fail to open with `want`.
+template <class Edit>
+testing::AssertionResult edited_queue_fails_with(Edit edit, Errc want) {
+  UniqueName name;
+  make_queue(name, 1);
+  {
+    FileEditor f(name.path());
+    edit(f);
+  }
+  return open_fails_with(name, want);
+}
+
 template <class T>
 testing::AssertionResult damaged_header_fails_with(std::uint64_t field, T value, Errc want) {
   UniqueName name;
@@ -298,13 +311,11 @@ TEST(QueueOpen, UnpublishedStateFailsWithNotReady) {
 }
 
 TEST(QueueOpen, PayloadSizeLargerThanTheFileFailsWithBadSize) {
-  UniqueName name;
-  make_queue(name, 1);
-  {
-    FileEditor f(name.path());
-    f.write(kHeaderPayloadSize, f.read<std::uint64_t>(kHeaderPayloadSize) + 128);
-  }
-  EXPECT_TRUE(open_fails_with(name, Errc::bad_size));
+  EXPECT_TRUE(edited_queue_fails_with(
+      [](FileEditor& f) {
+      f.write(kHeaderPayloadSize, f.read<std::uint64_t>(kHeaderPayloadSize) + 128);
+      },
+      Errc::bad_size));
   EXPECT_TRUE(damaged_header_fails_with(kHeaderPayloadSize, ~std::uint64_t{0}, Errc::bad_size));
 }
 
@@ -319,23 +330,19 @@ TEST(QueueOpen, PayloadSizeSmallerThanTheRingFailsWithBadSize) {
 }
 
 TEST(QueueOpen, FileSizeFieldLargerThanTheFileFailsWithTruncated) {
-  UniqueName name;
-  make_queue(name, 1);
-  {
-    FileEditor f(name.path());
-    f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) + 4096);
-  }
-  EXPECT_TRUE(open_fails_with(name, Errc::truncated));
+  EXPECT_TRUE(edited_queue_fails_with(
+      [](FileEditor& f) {
+      f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) + 4096);
+      },
+      Errc::truncated));
 }
 
 TEST(QueueOpen, FileSizeFieldSmallerThanTheFileFailsWithBadSize) {
-  UniqueName name;
-  make_queue(name, 1);
-  {
-    FileEditor f(name.path());
-    f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) - 128);
-  }
-  EXPECT_TRUE(open_fails_with(name, Errc::bad_size));
+  EXPECT_TRUE(edited_queue_fails_with(
+      [](FileEditor& f) {
+      f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) - 128);
+      },
+      Errc::bad_size));
 }
 
 TEST(QueueOpen, DamagedPayloadOffsetFailsWithBadSize) {
@@ -383,13 +390,11 @@ TEST(QueueOpen, DamagedDataOffsetFailsWithBadSize) {
 // ---- the ring positions -----------------------------------------------------------
 
 TEST(QueueOpen, HeadBeyondTailFailsWithCorrupt) {
-  UniqueName name;
-  make_queue(name, 1);
-  {
-    FileEditor f(name.path());
-    f.write_queue(kHeadField, f.read_queue<std::uint64_t>(kTailField) + 8);
-  }
-  EXPECT_TRUE(open_fails_with(name, Errc::corrupt));
+  EXPECT_TRUE(edited_queue_fails_with(
+      [](FileEditor& f) {
+      f.write_queue(kHeadField, f.read_queue<std::uint64_t>(kTailField) + 8);
+      },
+      Errc::corrupt));
 }
 
 TEST(QueueOpen, TailMoreThanACapacityAheadOfHeadFailsWithCorrupt) {
