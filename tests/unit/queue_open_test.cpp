@@ -313,7 +313,7 @@ TEST(QueueOpen, UnpublishedStateFailsWithNotReady) {
 TEST(QueueOpen, PayloadSizeLargerThanTheFileFailsWithBadSize) {
   EXPECT_TRUE(edited_queue_fails_with(
       [](FileEditor& f) {
-      f.write(kHeaderPayloadSize, f.read<std::uint64_t>(kHeaderPayloadSize) + 128);
+        f.write(kHeaderPayloadSize, f.read<std::uint64_t>(kHeaderPayloadSize) + 128);
       },
       Errc::bad_size));
   EXPECT_TRUE(damaged_header_fails_with(kHeaderPayloadSize, ~std::uint64_t{0}, Errc::bad_size));
@@ -332,7 +332,7 @@ TEST(QueueOpen, PayloadSizeSmallerThanTheRingFailsWithBadSize) {
 TEST(QueueOpen, FileSizeFieldLargerThanTheFileFailsWithTruncated) {
   EXPECT_TRUE(edited_queue_fails_with(
       [](FileEditor& f) {
-      f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) + 4096);
+        f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) + 4096);
       },
       Errc::truncated));
 }
@@ -340,7 +340,7 @@ TEST(QueueOpen, FileSizeFieldLargerThanTheFileFailsWithTruncated) {
 TEST(QueueOpen, FileSizeFieldSmallerThanTheFileFailsWithBadSize) {
   EXPECT_TRUE(edited_queue_fails_with(
       [](FileEditor& f) {
-      f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) - 128);
+        f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) - 128);
       },
       Errc::bad_size));
 }
@@ -392,7 +392,7 @@ TEST(QueueOpen, DamagedDataOffsetFailsWithBadSize) {
 TEST(QueueOpen, HeadBeyondTailFailsWithCorrupt) {
   EXPECT_TRUE(edited_queue_fails_with(
       [](FileEditor& f) {
-      f.write_queue(kHeadField, f.read_queue<std::uint64_t>(kTailField) + 8);
+        f.write_queue(kHeadField, f.read_queue<std::uint64_t>(kTailField) + 8);
       },
       Errc::corrupt));
 }
