@@ -26,6 +26,14 @@ const char* to_string(PutStatus s) noexcept {
   return "?";
 }
 
+const char* to_string(TaskDoneStatus s) noexcept {
+  switch (s) {
+    case TaskDoneStatus::ok: return "ok";
+    case TaskDoneStatus::too_many: return "task_done() called more times than items were put";
+  }
+  return "?";
+}
+
 const char* to_string(GetStatus s) noexcept {
   switch (s) {
     case GetStatus::ok: return "ok";
@@ -105,6 +113,7 @@ struct Queue::State {
   AdaptiveSpin get_spin;
   BlockingStats stats;
   BarrierPlan plan;  // this process's side of the wake-up handshake
+  bool joinable = false;  // puts count unfinished tasks (JoinableQueue)
 
   // `config` is the creator's values or the opener's validated copy, never
   // re-read from shared memory.
@@ -175,6 +184,26 @@ struct Queue::State {
     held = Role::none;
   }
 
+  // JoinableQueue: one more unfinished task, before the message it counts is
+  // published — so a task_done for it can never come first.
+  void count_task() noexcept {
+    // relaxed: ordered before the consumer's decrement by the release of the
+    // record (tail) that follows it in this thread.
+    if (joinable) layout->tasks.unfinished.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // One task fewer; false if there was none. Reaching 0 wakes join().
+  [[nodiscard]] bool finish_task() noexcept {
+    std::atomic<std::uint64_t>& n = layout->tasks.unfinished;
+    std::uint64_t v = n.load(std::memory_order_relaxed);
+    do {
+      if (v == 0) return false;
+      // SYNC(tasks): release — join()'s acquire sees everything done before.
+    } while (!n.compare_exchange_weak(v, v - 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+    if (v == 1) notify(layout->all_done, stats, plan);
+    return true;
+  }
+
   [[nodiscard]] bool is_closed() const noexcept {
     // SYNC(close): acquire — pairs with close(); records published before the
     // close are visible to the drain that follows.
@@ -188,6 +217,26 @@ Queue& Queue::operator=(Queue&&) noexcept = default;
 Queue::~Queue() = default;
 
 Result<Queue> Queue::create(std::string_view name, const QueueOptions& options) {
+  return create_kind(name, options, kQueueKind);
+}
+
+Result<Queue> Queue::open(std::string_view name, const OpenOptions& options) {
+  return open_kind(name, options, kQueueKind);
+}
+
+Result<JoinableQueue> JoinableQueue::create(std::string_view name, const QueueOptions& options) {
+  auto q = create_kind(name, options, kJoinableQueueKind);
+  if (!q) return q.error();
+  return JoinableQueue(std::move(*q));
+}
+
+Result<JoinableQueue> JoinableQueue::open(std::string_view name, const OpenOptions& options) {
+  auto q = open_kind(name, options, kJoinableQueueKind);
+  if (!q) return q.error();
+  return JoinableQueue(std::move(*q));
+}
+
+Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& options, std::uint32_t kind) {
   if (options.capacity_bytes > kMaxCapacity) return fail(Errc::invalid_argument, "capacity_bytes above 1 TiB");
   const std::uint64_t capacity = std::bit_ceil(std::max(options.capacity_bytes, kMinCapacity));
   const std::uint64_t largest = SpscRing::max_payload_for(capacity);
@@ -197,7 +246,7 @@ Result<Queue> Queue::create(std::string_view name, const QueueOptions& options) 
   const std::uint64_t max_message = options.max_message == 0 ? largest : options.max_message;
 
   platform::SegmentSpec spec;
-  spec.kind = kQueueKind;
+  spec.kind = kind;
   spec.layout_version = kQueueLayoutVersion;
   spec.layout_hash = kQueueLayoutHash;
   spec.payload_size = sizeof(QueueLayout) + capacity;
@@ -216,12 +265,14 @@ Result<Queue> Queue::create(std::string_view name, const QueueOptions& options) 
   SpscRing::initialize(q->ring);
   const QueueConfigLayout config = q->config;
   seg->publish();  // SYNC(publish): release — everything above is visible to openers
-  return Queue(std::make_unique<State>(std::move(*seg), q, config));
+  auto state = std::make_unique<State>(std::move(*seg), q, config);
+  state->joinable = kind == kJoinableQueueKind;
+  return Queue(std::move(state));
 }
 
-Result<Queue> Queue::open(std::string_view name, const OpenOptions& options) {
+Result<Queue> Queue::open_kind(std::string_view name, const OpenOptions& options, std::uint32_t kind) {
   platform::SegmentExpect expect;
-  expect.kind = kQueueKind;
+  expect.kind = kind;
   expect.layout_version = kQueueLayoutVersion;
   expect.layout_hash = kQueueLayoutHash;
   expect.min_payload_size = sizeof(QueueLayout);
@@ -232,7 +283,9 @@ Result<Queue> Queue::open(std::string_view name, const OpenOptions& options) {
   auto* q = std::launder(reinterpret_cast<QueueLayout*>(seg->payload()));
   const QueueConfigLayout config = q->config;  // one copy; only it is checked and used
   if (auto ok = validate(config, *q, seg->payload_size()); !ok) return ok.error();
-  Queue queue(std::make_unique<State>(std::move(*seg), q, config));
+  auto state = std::make_unique<State>(std::move(*seg), q, config);
+  state->joinable = kind == kJoinableQueueKind;
+  Queue queue(std::move(state));
   for (const Role r : {Role::producer, Role::consumer}) {
     if (!has(options.role, r)) continue;
     if (const Errc e = queue.s_->take(r); e != Errc{}) {
@@ -274,6 +327,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
 
 void Queue::commit(std::size_t size) noexcept {
   State& s = *s_;
+  s.count_task();  // zero-copy puts count too, before the record is published
   s.ring.commit(size);
   notify(s.layout->not_empty, s.stats, s.plan);
 }
@@ -282,6 +336,17 @@ void Queue::commit(std::size_t size) noexcept {
 // room without looking at the consumer: one straight line, no calls. Anything
 // else (first use, closed, full, waiting) goes through claim().
 PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
+  if (s_->joinable) [[unlikely]] {
+    // Counted before the message can be seen; uncounted if it never is.
+    s_->count_task();
+    const PutStatus st = put_unjoined(bytes, wait);
+    if (st != PutStatus::ok) (void)s_->finish_task();
+    return st;
+  }
+  return put_unjoined(bytes, wait);
+}
+
+PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept {
   State& s = *s_;
   if (s.holds(Role::producer) && !s.is_closed()) [[likely]] {
     const RingStatus r = s.ring.try_push(bytes);
@@ -294,7 +359,8 @@ PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
   const PutClaim c = claim(bytes.size(), wait);
   if (c.status != PutStatus::ok) return c.status;
   if (!bytes.empty()) std::memcpy(c.bytes.data(), bytes.data(), bytes.size());
-  commit(bytes.size());
+  s.ring.commit(bytes.size());
+  notify(s.layout->not_empty, s.stats, s.plan);
   return PutStatus::ok;
 }
 
@@ -405,6 +471,27 @@ std::uint64_t Queue::max_message() const noexcept { return s_->ring.max_payload(
 const std::string& Queue::path() const noexcept { return s_->segment.path(); }
 Role Queue::roles_held() const noexcept { return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none; }
 const BlockingStats& Queue::stats() const noexcept { return s_->stats; }
+// ---- JoinableQueue -------------------------------------------------------------
+
+TaskDoneStatus JoinableQueue::task_done() noexcept {
+  return s_->finish_task() ? TaskDoneStatus::ok : TaskDoneStatus::too_many;
+}
+
+JoinStatus JoinableQueue::join(Wait wait) noexcept {
+  State& s = *s_;
+  // SYNC(tasks): acquire — pairs with the release of the task_done that reached 0.
+  const auto all_done = [&] { return s.layout->tasks.unfinished.load(std::memory_order_acquire) == 0; };
+  if (all_done()) return JoinStatus::done;
+  if (wait.is_nowait()) return JoinStatus::timed_out;
+  AdaptiveSpin spin;
+  return wait_until(s.layout->all_done, all_done, wait.deadline(), spin, s.stats, s.plan) ? JoinStatus::done
+                                                                                          : JoinStatus::timed_out;
+}
+
+std::uint64_t JoinableQueue::unfinished_tasks() const noexcept {
+  return s_->layout->tasks.unfinished.load(std::memory_order_acquire);
+}
+
 Barriers Queue::barriers() const noexcept { return s_->plan.waiter_heavy ? Barriers::asymmetric : Barriers::fences; }
 
 }  // namespace shmring

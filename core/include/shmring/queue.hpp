@@ -48,8 +48,19 @@ enum class GetStatus : std::uint8_t {
   corrupt,     // a record or position is out of range (a damaged or hostile file)
 };
 
+enum class TaskDoneStatus : std::uint8_t {
+  ok,
+  too_many,  // more task_done() calls than items put (Python: ValueError); nothing changed
+};
+
+enum class JoinStatus : std::uint8_t {
+  done,       // every item put so far was marked done
+  timed_out,  // the wait ended first
+};
+
 [[nodiscard]] const char* to_string(PutStatus s) noexcept;
 [[nodiscard]] const char* to_string(GetStatus s) noexcept;
+[[nodiscard]] const char* to_string(TaskDoneStatus s) noexcept;
 
 enum class Role : std::uint8_t { none = 0, producer = 1, consumer = 2, both = 3 };
 
@@ -160,10 +171,37 @@ class Queue {
   [[nodiscard]] const BlockingStats& stats() const noexcept;
   [[nodiscard]] Barriers barriers() const noexcept;
 
- private:
+ protected:
   struct State;
   explicit Queue(std::unique_ptr<State> state) noexcept;
+  [[nodiscard]] static Result<Queue> create_kind(std::string_view name, const QueueOptions& options,
+                                                 std::uint32_t kind);
+  [[nodiscard]] static Result<Queue> open_kind(std::string_view name, const OpenOptions& options, std::uint32_t kind);
   std::unique_ptr<State> s_;
+
+ private:
+  [[nodiscard]] PutStatus put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept;
+};
+
+// JoinableQueue: Python's multiprocessing.JoinableQueue. Every put counts an
+// unfinished task (in the shared segment, so across processes); task_done()
+// marks one done; join() blocks until none is left. A distinct segment kind:
+// Queue::open refuses it (and JoinableQueue::open refuses a plain queue), so
+// no process can put without counting.
+class JoinableQueue : public Queue {
+ public:
+  [[nodiscard]] static Result<JoinableQueue> create(std::string_view name, const QueueOptions& options = {});
+  [[nodiscard]] static Result<JoinableQueue> open(std::string_view name, const OpenOptions& options = {});
+
+  // Marks one item as processed; too_many when no item is unfinished.
+  [[nodiscard]] TaskDoneStatus task_done() noexcept;
+  // Blocks until every item put so far has been marked done (or the wait ends).
+  [[nodiscard]] JoinStatus join(Wait wait = forever) noexcept;
+  // Items put and not yet marked done (exact when quiescent).
+  [[nodiscard]] std::uint64_t unfinished_tasks() const noexcept;
+
+ private:
+  explicit JoinableQueue(Queue&& q) noexcept : Queue(std::move(q)) {}
 };
 
 }  // namespace shmring

@@ -13,7 +13,8 @@
 
 namespace shmring {
 
-inline constexpr std::uint32_t kQueueKind = 0x55455551u;  // "QUEU"
+inline constexpr std::uint32_t kQueueKind = 0x55455551u;          // "QUEU"
+inline constexpr std::uint32_t kJoinableQueueKind = 0x4555514au;  // "JQUE": same layout, counts tasks
 inline constexpr std::uint32_t kQueueLayoutVersion = 1;
 
 // Written once by the creator before publish; read-only afterwards.
@@ -34,12 +35,20 @@ struct alignas(platform::kFalseSharingRange) QueueControlLayout {
   std::atomic<std::uint64_t> consumer_owner;
 };
 
+// JoinableQueue's unfinished tasks: +1 by put (before the message is
+// published), -1 by task_done. Contended by both sides, so on its own block.
+struct alignas(platform::kFalseSharingRange) QueueTasksLayout {
+  std::atomic<std::uint64_t> unfinished;
+};
+
 struct QueueLayout {
   QueueConfigLayout config;
   SpscRingLayout ring;
   ParkingLayout not_empty;  // consumers park here; producers notify
   ParkingLayout not_full;   // producers park here; consumers notify
   QueueControlLayout control;
+  QueueTasksLayout tasks;   // JoinableQueue only
+  ParkingLayout all_done;   // join() parks here; the task_done that reaches 0 notifies
 };
 
 static_assert(std::is_standard_layout_v<QueueLayout>, "shared layouts must be standard-layout");
@@ -47,6 +56,8 @@ static_assert(sizeof(QueueLayout) % platform::kFalseSharingRange == 0, "ring byt
 static_assert(offsetof(QueueLayout, ring) == 128 && offsetof(QueueLayout, not_empty) == 384 &&
                   offsetof(QueueLayout, not_full) == 512 && offsetof(QueueLayout, control) == 640,
               "each hot word sits on its own 128-byte block; offsets are part of the file format");
+static_assert(offsetof(QueueLayout, tasks) == 768 && offsetof(QueueLayout, all_done) == 896,
+              "the task count and its parking word have their own blocks");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
               "every atomic in a shared layout must be lock-free");
 
@@ -60,6 +71,7 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueControlLayout, consumer_owner), offsetof(SpscRingLayout, producer),
     offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail), offsetof(SpscProducerLayout, put_count),
     offsetof(SpscConsumerLayout, head), offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence),
-    offsetof(ParkingLayout, sleeping), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
+    offsetof(ParkingLayout, sleeping), offsetof(QueueLayout, tasks), offsetof(QueueLayout, all_done),
+    sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
 
 }  // namespace shmring
