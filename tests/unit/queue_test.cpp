@@ -491,6 +491,48 @@ TEST(QueueRoles, ProducerKilledMidStreamIsReplacedWithoutLosingCommittedMessages
   EXPECT_EQ(q.qsize(), 0u);
 }
 
+TEST(QueueRoles, StoppedProducerIsNeverTakenForDeadAndLosesNothing) {
+  UniqueName name("roles-stop");
+  Queue q = make_queue(name, {.capacity_bytes = 64 << 10});
+  const test::Traffic t{8, 1, 512};
+  constexpr std::uint64_t kCount = 200'000;
+  Child producer = test::fork_child([&](int) {
+    Queue p = open_queue(name, Role::producer);
+    return test::run_producer(p, t, kCount).messages == kCount ? 0 : 1;
+  });
+  std::vector<std::byte> buf;
+  std::uint64_t seq = 0;
+  for (; seq < 10'000; ++seq) {
+    ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok);
+    ASSERT_TRUE(t.check(seq, buf)) << seq;
+  }
+  producer.kill(SIGSTOP);
+  // Stopped for 1.5 s (a stop may last any time): the role stays its own.
+  const std::int64_t resume_at = platform::monotonic_ns() + 1500 * kMs;
+  while (q.get_into(buf, nowait) == GetStatus::ok) {  // drain what it had put
+    ASSERT_TRUE(t.check(seq, buf)) << seq;
+    ++seq;
+  }
+  Child usurper = test::fork_child([&](int out) {
+    OpenOptions o;
+    o.role = Role::producer;
+    auto other = Queue::open(name, o);
+    test::write_line(out, other ? "took the role" : (other.error() == Errc::role_taken ? "role_taken" : "other"));
+    return 0;
+  });
+  EXPECT_EQ(usurper.read_line(), "role_taken");
+  EXPECT_EQ(usurper.wait(), 0);
+  EXPECT_EQ(q.get_into(buf, 300ms), GetStatus::empty);  // nobody else wrote meanwhile
+  platform::sleep_until_ns(resume_at);
+  producer.kill(SIGCONT);
+  for (; seq < kCount; ++seq) {
+    ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok) << seq;
+    ASSERT_TRUE(t.check(seq, buf)) << seq;
+  }
+  EXPECT_EQ(producer.wait(), 0);
+  EXPECT_TRUE(q.empty());
+}
+
 TEST(QueueRoles, ConsumerKilledMidStreamIsReplacedLosingAtMostTheMessageItHeld) {
   UniqueName name("roles-kill-consumer");
   Queue q = make_queue(name, {.capacity_bytes = 64 << 10});
