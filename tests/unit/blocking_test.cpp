@@ -54,6 +54,7 @@ TEST(Blocking, LateNotifyDuringParkingDoesNotLoseTheNextWakeup) {
   Shared s;
   s.value.store(1);  // value 1 was stored; its notify is late
   BlockingStats notifier_stats;
+  BlockingStats late_stats;  // the late notify runs on the waiter's thread: its own counters
   std::thread next([&] {
     ::usleep(100'000);  // the waiter is asleep by now
     s.value.store(2, std::memory_order_release);
@@ -64,7 +65,7 @@ TEST(Blocking, LateNotifyDuringParkingDoesNotLoseTheNextWakeup) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool woke = wait_until(
       s.park, [&] { return s.value.load(std::memory_order_acquire) >= 2; }, platform::Deadline::after(2s), spin, stats,
-      plan, LateNotifier{&s, &notifier_stats, plan});
+      plan, LateNotifier{&s, &late_stats, plan});
   const auto waited = std::chrono::steady_clock::now() - t0;
   next.join();
   EXPECT_TRUE(woke);
@@ -80,6 +81,7 @@ TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
   SCOPED_TRACE(plan.notifier_light ? "asymmetric" : "fences");
   Shared s;
   BlockingStats notifier_stats;
+  BlockingStats late_stats;  // the late notify runs on the waiter's thread: its own counters
   constexpr std::uint64_t kRounds = 200;
   std::thread producer([&] {
     for (std::uint64_t i = 1; i <= kRounds; ++i) {
@@ -94,7 +96,7 @@ TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
   // more and may well be true by then: so a slow wait counts as lost too.
   std::uint64_t lost = 0;
   for (std::uint64_t want = 1; want <= kRounds; ++want) {
-    LateNotifier late{&s, &notifier_stats, plan};
+    LateNotifier late{&s, &late_stats, plan};
     const auto t0 = std::chrono::steady_clock::now();
     const bool woke = wait_until(
         s.park, [&] { return s.value.load(std::memory_order_acquire) >= want; }, platform::Deadline::after(1s), spin,
