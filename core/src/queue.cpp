@@ -327,6 +327,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
 
 void Queue::commit(std::size_t size) noexcept {
   State& s = *s_;
+  if (!s.ring.has_claim()) return;  // nothing claimed: nothing to publish or count
   s.count_task();  // zero-copy puts count too, before the record is published
   s.ring.commit(size);
   notify(s.layout->not_empty, s.stats, s.plan);

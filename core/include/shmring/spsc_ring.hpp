@@ -158,6 +158,9 @@ class SpscRing {
     return {RingStatus::ok, {data_ + (start & mask_) + sizeof(RecordHeader), static_cast<std::size_t>(size)}};
   }
 
+  // Is a claim() waiting for its commit()?
+  [[nodiscard]] bool has_claim() const noexcept { return p_.claimed; }
+
   // Publishes the claimed record with `size` <= the claimed size. Without an
   // outstanding claim it does nothing.
   void commit(std::uint64_t size) noexcept {
