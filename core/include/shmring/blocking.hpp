@@ -81,16 +81,28 @@ struct BlockingStats {
   std::uint64_t spin_hits = 0;    // waits that ended while spinning
 };
 
-// Adaptive spin budget (process-local): doubles when spinning paid off, halves
-// when the wait ended up parked anyway. On 2 cores a long spin only steals time
-// from the process we wait for, so the ceiling stays a few microseconds.
+// Adaptive spin budget (process-local). It adapts to how long waits really
+// last: a wait that ended while spinning, or soon after parking (within
+// kShortWaitNs, about what a park and wake cost here), says spinning pays:
+// the budget doubles. Only a wait that lasted longer halves it. (The first
+// version halved on every park: a few descheduling hiccups drove the budget
+// to its floor, after which every wait parked, each park made the next wait
+// end parked too, and 64 KiB streaming fell from ~35 to ~2 GB/s and stayed
+// there — found in the benchmark rounds.) The ceiling is low (512 pauses, a
+// few microseconds): on this 2-vCPU KVM machine longer spins measured slower
+// for 64 KiB streaming (11 vs 14-23 GB/s with a 4096 ceiling), likely because
+// the spinning vCPU takes resources its partner needs (SMT siblings on the
+// host, or pause-loop exits); a park and wake cost tens of microseconds here.
 class AdaptiveSpin {
  public:
-  static constexpr std::uint32_t kMin = 16;
-  static constexpr std::uint32_t kMax = 4096;
+  static constexpr std::uint32_t kMin = 32;
+  static constexpr std::uint32_t kMax = 512;
+  static constexpr std::int64_t kShortWaitNs = 100'000;
   [[nodiscard]] std::uint32_t budget() const noexcept { return budget_; }
   void hit() noexcept { budget_ = budget_ >= kMax / 2 ? kMax : budget_ * 2; }
   void miss() noexcept { budget_ = budget_ <= kMin * 2 ? kMin : budget_ / 2; }
+  // A wait that parked and was over after `parked_ns`.
+  void parked_for(std::int64_t parked_ns) noexcept { parked_ns < kShortWaitNs ? hit() : miss(); }
 
  private:
   std::uint32_t budget_ = 256;
@@ -123,10 +135,16 @@ template <class Ready, class Hooks = NoWaitHooks>
     }
     platform::cpu_relax();
   }
-  spin.miss();
+  const std::int64_t parked_at = platform::monotonic_ns();  // vDSO: only on the slow path
   for (;;) {
-    if (ready()) return true;
-    if (deadline.passed()) return false;
+    if (ready()) {
+      spin.parked_for(platform::monotonic_ns() - parked_at);
+      return true;
+    }
+    if (deadline.passed()) {
+      spin.miss();
+      return false;
+    }
     // SYNC(park): acquire — pairs with the notifier's release bump of sequence.
     // Read before the flag is set: see "Q must be read before F" above.
     const std::uint32_t seen = park.sequence.load(std::memory_order_acquire);
@@ -138,7 +156,10 @@ template <class Ready, class Hooks = NoWaitHooks>
     // SYNC(park): heavy barrier — stands in for the fence light notifiers omit.
     if (plan.waiter_heavy) platform::heavy_barrier();
     hooks.after_flag_set();
-    if (ready()) return true;  // the flag stays set: costs the notifier one wake at most
+    if (ready()) {  // the flag stays set: costs the notifier one wake at most
+      spin.parked_for(platform::monotonic_ns() - parked_at);
+      return true;
+    }
     ++stats.futex_waits;
     // Whatever comes back (woken, value changed, EINTR, timeout, spurious),
     // the loop re-checks the predicate against the same absolute deadline.
