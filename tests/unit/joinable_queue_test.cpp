@@ -6,6 +6,7 @@
 #include <string>
 
 #include "process.hpp"
+#include "queue_helpers.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/queue.hpp"
 
@@ -16,12 +17,10 @@ using namespace std::chrono_literals;
 using test::Child;
 using test::UniqueName;
 
-constexpr std::int64_t kMs = 1'000'000;
+using test::kMs;
 
 JoinableQueue make_joinable(const UniqueName& name, QueueOptions o = {}) {
-  auto q = JoinableQueue::create(name, o);
-  if (!q) throw std::runtime_error(q.error().message());
-  return std::move(*q);
+  return test::create_or_throw<JoinableQueue>(name, o);
 }
 
 TEST(JoinableQueue, JoinReturnsOnlyAfterAnotherProcessMarkedEveryItemDone) {

@@ -137,42 +137,30 @@ testing::AssertionResult open_fails_with(const UniqueName& name, Errc want) {
   return testing::AssertionSuccess();
 }
 
-// A valid queue file, then one field overwritten.
-// A valid queue whose file `edit` changes (for edits that depend on the
-// current contents) must then fail to open with `want`.
+// A valid queue whose file `edit` changes (e.g. one field overwritten, or an
+// edit that depends on the current contents) must then fail to open with `want`.
 template <class Edit>
 testing::AssertionResult edited_queue_fails_with(Edit edit, Errc want) {
   UniqueName name;
   make_queue(name, 1);
   {
     FileEditor f(name.path());
+    if (!f.ok()) return testing::AssertionFailure() << "cannot open " << name.path();
     edit(f);
   }
   return open_fails_with(name, want);
 }
 
+// One field of the segment header overwritten.
 template <class T>
 testing::AssertionResult damaged_header_fails_with(std::uint64_t field, T value, Errc want) {
-  UniqueName name;
-  make_queue(name, 1);
-  {
-    FileEditor f(name.path());
-    if (!f.ok()) return testing::AssertionFailure() << "cannot open " << name.path();
-    f.write(field, value);
-  }
-  return open_fails_with(name, want);
+  return edited_queue_fails_with([&](FileEditor& f) { f.write(field, value); }, want);
 }
 
+// One field of the QueueLayout overwritten.
 template <class T>
 testing::AssertionResult damaged_queue_fails_with(std::uint64_t field, T value, Errc want) {
-  UniqueName name;
-  make_queue(name, 1);
-  {
-    FileEditor f(name.path());
-    if (!f.ok()) return testing::AssertionFailure() << "cannot open " << name.path();
-    f.write_queue(field, value);
-  }
-  return open_fails_with(name, want);
+  return edited_queue_fails_with([&](FileEditor& f) { f.write_queue(field, value); }, want);
 }
 
 // ---- the baseline -----------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "process.hpp"
+#include "queue_helpers.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/spsc_ring_layout.hpp"
 #include "traffic_run.hpp"
@@ -24,21 +25,10 @@ using namespace std::chrono_literals;
 using test::Child;
 using test::UniqueName;
 
-constexpr std::int64_t kMs = 1'000'000;
+using test::kMs;
 
-Queue make_queue(const UniqueName& name, QueueOptions o = {}) {
-  auto q = Queue::create(name, o);
-  if (!q) throw std::runtime_error(q.error().message());
-  return std::move(*q);
-}
-
-Queue open_queue(const UniqueName& name, Role role = Role::none) {
-  OpenOptions o;
-  o.role = role;
-  auto q = Queue::open(name, o);
-  if (!q) throw std::runtime_error(q.error().message());
-  return std::move(*q);
-}
+Queue make_queue(const UniqueName& name, QueueOptions o = {}) { return test::create_or_throw(name, o); }
+Queue open_queue(const UniqueName& name, Role role = Role::none) { return test::open_or_throw(name, role); }
 
 std::vector<std::string> words(const std::string& line) {
   std::istringstream in(line);
