@@ -45,7 +45,7 @@ def rows_spec():
          "BM_BoostSpsc_Typed8", "items_per_second", ">=", 1.5),
         ("8-byte values as byte-ring records (context)", "messages/s", "BM_SpscRecords_Typed8",
          "boost::lockfree::spsc_queue", "BM_BoostSpsc_Typed8", "items_per_second", None, None),
-        ("64-byte messages, bare byte ring, spinning (context)", "messages/s", "BM_Spsc_Bytes64",
+        ("64-byte messages, bare byte ring, spinning (context)", "messages/s", "BM_Spsc_Bytes/64",
          "boost::lockfree::spsc_queue (64 B)", "BM_BoostSpsc_Fixed64", "items_per_second", None, None),
         ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "Boost.Interprocess message_queue",
          "BM_BoostMq_Bytes/64", "items_per_second", ">=", 10.0),
@@ -68,6 +68,8 @@ def rows_spec():
                  "syscalls_per_msg", "<=", 0.01))
     spec.append(("64 KiB messages", "bytes/s", "BM_Queue_Bytes/65536", "memcpy, same machine",
                  "BM_Memcpy_Bytes/65536", "bytes_per_second", ">=", 0.5))
+    spec.append(("64 KiB messages vs the bare ring between cores (context)", "bytes/s", "BM_Queue_Bytes/65536",
+                 "bare byte ring, spinning, 64 KiB", "BM_Spsc_Bytes/65536", "bytes_per_second", None, None))
     spec.append(("consumer blocked 1 s on an empty queue", "% of a core", "BM_Queue_BlockedConsumerCpu", None, None,
                  "cpu_percent", "<=", 1.0))
     return spec
