@@ -192,9 +192,11 @@ inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan =
   (void)platform::futex_wake(park.sequence, platform::kWakeAll);
 }
 
-// Wakes everyone, unconditionally (close, role hand-over): rare, so no shortcut.
+// Wakes everyone, unconditionally (close()): rare, so no flag check and no
+// barrier plan — the bump alone orders it, whatever the waiter read.
 inline void notify_all(ParkingLayout& park, BlockingStats& stats) noexcept {
-  // SYNC(park): release — a waiter that reads the new sequence sees S.
+  // SYNC(park): seq_cst (release would do) — a waiter that reads the new
+  // sequence sees S; one that read the old one fails futex_wait's compare.
   park.sequence.fetch_add(1, std::memory_order_seq_cst);
   ++stats.futex_wakes;
   (void)platform::futex_wake(park.sequence, platform::kWakeAll);

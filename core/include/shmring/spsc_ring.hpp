@@ -190,18 +190,11 @@ class SpscRing {
     return RingStatus::ok;
   }
 
-  // Typed fast path: a fixed-size copy the compiler inlines.
+  // Typed values: the same path with a size known at compile time, so the
+  // copy and the record size fold into constants.
   template <class T>
     requires std::is_trivially_copyable_v<T>
   [[nodiscard]] RingStatus try_push(const T& value) noexcept {
-    constexpr std::uint64_t rec = record_size(sizeof(T));
-    if (sizeof(T) <= max_payload_ && fits_without_looking(rec)) [[likely]] {
-      const std::uint64_t offset = p_.tail & mask_;
-      write_header(offset, static_cast<std::uint32_t>(sizeof(T)));
-      std::memcpy(data_ + offset + sizeof(RecordHeader), &value, sizeof(T));
-      publish(p_.tail + rec);
-      return RingStatus::ok;
-    }
     // A dynamic-extent span: a fixed one would pick this template again.
     return try_push(std::span<const std::byte>(reinterpret_cast<const std::byte*>(&value), sizeof(T)));
   }
@@ -321,7 +314,6 @@ class SpscRing {
   }
   [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
   [[nodiscard]] std::uint64_t max_payload() const noexcept { return max_payload_; }
-  [[nodiscard]] std::uint64_t max_messages() const noexcept { return max_messages_; }
 
   // Shared positions are consistent: head <= tail <= head + capacity, aligned.
   [[nodiscard]] bool positions_sane(std::uint64_t head, std::uint64_t tail) const noexcept {
