@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "process.hpp"
+#include "queue_helpers.hpp"
 #include "shmring/platform/segment_layout.hpp"
 #include "shmring/queue.hpp"
 #include "shmring/queue_layout.hpp"
@@ -465,72 +466,71 @@ TEST(QueueOpen, RandomDamageToTheFirstKilobyteNeverCrashes) {
 
 // ---- damage after open ------------------------------------------------------------
 
+// A small queue and two handles on it in this process: the producer (the
+// creator) and a consumer. Fails the test (by exception) if either fails.
+struct Handles {
+  Queue producer;
+  Queue consumer;
+};
+Handles producer_and_consumer(const UniqueName& name) {
+  Queue p = test::create_or_throw(name, small_queue());
+  return Handles{std::move(p), test::open_or_throw(name, Role::consumer)};
+}
+
 TEST(QueueOpen, DamagedRecordLengthMakesGetReturnCorrupt) {
   UniqueName name;
-  auto producer = Queue::create(name, small_queue());
-  ASSERT_TRUE(producer) << producer.error().message();
-  auto consumer = Queue::open(name, immediate(Role::consumer));
-  ASSERT_TRUE(consumer) << consumer.error().message();
-  ASSERT_EQ(producer->put_nowait("hello"), PutStatus::ok);
+  auto [producer, consumer] = producer_and_consumer(name);
+  ASSERT_EQ(producer.put_nowait("hello"), PutStatus::ok);
 
   FileEditor f(name.path());
   const std::uint64_t head = f.read_queue<std::uint64_t>(kHeadField);
   const auto at = f.ring_at(head) + offsetof(RecordHeader, length);
   for (const std::uint32_t length : {0x7fffff00u, static_cast<std::uint32_t>(kCapacity), 64u}) {
     f.write(at, length);
-    EXPECT_EQ(consumer->get_nowait().status, GetStatus::corrupt) << "length " << length;
-    EXPECT_EQ(consumer->get_nowait().status, GetStatus::corrupt) << "length " << length << ", asked again";
+    EXPECT_EQ(consumer.get_nowait().status, GetStatus::corrupt) << "length " << length;
+    EXPECT_EQ(consumer.get_nowait().status, GetStatus::corrupt) << "length " << length << ", asked again";
   }
   // The producer side still answers with a status.
-  const PutStatus p = producer->put_nowait("more");
+  const PutStatus p = producer.put_nowait("more");
   EXPECT_TRUE(p == PutStatus::ok || p == PutStatus::corrupt) << to_string(p);
 }
 
 TEST(QueueOpen, DamagedRecordSequenceMakesGetReturnCorrupt) {
   UniqueName name;
-  auto producer = Queue::create(name, small_queue());
-  ASSERT_TRUE(producer) << producer.error().message();
-  auto consumer = Queue::open(name, immediate(Role::consumer));
-  ASSERT_TRUE(consumer) << consumer.error().message();
-  ASSERT_EQ(producer->put_nowait("one"), PutStatus::ok);
-  ASSERT_EQ(consumer->get_nowait().text(), "one");
-  ASSERT_EQ(producer->put_nowait("two"), PutStatus::ok);
+  auto [producer, consumer] = producer_and_consumer(name);
+  ASSERT_EQ(producer.put_nowait("one"), PutStatus::ok);
+  ASSERT_EQ(consumer.get_nowait().text(), "one");
+  ASSERT_EQ(producer.put_nowait("two"), PutStatus::ok);
 
   FileEditor f(name.path());
   const auto at = f.ring_at(f.read_queue<std::uint64_t>(kHeadField)) + offsetof(RecordHeader, seq);
   f.write(at, f.read<std::uint32_t>(at) + 5);
-  EXPECT_EQ(consumer->get_nowait().status, GetStatus::corrupt);
+  EXPECT_EQ(consumer.get_nowait().status, GetStatus::corrupt);
 }
 
 TEST(QueueOpen, DamagedPaddingRecordMakesGetReturnCorrupt) {
   UniqueName name;
-  auto producer = Queue::create(name, small_queue());
-  ASSERT_TRUE(producer) << producer.error().message();
-  auto consumer = Queue::open(name, immediate(Role::consumer));
-  ASSERT_TRUE(consumer) << consumer.error().message();
-  ASSERT_EQ(producer->put_nowait("hello"), PutStatus::ok);
+  auto [producer, consumer] = producer_and_consumer(name);
+  ASSERT_EQ(producer.put_nowait("hello"), PutStatus::ok);
 
   // A padding record at head that does not reach the end of the ring.
   FileEditor f(name.path());
   const auto at = f.ring_at(f.read_queue<std::uint64_t>(kHeadField)) + offsetof(RecordHeader, length);
   f.write(at, kPaddingFlag | 8u);
-  EXPECT_EQ(consumer->get_nowait().status, GetStatus::corrupt);
+  EXPECT_EQ(consumer.get_nowait().status, GetStatus::corrupt);
 }
 
 TEST(QueueOpen, TailMovedBehindHeadAfterOpenMakesGetReturnCorrupt) {
   UniqueName name;
-  auto producer = Queue::create(name, small_queue());
-  ASSERT_TRUE(producer) << producer.error().message();
-  auto consumer = Queue::open(name, immediate(Role::consumer));
-  ASSERT_TRUE(consumer) << consumer.error().message();
-  ASSERT_EQ(producer->put_nowait("hello"), PutStatus::ok);
-  ASSERT_EQ(consumer->get_nowait().text(), "hello");
+  auto [producer, consumer] = producer_and_consumer(name);
+  ASSERT_EQ(producer.put_nowait("hello"), PutStatus::ok);
+  ASSERT_EQ(consumer.get_nowait().text(), "hello");
 
   FileEditor f(name.path());
   const std::uint64_t head = f.read_queue<std::uint64_t>(kHeadField);
   ASSERT_GE(head, 8u);
   f.write_queue(kTailField, head - 8);
-  EXPECT_EQ(consumer->get_nowait().status, GetStatus::corrupt);
+  EXPECT_EQ(consumer.get_nowait().status, GetStatus::corrupt);
 }
 
 TEST(QueueOpen, HeadMovedPastTailAfterOpenMakesAPutOnAFullRingReturnCorrupt) {
