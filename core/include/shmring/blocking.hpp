@@ -122,6 +122,12 @@ struct NoWaitHooks {
   void after_flag_set() noexcept {}
 };
 
+// The flag a waiter sets: non-zero, and different for each value of Q it
+// read (notify_one clears the flag only if it still holds the value it saw).
+[[nodiscard]] constexpr std::uint32_t sleep_mark(std::uint32_t seen_sequence) noexcept {
+  return seen_sequence + 1 == 0 ? 1 : seen_sequence + 1;
+}
+
 // Waits until `ready()` is true or `deadline` passes; returns ready()'s last
 // verdict. `ready` must read shared state with acquire loads.
 template <class Ready, class Hooks = NoWaitHooks>
@@ -151,7 +157,7 @@ template <class Ready, class Hooks = NoWaitHooks>
     // SYNC(park): seq_cst store + fence — the flag must be visible before we
     // read S, paired with the notifier's fence between its store of S and its
     // load of the flag.
-    park.sleeping.store(1, std::memory_order_seq_cst);
+    park.sleeping.store(sleep_mark(seen), std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // SYNC(park): heavy barrier — stands in for the fence light notifiers omit.
     if (plan.waiter_heavy) platform::heavy_barrier();
@@ -190,6 +196,46 @@ inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan =
   park.sequence.fetch_add(1, std::memory_order_release);
   ++stats.futex_wakes;
   (void)platform::futex_wake(park.sequence, platform::kWakeAll);
+}
+
+// Wakes one sleeper (many-producer/many-consumer objects: one message needs
+// one waiter, not a herd). The flag is not cleared when a sleeper was woken,
+// since others may still sleep behind it; a wake that finds nobody asleep
+// clears it, but only if it still holds the mark this notifier saw, so a
+// waiter that set its mark after our bump of Q keeps it:
+//
+//   notifier                               waiter (as in wait_until)
+//   store S; fence                         q = Q; F = mark(q); fence
+//   f = F; if f == 0: return               if pred(S): done
+//   Q += 1                                 futex_wait(Q, q)
+//   if futex_wake(Q, 1) == 0: CAS(F, f, 0)
+//
+// No lost wakeup: a waiter asleep on q when we bump Q is either woken by our
+// wake(1) (which then reports 1: F stays set for the others) or was not yet in
+// the kernel, in which case its compare sees Q != q and it re-checks. A
+// waiter that reads Q after our bump marks F with mark(q') != f (Q only
+// grows; equality needs 2^32 bumps in between), so our CAS leaves its mark
+// and the next notifier wakes it. The Dekker argument for S is the one above.
+// Cost: one extra wake call per sleep episode (the notify after the waiter
+// woke finds nobody and clears the flag); a waiter killed while parked
+// leaves a mark that the next notify clears the same way.
+inline void notify_one(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan = {}) noexcept {
+  // SYNC(park): the same fence (or light barrier) as notify().
+  if (plan.notifier_light) {
+    platform::light_barrier();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  std::uint32_t mark = park.sleeping.load(std::memory_order_relaxed);
+  if (mark == 0) return;
+  // SYNC(park): release — a waiter that reads the new sequence sees S.
+  park.sequence.fetch_add(1, std::memory_order_release);
+  ++stats.futex_wakes;
+  if (platform::futex_wake(park.sequence, 1) == 0) {
+    // relaxed: a failed CAS changes nothing; a successful one only removes a
+    // mark whose owners all saw our bump of Q.
+    (void)park.sleeping.compare_exchange_strong(mark, 0, std::memory_order_relaxed, std::memory_order_relaxed);
+  }
 }
 
 // Wakes everyone, unconditionally (close()): rare, so no flag check and no

@@ -22,7 +22,8 @@
 namespace shmring {
 
 // wrong_size: a typed pop found a record of another size (it stays queued).
-enum class RingStatus : std::uint8_t { ok, full, empty, too_large, wrong_size, corrupt };
+// busy (MPMC): another participant is mid-operation where we need to go; retry.
+enum class RingStatus : std::uint8_t { ok, full, empty, too_large, wrong_size, corrupt, busy };
 
 struct RingClaim {
   RingStatus status;

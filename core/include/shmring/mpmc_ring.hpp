@@ -1,0 +1,595 @@
+// MpmcRing: process-local handle on an MpmcRingLayout and its bytes, for any
+// number of producers and consumers in any number of processes. One handle is
+// one participant (a slot in the layout's table); not thread-safe.
+//
+// The protocol. Every record boundary carries a 16-byte header whose state
+// word (mpmc_ring_layout.hpp) is the only thing anyone compare-and-swaps on
+// the data path; three shared positions are hints kept ahead of it:
+//
+//   producer (put n bytes, record size s)     consumer (get)
+//   t = tail                       (acq)      h = head                    (acq)
+//   room: t + s + 16 <= released + capacity   w = state[h]                (acq)
+//   state[t]: empty(t) -> claimed(t, me) CAS   committed(h): CAS -> reading(h, me)
+//   meta[t] = seq | n                         head: h -> h + size(meta[h])  CAS
+//   header[t+s] = {seq+1, empty(t+s)}         copy the payload out
+//   tail = t + s                   (rel)      state[h] = consumed(h)       (rel)
+//   write the payload
+//   state[t] = committed(t)        (rel)
+//
+// Why this is right:
+// * Exactly once. A record is taken by the one CAS committed -> reading;
+//   a slot by the one CAS empty -> claimed. Tags make both CASes fail on a
+//   stale position (a reader delayed by a whole lap sees another tag).
+// * The chain invariant: the header at `tail` always reads empty(tail) —
+//   the claimant of the record before it wrote it before moving the tail
+//   (release), and a consumer reaches a position only after the record before
+//   it was committed (release, after that write). So nobody ever inspects
+//   bytes at a boundary that have not been initialised in this lap.
+// * FIFO per producer: a producer's records lie in its claim order; head
+//   moves forward only over records already taken, so consumers take records
+//   in ring order.
+// * released <= head <= tail <= released + capacity - 16. Producers move
+//   `released` over consumed records, never past head, with one CAS from the
+//   value they started from: the CAS succeeding proves `released` did not move
+//   while they read those headers, so no producer could have reused (and
+//   overwritten) them meanwhile — a failed CAS discards what was read.
+//   The 16 extra bytes are the next header, written before the tail moves.
+// * Crashes. While someone works on a record, the state word names them
+//   (claimed/reading + owner index); no other state needs a live owner. A
+//   participant that finds the owner dead (the caller proves it: pid + start
+//   time, never a stopped process) takes the record over with a CAS and
+//   finishes it: a claimed record becomes padding (its message was never
+//   committed), a record being read becomes consumed (the dead reader's
+//   message is lost: at most that one). Each repair is a CAS on the exact
+//   word, so repairers race harmlessly; a repairer that dies mid-repair is
+//   itself the recorded owner and is repaired in turn.
+//
+// Everything read from shared memory is untrusted: sizes and positions are
+// range-checked, and violations are reported as `corrupt`.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "shmring/mpmc_ring_layout.hpp"
+#include "shmring/spsc_ring.hpp"  // RingStatus
+
+namespace shmring {
+
+inline constexpr std::uint32_t kNoOwner = 0xFFFFFFFFu;
+
+// Who must make progress before this one can, when the status is not ok:
+// a producer still writing the record at `pos` (get: empty; put: busy), or a
+// consumer still reading the oldest record (put: full). kNoOwner: nobody.
+struct Blocker {
+  std::uint32_t owner = kNoOwner;
+  std::uint64_t pos = 0;
+};
+
+struct MpmcClaim {
+  RingStatus status;
+  std::span<std::byte> bytes;
+  Blocker blocker;
+};
+
+struct MpmcView {
+  RingStatus status;
+  std::span<const std::byte> bytes;
+  Blocker blocker;
+};
+
+// Process-local counters of what this participant repaired.
+struct MpmcRepairs {
+  std::uint64_t claims_abandoned = 0;  // claimed records of dead producers turned into padding
+  std::uint64_t reads_lost = 0;        // records a dead consumer was reading, marked consumed
+};
+
+class MpmcRing {
+ public:
+  static constexpr std::uint64_t kHeader = sizeof(MpmcRecordHeader);
+  static constexpr std::uint64_t kTagBits = 52;
+
+  MpmcRing(MpmcRingLayout& layout, std::byte* data, std::uint64_t capacity, std::uint64_t max_payload,
+           std::uint64_t max_messages) noexcept
+      : layout_(&layout), data_(data), capacity_(capacity), mask_(capacity - 1), max_payload_(max_payload),
+        max_messages_(max_messages), key_(layout.key.key) {}
+
+  // Largest payload a ring of `capacity` bytes accepts: a record, the padding
+  // before it at the wrap, and the next header always fit in an empty ring.
+  [[nodiscard]] static constexpr std::uint64_t max_payload_for(std::uint64_t capacity) noexcept {
+    const std::uint64_t m = capacity / 2 - 2 * kHeader;
+    return m < kMaxRecordPayload ? m : kMaxRecordPayload;
+  }
+
+  // Bytes a record of `payload` bytes occupies.
+  [[nodiscard]] static constexpr std::uint64_t record_bytes(std::uint64_t payload) noexcept {
+    return (kHeader + payload + kMpmcAlign - 1) & ~(kMpmcAlign - 1);
+  }
+
+  // Initialises a fresh, zero-filled layout and ring: positions 0, the first
+  // header empty(0) with message number 0.
+  static void initialize(MpmcRingLayout& layout, std::byte* data, std::uint64_t key) noexcept {
+    // relaxed: the segment's publish (release) orders these before any opener.
+    layout.key.key = key;
+    layout.tail.value.store(0, std::memory_order_relaxed);
+    layout.head.value.store(0, std::memory_order_relaxed);
+    layout.released.value.store(0, std::memory_order_relaxed);
+    auto* first = reinterpret_cast<MpmcRecordHeader*>(data);
+    first->meta.store(0, std::memory_order_relaxed);
+    first->state.store(word(0, RecordKind::empty, 0, key), std::memory_order_relaxed);
+  }
+
+  // ---- participants -----------------------------------------------------------
+
+  // Takes a free slot of the table for `token` (platform::pack_owner), or the
+  // slot of a participant `is_dead(token)` proves dead, after repairing what
+  // it held. Returns false when all slots belong to live participants.
+  template <class IsDead>
+  [[nodiscard]] bool attach(std::uint64_t token, std::uint32_t hint, IsDead&& is_dead) noexcept {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::uint32_t i = 0; i < kMpmcParticipants; ++i) {
+        const std::uint32_t idx = (hint + i) % kMpmcParticipants;
+        MpmcParticipantLayout& p = layout_->participants[idx];
+        // SYNC(slot): acquire — pairs with the release in detach(): the last
+        // owner's records are visible.
+        std::uint64_t owner = p.owner.load(std::memory_order_acquire);
+        if (owner != 0 && (pass == 0 || !is_dead(owner))) continue;
+        if (!p.owner.compare_exchange_strong(owner, token, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+          continue;
+        }
+        me_ = idx;
+        slot_ = &p;
+        // A dead owner may still be named by the records it held: finish them
+        // now, as this index, before anything else can be claimed under it.
+        if (owner != 0) {
+          (void)repair_producer(Blocker{idx, p.held_put.load(std::memory_order_relaxed)});
+          (void)repair_consumer(Blocker{idx, p.held_get.load(std::memory_order_relaxed)});
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Gives the slot back; abandons an uncommitted claim and an unreleased read.
+  void detach(std::uint64_t token) noexcept {
+    if (slot_ == nullptr) return;
+    abandon_claim();
+    if (read_pos_ != kNone) pop();
+    std::uint64_t expected = token;
+    // SYNC(slot): release — our last records are visible to the next owner.
+    (void)slot_->owner.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
+    slot_ = nullptr;
+    me_ = kNoOwner;
+  }
+
+  [[nodiscard]] bool attached() const noexcept { return slot_ != nullptr; }
+  [[nodiscard]] std::uint32_t index() const noexcept { return me_; }
+  // The owner token of participant `idx` (0: free), for liveness checks.
+  [[nodiscard]] std::uint64_t owner_token(std::uint32_t idx) const noexcept {
+    if (idx >= kMpmcParticipants) return 0;
+    return layout_->participants[idx].owner.load(std::memory_order_acquire);
+  }
+
+  // ---- producer -----------------------------------------------------------
+
+  // Claims room for a message of `n` bytes; commit() publishes it.
+  // full: no room (blocker: a consumer still reading the oldest record, if
+  // that is what holds it); busy: another producer is between its claim and
+  // its tail update (blocker: that producer) — retry at once.
+  [[nodiscard]] MpmcClaim claim(std::uint64_t n) noexcept {
+    if (n > max_payload_) return {RingStatus::too_large, {}, {}};
+    const std::uint64_t s = record_bytes(n);
+    for (;;) {
+      // SYNC(tail): acquire — the header at t (empty(t), its message number)
+      // written before the tail moved here is visible.
+      const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
+      const std::uint64_t offset = t & mask_;
+      const bool pad = offset + s > capacity_;
+      const std::uint64_t need = pad ? capacity_ - offset : s;
+      Blocker reader;
+      if (t + need + kHeader > released_cache_ + capacity_) {
+        reader = refresh_released();
+        if (t < released_cache_ || t - released_cache_ > capacity_) {
+          if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
+          return {RingStatus::corrupt, {}, {}};
+        }
+        if (t + need + kHeader > released_cache_ + capacity_) {
+          if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
+          return {RingStatus::full, {}, reader};
+        }
+      }
+      MpmcRecordHeader& h = header(t);
+      // SYNC(state): acquire — see the claim CAS below.
+      std::uint64_t w = h.state.load(std::memory_order_acquire);
+      if (w != word(t, RecordKind::empty, 0)) {
+        if (tag_of(w) == tag(t) && kind_of(w) == RecordKind::claimed) {
+          // Another producer claimed it and has not moved the tail yet.
+          return {RingStatus::busy, {}, {owner_of(w), t}};
+        }
+        if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;  // we read a stale tail
+        return {RingStatus::corrupt, {}, {}};
+      }
+      // relaxed: written with empty(t), published by the same tail store.
+      const std::uint32_t seq = static_cast<std::uint32_t>(h.meta.load(std::memory_order_relaxed) >> 32);
+      if (!pad && max_messages_ != 0 && !room_for_message(seq)) {
+        if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
+        return {RingStatus::full, {}, {}};
+      }
+      // relaxed: read only by whoever proves us dead, after our death.
+      slot_->held_put.store(t, std::memory_order_relaxed);
+      // SYNC(state): acq_rel — the one CAS that makes the record ours. Our
+      // later writes to [t, t + need) must not move above it nor above the
+      // acquire of `released` that proved the room free.
+      if (!h.state.compare_exchange_strong(w, word(t, RecordKind::claimed, me_), std::memory_order_acq_rel,
+                                           std::memory_order_relaxed)) {
+        continue;
+      }
+      const std::uint64_t next = t + need;
+      MpmcRecordHeader& nh = header(next);
+      // relaxed: both published by the tail store (release) below.
+      nh.meta.store(std::uint64_t{pad ? seq : seq + 1} << 32, std::memory_order_relaxed);
+      nh.state.store(word(next, RecordKind::empty, 0), std::memory_order_relaxed);
+      if (pad) {
+        h.meta.store(std::uint64_t{seq} << 32 | kPaddingFlag | need / kMpmcAlign, std::memory_order_relaxed);
+        // SYNC(tail): release — publishes the next header.
+        layout_->tail.value.store(next, std::memory_order_release);
+        // SYNC(state): release — consumers read the padding's size after this.
+        h.state.store(word(t, RecordKind::consumed, me_), std::memory_order_release);
+        continue;
+      }
+      h.meta.store(std::uint64_t{seq} << 32 | n, std::memory_order_relaxed);  // final length at commit
+      // SYNC(tail): release — publishes meta and the next header.
+      layout_->tail.value.store(next, std::memory_order_release);
+      claim_pos_ = t;
+      claim_size_ = s;
+      claim_len_ = n;
+      claim_seq_ = seq;
+      return {RingStatus::ok, {data_ + offset + kHeader, static_cast<std::size_t>(n)}, {}};
+    }
+  }
+
+  [[nodiscard]] bool has_claim() const noexcept { return claim_pos_ != kNone; }
+
+  // Publishes the claimed record with its first `n` bytes (n <= claimed).
+  void commit(std::uint64_t n) noexcept {
+    if (claim_pos_ == kNone) return;
+    if (n > claim_len_) n = claim_len_;
+    const std::uint64_t t = claim_pos_;
+    MpmcRecordHeader& h = header(t);
+    const std::uint64_t used = record_bytes(n);
+    if (used < claim_size_) {  // the unused tail of the claim becomes padding
+      MpmcRecordHeader& ph = header(t + used);
+      // relaxed: published by the commit below.
+      ph.meta.store(std::uint64_t{claim_seq_ + 1} << 32 | kPaddingFlag | (claim_size_ - used) / kMpmcAlign,
+                    std::memory_order_relaxed);
+      ph.state.store(word(t + used, RecordKind::consumed, me_), std::memory_order_relaxed);
+    }
+    h.meta.store(std::uint64_t{claim_seq_} << 32 | n, std::memory_order_relaxed);
+    // SYNC(state): release — the payload and meta are visible to the consumer
+    // whose CAS (acquire) takes this record.
+    h.state.store(word(t, RecordKind::committed, me_), std::memory_order_release);
+    claim_pos_ = kNone;
+  }
+
+  // Gives up an uncommitted claim: the record becomes padding.
+  void abandon_claim() noexcept {
+    if (claim_pos_ == kNone) return;
+    MpmcRecordHeader& h = header(claim_pos_);
+    h.meta.store(std::uint64_t{claim_seq_} << 32 | kPaddingFlag | claim_size_ / kMpmcAlign,
+                 std::memory_order_relaxed);
+    // SYNC(state): release — the padding size is visible with the state.
+    h.state.store(word(claim_pos_, RecordKind::consumed, me_), std::memory_order_release);
+    claim_pos_ = kNone;
+  }
+
+  // True when a claim of `n` bytes would find room now (a wait predicate).
+  [[nodiscard]] bool producer_can_claim(std::uint64_t n) noexcept {
+    const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
+    const std::uint64_t s = record_bytes(n);
+    const std::uint64_t offset = t & mask_;
+    const std::uint64_t need = offset + s > capacity_ ? capacity_ - offset : s;
+    if (t + need + kHeader <= released_cache_ + capacity_) return true;
+    (void)refresh_released();
+    return t + need + kHeader <= released_cache_ + capacity_ ||
+           layout_->tail.value.load(std::memory_order_acquire) != t;
+  }
+
+  // ---- consumer -----------------------------------------------------------
+
+  // Takes the oldest committed record for this participant; the view stays
+  // valid until pop(). empty: nothing committed at the head (blocker: the
+  // producer still writing it, if any).
+  [[nodiscard]] MpmcView front() noexcept {
+    if (read_pos_ != kNone) {  // read() twice without release(): the same record
+      const std::uint64_t m = header(read_pos_).meta.load(std::memory_order_relaxed);
+      return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, static_cast<std::uint32_t>(m)}, {}};
+    }
+    for (;;) {
+      // SYNC(head): acquire — pairs with the release CAS that moved it here.
+      const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+      MpmcRecordHeader& hd = header(h);
+      // SYNC(state): acquire — pairs with the producer's commit (release).
+      std::uint64_t w = hd.state.load(std::memory_order_acquire);
+      if (tag_of(w) != tag(h)) {
+        if (layout_->head.value.load(std::memory_order_acquire) != h) continue;
+        return {RingStatus::corrupt, {}, {}};
+      }
+      switch (kind_of(w)) {
+        case RecordKind::empty: return {RingStatus::empty, {}, {}};
+        case RecordKind::claimed: return {RingStatus::empty, {}, {owner_of(w), h}};
+        case RecordKind::committed: {
+          // relaxed: read only by whoever proves us dead, after our death.
+          slot_->held_get.store(h, std::memory_order_relaxed);
+          // SYNC(state): acquire — the payload is visible once the record is ours.
+          if (!hd.state.compare_exchange_strong(w, word(h, RecordKind::reading, me_), std::memory_order_acquire,
+                                                std::memory_order_relaxed)) {
+            continue;
+          }
+          const std::uint64_t m = hd.meta.load(std::memory_order_relaxed);
+          const std::uint32_t len = static_cast<std::uint32_t>(m);
+          const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
+          if ((len & kPaddingFlag) != 0 || len > max_payload_ || record_bytes(len) > tail - h) {
+            read_pos_ = h;
+            pop();  // a damaged record: not handed out, not left to wedge the queue
+            return {RingStatus::corrupt, {}, {}};
+          }
+          advance_head(h, record_bytes(len));
+          read_pos_ = h;
+          return {RingStatus::ok, {data_ + (h & mask_) + kHeader, len}, {}};
+        }
+        case RecordKind::reading:
+        case RecordKind::consumed: {  // taken already: help the head past it
+          const std::uint64_t size = span_of(hd.meta.load(std::memory_order_relaxed));
+          if (size == 0 || size > layout_->tail.value.load(std::memory_order_acquire) - h) {
+            if (layout_->head.value.load(std::memory_order_acquire) != h) continue;
+            return {RingStatus::corrupt, {}, {}};
+          }
+          advance_head(h, size);
+          continue;
+        }
+        default: return {RingStatus::corrupt, {}, {}};
+      }
+    }
+  }
+
+  // Consumes the record front() handed out.
+  void pop() noexcept {
+    if (read_pos_ == kNone) return;
+    // SYNC(state): release — our reads of the payload come before any
+    // producer's reuse of these bytes (it acquires this state first).
+    header(read_pos_).state.store(word(read_pos_, RecordKind::consumed, me_), std::memory_order_release);
+    read_pos_ = kNone;
+  }
+
+  [[nodiscard]] bool has_read() const noexcept { return read_pos_ != kNone; }
+
+  // True when the head record is committed (a wait predicate).
+  [[nodiscard]] bool consumer_can_read() const noexcept {
+    const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+    const std::uint64_t w = header(h).state.load(std::memory_order_acquire);
+    // Anything but "nothing here yet" is worth a look by front().
+    return !(tag_of(w) == tag(h) && (kind_of(w) == RecordKind::empty || kind_of(w) == RecordKind::claimed));
+  }
+
+  // ---- repairs (the caller has proved the blocker's owner dead) -------------
+
+  // A producer died holding the claimed record at b.pos: make it padding.
+  // False when it is not (or no longer) claimed by b.owner.
+  [[nodiscard]] bool repair_producer(Blocker b) noexcept {
+    if (b.owner >= kMpmcParticipants || slot_ == nullptr) return false;
+    MpmcRecordHeader& x = header(b.pos);
+    std::uint64_t w = word(b.pos, RecordKind::claimed, b.owner);
+    slot_->held_put.store(b.pos, std::memory_order_relaxed);  // if we die too, the next repairer knows
+    // SYNC(state): acq_rel — the dead owner's writes before its death, and
+    // our takeover, are ordered for the next repairer.
+    if (!x.state.compare_exchange_strong(w, word(b.pos, RecordKind::claimed, me_), std::memory_order_acq_rel,
+                                         std::memory_order_relaxed)) {
+      return false;
+    }
+    // SYNC(tail): acquire — if the owner moved the tail, its meta and the next
+    // header are visible. Nobody else moves the tail from b.pos: the record
+    // there is claimed (by us now).
+    const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
+    const std::uint64_t m = x.meta.load(std::memory_order_relaxed);
+    const std::uint32_t seq = static_cast<std::uint32_t>(m >> 32);
+    if (t == b.pos) {
+      // It died before moving the tail: nothing after it exists. The record
+      // shrinks to a bare header; the room was proven when it was claimed.
+      MpmcRecordHeader& nh = header(b.pos + kHeader);
+      nh.meta.store(std::uint64_t{seq} << 32, std::memory_order_relaxed);
+      nh.state.store(word(b.pos + kHeader, RecordKind::empty, 0), std::memory_order_relaxed);
+      x.meta.store(std::uint64_t{seq} << 32 | kPaddingFlag | 1, std::memory_order_relaxed);
+      // SYNC(tail): release — publishes the new next header.
+      layout_->tail.value.store(b.pos + kHeader, std::memory_order_release);
+    } else {
+      const std::uint64_t size = span_of(m);
+      const std::uint64_t keep = size == 0 || size > t - b.pos ? kHeader : size;
+      x.meta.store(std::uint64_t{seq} << 32 | kPaddingFlag | keep / kMpmcAlign, std::memory_order_relaxed);
+    }
+    // SYNC(state): release — the padding size is visible with the state.
+    x.state.store(word(b.pos, RecordKind::consumed, me_), std::memory_order_release);
+    ++repairs_.claims_abandoned;
+    return true;
+  }
+
+  // A consumer died reading the record at b.pos: it is consumed (lost).
+  [[nodiscard]] bool repair_consumer(Blocker b) noexcept {
+    if (b.owner >= kMpmcParticipants) return false;
+    std::uint64_t w = word(b.pos, RecordKind::reading, b.owner);
+    // SYNC(state): release — as pop().
+    if (!header(b.pos).state.compare_exchange_strong(w, word(b.pos, RecordKind::consumed, b.owner),
+                                                     std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      return false;
+    }
+    ++repairs_.reads_lost;
+    return true;
+  }
+
+  [[nodiscard]] const MpmcRepairs& repairs() const noexcept { return repairs_; }
+
+  // ---- observers ------------------------------------------------------------
+
+  // Messages put and not yet taken, from the message numbers at head and
+  // tail (exact when quiescent).
+  [[nodiscard]] std::uint64_t message_count() const noexcept {
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+      const std::uint32_t queued = queued_after_head(h, tail_seq());
+      // Valid if the head stayed: the record there is not reused before it moves.
+      if (layout_->head.value.load(std::memory_order_acquire) == h) return queued;
+    }
+    return 0;
+  }
+
+  [[nodiscard]] std::uint64_t used_bytes() const noexcept {
+    const std::uint64_t r = layout_->released.value.load(std::memory_order_acquire);
+    const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
+    return t >= r ? t - r : 0;
+  }
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] std::uint64_t max_payload() const noexcept { return max_payload_; }
+
+  // Positions as an opener validates them.
+  [[nodiscard]] bool positions_sane() const noexcept {
+    const std::uint64_t r = layout_->released.value.load(std::memory_order_acquire);
+    const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+    const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
+    return r <= h && h <= t && t - r <= capacity_ - kHeader && r % kMpmcAlign == 0 && h % kMpmcAlign == 0 &&
+           t % kMpmcAlign == 0;
+  }
+
+ private:
+  static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  static constexpr std::uint64_t kTagMask = (std::uint64_t{1} << kTagBits) - 1;
+
+  [[nodiscard]] static constexpr std::uint64_t word(std::uint64_t pos, RecordKind kind, std::uint32_t owner,
+                                                    std::uint64_t key) noexcept {
+    return (((pos / kMpmcAlign) ^ key) & kTagMask) << 12 | std::uint64_t{owner & 0xffu} << 4 |
+           static_cast<std::uint64_t>(kind);
+  }
+  [[nodiscard]] std::uint64_t word(std::uint64_t pos, RecordKind kind, std::uint32_t owner) const noexcept {
+    return word(pos, kind, owner, key_);
+  }
+  [[nodiscard]] std::uint64_t tag(std::uint64_t pos) const noexcept { return word(pos, RecordKind{}, 0) >> 12; }
+  [[nodiscard]] static constexpr std::uint64_t tag_of(std::uint64_t w) noexcept { return w >> 12; }
+  [[nodiscard]] static constexpr RecordKind kind_of(std::uint64_t w) noexcept { return RecordKind(w & 0xfu); }
+  [[nodiscard]] static constexpr std::uint32_t owner_of(std::uint64_t w) noexcept {
+    return static_cast<std::uint32_t>(w >> 4) & 0xffu;
+  }
+  // The bytes a record spans, from its meta word (0: impossible).
+  [[nodiscard]] std::uint64_t span_of(std::uint64_t meta) const noexcept {
+    const std::uint32_t len = static_cast<std::uint32_t>(meta);
+    const std::uint64_t size =
+        (len & kPaddingFlag) != 0 ? std::uint64_t{len & ~kPaddingFlag} * kMpmcAlign : record_bytes(len);
+    return size == 0 || size > capacity_ ? 0 : size;
+  }
+
+  [[nodiscard]] MpmcRecordHeader& header(std::uint64_t pos) const noexcept {
+    return *reinterpret_cast<MpmcRecordHeader*>(data_ + (pos & mask_));
+  }
+  [[nodiscard]] std::uint32_t seq_at(std::uint64_t pos) const noexcept {
+    return static_cast<std::uint32_t>(header(pos).meta.load(std::memory_order_relaxed) >> 32);
+  }
+  [[nodiscard]] bool is_padding(std::uint64_t pos) const noexcept {
+    return (static_cast<std::uint32_t>(header(pos).meta.load(std::memory_order_relaxed)) & kPaddingFlag) != 0;
+  }
+
+  void advance_head(std::uint64_t from, std::uint64_t size) noexcept {
+    std::uint64_t expected = from;
+    // SYNC(head): release — a consumer that reads the new head sees the
+    // header there (written before the record we passed was committed).
+    (void)layout_->head.value.compare_exchange_strong(expected, from + size, std::memory_order_release,
+                                                      std::memory_order_relaxed);
+  }
+
+  // Moves `released` over consumed records (never past head); returns the
+  // consumer holding the oldest record, if a read is what stops it.
+  Blocker refresh_released() noexcept {
+    // SYNC(released): acquire — pairs with the release CAS of whoever moved it.
+    std::uint64_t cur = layout_->released.value.load(std::memory_order_acquire);
+    const std::uint64_t hd = layout_->head.value.load(std::memory_order_acquire);
+    std::uint64_t r = cur;
+    Blocker reader;
+    while (r < hd) {
+      MpmcRecordHeader& x = header(r);
+      // SYNC(state): acquire — pairs with pop() (release): the reader is done
+      // with the bytes before we let anyone reuse them.
+      const std::uint64_t w = x.state.load(std::memory_order_acquire);
+      if (tag_of(w) != tag(r)) break;  // `released` moved on; the CAS below fails
+      if (kind_of(w) != RecordKind::consumed) {
+        if (kind_of(w) == RecordKind::reading) reader = {owner_of(w), r};
+        break;
+      }
+      const std::uint64_t size = span_of(x.meta.load(std::memory_order_relaxed));
+      if (size == 0 || size > hd - r) break;  // damaged: stop here
+      r += size;
+    }
+    // SYNC(released): acq_rel — success proves nobody moved `released` while
+    // we read, so what we read was not overwritten; release publishes it.
+    if (r != cur && !layout_->released.value.compare_exchange_strong(cur, r, std::memory_order_acq_rel,
+                                                                     std::memory_order_acquire)) {
+      released_cache_ = cur;  // someone else moved it further
+      return {};
+    }
+    released_cache_ = r;
+    return reader;
+  }
+
+  // The message number the next message will get.
+  [[nodiscard]] std::uint32_t tail_seq() const noexcept {
+    return seq_at(layout_->tail.value.load(std::memory_order_acquire));
+  }
+
+  // Messages queued from the record at head `h` up to message number `next`.
+  // The record at the head may be taken already (the head lags behind the
+  // CAS that took it): a taken message is not queued; padding carries the
+  // number of the message after it, so it never counts.
+  [[nodiscard]] std::uint32_t queued_after_head(std::uint64_t h, std::uint32_t next) const noexcept {
+    const MpmcRecordHeader& x = header(h);
+    const std::uint64_t w = x.state.load(std::memory_order_acquire);
+    const std::uint64_t m = x.meta.load(std::memory_order_relaxed);
+    std::uint32_t n = next - static_cast<std::uint32_t>(m >> 32);
+    const bool taken = tag_of(w) == tag(h) && (kind_of(w) == RecordKind::reading || kind_of(w) == RecordKind::consumed);
+    if (taken && (static_cast<std::uint32_t>(m) & kPaddingFlag) == 0 && n > 0) --n;
+    return n;
+  }
+
+  // maxsize: is there room for message number `seq`? The number at the head
+  // is cached: the head only moves forward, so a stale one overcounts and is
+  // refreshed only when it says "full".
+  [[nodiscard]] bool room_for_message(std::uint32_t seq) noexcept {
+    if (seq - head_seq_cache_ < max_messages_) return true;
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+      const std::uint32_t queued = queued_after_head(h, seq);
+      if (layout_->head.value.load(std::memory_order_acquire) != h) continue;
+      head_seq_cache_ = seq - queued;
+      return queued < max_messages_;
+    }
+    return false;
+  }
+
+  MpmcRingLayout* layout_;
+  std::byte* data_;
+  std::uint64_t capacity_;
+  std::uint64_t mask_;
+  std::uint64_t max_payload_;
+  std::uint64_t max_messages_;
+  std::uint64_t key_;
+  MpmcParticipantLayout* slot_ = nullptr;
+  std::uint32_t me_ = kNoOwner;
+  std::uint64_t released_cache_ = 0;
+  std::uint32_t head_seq_cache_ = 0;
+  // The claim in progress (producer) and the record handed out (consumer).
+  std::uint64_t claim_pos_ = kNone;
+  std::uint64_t claim_size_ = 0;
+  std::uint64_t claim_len_ = 0;
+  std::uint32_t claim_seq_ = 0;
+  std::uint64_t read_pos_ = kNone;
+  MpmcRepairs repairs_;
+};
+
+}  // namespace shmring
