@@ -5,9 +5,11 @@
 #include <utility>
 
 #include "shmring/platform/barrier.hpp"
+#include "shmring/platform/cpu.hpp"
 #include "shmring/platform/process.hpp"
 #include "shmring/platform/segment.hpp"
 #include "shmring/queue_layout.hpp"
+#include "shmring/mpmc_ring.hpp"
 #include "shmring/spsc_ring.hpp"
 
 namespace shmring {
@@ -73,14 +75,30 @@ PutStatus put_status(RingStatus s) noexcept {
 // from memory another process controls. `c` is a private copy of q.config,
 // taken once: the checked values are the ones used, whatever the file says
 // a moment later.
+std::uint64_t max_payload_for(std::uint32_t engine, std::uint64_t capacity) noexcept {
+  return engine == 1 ? MpmcRing::max_payload_for(capacity) : SpscRing::max_payload_for(capacity);
+}
+
 Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uint64_t payload_size) {
   if (c.data_offset != sizeof(QueueLayout)) return fail(Errc::bad_size, "queue data offset");
-  if (c.capacity < kMinCapacity || c.capacity > kMaxCapacity || !std::has_single_bit(c.capacity)) {
-    return fail(Errc::bad_size, "queue capacity is not a power of two in [4 KiB, 1 TiB]");
+  if (c.engine > 1) return fail(Errc::corrupt, "queue engine");
+  const std::uint64_t max_capacity = c.engine == 1 ? kMpmcMaxCapacity : kMaxCapacity;
+  if (c.capacity < kMinCapacity || c.capacity > max_capacity || !std::has_single_bit(c.capacity)) {
+    return fail(Errc::bad_size, "queue capacity is not a power of two in [4 KiB, 1 TiB (16 GiB for MPMC)]");
   }
   if (c.capacity > payload_size - sizeof(QueueLayout)) return fail(Errc::bad_size, "queue capacity exceeds the file");
-  if (c.max_message == 0 || c.max_message > SpscRing::max_payload_for(c.capacity)) {
+  if (c.max_message == 0 || c.max_message > max_payload_for(c.engine, c.capacity)) {
     return fail(Errc::bad_size, "queue max_message out of range");
+  }
+  if (c.engine == 1) {
+    const auto& m = q.mpmc;
+    const std::uint64_t r = m.released.value.load(std::memory_order_acquire);
+    const std::uint64_t h = m.head.value.load(std::memory_order_acquire);
+    const std::uint64_t t = m.tail.value.load(std::memory_order_acquire);
+    if (!(r <= h && h <= t && t - r <= c.capacity - MpmcRing::kHeader && r % kMpmcAlign == 0 &&
+          h % kMpmcAlign == 0 && t % kMpmcAlign == 0)) {
+      return fail(Errc::corrupt, "ring positions out of range");
+    }
   }
   // relaxed loads: the segment's acquire of the ready state ordered these.
   const std::uint64_t head = q.ring.consumer.head.load(std::memory_order_acquire);
@@ -106,7 +124,9 @@ struct Queue::State {
   platform::Segment segment;
   QueueLayout* layout;
   std::int64_t maxsize;
+  bool mpmc;  // the engine: MpmcRing `mring`, else SpscRing `ring`
   SpscRing ring;
+  MpmcRing mring;
   Role held = Role::none;
   std::uint64_t held_generation = 0;  // fork generation when the roles were taken
   AdaptiveSpin put_spin;
@@ -118,11 +138,17 @@ struct Queue::State {
   // `config` is the creator's values or the opener's validated copy, never
   // re-read from shared memory.
   State(platform::Segment seg, QueueLayout* q, const QueueConfigLayout& config) noexcept
-      : segment(std::move(seg)), layout(q), maxsize(config.maxsize),
-        ring(q->ring, reinterpret_cast<std::byte*>(q) + config.data_offset, config.capacity, config.max_message,
-             config.maxsize > 0 ? static_cast<std::uint64_t>(config.maxsize) : 0) {
+      : segment(std::move(seg)), layout(q), maxsize(config.maxsize), mpmc(config.engine == 1),
+        ring(q->ring, data_of(q, config), config.capacity, config.max_message, max_messages(config)),
+        mring(q->mpmc, data_of(q, config), config.capacity, config.max_message, max_messages(config)) {
     plan.waiter_heavy = config.barriers == 1;
     refresh_plan();
+  }
+  static std::byte* data_of(QueueLayout* q, const QueueConfigLayout& config) noexcept {
+    return reinterpret_cast<std::byte*>(q) + config.data_offset;
+  }
+  static std::uint64_t max_messages(const QueueConfigLayout& config) noexcept {
+    return config.maxsize > 0 ? static_cast<std::uint64_t>(config.maxsize) : 0;
   }
 
   // A process may use the light barrier only once registered (redone in a
@@ -141,17 +167,32 @@ struct Queue::State {
     return has(held, r) && held_generation == platform::fork_generation();
   }
 
-  // Takes role `r` (producer or consumer) for this handle. A slot held by a
-  // live process (including this one, through another handle) is refused; a
-  // slot whose holder is dead — gone, zombie, or pid reused — is taken over.
+  // Takes role `r` (producer or consumer) for this handle. SPSC: a slot held
+  // by a live process (including this one, through another handle) is
+  // refused; a slot whose holder is dead — gone, zombie, or pid reused — is
+  // taken over. MPMC: the handle attaches as a participant (once for both
+  // roles), taking over the slot of a dead one if every slot is used.
   [[nodiscard]] Errc take(Role r) noexcept {
     if (held_generation != platform::fork_generation()) {  // a fork copy: the parent owns them
       held = Role::none;
       held_generation = platform::fork_generation();
+      if (mpmc) mring.forget();
       refresh_plan();
     }
     if (has(held, r)) return Errc{};
     const std::uint64_t me = platform::pack_owner(platform::current_process());
+    if (mpmc) {
+      if (!mring.attached()) {
+        const auto is_dead = [](std::uint64_t token) {
+          return platform::liveness(platform::unpack_owner(token)) == platform::Liveness::dead;
+        };
+        if (!mring.attach(me, static_cast<std::uint32_t>(platform::current_process().pid), is_dead)) {
+          return Errc::role_taken;
+        }
+      }
+      held = with(held, r);
+      return Errc{};
+    }
     std::atomic<std::uint64_t>& slot = owner_slot(r);
     // SYNC(role): acquire — pairs with the previous holder's release in give_back_roles().
     std::uint64_t current = slot.load(std::memory_order_acquire);
@@ -175,6 +216,11 @@ struct Queue::State {
   void give_back_roles() noexcept {
     if (held_generation != platform::fork_generation()) return;  // not ours: a fork copy
     const std::uint64_t me = platform::pack_owner(platform::current_process());
+    if (mpmc) {
+      mring.detach(me);  // abandons an open claim or read first
+      held = Role::none;
+      return;
+    }
     for (const Role r : {Role::producer, Role::consumer}) {
       if (!has(held, r)) continue;
       std::uint64_t expected = me;
@@ -182,6 +228,57 @@ struct Queue::State {
       (void)owner_slot(r).compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
     }
     held = Role::none;
+  }
+
+  // MPMC: watches who blocks us. Once the same participant has blocked us
+  // at the same record for kDeadOwnerCheck, checks that its process lives;
+  // if it is dead, repairs the record. True: a repair was made (retry now).
+  struct Watch {
+    Blocker blocker;
+    std::int64_t since = 0;
+  };
+  [[nodiscard]] bool check_blocker(const Blocker& b, RecordKind kind, Watch& w) noexcept {
+    if (b.owner == kNoOwner) {
+      w = Watch{};
+      return false;
+    }
+    const std::int64_t now = platform::monotonic_ns();
+    if (b.owner != w.blocker.owner || b.pos != w.blocker.pos || w.since == 0) {
+      w.blocker = b;
+      w.since = now;
+      return false;
+    }
+    if (now - w.since < std::chrono::nanoseconds(kDeadOwnerCheck).count()) return false;
+    w.since = now;  // the next check one window later
+    const std::uint64_t token = mring.owner_token(b.owner);
+    if (token != 0 && platform::liveness(platform::unpack_owner(token)) == platform::Liveness::alive) return false;
+    const bool repaired = kind == RecordKind::claimed ? mring.repair_producer(b) : mring.repair_consumer(b);
+    if (repaired) {  // others may be parked behind the same record
+      notify_all(layout->not_empty, stats);
+      notify_all(layout->not_full, stats);
+    }
+    return repaired;
+  }
+
+  // Consumes the record handed out by front()/read() and tells a sleeping
+  // producer: the one there is (SPSC), or one of them (MPMC).
+  void finish_get() noexcept {
+    if (mpmc) {
+      mring.pop();
+      notify_one(layout->not_full, stats, plan);
+    } else {
+      ring.pop();
+      notify(layout->not_full, stats, plan);
+    }
+  }
+
+  // The end of the next wait slice: MPMC waiters wake every kDeadOwnerCheck
+  // to look for dead participants (one that claims after we parked and dies
+  // never notifies).
+  [[nodiscard]] Deadline slice(Deadline deadline) const noexcept {
+    if (!mpmc) return deadline;
+    const std::int64_t soon = platform::monotonic_ns() + std::chrono::nanoseconds(kDeadOwnerCheck).count();
+    return deadline.is_never() || deadline.ns() > soon ? Deadline::at_ns(soon) : deadline;
   }
 
   // JoinableQueue: one more unfinished task, before the message it counts is
@@ -237,11 +334,15 @@ Result<JoinableQueue> JoinableQueue::open(std::string_view name, const OpenOptio
 }
 
 Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& options, std::uint32_t kind) {
+  const std::uint32_t engine = options.engine == Engine::mpmc ? 1u : 0u;
   if (options.capacity_bytes > kMaxCapacity) return fail(Errc::invalid_argument, "capacity_bytes above 1 TiB");
+  if (engine == 1 && options.capacity_bytes > kMpmcMaxCapacity) {
+    return fail(Errc::invalid_argument, "capacity_bytes above 16 GiB (the MPMC engine's limit)");
+  }
   const std::uint64_t capacity = std::bit_ceil(std::max(options.capacity_bytes, kMinCapacity));
-  const std::uint64_t largest = SpscRing::max_payload_for(capacity);
+  const std::uint64_t largest = max_payload_for(engine, capacity);
   if (options.max_message > largest) {
-    return fail(Errc::invalid_argument, "max_message must fit in half the capacity minus an 8-byte header");
+    return fail(Errc::invalid_argument, "max_message must fit in half the capacity minus the record headers");
   }
   const std::uint64_t max_message = options.max_message == 0 ? largest : options.max_message;
 
@@ -262,7 +363,9 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   q->config.data_offset = sizeof(QueueLayout);
   q->config.barriers =
       options.barriers == Barriers::asymmetric && platform::can_issue_heavy_barrier() ? 1u : 0u;
+  q->config.engine = engine;
   SpscRing::initialize(q->ring);
+  if (engine == 1) MpmcRing::initialize(q->mpmc, State::data_of(q, q->config), platform::random_u64());
   const QueueConfigLayout config = q->config;
   seg->publish();  // SYNC(publish): release — everything above is visible to openers
   auto state = std::make_unique<State>(std::move(*seg), q, config);
@@ -306,36 +409,72 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
       return {e == Errc::corrupt ? PutStatus::corrupt : PutStatus::role_taken, {}};
     }
   }
-  if (size > s.ring.max_payload()) return {PutStatus::too_large, {}};
+  if (size > (s.mpmc ? s.mring.max_payload() : s.ring.max_payload())) return {PutStatus::too_large, {}};
   Deadline deadline = Deadline::expired();
   bool deadline_set = false;
+  State::Watch watch;
+  std::uint32_t busy = 0;
   for (;;) {
     if (s.is_closed()) return {PutStatus::closed, {}};
-    const RingClaim c = s.ring.claim(size);
-    if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
+    Blocker reader;
+    if (s.mpmc) {
+      const MpmcClaim c = s.mring.claim(size);
+      if (c.status == RingStatus::busy) {
+        // Another producer is between its claim and its tail update (tens
+        // of nanoseconds, unless it was descheduled, stopped, or killed).
+        if (s.check_blocker(c.blocker, RecordKind::claimed, watch)) continue;
+        if (++busy < 64) {
+          platform::cpu_relax();
+          continue;
+        }
+        if (!deadline_set) {
+          deadline = wait.is_nowait() ? Deadline::after(std::chrono::microseconds(100)) : wait.deadline();
+          deadline_set = true;
+        }
+        if (deadline.passed()) return {PutStatus::full, {}};
+        platform::yield_cpu();
+        continue;
+      }
+      if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
+      reader = c.blocker;
+    } else {
+      const RingClaim c = s.ring.claim(size);
+      if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
+    }
+    if (s.mpmc && s.check_blocker(reader, RecordKind::reading, watch)) continue;
     if (wait.is_nowait()) return {PutStatus::full, {}};
     if (!deadline_set) {  // the clock is read once, and only when we must wait
       deadline = wait.deadline();
       deadline_set = true;
+    } else if (deadline.passed()) {
+      return {PutStatus::full, {}};
     }
-    const bool ready = wait_until(
-        s.layout->not_full, [&] { return s.ring.producer_can_claim(size) || s.is_closed(); }, deadline, s.put_spin,
-        s.stats, s.plan);
-    if (!ready) return {PutStatus::full, {}};
+    const auto room = [&] {
+      return (s.mpmc ? s.mring.producer_can_claim(size) : s.ring.producer_can_claim(size)) || s.is_closed();
+    };
+    if (!wait_until(s.layout->not_full, room, s.slice(deadline), s.put_spin, s.stats, s.plan) &&
+        deadline.passed()) {
+      return {PutStatus::full, {}};
+    }
   }
 }
 
 void Queue::commit(std::size_t size) noexcept {
   State& s = *s_;
-  if (!s.ring.has_claim()) return;  // nothing claimed: nothing to publish or count
+  if (!(s.mpmc ? s.mring.has_claim() : s.ring.has_claim())) return;  // nothing claimed: nothing to publish or count
   s.count_task();  // zero-copy puts count too, before the record is published
-  s.ring.commit(size);
-  notify(s.layout->not_empty, s.stats, s.plan);
+  if (s.mpmc) {
+    s.mring.commit(size);
+    notify_one(s.layout->not_empty, s.stats, s.plan);
+  } else {
+    s.ring.commit(size);
+    notify(s.layout->not_empty, s.stats, s.plan);
+  }
 }
 
 // Fast path: this handle holds the role, the queue is open and the ring has
-// room without looking at the consumer: one straight line, no calls. Anything
-// else (first use, closed, full, waiting) goes through claim().
+// room: one straight line, no calls. Anything else (first use, closed, full,
+// waiting) goes through claim().
 PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
   if (s_->joinable) [[unlikely]] {
     // Counted before the message can be seen; uncounted if it never is.
@@ -350,18 +489,34 @@ PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
 PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept {
   State& s = *s_;
   if (s.holds(Role::producer) && !s.is_closed()) [[likely]] {
-    const RingStatus r = s.ring.try_push(bytes);
-    if (r == RingStatus::ok) [[likely]] {
-      notify(s.layout->not_empty, s.stats, s.plan);
-      return PutStatus::ok;
+    if (s.mpmc) {
+      const MpmcClaim c = s.mring.claim(bytes.size());
+      if (c.status == RingStatus::ok) [[likely]] {
+        if (!bytes.empty()) std::memcpy(c.bytes.data(), bytes.data(), bytes.size());
+        s.mring.commit(bytes.size());
+        notify_one(s.layout->not_empty, s.stats, s.plan);
+        return PutStatus::ok;
+      }
+      if (c.status != RingStatus::full && c.status != RingStatus::busy) return put_status(c.status);
+    } else {
+      const RingStatus r = s.ring.try_push(bytes);
+      if (r == RingStatus::ok) [[likely]] {
+        notify(s.layout->not_empty, s.stats, s.plan);
+        return PutStatus::ok;
+      }
+      if (r != RingStatus::full) return put_status(r);
     }
-    if (r != RingStatus::full) return put_status(r);
   }
   const PutClaim c = claim(bytes.size(), wait);
   if (c.status != PutStatus::ok) return c.status;
   if (!bytes.empty()) std::memcpy(c.bytes.data(), bytes.data(), bytes.size());
-  s.ring.commit(bytes.size());
-  notify(s.layout->not_empty, s.stats, s.plan);
+  if (s.mpmc) {
+    s.mring.commit(bytes.size());
+    notify_one(s.layout->not_empty, s.stats, s.plan);
+  } else {
+    s.ring.commit(bytes.size());
+    notify(s.layout->not_empty, s.stats, s.plan);
+  }
   return PutStatus::ok;
 }
 
@@ -377,10 +532,19 @@ GetView Queue::read(Wait wait) noexcept {
   Deadline deadline = Deadline::expired();
   bool deadline_set = false;
   bool saw_closed = false;
+  State::Watch watch;
   for (;;) {
-    const RingView v = s.ring.front();
-    if (v.status == RingStatus::ok) return {GetStatus::ok, v.bytes};
-    if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
+    Blocker writer;
+    if (s.mpmc) {
+      const MpmcView v = s.mring.front();
+      if (v.status == RingStatus::ok) return {GetStatus::ok, v.bytes};
+      if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
+      writer = v.blocker;
+    } else {
+      const RingView v = s.ring.front();
+      if (v.status == RingStatus::ok) return {GetStatus::ok, v.bytes};
+      if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
+    }
     // Empty. Closed only if the ring is still empty after we saw the flag:
     // the acquire in is_closed() makes every record put before close() visible.
     if (saw_closed) return {GetStatus::closed, {}};
@@ -388,24 +552,25 @@ GetView Queue::read(Wait wait) noexcept {
       saw_closed = true;
       continue;
     }
+    if (s.mpmc && s.check_blocker(writer, RecordKind::claimed, watch)) continue;
     if (wait.is_nowait()) return {GetStatus::empty, {}};
     if (!deadline_set) {
       deadline = wait.deadline();
       deadline_set = true;
+    } else if (deadline.passed()) {
+      return {GetStatus::empty, {}};
     }
-    const bool ready = wait_until(
-        s.layout->not_empty, [&] { return s.ring.consumer_can_read() || s.is_closed(); }, deadline, s.get_spin,
-        s.stats, s.plan);
-    if (!ready) return {GetStatus::empty, {}};
+    const auto ready = [&] {
+      return (s.mpmc ? s.mring.consumer_can_read() : s.ring.consumer_can_read()) || s.is_closed();
+    };
+    if (!wait_until(s.layout->not_empty, ready, s.slice(deadline), s.get_spin, s.stats, s.plan) &&
+        deadline.passed()) {
+      return {GetStatus::empty, {}};
+    }
   }
 }
 
 namespace {
-// Consumes the record handed out by front() and tells a sleeping producer.
-inline void finish_get(SpscRing& ring, ParkingLayout& not_full, BlockingStats& stats, BarrierPlan plan) noexcept {
-  ring.pop();
-  notify(not_full, stats, plan);
-}
 // Copies a message out, reusing the vector's storage.
 inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> bytes) {
   if (out.size() != bytes.size()) out.resize(bytes.size());
@@ -413,27 +578,33 @@ inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> byt
 }
 }  // namespace
 
-void Queue::release() noexcept {
-  State& s = *s_;
-  finish_get(s.ring, s.layout->not_full, s.stats, s.plan);
-}
+void Queue::release() noexcept { s_->finish_get(); }
 
 // Fast path: this handle holds the role and a message is there. Anything
 // else (first use, empty, closed, waiting) goes through read().
 GetStatus Queue::get_into(std::vector<std::byte>& out, Wait wait) {
   State& s = *s_;
   if (s.holds(Role::consumer)) [[likely]] {
-    const RingView v = s.ring.front();
-    if (v.status == RingStatus::ok) [[likely]] {
-      copy_out(out, v.bytes);
-      finish_get(s.ring, s.layout->not_full, s.stats, s.plan);
-      return GetStatus::ok;
+    if (s.mpmc) {
+      const MpmcView v = s.mring.front();
+      if (v.status == RingStatus::ok) [[likely]] {
+        copy_out(out, v.bytes);
+        s.finish_get();
+        return GetStatus::ok;
+      }
+    } else {
+      const RingView v = s.ring.front();
+      if (v.status == RingStatus::ok) [[likely]] {
+        copy_out(out, v.bytes);
+        s.finish_get();
+        return GetStatus::ok;
+      }
     }
   }
   const GetView v = read(wait);
   if (v.status != GetStatus::ok) return v.status;
   copy_out(out, v.bytes);
-  finish_get(s.ring, s.layout->not_full, s.stats, s.plan);
+  s.finish_get();
   return GetStatus::ok;
 }
 
@@ -445,14 +616,17 @@ Message Queue::get(Wait wait) {
 
 // ---- observers ----------------------------------------------------------------
 
-std::size_t Queue::qsize() const noexcept { return static_cast<std::size_t>(s_->ring.message_count()); }
+std::size_t Queue::qsize() const noexcept {
+  return static_cast<std::size_t>(s_->mpmc ? s_->mring.message_count() : s_->ring.message_count());
+}
 
-bool Queue::empty() const noexcept { return s_->ring.used_bytes() == 0; }
+bool Queue::empty() const noexcept { return s_->mpmc ? s_->mring.message_count() == 0 : s_->ring.used_bytes() == 0; }
 
 bool Queue::full() const noexcept {
   const State& s = *s_;
   if (s.maxsize > 0 && qsize() >= static_cast<std::uint64_t>(s.maxsize)) return true;
   // No room even for the smallest message, wherever it would land.
+  if (s.mpmc) return s.mring.capacity() - s.mring.used_bytes() < 2 * MpmcRing::record_bytes(1) + MpmcRing::kHeader;
   return s.ring.capacity() - s.ring.used_bytes() < 2 * record_size(1);
 }
 
@@ -468,7 +642,10 @@ void Queue::close() noexcept {
 bool Queue::closed() const noexcept { return s_->is_closed(); }
 std::int64_t Queue::maxsize() const noexcept { return s_->maxsize; }
 std::uint64_t Queue::capacity_bytes() const noexcept { return s_->ring.capacity(); }
-std::uint64_t Queue::max_message() const noexcept { return s_->ring.max_payload(); }
+std::uint64_t Queue::max_message() const noexcept { return s_->mpmc ? s_->mring.max_payload() : s_->ring.max_payload(); }
+Engine Queue::engine() const noexcept { return s_->mpmc ? Engine::mpmc : Engine::spsc; }
+std::uint64_t Queue::claims_repaired() const noexcept { return s_->mring.repairs().claims_abandoned; }
+std::uint64_t Queue::reads_lost() const noexcept { return s_->mring.repairs().reads_lost; }
 const std::string& Queue::path() const noexcept { return s_->segment.path(); }
 Role Queue::roles_held() const noexcept { return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none; }
 const BlockingStats& Queue::stats() const noexcept { return s_->stats; }

@@ -1,4 +1,7 @@
 #include <sched.h>
+#include <sys/random.h>
+
+#include <chrono>
 
 #include "shmring/platform/cpu.hpp"
 
@@ -16,6 +19,23 @@ bool pin_to_cpu(int cpu) noexcept {
   CPU_ZERO(&set);
   CPU_SET(static_cast<unsigned>(cpu), &set);
   return ::sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+void yield_cpu() noexcept { (void)::sched_yield(); }
+
+std::uint64_t random_u64() noexcept {
+  std::uint64_t v = 0;
+  std::size_t got = 0;
+  while (got < sizeof(v)) {
+    const ssize_t n = ::getrandom(reinterpret_cast<char*>(&v) + got, sizeof(v) - got, 0);
+    if (n <= 0) break;  // EINTR or no getrandom: fall back below
+    got += static_cast<std::size_t>(n);
+  }
+  if (got < sizeof(v)) {  // not secret, only unpredictable enough to never match user bytes by accident
+    v ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) *
+         0x9e3779b97f4a7c15ull;
+  }
+  return v == 0 ? 1 : v;
 }
 
 }  // namespace shmring::platform

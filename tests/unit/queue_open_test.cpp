@@ -107,8 +107,11 @@ class FileEditor {
   int fd_;
 };
 
+// The damage below is written against the SPSC engine's layout (positions,
+// record headers, role words); the MPMC engine's own damage tests follow them.
 QueueOptions small_queue() {
   QueueOptions o;
+  o.engine = Engine::spsc;
   o.capacity_bytes = kCapacity;
   return o;
 }

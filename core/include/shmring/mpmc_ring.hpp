@@ -165,6 +165,15 @@ class MpmcRing {
     me_ = kNoOwner;
   }
 
+  // A fork child's copy of the handle: the slot and records are the
+  // parent's. Forgets them without touching shared memory.
+  void forget() noexcept {
+    slot_ = nullptr;
+    me_ = kNoOwner;
+    claim_pos_ = kNone;
+    read_pos_ = kNone;
+  }
+
   [[nodiscard]] bool attached() const noexcept { return slot_ != nullptr; }
   [[nodiscard]] std::uint32_t index() const noexcept { return me_; }
   // The owner token of participant `idx` (0: free), for liveness checks.
@@ -291,6 +300,7 @@ class MpmcRing {
     const std::uint64_t s = record_bytes(n);
     const std::uint64_t offset = t & mask_;
     const std::uint64_t need = offset + s > capacity_ ? capacity_ - offset : s;
+    if (max_messages_ != 0 && !room_for_message(seq_at(t))) return false;
     if (t + need + kHeader <= released_cache_ + capacity_) return true;
     (void)refresh_released();
     return t + need + kHeader <= released_cache_ + capacity_ ||

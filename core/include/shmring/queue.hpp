@@ -2,15 +2,24 @@
 // semantics of Python's multiprocessing.Queue (SPEC §2). Messages are byte
 // spans; put/get take a Wait (forever, nowait, or a timeout).
 //
-// This version admits one producer process and one consumer process at a
-// time. A handle takes the producer role on its first put (or at open with
-// OpenOptions::role) and the consumer role on its first get; while another
-// live process holds a role, put/get return role_taken and open fails with
-// Errc::role_taken. The role of a process that died is taken over.
+// Engines. By default (Engine::mpmc) any number of processes put and get at
+// once, as in Python: each handle is one participant of the MPMC ring
+// (mpmc_ring.hpp; at most 256 handles attached at a time). A participant
+// killed at any point loses no committed message and wedges nobody: whoever
+// it blocks proves it dead (pid + start time, never a stopped process) after
+// kDeadOwnerCheck of no progress and repairs what it held. A consumer killed
+// while holding a message loses that one message.
+//
+// Declared single-producer/single-consumer (Engine::spsc), the queue uses the
+// faster SPSC ring and admits one producer process and one consumer process
+// at a time. A handle takes the producer role on its first put (or at open
+// with OpenOptions::role) and the consumer role on its first get; while
+// another live process holds a role, put/get return role_taken and open fails
+// with Errc::role_taken. The role of a process that died is taken over.
 //
 // A handle is movable, not copyable, and not thread-safe: use one handle per
-// thread (and only one producing and one consuming thread per queue).
-// A handle inherited through fork() holds no role in the child.
+// thread. A handle inherited through fork() holds no role and no participant
+// slot in the child; the child takes its own on first use.
 #pragma once
 
 #include <chrono>
@@ -35,7 +44,7 @@ enum class PutStatus : std::uint8_t {
   full,        // no room before the wait ended (maxsize or byte capacity)
   closed,      // the queue was closed
   too_large,   // larger than max_message: could never fit
-  role_taken,  // another live process is the producer
+  role_taken,  // SPSC: another live process is the producer; MPMC: 256 live handles attached
   corrupt,     // the shared positions are inconsistent (a damaged or hostile file)
 };
 
@@ -44,7 +53,7 @@ enum class GetStatus : std::uint8_t {
   empty,       // nothing arrived before the wait ended
   closed,      // closed and drained
   wrong_size,  // get_value<T>: the next message is not sizeof(T) bytes (it stays queued)
-  role_taken,  // another live process is the consumer
+  role_taken,  // SPSC: another live process is the consumer; MPMC: 256 live handles attached
   corrupt,     // a record or position is out of range (a damaged or hostile file)
 };
 
@@ -70,8 +79,19 @@ enum class Role : std::uint8_t { none = 0, producer = 1, consumer = 2, both = 3 
 // the creating process cannot use it.
 enum class Barriers : std::uint8_t { fences = 0, asymmetric = 1 };
 
+// Which ring a queue is built on (fixed at create; every opener uses it).
+enum class Engine : std::uint8_t {
+  mpmc = 1,  // any number of producers and consumers (Python's Queue)
+  spsc = 0,  // one producer process and one consumer process: the fastest path
+};
+
+// A participant that blocks others for this long without progress has its
+// liveness checked (and, if dead, its record repaired): the detection window.
+inline constexpr std::chrono::milliseconds kDeadOwnerCheck{10};
+
 struct QueueOptions {
   std::int64_t maxsize = 0;                  // messages; <= 0: limited by bytes only
+  Engine engine = Engine::mpmc;
   std::uint64_t capacity_bytes = 1u << 20;   // ring bytes, rounded up to a power of two (>= 4 KiB)
   std::uint64_t max_message = 0;             // largest payload; 0: the most the ring can take
   std::uint32_t mode = 0600;                 // file permissions
@@ -170,6 +190,10 @@ class Queue {
   [[nodiscard]] Role roles_held() const noexcept;
   [[nodiscard]] const BlockingStats& stats() const noexcept;
   [[nodiscard]] Barriers barriers() const noexcept;
+  [[nodiscard]] Engine engine() const noexcept;
+  // MPMC: records of dead participants this handle repaired.
+  [[nodiscard]] std::uint64_t claims_repaired() const noexcept;  // a dead producer's uncommitted message
+  [[nodiscard]] std::uint64_t reads_lost() const noexcept;       // a dead consumer's message
 
  protected:
   struct State;

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "shmring/blocking.hpp"
+#include "shmring/mpmc_ring_layout.hpp"
 #include "shmring/platform/segment_layout.hpp"
 #include "shmring/spsc_ring_layout.hpp"
 
@@ -15,7 +16,7 @@ namespace shmring {
 
 inline constexpr std::uint32_t kQueueKind = 0x55455551u;          // "QUEU"
 inline constexpr std::uint32_t kJoinableQueueKind = 0x4555514au;  // "JQUE": same layout, counts tasks
-inline constexpr std::uint32_t kQueueLayoutVersion = 1;
+inline constexpr std::uint32_t kQueueLayoutVersion = 2;  // 2: engine + the MPMC ring
 
 // Written once by the creator before publish; read-only afterwards.
 struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
@@ -24,7 +25,7 @@ struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
   std::int64_t maxsize;       // message-count limit; <= 0: none (only the byte capacity)
   std::uint64_t data_offset;  // ring bytes, from the start of QueueLayout
   std::uint32_t barriers;     // 0: seq_cst fences; 1: asymmetric (BarrierPlan, blocking.hpp)
-  std::uint32_t reserved0;
+  std::uint32_t engine;       // 0: SPSC ring (`ring`), 1: MPMC ring (`mpmc`)
 };
 
 // Rarely written: who holds each role, and whether the queue is closed.
@@ -43,12 +44,13 @@ struct alignas(platform::kFalseSharingRange) QueueTasksLayout {
 
 struct QueueLayout {
   QueueConfigLayout config;
-  SpscRingLayout ring;
+  SpscRingLayout ring;      // engine 0
   ParkingLayout not_empty;  // consumers park here; producers notify
   ParkingLayout not_full;   // producers park here; consumers notify
   QueueControlLayout control;
   QueueTasksLayout tasks;   // JoinableQueue only
   ParkingLayout all_done;   // join() parks here; the task_done that reaches 0 notifies
+  MpmcRingLayout mpmc;      // engine 1
 };
 
 static_assert(std::is_standard_layout_v<QueueLayout>, "shared layouts must be standard-layout");
@@ -58,6 +60,7 @@ static_assert(offsetof(QueueLayout, ring) == 128 && offsetof(QueueLayout, not_em
               "each hot word sits on its own 128-byte block; offsets are part of the file format");
 static_assert(offsetof(QueueLayout, tasks) == 768 && offsetof(QueueLayout, all_done) == 896,
               "the task count and its parking word have their own blocks");
+static_assert(offsetof(QueueLayout, mpmc) == 1024, "the MPMC ring's positions follow");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
               "every atomic in a shared layout must be lock-free");
 
@@ -66,7 +69,10 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueLayout, not_empty), offsetof(QueueLayout, not_full), offsetof(QueueLayout, control),
     offsetof(QueueConfigLayout, capacity), offsetof(QueueConfigLayout, max_message),
     offsetof(QueueConfigLayout, maxsize), offsetof(QueueConfigLayout, data_offset),
-    offsetof(QueueConfigLayout, barriers),
+    offsetof(QueueConfigLayout, barriers), offsetof(QueueConfigLayout, engine), offsetof(QueueLayout, mpmc),
+    offsetof(MpmcRingLayout, tail), offsetof(MpmcRingLayout, head), offsetof(MpmcRingLayout, released),
+    offsetof(MpmcRingLayout, key), offsetof(MpmcRingLayout, participants), sizeof(MpmcParticipantLayout),
+    sizeof(MpmcRecordHeader), kMpmcParticipants,
     offsetof(QueueControlLayout, closed), offsetof(QueueControlLayout, producer_owner),
     offsetof(QueueControlLayout, consumer_owner), offsetof(SpscRingLayout, producer),
     offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail), offsetof(SpscProducerLayout, put_count),

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace shmring::platform {
 
@@ -31,5 +32,12 @@ inline void cpu_relax() noexcept {
 
 // Pins the calling thread to `cpu`; false if the kernel refused.
 bool pin_to_cpu(int cpu) noexcept;
+
+// Gives the CPU to another runnable thread (sched_yield): for a waiter whose
+// partner may be descheduled on the same core.
+void yield_cpu() noexcept;
+
+// 64 random bits from the kernel (getrandom); never 0.
+[[nodiscard]] std::uint64_t random_u64() noexcept;
 
 }  // namespace shmring::platform
