@@ -644,8 +644,16 @@ std::int64_t Queue::maxsize() const noexcept { return s_->maxsize; }
 std::uint64_t Queue::capacity_bytes() const noexcept { return s_->ring.capacity(); }
 std::uint64_t Queue::max_message() const noexcept { return s_->mpmc ? s_->mring.max_payload() : s_->ring.max_payload(); }
 Engine Queue::engine() const noexcept { return s_->mpmc ? Engine::mpmc : Engine::spsc; }
-std::uint64_t Queue::claims_repaired() const noexcept { return s_->mring.repairs().claims_abandoned; }
-std::uint64_t Queue::reads_lost() const noexcept { return s_->mring.repairs().reads_lost; }
+std::uint64_t Queue::claims_repaired() const noexcept { return s_->mpmc ? s_->mring.claims_abandoned() : 0; }
+std::uint64_t Queue::reads_lost() const noexcept { return s_->mpmc ? s_->mring.reads_lost() : 0; }
+std::uint64_t Queue::recover() noexcept {
+  if (!s_->mpmc) return 0;
+  const std::uint64_t n = s_->mring.repair_dead_readers([](std::uint64_t token) {
+    return platform::liveness(platform::unpack_owner(token)) == platform::Liveness::dead;
+  });
+  if (n != 0) notify_all(s_->layout->not_full, s_->stats);
+  return n;
+}
 const std::string& Queue::path() const noexcept { return s_->segment.path(); }
 Role Queue::roles_held() const noexcept { return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none; }
 const BlockingStats& Queue::stats() const noexcept { return s_->stats; }

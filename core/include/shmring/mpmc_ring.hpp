@@ -80,11 +80,6 @@ struct MpmcView {
   Blocker blocker;
 };
 
-// Process-local counters of what this participant repaired.
-struct MpmcRepairs {
-  std::uint64_t claims_abandoned = 0;  // claimed records of dead producers turned into padding
-  std::uint64_t reads_lost = 0;        // records a dead consumer was reading, marked consumed
-};
 
 class MpmcRing {
  public:
@@ -421,7 +416,8 @@ class MpmcRing {
     }
     // SYNC(state): release — the padding size is visible with the state.
     x.state.store(word(b.pos, RecordKind::consumed, me_), std::memory_order_release);
-    ++repairs_.claims_abandoned;
+    // relaxed: a statistic.
+    layout_->key.claims_abandoned.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
@@ -434,11 +430,42 @@ class MpmcRing {
                                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
       return false;
     }
-    ++repairs_.reads_lost;
+    // relaxed: a statistic.
+    layout_->key.reads_lost.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
-  [[nodiscard]] const MpmcRepairs& repairs() const noexcept { return repairs_; }
+  // Repairs every record that a dead consumer still holds (`is_dead(token)`
+  // proves it), from the oldest up to the head; returns how many. Needed
+  // only to account for them at once: producers repair a dead reader's record
+  // anyway when its room is what they wait for.
+  template <class IsDead>
+  std::uint64_t repair_dead_readers(IsDead&& is_dead) noexcept {
+    std::uint64_t repaired = 0;
+    std::uint64_t r = layout_->released.value.load(std::memory_order_acquire);
+    const std::uint64_t hd = layout_->head.value.load(std::memory_order_acquire);
+    while (r < hd) {
+      MpmcRecordHeader& x = header(r);
+      const std::uint64_t w = x.state.load(std::memory_order_acquire);
+      if (tag_of(w) != tag(r)) break;  // reused meanwhile: whatever we missed was consumed
+      if (kind_of(w) == RecordKind::reading) {
+        const std::uint64_t token = owner_token(owner_of(w));
+        if ((token == 0 || is_dead(token)) && repair_consumer(Blocker{owner_of(w), r})) ++repaired;
+      }
+      const std::uint64_t size = span_of(x.meta.load(std::memory_order_relaxed));
+      if (size == 0 || size > hd - r) break;
+      r += size;
+    }
+    return repaired;
+  }
+
+  // Repairs made on this ring by every participant so far.
+  [[nodiscard]] std::uint64_t claims_abandoned() const noexcept {
+    return layout_->key.claims_abandoned.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t reads_lost() const noexcept {
+    return layout_->key.reads_lost.load(std::memory_order_relaxed);
+  }
 
   // ---- observers ------------------------------------------------------------
 
@@ -599,7 +626,6 @@ class MpmcRing {
   std::uint64_t claim_len_ = 0;
   std::uint32_t claim_seq_ = 0;
   std::uint64_t read_pos_ = kNone;
-  MpmcRepairs repairs_;
 };
 
 }  // namespace shmring

@@ -52,9 +52,12 @@ struct alignas(platform::kFalseSharingRange) MpmcPositionLayout {
   std::atomic<std::uint64_t> value;
 };
 
-// Written once by the creator before publish.
+// `key` is written once by the creator before publish; the counters only by
+// repairs (rare), so they share its block.
 struct alignas(platform::kFalseSharingRange) MpmcKeyLayout {
-  std::uint64_t key;  // random; tags are keyed with it
+  std::uint64_t key;                             // random; tags are keyed with it
+  std::atomic<std::uint64_t> claims_abandoned;   // dead producers' uncommitted records made padding
+  std::atomic<std::uint64_t> reads_lost;         // records dead consumers held, marked consumed
 };
 
 // A participant: one queue handle (a process may hold several). Headers name

@@ -191,9 +191,13 @@ class Queue {
   [[nodiscard]] const BlockingStats& stats() const noexcept;
   [[nodiscard]] Barriers barriers() const noexcept;
   [[nodiscard]] Engine engine() const noexcept;
-  // MPMC: records of dead participants this handle repaired.
+  // MPMC: repairs of dead participants' records on this queue so far, by
+  // every process (0 for SPSC).
   [[nodiscard]] std::uint64_t claims_repaired() const noexcept;  // a dead producer's uncommitted message
-  [[nodiscard]] std::uint64_t reads_lost() const noexcept;       // a dead consumer's message
+  [[nodiscard]] std::uint64_t reads_lost() const noexcept;       // a message a dead consumer held: lost
+  // MPMC: repairs now every record a dead consumer still holds (they are
+  // otherwise repaired when a producer needs their room); returns how many.
+  std::uint64_t recover() noexcept;
 
  protected:
   struct State;
