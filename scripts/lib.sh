@@ -10,8 +10,9 @@ BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 #   libbenchmark-dev   Google Benchmark; libbenchmark-tools: its compare.py
 #   python3, python3-numpy   the report, compare.py, the multiprocessing.Queue peer
 #   gnuplot-nox        the plot (no X11 needed)
+#   spin               the protocol model check (model/, scripts/model.sh, CTest Model.spin)
 PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
-          python3 python3-numpy gnuplot-nox)
+          python3 python3-numpy gnuplot-nox spin)
 
 install_missing() {
   local missing=()

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The protocol model check (model/README.md): runs spin on every model and
+# every weakened variant. A correct model must show no error; a weakened one
+# must be caught (its counterexample is printed, replayed from the trail).
+# Exit status: 0 all as expected, 1 a correct model failed or a weakened one
+# was not caught, 77 spin is missing and SHMRING_MODEL_NO_INSTALL is set.
+#
+#   scripts/model.sh            install spin if missing, check everything
+#   SHMRING_MODEL_NO_INSTALL=1  never install (CTest sets it; 77 = skipped)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MODEL_DIR=$ROOT/model
+CC=${CC:-cc}
+
+if ! command -v spin >/dev/null 2>&1; then
+  if [ -n "${SHMRING_MODEL_NO_INSTALL:-}" ]; then
+    echo "model: skipped: spin is not installed (apt-get install spin; scripts/test.sh installs it)"
+    exit 77
+  fi
+  echo "==> installing spin"
+  sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends spin
+fi
+if ! command -v "$CC" >/dev/null 2>&1; then
+  echo "model: a C compiler ($CC) is needed to build spin's verifiers" >&2
+  exit 1
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/shmring-model.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+failed=0
+runs=0
+total_states=0
+start=$(date +%s)
+
+# check EXPECT MODE MODEL [DEFINES...]
+#   EXPECT  pass | catch
+#   MODE    safety   (assertions + invalid end states; the LTL claim left out)
+#           liveness (the model's LTL claim, acceptance cycles, weak fairness)
+check() {
+  local expect=$1 mode=$2 model=$3
+  shift 3
+  local dir
+  dir=$(mktemp -d "$WORK/run.XXXXXX")
+  cp "$MODEL_DIR/$model.pml" "$dir/"
+  local ccflags=(-O2 -w -DCOLLAPSE) panflags=(-m2000000 -w22)
+  if [ "$mode" = safety ]; then
+    ccflags+=(-DNOCLAIM)
+  else
+    ccflags+=(-DNFAIR=3)
+    panflags+=(-a -f)
+  fi
+  local out=$dir/pan.out
+  if ! (cd "$dir" && spin -a "$@" "$model.pml" >spin.out 2>&1 &&
+        "$CC" "${ccflags[@]}" -o pan pan.c >cc.out 2>&1 &&
+        ./pan "${panflags[@]}" >"$out" 2>&1); then
+    echo "FAIL    $model $mode $*: spin, cc or pan did not run:"
+    cat "$dir"/spin.out "$dir"/cc.out "$out" 2>/dev/null | tail -20 | sed 's/^/        /'
+    failed=$((failed + 1))
+    return
+  fi
+  runs=$((runs + 1))
+  local errors states depth
+  errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$out" | tail -1)
+  states=$(awk '/states, stored/ {print $1; exit}' "$out")
+  depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' "$out" | tail -1)
+  if grep -q "search not completed\|max search depth too small" "$out"; then
+    echo "FAIL    $model $mode $*: the search was truncated"
+    grep "search not completed\|max search depth" "$out" | sed 's/^/        /'
+    failed=$((failed + 1))
+    return
+  fi
+  total_states=$((total_states + ${states%.*}))
+  local label="$model $mode ${*:-(as in the code)}"
+  if [ "$expect" = pass ]; then
+    if [ "$errors" = 0 ]; then
+      printf 'ok      %-62s %9s states, depth %4s, 0 errors\n' "$label" "$states" "$depth"
+    else
+      printf 'FAIL    %-62s %9s states, %s errors:\n' "$label" "$states" "$errors"
+      (cd "$dir" && spin -t "$@" "$model.pml" 2>&1 | sed -n '2,/trail ends/p' | sed 's/^ */        /')
+      failed=$((failed + 1))
+    fi
+  else
+    if [ "${errors:-0}" -gt 0 ]; then
+      printf 'caught  %-62s %9s states, trail of depth %s:\n' "$label" "$states" \
+        "$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' "$out" | head -1)"
+      grep -m1 "^pan:1:" "$out" | sed 's/^/        /'
+      (cd "$dir" && spin -t "$@" "$model.pml" 2>&1 | sed -n '2,/trail ends/p' | grep -v "^spin: trail ends" |
+        sed 's/^ */        /')
+    else
+      printf 'MISSED  %-62s %9s states: the weakened variant was NOT caught\n' "$label" "$states"
+      failed=$((failed + 1))
+    fi
+  fi
+}
+
+echo "==> spin $(spin -V | sed -n 's/Spin Version \([^ ]*\).*/\1/p'): model/spsc_ring.pml"
+echo "    safety: FIFO order, no duplicate, no loss (sequence + size of each record),"
+echo "    the consumer never reads a unit being written, the producer never overwrites"
+echo "    an unread unit, front()'s corruption checks never fire, no deadlock (invalid"
+echo "    end states); liveness: <> every message taken (LTL, weak fairness)"
+check pass safety   spsc_ring
+check pass safety   spsc_ring -DN=6
+check pass safety   spsc_ring -DCAP=8 -DN=4
+check pass safety   spsc_ring -DMAXMSG=2 -DN=5
+check pass liveness spsc_ring -DN=5
+check pass liveness spsc_ring -DMAXMSG=2 -DN=4
+check catch safety  spsc_ring -DHEAD_BEFORE_READ
+check catch safety  spsc_ring -DRELAXED_TAIL
+check catch safety  spsc_ring -DWRAP_NEED_BUG
+check catch safety  spsc_ring -DPUBLISH_EARLY
+
+echo "==> model/wakeup.pml"
+echo "    safety: no waiter parked while a message is untaken when nothing can move"
+echo "    (watchdog), no invalid end state; liveness: <> every message taken (LTL)"
+check pass safety   wakeup
+check pass safety   wakeup -DASYMMETRIC
+check pass safety   wakeup -DK=5
+check pass safety   wakeup -DW=2 -DM=2 -DK=2
+check pass safety   wakeup -DW=2 -DM=2 -DK=2 -DASYMMETRIC
+check pass liveness wakeup
+check pass liveness wakeup -DASYMMETRIC
+check pass liveness wakeup -DW=2 -DM=2 -DK=1
+check catch safety  wakeup -DOLD_ORDER
+check catch safety  wakeup -DNO_WAITER_FENCE
+check catch safety  wakeup -DNO_NOTIFIER_FENCE
+check catch safety  wakeup -DASYMMETRIC -DNO_HEAVY_BARRIER
+check catch safety  wakeup -DW=2 -DM=2 -DK=1 -DOLD_ORDER
+check catch liveness wakeup -DOLD_ORDER -DNO_WATCHDOG
+
+echo "==> $runs runs, $total_states states stored in all, $(( $(date +%s) - start )) s"
+if [ "$failed" -ne 0 ]; then
+  echo "==> model check FAILED: $failed run(s) not as expected"
+  exit 1
+fi
+echo "==> model check passed: every correct model holds, every weakened variant is caught"
