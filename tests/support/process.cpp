@@ -184,4 +184,12 @@ std::string queue_peer_path() {
 #endif
 }
 
+std::string sync_peer_path() {
+#ifdef SHMRING_SYNC_PEER
+  return SHMRING_SYNC_PEER;
+#else
+  return "shmring_sync_peer";
+#endif
+}
+
 }  // namespace shmring::test

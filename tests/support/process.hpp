@@ -71,4 +71,7 @@ void write_line(int fd, const std::string& line);
 // Path of the queue peer executable (tests/support/queue_peer.cpp).
 std::string queue_peer_path();
 
+// Path of the synchronization-primitive peer (tests/support/sync_peer.cpp).
+std::string sync_peer_path();
+
 }  // namespace shmring::test
