@@ -115,8 +115,9 @@ int main(int argc, char** argv) {
       return 3;
     }
     if (mode == "event-set") {
+      const std::string t = now();  // before the set: nobody can wake earlier
       e->set();
-      say("set " + now());
+      say("set " + t);
       return 0;
     }
     if (argc != 4) return usage();

@@ -204,6 +204,33 @@ TEST(Lock, WorksWithStdUniqueLock) {
   EXPECT_FALSE(lock.locked());
 }
 
+// LockLayout is embeddable: here in anonymous shared memory (all zeroes: a
+// free lock) that forked children inherit, guarding a non-atomic counter.
+TEST(Lock, WorksEmbeddedInMemorySharedWithForkedChildren) {
+  struct Guarded {
+    LockLayout lock;
+    std::uint64_t counter;  // plain: only the lock keeps the increments whole
+  };
+  test::SharedMemory<Guarded> g;
+  constexpr int kProcs = 4, kIncrements = 20000;
+  std::vector<Child> children;
+  for (int p = 0; p < kProcs; ++p) {
+    children.push_back(test::fork_child([&](int) {
+      LockRef lock(g->lock);
+      for (int i = 0; i < kIncrements; ++i) {
+        std::scoped_lock guard(lock);
+        const std::uint64_t v = g->counter;
+        if (i % 64 == 0) ::sched_yield();  // widen the window a lost update needs
+        g->counter = v + 1;
+      }
+      return 0;
+    }));
+  }
+  for (auto& c : children) ASSERT_EQ(c.wait(), 0);
+  EXPECT_EQ(g->counter, static_cast<std::uint64_t>(kProcs) * kIncrements);
+  EXPECT_FALSE(LockRef(g->lock).locked());
+}
+
 // ---- RLock ---------------------------------------------------------------------
 
 TEST(RLock, IsRecursiveForItsThreadAndFreeOnlyAfterAsManyReleases) {
