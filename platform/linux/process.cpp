@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -98,6 +99,21 @@ const ForkHook g_fork_hook;
 }  // namespace
 
 ProcessId current_process() noexcept { return g_self; }
+
+ProcessId current_thread() noexcept {
+  struct Cached {
+    std::uint64_t generation = ~std::uint64_t{0};
+    ProcessId id{};
+  };
+  thread_local Cached cached;
+  const std::uint64_t generation = fork_generation();
+  if (cached.generation != generation) {  // first use in this thread, or a forked child
+    const auto tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
+    cached.id = ProcessId{tid, read_proc_stat(tid).start_time};
+    cached.generation = generation;
+  }
+  return cached.id;
+}
 
 std::uint64_t process_start_time(std::uint32_t pid) noexcept {
   const ProcStat st = read_proc_stat(pid);

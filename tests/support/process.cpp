@@ -176,11 +176,30 @@ void write_line(int fd, const std::string& line) {
   }
 }
 
+std::int64_t runqueue_wait_ns(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/schedstat", static_cast<int>(tid));
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return 0;
+  unsigned long long on_cpu = 0, waiting = 0;
+  const int n = std::fscanf(f, "%llu %llu", &on_cpu, &waiting);
+  std::fclose(f);
+  return n == 2 ? static_cast<std::int64_t>(waiting) : 0;
+}
+
 std::string queue_peer_path() {
 #ifdef SHMRING_QUEUE_PEER
   return SHMRING_QUEUE_PEER;
 #else
   return "shmring_queue_peer";
+#endif
+}
+
+std::string sync_peer_path() {
+#ifdef SHMRING_SYNC_PEER
+  return SHMRING_SYNC_PEER;
+#else
+  return "shmring_sync_peer";
 #endif
 }
 

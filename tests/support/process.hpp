@@ -68,7 +68,17 @@ Child spawn(const std::string& path, const std::vector<std::string>& args);
 // Writes a line to a file descriptor (child side of the result pipe).
 void write_line(int fd, const std::string& line);
 
+// Time the task `tid` (a pid names its main thread) has spent runnable but
+// not running, in ns (/proc/<tid>/schedstat field 2); 0 if unknown. Latency
+// tests subtract the growth of this number, so a scheduler that starves the
+// measured process (a nice 19 test on a loaded machine) is not blamed on the
+// code under test.
+std::int64_t runqueue_wait_ns(pid_t tid);
+
 // Path of the queue peer executable (tests/support/queue_peer.cpp).
 std::string queue_peer_path();
+
+// Path of the synchronization-primitive peer (tests/support/sync_peer.cpp).
+std::string sync_peer_path();
 
 }  // namespace shmring::test

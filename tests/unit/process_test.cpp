@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -92,6 +93,36 @@ TEST(Process, ForkedChildSeesItsOwnIdentityAndANewForkGeneration) {
   // The parent's own view is unchanged by the fork.
   EXPECT_EQ(current_process(), parent);
   EXPECT_EQ(fork_generation(), parent_generation);
+}
+
+TEST(Process, CurrentThreadIsTheTidWithItsOwnStartTimeAndDiesWithTheThread) {
+  // The main thread's identity is the process's.
+  EXPECT_EQ(current_thread(), current_process());
+  ProcessId other{};
+  StatFields proc{};
+  Liveness while_running = Liveness::dead;
+  std::thread t([&] {
+    other = current_thread();
+    proc = read_stat(static_cast<pid_t>(::syscall(SYS_gettid)));  // /proc/<tid>/stat
+    while_running = liveness(other);
+  });
+  t.join();
+  EXPECT_NE(other.pid, current_process().pid);
+  ASSERT_TRUE(proc.found);
+  EXPECT_EQ(other.start_time, proc.start_time);
+  EXPECT_NE(other.start_time, 0u);
+  EXPECT_EQ(while_running, Liveness::alive);
+  EXPECT_EQ(liveness(other), Liveness::dead) << "a joined thread is gone";
+  EXPECT_EQ(liveness(current_thread()), Liveness::alive);
+  // A forked child's thread is a new identity.
+  const ProcessId parent_thread = current_thread();
+  test::Child child = test::fork_child([&](int out) {
+    const ProcessId me = current_thread();
+    test::write_line(out, me == current_process() && me != parent_thread ? "new" : "stale");
+    return 0;
+  });
+  EXPECT_EQ(child.read_line(10s), "new");
+  EXPECT_EQ(child.wait(10s), 0);
 }
 
 TEST(Process, SelfIsAlive) { EXPECT_EQ(liveness(current_process()), Liveness::alive); }

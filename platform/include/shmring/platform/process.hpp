@@ -17,6 +17,14 @@ struct ProcessId {
 // The calling process (re-read in a forked child).
 [[nodiscard]] ProcessId current_process() noexcept;
 
+// The calling thread, named the same way: its thread id (a task id in the
+// pid space, <= pid_max like a pid) and its own start time (/proc/<tid>/stat
+// field 22). liveness() accepts it: a thread that exited — alone or with its
+// process — is dead, and a recycled tid is told apart by its start time.
+// Cached per thread; re-read in a forked child (the child's thread has a new
+// tid). Owner words of locks hold pack_owner(current_thread()).
+[[nodiscard]] ProcessId current_thread() noexcept;
+
 // Start time of `pid`, or 0 when there is no such process.
 [[nodiscard]] std::uint64_t process_start_time(std::uint32_t pid) noexcept;
 

@@ -1,0 +1,57 @@
+// What the synchronization primitives share: their status values and the
+// options of their named forms (Lock, RLock, Semaphore, BoundedSemaphore,
+// Event). Outcomes are values, never exceptions (SPEC §2).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "shmring/platform/error.hpp"
+#include "shmring/platform/segment.hpp"
+
+namespace shmring {
+
+enum class AcquireStatus : std::uint8_t {
+  acquired,    // the caller holds it
+  owner_died,  // the caller holds it, taken over from a holder that died holding it:
+               // what that holder protected may be half-updated (Lock and RLock only)
+  timeout,     // the wait ended first (nowait: it was not free)
+};
+
+enum class ReleaseStatus : std::uint8_t {
+  ok,
+  not_held,   // Lock: it was not locked (Python: ValueError "released too many times")
+  not_owner,  // RLock: the calling thread does not hold it (Python: RuntimeError)
+  too_many,   // BoundedSemaphore: above its initial value (Python: ValueError);
+              // Semaphore: above kSemaphoreValueMax. Nothing changed.
+};
+
+[[nodiscard]] const char* to_string(AcquireStatus s) noexcept;
+[[nodiscard]] const char* to_string(ReleaseStatus s) noexcept;
+
+// Creating a named primitive.
+struct SyncOptions {
+  std::uint32_t mode = 0600;  // file permissions
+};
+
+// Opening a named primitive created by another process.
+struct SyncOpenOptions {
+  // How long to wait for a creator that has not finished creating it.
+  std::chrono::nanoseconds ready_timeout = std::chrono::milliseconds(1000);
+  bool allow_foreign_owner = false;  // open a file owned by another user
+};
+
+namespace detail {
+// A segment for one primitive's layout: created (not yet published: the
+// caller constructs the layout, then publishes) or opened and checked by the
+// segment header (kind, layout version and hash, sizes, ready state).
+[[nodiscard]] Result<platform::Segment> create_sync_segment(std::string_view name, std::uint32_t kind,
+                                                            std::uint64_t layout_hash, std::uint64_t size,
+                                                            const SyncOptions& options);
+[[nodiscard]] Result<platform::Segment> open_sync_segment(std::string_view name, std::uint32_t kind,
+                                                          std::uint64_t layout_hash, std::uint64_t size,
+                                                          const SyncOpenOptions& options);
+}  // namespace detail
+
+}  // namespace shmring

@@ -1,0 +1,131 @@
+// shmring_sync_peer: a separately started executable that opens a
+// synchronization primitive by name and plays one side of a cross-process
+// test. It prints result lines on stdout. Usage: see usage() below.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "shmring/event.hpp"
+#include "shmring/lock.hpp"
+#include "shmring/platform/clock.hpp"
+#include "shmring/semaphore.hpp"
+
+using namespace shmring;
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: shmring_sync_peer lock|rlock NAME HOLD_MS   (acquire, print, hold, release; -1: hold forever)\n"
+               "       shmring_sync_peer sem-acquire NAME TIMEOUT_MS (-1: forever)\n"
+               "       shmring_sync_peer sem-release NAME\n"
+               "       shmring_sync_peer event-wait NAME TIMEOUT_MS  (-1: forever)\n"
+               "       shmring_sync_peer event-set NAME\n"
+               "       shmring_sync_peer open lock|rlock|sem|bsem|event NAME (prints the open error or 'ok')\n");
+  return 2;
+}
+
+Wait wait_from_ms(long ms) {
+  if (ms < 0) return forever;
+  return std::chrono::milliseconds(ms);
+}
+
+void say(const std::string& s) {
+  std::printf("%s\n", s.c_str());
+  std::fflush(stdout);
+}
+
+std::string now() { return std::to_string(platform::monotonic_ns()); }
+
+template <class L>
+int hold(Result<L> l, long hold_ms) {
+  if (!l) {
+    say("error " + l.error().message());
+    return 3;
+  }
+  say("ready " + now());
+  const AcquireStatus st = l->acquire(forever);
+  say(std::string(to_string(st)) + " " + now());
+  if (hold_ms < 0) {
+    for (;;) ::pause();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
+  const std::string t = now();
+  const ReleaseStatus r = l->release();
+  say(std::string("released ") + to_string(r) + " " + t);
+  return 0;
+}
+
+template <class T>
+std::string open_verdict(const char* name) {
+  SyncOpenOptions o;
+  o.ready_timeout = std::chrono::milliseconds(0);
+  auto r = T::open(name, o);
+  return r ? std::string("ok") : "error " + std::string(to_string(r.error().code));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return usage();
+  const std::string mode = argv[1];
+  if (mode == "open") {
+    if (argc != 4) return usage();
+    const std::string kind = argv[2];
+    const char* name = argv[3];
+    if (kind == "lock") say(open_verdict<Lock>(name));
+    else if (kind == "rlock") say(open_verdict<RLock>(name));
+    else if (kind == "sem") say(open_verdict<Semaphore>(name));
+    else if (kind == "bsem") say(open_verdict<BoundedSemaphore>(name));
+    else if (kind == "event") say(open_verdict<Event>(name));
+    else return usage();
+    return 0;
+  }
+  const char* name = argv[2];
+  if (mode == "lock" || mode == "rlock") {
+    if (argc != 4) return usage();
+    const long hold_ms = std::atol(argv[3]);
+    return mode == "lock" ? hold(Lock::open(name), hold_ms) : hold(RLock::open(name), hold_ms);
+  }
+  if (mode == "sem-acquire" || mode == "sem-release") {
+    auto s = Semaphore::open(name);
+    if (!s) {
+      say("error " + s.error().message());
+      return 3;
+    }
+    if (mode == "sem-release") {
+      say(to_string(s->release()));
+      return 0;
+    }
+    if (argc != 4) return usage();
+    say("ready " + now());
+    const std::int64_t t0 = platform::monotonic_ns();
+    const AcquireStatus st = s->acquire(wait_from_ms(std::atol(argv[3])));
+    say(std::string(to_string(st)) + " " + std::to_string(t0) + " " + now());
+    return 0;
+  }
+  if (mode == "event-wait" || mode == "event-set") {
+    auto e = Event::open(name);
+    if (!e) {
+      say("error " + e.error().message());
+      return 3;
+    }
+    if (mode == "event-set") {
+      const std::string t = now();  // before the set: nobody can wake earlier
+      e->set();
+      say("set " + t);
+      return 0;
+    }
+    if (argc != 4) return usage();
+    say("ready " + now());
+    const std::int64_t t0 = platform::monotonic_ns();
+    const bool got = e->wait(wait_from_ms(std::atol(argv[3])));
+    say(std::string(got ? "true " : "false ") + std::to_string(t0) + " " + now());
+    return 0;
+  }
+  return usage();
+}

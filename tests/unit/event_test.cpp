@@ -1,0 +1,153 @@
+// Event (event.hpp) across real processes: wait timeouts, set wakes every
+// waiter, a set() followed at once by clear() still wakes parked waiters with
+// true (Python's documented Event.wait), hostile files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "process.hpp"
+#include "shared_memory.hpp"
+#include "shmring/event.hpp"
+#include "shmring/lock.hpp"
+#include "shmring/platform/clock.hpp"
+
+namespace shmring {
+namespace {
+
+using namespace std::chrono_literals;
+using platform::monotonic_ns;
+using test::Child;
+using test::UniqueName;
+
+constexpr std::int64_t kMs = 1'000'000;
+
+Event create_or_throw(const UniqueName& name) {
+  auto e = Event::create(name);
+  if (!e) throw std::runtime_error(e.error().message());
+  return std::move(*e);
+}
+
+struct Timed {
+  std::string status;
+  long long t0 = 0, t1 = 0;
+};
+Timed parse_timed(const std::string& line) {
+  Timed t;
+  char status[32] = {0};
+  if (std::sscanf(line.c_str(), "%31s %lld %lld", status, &t.t0, &t.t1) == 3) t.status = status;
+  return t;
+}
+
+TEST(Event, WaitWithTimeoutOnAClearEventReturnsFalseNoEarlierThanTheTimeout) {
+  UniqueName name("event-timeout");
+  Event e = create_or_throw(name);
+  Child peer = test::spawn(test::sync_peer_path(), {"event-wait", name.str(), "200"});
+  ASSERT_EQ(peer.read_line().rfind("ready", 0), 0u);
+  const Timed t = parse_timed(peer.read_line());
+  EXPECT_EQ(t.status, "false");
+  EXPECT_GE(t.t1 - t.t0, 200 * kMs);
+  EXPECT_LT(t.t1 - t.t0, 1500 * kMs);
+  EXPECT_EQ(peer.wait(), 0);
+  const std::int64_t t0 = monotonic_ns();
+  EXPECT_FALSE(e.wait(nowait));
+  EXPECT_FALSE(e.wait(0ms));
+  EXPECT_LT(monotonic_ns() - t0, 100 * kMs);
+}
+
+TEST(Event, SetInASpawnedProcessWakesEveryForkedWaiter) {
+  UniqueName name("event-set");
+  Event e = create_or_throw(name);
+  std::vector<Child> waiters;
+  for (int i = 0; i < 5; ++i) {
+    waiters.push_back(test::fork_child([&](int out) {
+      auto ev = Event::open(name);
+      if (!ev) return 1;
+      test::write_line(out, "waiting");
+      const bool got = ev->wait();
+      test::write_line(out, std::string(got ? "true " : "false ") + std::to_string(monotonic_ns()));
+      return 0;
+    }));
+  }
+  for (auto& w : waiters) ASSERT_EQ(w.read_line(), "waiting");
+  std::this_thread::sleep_for(100ms);  // they park
+  EXPECT_FALSE(e.is_set());
+  Child setter = test::spawn(test::sync_peer_path(), {"event-set", name.str()});
+  long long set_at = 0;
+  ASSERT_EQ(std::sscanf(setter.read_line().c_str(), "set %lld", &set_at), 1);
+  EXPECT_EQ(setter.wait(), 0);
+  for (auto& w : waiters) {
+    long long woke_at = 0;
+    const std::string line = w.read_line(10s);
+    ASSERT_EQ(std::sscanf(line.c_str(), "true %lld", &woke_at), 1) << line;
+    EXPECT_GE(woke_at, set_at);
+    EXPECT_EQ(w.wait(), 0);
+  }
+  EXPECT_TRUE(e.is_set());
+  EXPECT_TRUE(e.wait(nowait));
+  EXPECT_TRUE(e.wait()) << "a set event returns at once";
+  e.clear();
+  EXPECT_FALSE(e.is_set());
+  EXPECT_FALSE(e.wait(10ms));
+}
+
+// threading.Event.wait: "returns True if and only if the internal flag has
+// been set to true, either before the wait call or after the wait starts".
+TEST(Event, AWaiterParkedThroughASetAndAnImmediateClearReturnsTrue) {
+  UniqueName name("event-pulse");
+  Event e = create_or_throw(name);
+  Child waiter = test::fork_child([&](int out) {
+    auto ev = Event::open(name);
+    if (!ev) return 1;
+    test::write_line(out, "waiting");
+    test::write_line(out, ev->wait(5s) ? "true" : "false");
+    return 0;
+  });
+  ASSERT_EQ(waiter.read_line(), "waiting");
+  std::this_thread::sleep_for(100ms);
+  e.set();
+  e.clear();
+  EXPECT_EQ(waiter.read_line(10s), "true");
+  EXPECT_EQ(waiter.wait(), 0);
+  EXPECT_FALSE(e.is_set());
+}
+
+TEST(Event, WorksEmbeddedInMemorySharedWithForkedChildren) {
+  test::SharedMemory<EventLayout> layout;  // all zeroes: a clear event
+  EventRef e(*layout);
+  Child c = test::fork_child([&](int out) {
+    EventRef ev(*layout);
+    test::write_line(out, ev.wait(5s) ? "true" : "false");
+    return 0;
+  });
+  std::this_thread::sleep_for(50ms);
+  e.set();
+  EXPECT_EQ(c.read_line(), "true");
+  EXPECT_EQ(c.wait(), 0);
+}
+
+TEST(EventOpen, AnEventIsNotALockNorALockAnEvent) {
+  UniqueName ev("event-kind"), lk("lock-kind-ev");
+  Event e = create_or_throw(ev);
+  auto l = Lock::create(lk);
+  ASSERT_TRUE(l);
+  SyncOpenOptions o;
+  o.ready_timeout = 0ms;
+  auto as_lock = Lock::open(ev, o);
+  ASSERT_FALSE(as_lock);
+  EXPECT_EQ(as_lock.error().code, Errc::wrong_kind);
+  auto as_event = Event::open(lk, o);
+  ASSERT_FALSE(as_event);
+  EXPECT_EQ(as_event.error().code, Errc::wrong_kind);
+  (void)::truncate(ev.path().c_str(), 100);
+  auto truncated = Event::open(ev, o);
+  ASSERT_FALSE(truncated);
+  EXPECT_EQ(truncated.error().code, Errc::truncated);
+}
+
+}  // namespace
+}  // namespace shmring
