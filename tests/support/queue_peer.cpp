@@ -21,6 +21,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: shmring_queue_peer produce NAME COUNT SEED MIN MAX\n"
                "       shmring_queue_peer consume NAME COUNT SEED MIN MAX\n"
+               "       shmring_queue_peer produce-tagged NAME COUNT SEED MIN MAX ID   (MIN >= 8)\n"
+               "       shmring_queue_peer consume-tagged NAME SEED MIN MAX   (until closed; prints a tally line)\n"
                "       shmring_queue_peer get NAME TIMEOUT_MS      (-1: forever)\n"
                "       shmring_queue_peer put NAME TIMEOUT_MS SIZE (-1: forever)\n"
                "       shmring_queue_peer hold NAME producer|consumer SECONDS\n"
@@ -64,6 +66,32 @@ int main(int argc, char** argv) {
     const test::RunResult r = mode == "produce" ? test::run_producer(*q, t, count) : test::run_consumer(*q, t, count);
     say("done " + std::to_string(r.messages) + " " + std::to_string(r.errors) + " " + std::to_string(r.checksum) + " " +
         std::to_string(r.first_bad_seq) + " " + r.stopped);
+    return 0;
+  }
+  if (mode == "produce-tagged") {
+    if (argc != 8) return usage();
+    test::Traffic t{std::strtoull(argv[4], nullptr, 10), static_cast<std::uint32_t>(std::atoi(argv[5])),
+                    static_cast<std::uint32_t>(std::atoi(argv[6]))};
+    auto q = open_queue(name, Role::producer);
+    if (!q) {
+      say("error " + q.error().message());
+      return 3;
+    }
+    const test::RunResult r =
+        test::run_tagged_producer(*q, t, static_cast<std::uint32_t>(std::atoi(argv[7])), std::strtoull(argv[3], nullptr, 10));
+    say("done " + std::to_string(r.messages) + " " + r.stopped);
+    return 0;
+  }
+  if (mode == "consume-tagged") {
+    if (argc != 6) return usage();
+    test::Traffic t{std::strtoull(argv[3], nullptr, 10), static_cast<std::uint32_t>(std::atoi(argv[4])),
+                    static_cast<std::uint32_t>(std::atoi(argv[5]))};
+    auto q = open_queue(name, Role::consumer);
+    if (!q) {
+      say("error " + q.error().message());
+      return 3;
+    }
+    say(test::run_tagged_consumer(*q, t).to_line());
     return 0;
   }
   if (mode == "get" || mode == "put") {

@@ -1,0 +1,173 @@
+// The MPMC engine through the Queue API, across real processes: several
+// producers and consumers (forked, and separately started executables that
+// open by name), every message checked for size, content, per-producer order
+// and exactly-once delivery; a producer stopped (SIGSTOP) again and again for
+// longer than the detection window is never taken for dead; the participant
+// table's limit.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <new>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+#include "queue_helpers.hpp"
+#include "shmring/mpmc_ring_layout.hpp"
+#include "shmring/platform/clock.hpp"
+#include "shmring/queue.hpp"
+#include "traffic_run.hpp"
+
+namespace shmring {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Child;
+using test::Tally;
+using test::UniqueName;
+
+const test::Traffic kTraffic{11, 8, 300};
+
+Child forked_producer(const UniqueName& name, std::uint32_t id, std::uint64_t count) {
+  return test::fork_child([&name, id, count](int) {
+    Queue q = test::open_or_throw(name, Role::producer);
+    return test::run_tagged_producer(q, kTraffic, id, count).messages == count ? 0 : 1;
+  });
+}
+
+Child forked_consumer(const UniqueName& name) {
+  return test::fork_child([&name](int out) {
+    Queue q = test::open_or_throw(name, Role::consumer);
+    test::write_line(out, test::run_tagged_consumer(q, kTraffic).to_line());
+    return 0;
+  });
+}
+
+// Waits for the producers, closes the queue, and adds up the consumers' tallies.
+Tally finish(Queue& q, std::vector<Child>& producers, std::vector<Child>& consumers) {
+  for (Child& p : producers) EXPECT_EQ(p.wait(std::chrono::seconds(120)), 0);
+  q.close();
+  Tally total;
+  for (Child& c : consumers) {
+    const Tally t = Tally::from_line(c.read_line(std::chrono::seconds(120)));
+    EXPECT_STREQ(t.stopped, "closed") << "each consumer ends on close, after draining";
+    total.add(t);
+    EXPECT_EQ(c.wait(), 0);
+  }
+  return total;
+}
+
+TEST(MpmcQueue, TwoForkedProducersAndTwoForkedConsumersDeliverEveryMessageOnceInProducerOrder) {
+  UniqueName name("mpmc-2x2");
+  Queue q = test::create_or_throw(name, {.capacity_bytes = 64 << 10});
+  ASSERT_EQ(q.engine(), Engine::mpmc);
+  constexpr std::uint64_t kEach = 500'000;
+  std::vector<Child> producers, consumers;
+  for (int i = 0; i < 2; ++i) consumers.push_back(forked_consumer(name));
+  for (std::uint32_t i = 0; i < 2; ++i) producers.push_back(forked_producer(name, i, kEach));
+  const Tally total = finish(q, producers, consumers);
+  EXPECT_EQ(total.errors, 0u);
+  EXPECT_EQ(total.reordered, 0u);
+  EXPECT_EQ(total.messages, 2 * kEach);
+  EXPECT_TRUE(test::exactly_once(total, 2, kEach));
+  EXPECT_EQ(q.claims_repaired(), 0u);
+  EXPECT_EQ(q.reads_lost(), 0u);
+}
+
+TEST(MpmcQueue, ProducersAndConsumersStartedAsSeparateExecutablesShareOneQueueByName) {
+  UniqueName name("mpmc-exec");
+  Queue q = test::create_or_throw(name, {.capacity_bytes = 64 << 10});
+  constexpr std::uint64_t kEach = 300'000;
+  const std::string seed = std::to_string(kTraffic.seed), lo = std::to_string(kTraffic.min_size),
+                    hi = std::to_string(kTraffic.max_size);
+  std::vector<Child> producers, consumers;
+  for (int i = 0; i < 2; ++i) {
+    consumers.push_back(test::spawn(test::queue_peer_path(), {"consume-tagged", name.str(), seed, lo, hi}));
+  }
+  for (int i = 0; i < 3; ++i) {
+    producers.push_back(test::spawn(test::queue_peer_path(), {"produce-tagged", name.str(), std::to_string(kEach),
+                                                              seed, lo, hi, std::to_string(i)}));
+  }
+  for (Child& p : producers) EXPECT_EQ(p.read_line(std::chrono::seconds(120)), "done " + std::to_string(kEach) + " ok");
+  const Tally total = finish(q, producers, consumers);
+  EXPECT_EQ(total.errors, 0u);
+  EXPECT_EQ(total.reordered, 0u);
+  EXPECT_TRUE(test::exactly_once(total, 3, kEach));
+}
+
+// SIGSTOP lands at random instructions, often between a claim and its commit
+// (then everyone behind that record waits). The producer streams until told
+// to stop, so every SIGSTOP lands mid-stream: 20 stops of 3x the detection
+// window each, and one of 1 s. Nobody takes it for dead, and every message of
+// both producers arrives, in order, intact.
+TEST(MpmcQueue, ProducerStoppedRepeatedlyForLongerThanTheDetectionWindowIsNeverTakenForDead) {
+  UniqueName name("mpmc-stop");
+  Queue q = test::create_or_throw(name, {.capacity_bytes = 16 << 10});
+  void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  auto* stop = new (mem) std::atomic<int>{0};
+  const auto streaming_producer = [&](std::uint32_t id) {
+    return test::fork_child([&, id](int out) {
+      Queue p = test::open_or_throw(name, Role::producer);
+      std::uint64_t i = 0;
+      for (; stop->load() == 0; ++i) {
+        const std::uint64_t tag = std::uint64_t{id} << test::kTagShift | i;
+        const PutClaim c = p.claim(kTraffic.size_of(tag), 10s);
+        if (c.status != PutStatus::ok) return 1;
+        kTraffic.fill(tag, c.bytes);
+        p.commit(c.bytes.size());
+      }
+      test::write_line(out, std::to_string(i));
+      return 0;
+    });
+  };
+  std::vector<Child> producers, consumers;
+  consumers.push_back(forked_consumer(name));
+  consumers.push_back(forked_consumer(name));
+  producers.push_back(streaming_producer(0));
+  producers.push_back(streaming_producer(1));
+  const auto stop_for = [&](std::chrono::milliseconds d) {
+    producers[0].kill(SIGSTOP);
+    platform::sleep_until_ns(platform::monotonic_ns() + std::chrono::nanoseconds(d).count());
+    producers[0].kill(SIGCONT);
+  };
+  for (int i = 0; i < 20; ++i) {
+    stop_for(3 * kDeadOwnerCheck + 5ms);
+    platform::sleep_until_ns(platform::monotonic_ns() + (1 + i % 3) * test::kMs);
+  }
+  stop_for(1000ms);
+  platform::sleep_until_ns(platform::monotonic_ns() + 50 * test::kMs);
+  stop->store(1);
+  std::vector<std::uint64_t> counts;
+  for (Child& p : producers) counts.push_back(std::stoull(p.read_line(std::chrono::seconds(60))));
+  const Tally total = finish(q, producers, consumers);
+  EXPECT_EQ(total.errors, 0u);
+  EXPECT_EQ(total.reordered, 0u);
+  EXPECT_GT(counts[0], 1000u);
+  EXPECT_TRUE(test::exactly_once(total, counts)) << "a stopped producer's message was lost or overwritten";
+  EXPECT_EQ(q.claims_repaired(), 0u) << "a stopped producer was taken for dead";
+  ::munmap(mem, 4096);
+}
+
+TEST(MpmcQueue, MoreHandlesThanParticipantSlotsAreRefusedUntilOneLetsGo) {
+  UniqueName name("mpmc-slots");
+  Queue q = test::create_or_throw(name);
+  std::vector<std::unique_ptr<Queue>> handles;
+  for (std::uint32_t i = 0; i < kMpmcParticipants; ++i) {
+    handles.push_back(std::make_unique<Queue>(test::open_or_throw(name)));
+    ASSERT_EQ(handles.back()->put_nowait("x"), PutStatus::ok) << i;
+  }
+  EXPECT_EQ(q.put_nowait("one too many"), PutStatus::role_taken);
+  EXPECT_EQ(q.get_nowait().status, GetStatus::role_taken);
+  handles.pop_back();  // gives its slot back
+  EXPECT_EQ(q.put_nowait("now there is room"), PutStatus::ok);
+  EXPECT_EQ(q.qsize(), kMpmcParticipants + 1);
+}
+
+}  // namespace
+}  // namespace shmring
