@@ -2,6 +2,9 @@
 // same work, in the same binary and run. Names: BM_<Object>_<Scenario>.
 //
 //   throughput  BM_<X>_Bytes/<size>     one-way stream, producer here, consumer in a child
+//               BM_QueueMpmc_Bytes/64   the MPMC engine at 1P1C (BM_Queue_* declare SPSC)
+//               BM_<X>_Crowd/<P>/<C>    P producer and C consumer processes, 64-byte messages:
+//                                       BM_QueueMpmc_Crowd vs BM_BoostLfQueue_Crowd
 //               BM_Spsc_Typed8 vs BM_BoostSpsc_Typed8; BM_BoostSpsc_Fixed64
 //               BM_Memcpy_Bytes/65536   the memory-bandwidth yardstick
 //   latency     BM_<X>_PingPong         one round trip per iteration, both sides blocking
@@ -10,6 +13,7 @@
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <chrono>
 #include <cstdio>
@@ -47,9 +51,10 @@ void stream_bytes(benchmark::State& state) {
 
 // The Queue's consumer publishes its count in batches and whenever the queue
 // runs dry, like the spinning contestants below, and reports its system calls.
-void BM_Queue_Bytes(benchmark::State& state) {
+template <Engine kEngine>
+void queue_bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  QueueChannel ch(size, size >= 16384 ? (4u << 20) : (1u << 20));
+  QueueChannel ch(size, size >= 16384 ? (4u << 20) : (1u << 20), kEngine);
   Partner partner([&](Control& ctl) {
     Queue& q = ch.queue();
     std::vector<std::byte> buf(size);
@@ -72,6 +77,83 @@ void BM_Queue_Bytes(benchmark::State& state) {
                                            before.futex_wakes +
                                            partner.control().child_syscalls.load(std::memory_order_relaxed));
   state.counters["syscalls_per_msg"] = messages > 0 ? calls / messages : 0;
+}
+
+void BM_Queue_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc>(state); }
+// The MPMC engine with one producer and one consumer: what MPMC costs.
+void BM_QueueMpmc_Bytes(benchmark::State& state) { queue_bytes<Engine::mpmc>(state); }
+
+// ---- throughput: many producers and consumers, 64-byte messages -------------------------
+
+constexpr std::size_t kCrowdMessage = 64;
+constexpr std::uint64_t kCrowdBatch = 16384;  // per producer per iteration
+
+// The MPMC Queue, blocking API: producers put, consumers get (park when dry).
+void BM_QueueMpmc_Crowd(benchmark::State& state) {
+  const int producers = static_cast<int>(state.range(0));
+  const int consumers = static_cast<int>(state.range(1));
+  QueueChannel ch(kCrowdMessage, 1u << 20, Engine::mpmc);
+  const std::vector<std::byte> msg(kCrowdMessage, std::byte{0x5a});
+  Crowd crowd(
+      producers, consumers,
+      [&](CrowdControl& ctl, int) { crowd_producer_loop(ctl, kCrowdBatch, [&] { ch.send(msg.data()); }); },
+      [&](CrowdControl& ctl, int) {
+        Queue& q = ch.queue();
+        std::vector<std::byte> buf(kCrowdMessage);
+        ctl.ready.fetch_add(1, std::memory_order_acq_rel);
+        for (std::uint64_t pending = 0;;) {
+          if (q.get_into(buf, nowait) != GetStatus::ok) {
+            ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
+            pending = 0;
+            if (q.get_into(buf, forever) != GetStatus::ok) std::abort();
+          }
+          if (++pending == kFlushEvery) {
+            ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
+            pending = 0;
+          }
+        }
+      });
+  crowd_stream(state, crowd, producers, kCrowdBatch, kCrowdMessage);
+}
+
+// boost::lockfree::queue, fixed-sized (index-based nodes, compile-time
+// capacity: no pointers, so it works placed in shared memory). Non-blocking:
+// a consumer with nothing to pop and a producer with no free node yield the
+// CPU and retry.
+void BM_BoostLfQueue_Crowd(benchmark::State& state) {
+  using Item = std::array<std::byte, kCrowdMessage>;
+  using Q = boost::lockfree::queue<Item, boost::lockfree::fixed_sized<true>, boost::lockfree::capacity<16384>>;
+  const int producers = static_cast<int>(state.range(0));
+  const int consumers = static_cast<int>(state.range(1));
+  SharedMemory mem(sizeof(Q));
+  auto* q = new (mem.get()) Q();
+  const Item item{};
+  Crowd crowd(
+      producers, consumers,
+      [&](CrowdControl& ctl, int) {
+        crowd_producer_loop(ctl, kCrowdBatch, [&] {
+          while (!q->push(item)) ::sched_yield();
+        });
+      },
+      [&](CrowdControl& ctl, int) {
+        ctl.ready.fetch_add(1, std::memory_order_acq_rel);
+        Item v{};
+        for (std::uint64_t pending = 0;;) {
+          if (!q->pop(v)) {
+            ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
+            pending = 0;
+            for (int spins = 0; !q->pop(v); ++spins) {
+              if (spins > 64) ::sched_yield();
+            }
+          }
+          benchmark::DoNotOptimize(v);
+          if (++pending == kFlushEvery) {
+            ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
+            pending = 0;
+          }
+        }
+      });
+  crowd_stream(state, crowd, producers, kCrowdBatch, kCrowdMessage);
 }
 
 // ---- throughput: 8-byte typed messages, non-blocking rings spun on --------------------
@@ -332,6 +414,11 @@ void register_all() {
   RegisterBenchmark("BM_BoostSpsc_Fixed64", BM_BoostSpsc_Fixed64)->UseRealTime();
   RegisterBenchmark("BM_Spsc_Bytes", BM_Spsc_Bytes)->Arg(64)->Arg(65536)->UseRealTime();
   stream_args(RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes), 65536);
+  RegisterBenchmark("BM_QueueMpmc_Bytes", BM_QueueMpmc_Bytes)->Arg(64)->UseRealTime();
+  for (auto* b : {RegisterBenchmark("BM_QueueMpmc_Crowd", BM_QueueMpmc_Crowd),
+                  RegisterBenchmark("BM_BoostLfQueue_Crowd", BM_BoostLfQueue_Crowd)}) {
+    b->Args({2, 2})->Args({4, 4})->UseRealTime();
+  }
   stream_args(RegisterBenchmark("BM_BoostMq_Bytes", stream_bytes<BoostMqChannel>), 65536);
   stream_args(RegisterBenchmark("BM_PosixMq_Bytes", stream_bytes<PosixMqChannel>), 8192);
   stream_args(RegisterBenchmark("BM_Pipe_Bytes", stream_bytes<PipeChannel>), 65536);

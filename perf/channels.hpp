@@ -36,8 +36,12 @@ inline std::string unique_name(const char* tag) {
 // shmring::Queue through its blocking Python-shaped API: put / get_into.
 class QueueChannel {
  public:
-  explicit QueueChannel(std::size_t size, std::uint64_t capacity = 1u << 20) : name_(unique_name("q")), size_(size) {
+  // 1P1C rows declare the SPSC engine, as a user who knows there is one
+  // producer and one consumer would; the MPMC rows ask for Engine::mpmc.
+  explicit QueueChannel(std::size_t size, std::uint64_t capacity = 1u << 20, Engine engine = Engine::spsc)
+      : name_(unique_name("q")), size_(size) {
     QueueOptions o;
+    o.engine = engine;
     o.capacity_bytes = capacity;
     o.max_message = size;
     auto q = Queue::create(name_, o);

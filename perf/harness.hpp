@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <functional>
 #include <new>
+#include <vector>
 
 #include "shmring/platform/cpu.hpp"
 
@@ -122,6 +123,89 @@ void stream(benchmark::State& state, const Partner& partner, std::size_t size, S
     for (std::uint64_t i = 0; i < batch; ++i) send();
     sent += batch;
     while (partner.control().consumed.load(std::memory_order_acquire) < sent) platform::cpu_relax();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
+  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+}
+
+// ---- many producers and consumers ------------------------------------------------
+
+// What a crowd's processes and the coordinator tell each other.
+struct CrowdControl {
+  alignas(128) std::atomic<std::uint64_t> go{0};        // bumped by the coordinator: one batch per producer
+  alignas(128) std::atomic<std::uint64_t> consumed{0};  // messages received, added in chunks by consumers
+  alignas(128) std::atomic<std::uint32_t> ready{0};     // children set up
+};
+
+// P producer and C consumer processes, forked and unpinned (more processes
+// than cores: the scheduler places them, as it would for a user), killed on
+// destruction. The benchmark process only coordinates, sleeping while it
+// waits, so it takes no core from them.
+class Crowd {
+ public:
+  using Body = std::function<void(CrowdControl&, int id)>;
+  Crowd(int producers, int consumers, const Body& producer, const Body& consumer) : mem_(sizeof(CrowdControl)) {
+    ctl_ = new (mem_.get()) CrowdControl{};
+    unpin_self();
+    for (int i = 0; i < consumers + producers; ++i) {
+      const pid_t pid = ::fork();
+      if (pid < 0) std::abort();
+      if (pid == 0) {
+        if (i < consumers) {
+          consumer(*ctl_, i);
+        } else {
+          producer(*ctl_, i - consumers);
+        }
+        ::_exit(0);
+      }
+      pids_.push_back(pid);
+    }
+    while (ctl_->ready.load(std::memory_order_acquire) < static_cast<std::uint32_t>(producers + consumers)) {
+      ::usleep(100);
+    }
+  }
+  Crowd(const Crowd&) = delete;
+  Crowd& operator=(const Crowd&) = delete;
+  ~Crowd() {
+    for (pid_t pid : pids_) ::kill(pid, SIGKILL);
+    for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
+  }
+  [[nodiscard]] CrowdControl& control() const noexcept { return *ctl_; }
+
+ private:
+  SharedMemory mem_;
+  CrowdControl* ctl_;
+  std::vector<pid_t> pids_;
+};
+
+// Each producer sends `batch` messages per go; a consumer adds what it
+// received to `consumed` every `flush` messages and whenever it runs dry.
+inline void crowd_producer_loop(CrowdControl& ctl, std::uint64_t batch, const std::function<void()>& send) {
+  ctl.ready.fetch_add(1, std::memory_order_acq_rel);
+  std::uint64_t done = 0;
+  for (;;) {
+    const std::uint64_t go = ctl.go.load(std::memory_order_acquire);
+    if (go == done) {
+      ::sched_yield();
+      continue;
+    }
+    for (std::uint64_t i = 0; i < batch; ++i) send();
+    ++done;
+  }
+}
+
+// Runs one iteration per `go`: every producer sends its batch; the time
+// covers delivery to the consumers.
+inline void crowd_stream(benchmark::State& state, const Crowd& crowd, int producers, std::uint64_t batch,
+                         std::size_t size) {
+  CrowdControl& ctl = crowd.control();
+  std::uint64_t target = ctl.consumed.load(std::memory_order_acquire);
+  std::uint64_t sent = 0;
+  for (auto _ : state) {
+    target += batch * static_cast<std::uint64_t>(producers);
+    sent += batch * static_cast<std::uint64_t>(producers);
+    ctl.go.fetch_add(1, std::memory_order_acq_rel);
+    while (ctl.consumed.load(std::memory_order_acquire) < target) ::usleep(20);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(sent));
   state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));

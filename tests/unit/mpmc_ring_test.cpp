@@ -155,6 +155,43 @@ TEST_F(MpmcFixture, ConsumerWaitsOnAProducerMidWriteAndNamesIt) {
   EXPECT_EQ(c->front().status, RingStatus::ok);
 }
 
+TEST_F(MpmcFixture, ARecordStillBeingWrittenDoesNotHoldUpLaterProducersMessages) {
+  auto slow = participant(1);
+  auto p = participant(3);
+  auto c = participant(2);
+  ASSERT_EQ(slow->claim(64).status, RingStatus::ok);  // claimed, not yet committed
+  ASSERT_TRUE(put(*p, 2));
+  EXPECT_EQ(get(*c), std::optional<std::uint64_t>(2)) << "taken past the unfinished record";
+  const MpmcView v = c->front();
+  EXPECT_EQ(v.status, RingStatus::empty);
+  EXPECT_EQ(v.blocker.owner, slow->index());
+  slow->commit(8);
+  EXPECT_TRUE(get(*c).has_value());
+  EXPECT_EQ(c->message_count(), 0u);
+}
+
+TEST_F(MpmcFixture, ALaterRecordOfAProducerWhoseRecordWasSkippedIsNotTakenFirst) {
+  auto a = participant(1);
+  auto b = participant(3);
+  auto c = participant(2);
+  const MpmcClaim x = a->claim(8);
+  ASSERT_EQ(x.status, RingStatus::ok);
+  std::memset(x.bytes.data(), 0, 8);
+  const std::uint64_t y_pos = layout.tail.value.load();
+  ASSERT_TRUE(put(*b, 7));
+  // Make the record after a's unfinished one a's own (as it would be had a
+  // committed x and put y between two steps of a consumer's walk).
+  auto* y = reinterpret_cast<MpmcRecordHeader*>(data + (y_pos & (kCapacity - 1)));
+  const std::uint64_t w = y->state.load();
+  y->state.store((w & ~std::uint64_t{0xff0}) | std::uint64_t{a->index()} << 4);
+  const MpmcView v = c->front();
+  EXPECT_EQ(v.status, RingStatus::empty) << "a's later record must wait for its earlier one";
+  EXPECT_EQ(v.blocker.owner, a->index());
+  a->commit(8);
+  EXPECT_EQ(get(*c), std::optional<std::uint64_t>(0));
+  EXPECT_EQ(get(*c), std::optional<std::uint64_t>(7));
+}
+
 TEST_F(MpmcFixture, DeadProducerAfterClaimIsSkippedAndLaterMessagesFlow) {
   auto dying = participant(1);
   auto p = participant(3);
@@ -163,14 +200,18 @@ TEST_F(MpmcFixture, DeadProducerAfterClaimIsSkippedAndLaterMessagesFlow) {
   ASSERT_EQ(dying->claim(64).status, RingStatus::ok);  // claimed, tail moved, never committed
   ASSERT_TRUE(put(*p, 2));                             // behind the dead claim
   EXPECT_EQ(get(*c), std::optional<std::uint64_t>(1));
+  EXPECT_EQ(get(*c), std::optional<std::uint64_t>(2));
   const MpmcView v = c->front();
   ASSERT_EQ(v.status, RingStatus::empty);
   ASSERT_EQ(v.blocker.owner, dying->index());
   ASSERT_TRUE(c->repair_producer(v.blocker));
   EXPECT_FALSE(c->repair_producer(v.blocker)) << "a second repair finds nothing to do";
-  EXPECT_EQ(get(*c), std::optional<std::uint64_t>(2));
+  EXPECT_EQ(c->front().status, RingStatus::empty);
+  EXPECT_EQ(c->front().blocker.owner, kNoOwner);
   EXPECT_EQ(c->claims_abandoned(), 1u);
   EXPECT_EQ(c->message_count(), 0u);
+  EXPECT_TRUE(put(*p, 3));
+  EXPECT_EQ(get(*c), std::optional<std::uint64_t>(3));
 }
 
 TEST_F(MpmcFixture, DeadProducerBeforeMovingTheTailIsRepairedByAnotherProducer) {

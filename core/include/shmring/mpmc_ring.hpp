@@ -305,60 +305,20 @@ class MpmcRing {
   // ---- consumer -----------------------------------------------------------
 
   // Takes the oldest committed record for this participant; the view stays
-  // valid until pop(). empty: nothing committed at the head (blocker: the
-  // producer still writing it, if any).
-  [[nodiscard]] MpmcView front() noexcept {
-    if (read_pos_ != kNone) {  // read() twice without release(): the same record
-      const std::uint64_t m = header(read_pos_).meta.load(std::memory_order_relaxed);
-      return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, static_cast<std::uint32_t>(m)}, {}};
-    }
-    for (;;) {
-      // SYNC(head): acquire — pairs with the release CAS that moved it here.
-      const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
-      MpmcRecordHeader& hd = header(h);
-      // SYNC(state): acquire — pairs with the producer's commit (release).
-      std::uint64_t w = hd.state.load(std::memory_order_acquire);
-      if (tag_of(w) != tag(h)) {
-        if (layout_->head.value.load(std::memory_order_acquire) != h) continue;
-        return {RingStatus::corrupt, {}, {}};
-      }
-      switch (kind_of(w)) {
-        case RecordKind::empty: return {RingStatus::empty, {}, {}};
-        case RecordKind::claimed: return {RingStatus::empty, {}, {owner_of(w), h}};
-        case RecordKind::committed: {
-          // relaxed: read only by whoever proves us dead, after our death.
-          slot_->held_get.store(h, std::memory_order_relaxed);
-          // SYNC(state): acquire — the payload is visible once the record is ours.
-          if (!hd.state.compare_exchange_strong(w, word(h, RecordKind::reading, me_), std::memory_order_acquire,
-                                                std::memory_order_relaxed)) {
-            continue;
-          }
-          const std::uint64_t m = hd.meta.load(std::memory_order_relaxed);
-          const std::uint32_t len = static_cast<std::uint32_t>(m);
-          const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
-          if ((len & kPaddingFlag) != 0 || len > max_payload_ || record_bytes(len) > tail - h) {
-            read_pos_ = h;
-            pop();  // a damaged record: not handed out, not left to wedge the queue
-            return {RingStatus::corrupt, {}, {}};
-          }
-          advance_head(h, record_bytes(len));
-          read_pos_ = h;
-          return {RingStatus::ok, {data_ + (h & mask_) + kHeader, len}, {}};
-        }
-        case RecordKind::reading:
-        case RecordKind::consumed: {  // taken already: help the head past it
-          const std::uint64_t size = span_of(hd.meta.load(std::memory_order_relaxed));
-          if (size == 0 || size > layout_->tail.value.load(std::memory_order_acquire) - h) {
-            if (layout_->head.value.load(std::memory_order_acquire) != h) continue;
-            return {RingStatus::corrupt, {}, {}};
-          }
-          advance_head(h, size);
-          continue;
-        }
-        default: return {RingStatus::corrupt, {}, {}};
-      }
-    }
-  }
+  // valid until pop(). empty: nothing committed (blocker: the producer still
+  // writing the oldest record, if any).
+  //
+  // A record still being written does not hold the consumers up: they take
+  // committed records after it (up to kMaxSkip records on), except those of
+  // a producer whose record they skipped. That keeps each producer's order:
+  // having seen its record X still claimed, we may not take a later record
+  // of the same producer even though X cannot be in its claim any more by
+  // then (one claim at a time) — X may have been committed just after we
+  // looked, and then X must be taken first. (The first version skipped by
+  // position alone; the 4P4C test caught the reorder.) Skipping keeps one
+  // descheduled producer (more processes than cores) from stalling every
+  // consumer until it runs again. The head stays at the unfinished record.
+  [[nodiscard]] MpmcView front() noexcept { return scan(true); }
 
   // Consumes the record front() handed out.
   void pop() noexcept {
@@ -371,13 +331,8 @@ class MpmcRing {
 
   [[nodiscard]] bool has_read() const noexcept { return read_pos_ != kNone; }
 
-  // True when the head record is committed (a wait predicate).
-  [[nodiscard]] bool consumer_can_read() const noexcept {
-    const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
-    const std::uint64_t w = header(h).state.load(std::memory_order_acquire);
-    // Anything but "nothing here yet" is worth a look by front().
-    return !(tag_of(w) == tag(h) && (kind_of(w) == RecordKind::empty || kind_of(w) == RecordKind::claimed));
-  }
+  // True when front() would find a record (a wait predicate).
+  [[nodiscard]] bool consumer_can_read() noexcept { return scan(false).status != RingStatus::empty; }
 
   // ---- repairs (the caller has proved the blocker's owner dead) -------------
 
@@ -534,6 +489,80 @@ class MpmcRing {
     return (static_cast<std::uint32_t>(header(pos).meta.load(std::memory_order_relaxed)) & kPaddingFlag) != 0;
   }
 
+  static constexpr int kMaxSkip = 64;
+  static constexpr int kCountWalk = 4096;
+
+  // front()'s walk from the head: helps the head past taken records, skips
+  // records still being written, and takes (take) or reports (!take) the
+  // first committed one.
+  [[nodiscard]] MpmcView scan(bool take) noexcept {
+    if (read_pos_ != kNone) {  // read() twice without release(): the same record
+      const std::uint64_t m = header(read_pos_).meta.load(std::memory_order_relaxed);
+      return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, static_cast<std::uint32_t>(m)}, {}};
+    }
+  restart:
+    // SYNC(head): acquire — pairs with the release CAS that moved it here.
+    std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+    std::uint64_t r = h;
+    Blocker writer;                       // the oldest record still being written
+    std::uint64_t skipped[kMpmcParticipants / 64] = {};  // producers with a record skipped
+    for (int hops = 0;;) {
+      MpmcRecordHeader& x = header(r);
+      // SYNC(state): acquire — pairs with the producer's commit (release).
+      std::uint64_t w = x.state.load(std::memory_order_acquire);
+      if (tag_of(w) != tag(r)) {
+        // The head moved on while we walked (a lap can pass meanwhile): start over.
+        if (layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
+        return {RingStatus::corrupt, {}, {}};
+      }
+      const RecordKind kind = kind_of(w);
+      if (kind == RecordKind::empty) return {RingStatus::empty, {}, writer};
+      if (kind == RecordKind::committed && (skipped[owner_of(w) / 64] >> (owner_of(w) % 64) & 1) == 0) {
+        if (!take) return {RingStatus::ok, {}, {}};
+        // relaxed: read only by whoever proves us dead, after our death.
+        slot_->held_get.store(r, std::memory_order_relaxed);
+        // SYNC(state): acquire — the payload is visible once the record is ours.
+        if (!x.state.compare_exchange_strong(w, word(r, RecordKind::reading, me_), std::memory_order_acquire,
+                                             std::memory_order_relaxed)) {
+          continue;  // taken by another consumer: look at it again
+        }
+        const std::uint32_t len = static_cast<std::uint32_t>(x.meta.load(std::memory_order_relaxed));
+        const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
+        read_pos_ = r;
+        if ((len & kPaddingFlag) != 0 || len > max_payload_ || record_bytes(len) > tail - r) {
+          pop();  // a damaged record: not handed out, not left to wedge the queue
+          return {RingStatus::corrupt, {}, {}};
+        }
+        if (r == h) advance_head(h, record_bytes(len));
+        return {RingStatus::ok, {data_ + (r & mask_) + kHeader, len}, {}};
+      }
+      if (kind == RecordKind::committed) {  // a later record of a producer we skipped: not yet
+        return {RingStatus::empty, {}, writer};
+      }
+      if (kind != RecordKind::claimed && kind != RecordKind::reading && kind != RecordKind::consumed) {
+        return {RingStatus::corrupt, {}, {}};
+      }
+      // SYNC(tail): acquire — a claimed record's size (meta) was written
+      // before its producer moved the tail past it.
+      const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
+      if (kind == RecordKind::claimed) {
+        if (writer.owner == kNoOwner) writer = {owner_of(w), r};
+        skipped[owner_of(w) / 64] |= std::uint64_t{1} << (owner_of(w) % 64);
+        if (tail <= r || ++hops > kMaxSkip) return {RingStatus::empty, {}, writer};
+      }
+      const std::uint64_t size = span_of(x.meta.load(std::memory_order_relaxed));
+      if (size == 0 || size > tail - r) {
+        if (layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
+        return {RingStatus::corrupt, {}, {}};
+      }
+      if (r == h && kind != RecordKind::claimed) {  // taken already: help the head past it
+        advance_head(h, size);
+        h += size;
+      }
+      r += size;
+    }
+  }
+
   void advance_head(std::uint64_t from, std::uint64_t size) noexcept {
     std::uint64_t expected = from;
     // SYNC(head): release — a consumer that reads the new head sees the
@@ -580,17 +609,29 @@ class MpmcRing {
     return seq_at(layout_->tail.value.load(std::memory_order_acquire));
   }
 
-  // Messages queued from the record at head `h` up to message number `next`.
-  // The record at the head may be taken already (the head lags behind the
-  // CAS that took it): a taken message is not queued; padding carries the
-  // number of the message after it, so it never counts.
+  // Messages queued from the record at head `h` up to message number `next`:
+  // the difference of the message numbers, less the records already taken
+  // that the head has not passed yet (it lags behind the CAS that took one,
+  // and stays at a record still being written while later ones are taken;
+  // looked at up to kCountWalk records on). Padding carries the number of
+  // the message after it, so it never counts.
   [[nodiscard]] std::uint32_t queued_after_head(std::uint64_t h, std::uint32_t next) const noexcept {
-    const MpmcRecordHeader& x = header(h);
-    const std::uint64_t w = x.state.load(std::memory_order_acquire);
-    const std::uint64_t m = x.meta.load(std::memory_order_relaxed);
-    std::uint32_t n = next - static_cast<std::uint32_t>(m >> 32);
-    const bool taken = tag_of(w) == tag(h) && (kind_of(w) == RecordKind::reading || kind_of(w) == RecordKind::consumed);
-    if (taken && (static_cast<std::uint32_t>(m) & kPaddingFlag) == 0 && n > 0) --n;
+    std::uint32_t n = next - seq_at(h);
+    const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
+    std::uint64_t r = h;
+    for (int hops = 0; r < tail && n > 0 && hops < kCountWalk; ++hops) {
+      const MpmcRecordHeader& x = header(r);
+      const std::uint64_t w = x.state.load(std::memory_order_acquire);
+      const std::uint64_t m = x.meta.load(std::memory_order_relaxed);
+      if (tag_of(w) != tag(r)) break;
+      const RecordKind kind = kind_of(w);
+      if (kind == RecordKind::empty) break;
+      const bool taken = kind == RecordKind::reading || kind == RecordKind::consumed;
+      if (taken && (static_cast<std::uint32_t>(m) & kPaddingFlag) == 0) --n;
+      const std::uint64_t size = span_of(m);
+      if (size == 0 || size > tail - r) break;
+      r += size;
+    }
     return n;
   }
 
