@@ -24,6 +24,7 @@ const char* to_string(PutStatus s) noexcept {
     case PutStatus::too_large: return "too_large";
     case PutStatus::role_taken: return "role_taken";
     case PutStatus::corrupt: return "corrupt";
+    case PutStatus::no_memory: return "no_memory";
   }
   return "?";
 }
@@ -90,6 +91,9 @@ Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uin
   if (c.max_message == 0 || c.max_message > max_payload_for(c.engine, c.capacity)) {
     return fail(Errc::bad_size, "queue max_message out of range");
   }
+  if (c.chunk != 0 && (!std::has_single_bit(c.chunk) || c.chunk < 4096 || c.chunk > c.capacity / 4)) {
+    return fail(Errc::bad_size, "queue memory chunk");
+  }
   if (c.engine == 1) {
     const auto& m = q.mpmc;
     const std::uint64_t r = m.released.value.load(std::memory_order_acquire);
@@ -134,15 +138,118 @@ struct Queue::State {
   BlockingStats stats;
   BarrierPlan plan;  // this process's side of the wake-up handshake
   bool joinable = false;  // puts count unfinished tasks (JoinableQueue)
+  // On-demand memory (config.chunk != 0): see QueueBackingLayout.
+  std::uint64_t chunk;
+  std::uint64_t data_offset;        // of the ring's bytes in the payload
+  std::uint64_t backed_cache = 0;   // a copy of backing.backed_end
+  std::uint64_t unbacked_cache = 0; // a copy of backing.unbacked_below
+  std::uint32_t gets_since_return = 0;
 
   // `config` is the creator's values or the opener's validated copy, never
   // re-read from shared memory.
   State(platform::Segment seg, QueueLayout* q, const QueueConfigLayout& config) noexcept
       : segment(std::move(seg)), layout(q), maxsize(config.maxsize), mpmc(config.engine == 1),
         ring(q->ring, data_of(q, config), config.capacity, config.max_message, max_messages(config)),
-        mring(q->mpmc, data_of(q, config), config.capacity, config.max_message, max_messages(config)) {
+        mring(q->mpmc, data_of(q, config), config.capacity, config.max_message, max_messages(config)),
+        chunk(config.chunk), data_offset(config.data_offset) {
     plan.waiter_heavy = config.barriers == 1;
     refresh_plan();
+    if (chunk != 0) mring.limit_to_backed(&q->backing.backed_end);
+  }
+
+  // ---- on-demand memory ----------------------------------------------------
+  //
+  // Producers reserve chunks ahead of the tail (fallocate) before writing
+  // there; consumers return whole chunks behind the oldest unconsumed byte
+  // (punch a hole). Both change the two frontiers under one lock, taken a
+  // few times per MiB of traffic. A chunk's bytes belong to one lap at a
+  // time: reserving the chunk at position B reuses the memory of the lap
+  // before (B - capacity) if it was not returned yet, so there is never a
+  // hole under bytes in use and never memory under two laps' counts.
+
+  [[nodiscard]] bool lock_backing(bool wait) noexcept {
+    const std::uint64_t me = platform::pack_owner(platform::current_process());
+    std::atomic<std::uint64_t>& lock = layout->backing.lock;
+    for (std::uint32_t spins = 0;; ++spins) {
+      std::uint64_t holder = lock.load(std::memory_order_acquire);
+      const bool free = holder == 0 || (holder != me && platform::liveness(platform::unpack_owner(holder)) ==
+                                                            platform::Liveness::dead);
+      // SYNC(backing): acquire — the last holder's frontier stores are visible.
+      if (free && lock.compare_exchange_strong(holder, me, std::memory_order_acquire, std::memory_order_relaxed)) {
+        return true;
+      }
+      if (!wait) return false;
+      platform::yield_cpu();
+    }
+  }
+  void unlock_backing() noexcept {
+    // SYNC(backing): release — our frontier stores are visible to the next holder.
+    layout->backing.lock.store(0, std::memory_order_release);
+  }
+
+  // Makes positions below `target` writable. A dead holder's half-done step
+  // is redone: fallocate is idempotent and the frontiers move after it.
+  [[nodiscard]] PutStatus ensure_backed(std::uint64_t target) noexcept {
+    QueueBackingLayout& b = layout->backing;
+    backed_cache = b.backed_end.load(std::memory_order_acquire);
+    if (target <= backed_cache) return PutStatus::ok;
+    const std::uint64_t capacity = ring.capacity();
+    (void)lock_backing(true);
+    std::uint64_t end = b.backed_end.load(std::memory_order_relaxed);
+    std::uint64_t low = b.unbacked_below.load(std::memory_order_relaxed);
+    PutStatus status = PutStatus::ok;
+    // One chunk beyond what is needed, so the next few puts find it ready.
+    const std::uint64_t want = (target + chunk - 1) / chunk * chunk + chunk;
+    while (end < want) {
+      if (end >= capacity && end - capacity >= low) {
+        // The lap before still holds this chunk's memory: it is ours now.
+        low = end + chunk - capacity;
+      } else if (!segment.back(data_offset + (end & (capacity - 1)), chunk)) {
+        status = end >= target ? PutStatus::ok : PutStatus::no_memory;
+        break;
+      }
+      end += chunk;
+    }
+    b.unbacked_below.store(low, std::memory_order_relaxed);
+    // SYNC(backing): release — pairs with the acquire in the ring's claim:
+    // the memory below `end` exists before anyone writes there.
+    b.backed_end.store(end, std::memory_order_release);
+    unlock_backing();
+    backed_cache = end;
+    unbacked_cache = low;
+    return status;
+  }
+
+  // Returns the memory of whole chunks below `oldest` (the first byte still
+  // in use). Skipped when another process holds the lock: it will be done later.
+  void return_chunks(std::uint64_t oldest) noexcept {
+    if (oldest < unbacked_cache + chunk || !lock_backing(false)) return;
+    QueueBackingLayout& b = layout->backing;
+    const std::uint64_t capacity = ring.capacity();
+    std::uint64_t low = b.unbacked_below.load(std::memory_order_relaxed);
+    const std::uint64_t end = b.backed_end.load(std::memory_order_relaxed);
+    while (low + chunk <= oldest && end <= low + capacity) {
+      segment.unback(data_offset + (low & (capacity - 1)), chunk);
+      low += chunk;
+    }
+    // SYNC(backing): release, with the unlock.
+    b.unbacked_below.store(low, std::memory_order_relaxed);
+    unlock_backing();
+    unbacked_cache = low;
+  }
+
+  // After gets: now and then, and whenever the queue ran dry.
+  void maybe_return_chunks(bool drained) noexcept {
+    if (chunk == 0 || (!drained && ++gets_since_return < 256)) return;
+    gets_since_return = 0;
+    return_chunks(mpmc ? mring.release_consumed() : ring.consumer_head());
+  }
+
+  // SPSC producers check before they claim (the ring's tail is theirs alone).
+  [[nodiscard]] PutStatus backed_for(std::size_t size) noexcept {
+    if (chunk == 0 || mpmc) return PutStatus::ok;
+    const std::uint64_t target = ring.producer_tail() + 2 * record_size(size) + sizeof(RecordHeader);
+    return target <= backed_cache ? PutStatus::ok : ensure_backed(target);
   }
   static std::byte* data_of(QueueLayout* q, const QueueConfigLayout& config) noexcept {
     return reinterpret_cast<std::byte*>(q) + config.data_offset;
@@ -270,6 +377,7 @@ struct Queue::State {
       ring.pop();
       notify(layout->not_full, stats, plan);
     }
+    maybe_return_chunks(false);
   }
 
   // The end of the next wait slice: MPMC waiters wake every kDeadOwnerCheck
@@ -352,6 +460,8 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   spec.layout_hash = kQueueLayoutHash;
   spec.payload_size = sizeof(QueueLayout) + capacity;
   spec.mode = options.mode;
+  const std::uint64_t chunk = capacity > kOnDemandAbove ? kOnDemandChunk : 0;
+  if (chunk != 0) spec.reserved_payload = sizeof(QueueLayout);  // the ring's memory comes on demand
   auto seg = platform::Segment::create(name, spec);
   if (!seg) return seg.error();
 
@@ -364,6 +474,7 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   q->config.barriers =
       options.barriers == Barriers::asymmetric && platform::can_issue_heavy_barrier() ? 1u : 0u;
   q->config.engine = engine;
+  q->config.chunk = chunk;
   SpscRing::initialize(q->ring);
   if (engine == 1) MpmcRing::initialize(q->mpmc, State::data_of(q, q->config), platform::random_u64());
   const QueueConfigLayout config = q->config;
@@ -435,9 +546,14 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
         platform::yield_cpu();
         continue;
       }
+      if (c.status == RingStatus::unbacked) {
+        if (const PutStatus st = s.ensure_backed(c.blocker.pos); st != PutStatus::ok) return {st, {}};
+        continue;
+      }
       if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
       reader = c.blocker;
     } else {
+      if (const PutStatus st = s.backed_for(size); st != PutStatus::ok) return {st, {}};
       const RingClaim c = s.ring.claim(size);
       if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
     }
@@ -497,8 +613,9 @@ PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexc
         notify_one(s.layout->not_empty, s.stats, s.plan);
         return PutStatus::ok;
       }
-      if (c.status != RingStatus::full && c.status != RingStatus::busy) return put_status(c.status);
-    } else {
+      // anything else (full, busy, unbacked, errors): the slow path sorts it out
+    } else if (s.chunk == 0 || s.ring.producer_tail() + 2 * record_size(bytes.size()) + sizeof(RecordHeader) <=
+                                   s.backed_cache) {
       const RingStatus r = s.ring.try_push(bytes);
       if (r == RingStatus::ok) [[likely]] {
         notify(s.layout->not_empty, s.stats, s.plan);
@@ -553,6 +670,7 @@ GetView Queue::read(Wait wait) noexcept {
       continue;
     }
     if (s.mpmc && s.check_blocker(writer, RecordKind::claimed, watch)) continue;
+    s.maybe_return_chunks(true);  // drained: give its memory back before waiting
     if (wait.is_nowait()) return {GetStatus::empty, {}};
     if (!deadline_set) {
       deadline = wait.deadline();
@@ -644,6 +762,7 @@ std::int64_t Queue::maxsize() const noexcept { return s_->maxsize; }
 std::uint64_t Queue::capacity_bytes() const noexcept { return s_->ring.capacity(); }
 std::uint64_t Queue::max_message() const noexcept { return s_->mpmc ? s_->mring.max_payload() : s_->ring.max_payload(); }
 Engine Queue::engine() const noexcept { return s_->mpmc ? Engine::mpmc : Engine::spsc; }
+std::uint64_t Queue::memory_bytes() const noexcept { return s_->segment.allocated_bytes(); }
 std::uint64_t Queue::claims_repaired() const noexcept { return s_->mpmc ? s_->mring.claims_abandoned() : 0; }
 std::uint64_t Queue::reads_lost() const noexcept { return s_->mpmc ? s_->mring.reads_lost() : 0; }
 std::uint64_t Queue::recover() noexcept {

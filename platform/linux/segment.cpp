@@ -143,9 +143,15 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec) 
   }
   const std::uint64_t payload_offset = kHeaderSize;
   const std::uint64_t file_size = payload_offset + spec.payload_size;
-  // Reserve every page now: a full tmpfs fails here, not as SIGBUS on first touch.
+  // Reserve every page now (or the part the spec asks for; the object backs
+  // the rest itself): a full tmpfs fails here, not as SIGBUS on first touch.
+  const std::uint64_t reserved =
+      payload_offset + (spec.reserved_payload < spec.payload_size ? spec.reserved_payload : spec.payload_size);
+  if (auto r = sys_call("ftruncate", [&] { return ::ftruncate(fd.fd, static_cast<off_t>(file_size)); }); !r) {
+    return r.error();
+  }
   if (auto r = sys_call_rc("posix_fallocate",
-                           [&] { return ::posix_fallocate(fd.fd, 0, static_cast<off_t>(file_size)); });
+                           [&] { return ::posix_fallocate(fd.fd, 0, static_cast<off_t>(reserved)); });
       !r) {
     return r.error();
   }
@@ -155,6 +161,7 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec) 
   seg.map_size_ = map->size;
   seg.payload_offset_ = payload_offset;
   seg.payload_size_ = spec.payload_size;
+  seg.fd_ = std::exchange(fd.fd, -1);
 
   // The file is all zeroes after fallocate; state == initializing == 0.
   auto* h = reinterpret_cast<SegmentHeaderLayout*>(seg.base_);
@@ -222,6 +229,7 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpect& expect
       if (verdict) {
         seg.payload_offset_ = h.payload_offset;
         seg.payload_size_ = h.payload_size;
+        seg.fd_ = std::exchange(fd.fd, -1);
         return seg;
       }
     }
@@ -247,6 +255,7 @@ Segment::Segment(Segment&& other) noexcept
       payload_offset_(other.payload_offset_),
       payload_size_(other.payload_size_),
       path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
       unpublished_(std::exchange(other.unpublished_, false)) {}
 
 Segment& Segment::operator=(Segment&& other) noexcept {
@@ -257,6 +266,7 @@ Segment& Segment::operator=(Segment&& other) noexcept {
     payload_offset_ = other.payload_offset_;
     payload_size_ = other.payload_size_;
     path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
     unpublished_ = std::exchange(other.unpublished_, false);
   }
   return *this;
@@ -267,9 +277,35 @@ Segment::~Segment() { release(); }
 void Segment::release() noexcept {
   if (base_ != nullptr) ::munmap(base_, map_size_);
   base_ = nullptr;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   // Created here but never published: nobody can use it, so it must not stay behind.
   if (unpublished_ && !path_.empty()) ::unlink(path_.c_str());
   unpublished_ = false;
+}
+
+Result<void> Segment::back(std::uint64_t offset, std::uint64_t size) const noexcept {
+  if (offset > payload_size_ || size > payload_size_ - offset) return fail(Errc::invalid_argument, "back() range");
+  // mode 0: allocate (the file size stays; the range lies inside it).
+  if (auto r = sys_call("fallocate", [&] {
+        return ::fallocate(fd_, 0, static_cast<off_t>(payload_offset_ + offset), static_cast<off_t>(size));
+      });
+      !r) {
+    return r.error();
+  }
+  return {};
+}
+
+void Segment::unback(std::uint64_t offset, std::uint64_t size) const noexcept {
+  if (offset > payload_size_ || size > payload_size_ - offset) return;
+  (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(payload_offset_ + offset),
+                    static_cast<off_t>(size));
+}
+
+std::uint64_t Segment::allocated_bytes() const noexcept {
+  struct stat st{};
+  if (::fstat(fd_, &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
 }
 
 }  // namespace shmring::platform

@@ -1,6 +1,8 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,6 +13,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 #include <random>
 #include <utility>
 
@@ -201,6 +205,49 @@ std::string sync_peer_path() {
 #else
   return "shmring_sync_peer";
 #endif
+}
+
+bool private_tmpfs(const std::string& parent, std::uint64_t size, std::string* where) {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    // Not privileged: a user namespace makes us root inside it.
+    const uid_t uid = ::geteuid();
+    const gid_t gid = ::getegid();
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+      *where = std::string("unshare: ") + std::strerror(errno);
+      return false;
+    }
+    const auto write_file = [](const char* file, const std::string& text) {
+      const int fd = ::open(file, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return false;
+      const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      ::close(fd);
+      return ok;
+    };
+    (void)write_file("/proc/self/setgroups", "deny");
+    if (!write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+        !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1")) {
+      *where = "cannot map the user namespace";
+      return false;
+    }
+  }
+  // Our mounts stay ours: nothing propagates back to the parent namespace.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    *where = std::string("mount --make-rprivate: ") + std::strerror(errno);
+    return false;
+  }
+  std::string dir = parent + "/shmring-tmpfs-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) {
+    *where = std::string("mkdtemp: ") + std::strerror(errno);
+    return false;
+  }
+  const std::string options = "size=" + std::to_string(size);
+  if (::mount("shmring-test", dir.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+    *where = std::string("mount tmpfs: ") + std::strerror(errno);
+    ::rmdir(dir.c_str());
+    return false;
+  }
+  *where = dir;
+  return true;
 }
 
 }  // namespace shmring::test

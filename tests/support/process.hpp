@@ -78,6 +78,11 @@ std::int64_t runqueue_wait_ns(pid_t tid);
 // Path of the queue peer executable (tests/support/queue_peer.cpp).
 std::string queue_peer_path();
 
+// In this (forked) process: a new mount namespace (and user namespace if
+// needed) with a tmpfs of `size` bytes mounted on a fresh directory under
+// `parent`. True: `where` holds the mount point; false: `where` says why not.
+bool private_tmpfs(const std::string& parent, std::uint64_t size, std::string* where);
+
 // Path of the synchronization-primitive peer (tests/support/sync_peer.cpp).
 std::string sync_peer_path();
 

@@ -205,6 +205,12 @@ class MpmcRing {
           return {RingStatus::full, {}, reader};
         }
       }
+      if (backed_end_ != nullptr && t + need + kHeader > backed_cache_) {
+        // SYNC(backing): acquire — pairs with the release that published the
+        // reservation; memory below it may be written.
+        backed_cache_ = backed_end_->load(std::memory_order_acquire);
+        if (t + need + kHeader > backed_cache_) return {RingStatus::unbacked, {}, {kNoOwner, t + need + kHeader}};
+      }
       MpmcRecordHeader& h = header(t);
       // SYNC(state): acquire — see the claim CAS below.
       std::uint64_t w = h.state.load(std::memory_order_acquire);
@@ -256,6 +262,19 @@ class MpmcRing {
   }
 
   [[nodiscard]] bool has_claim() const noexcept { return claim_pos_ != kNone; }
+
+  // On-demand memory: claims never reach past *end (positions below it have
+  // memory reserved); a claim that would returns unbacked with blocker.pos =
+  // the end it needs.
+  void limit_to_backed(const std::atomic<std::uint64_t>* end) noexcept { backed_end_ = end; }
+
+  // Moves `released` over consumed records now (producers do it when they
+  // need room; the owner of on-demand memory, to return it); returns it.
+  std::uint64_t release_consumed() noexcept {
+    (void)refresh_released();
+    return released_cache_;
+  }
+  [[nodiscard]] std::uint64_t tail() const noexcept { return layout_->tail.value.load(std::memory_order_acquire); }
 
   // Publishes the claimed record with its first `n` bytes (n <= claimed).
   void commit(std::uint64_t n) noexcept {
@@ -661,6 +680,8 @@ class MpmcRing {
   std::uint32_t me_ = kNoOwner;
   std::uint64_t released_cache_ = 0;
   std::uint32_t head_seq_cache_ = 0;
+  const std::atomic<std::uint64_t>* backed_end_ = nullptr;  // on-demand memory: see limit_to_backed()
+  std::uint64_t backed_cache_ = 0;
   // The claim in progress (producer) and the record handed out (consumer).
   std::uint64_t claim_pos_ = kNone;
   std::uint64_t claim_size_ = 0;

@@ -46,6 +46,7 @@ enum class PutStatus : std::uint8_t {
   too_large,   // larger than max_message: could never fit
   role_taken,  // SPSC: another live process is the producer; MPMC: 256 live handles attached
   corrupt,     // the shared positions are inconsistent (a damaged or hostile file)
+  no_memory,   // on-demand memory: tmpfs or memory is full, the next chunk could not be reserved
 };
 
 enum class GetStatus : std::uint8_t {
@@ -88,6 +89,14 @@ enum class Engine : std::uint8_t {
 // A participant that blocks others for this long without progress has its
 // liveness checked (and, if dead, its record repaired): the detection window.
 inline constexpr std::chrono::milliseconds kDeadOwnerCheck{10};
+
+// Rings larger than this have on-demand memory: the file is sparse, memory
+// is reserved kOnDemandChunk bytes at a time ahead of the producers and
+// returned behind the consumers, so a queue of 16 GiB (an "unbounded" one in
+// Python's terms, maxsize <= 0) holds memory for the bytes queued, not for its
+// capacity; a full tmpfs is PutStatus::no_memory at put, never a SIGBUS.
+inline constexpr std::uint64_t kOnDemandAbove = std::uint64_t{4} << 20;
+inline constexpr std::uint64_t kOnDemandChunk = std::uint64_t{1} << 20;
 
 struct QueueOptions {
   std::int64_t maxsize = 0;                  // messages; <= 0: limited by bytes only
@@ -191,6 +200,9 @@ class Queue {
   [[nodiscard]] const BlockingStats& stats() const noexcept;
   [[nodiscard]] Barriers barriers() const noexcept;
   [[nodiscard]] Engine engine() const noexcept;
+  // Bytes of memory the queue's file holds now (on-demand memory follows the
+  // bytes queued; otherwise the whole ring).
+  [[nodiscard]] std::uint64_t memory_bytes() const noexcept;
   // MPMC: repairs of dead participants' records on this queue so far, by
   // every process (0 for SPSC).
   [[nodiscard]] std::uint64_t claims_repaired() const noexcept;  // a dead producer's uncommitted message

@@ -26,6 +26,7 @@ struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
   std::uint64_t data_offset;  // ring bytes, from the start of QueueLayout
   std::uint32_t barriers;     // 0: seq_cst fences; 1: asymmetric (BarrierPlan, blocking.hpp)
   std::uint32_t engine;       // 0: SPSC ring (`ring`), 1: MPMC ring (`mpmc`)
+  std::uint64_t chunk;        // on-demand memory: bytes reserved/returned at a time; 0: all reserved at create
 };
 
 // Rarely written: who holds each role, and whether the queue is closed.
@@ -42,6 +43,17 @@ struct alignas(platform::kFalseSharingRange) QueueTasksLayout {
   std::atomic<std::uint64_t> unfinished;
 };
 
+// On-demand memory (rings above 4 MiB): the ring file is sparse; memory is
+// reserved a chunk at a time ahead of the producers and returned behind the
+// consumers. Ring positions in [unbacked_below, backed_end) have memory in
+// their current lap; backed_end - unbacked_below <= capacity. Changed only
+// under `lock` (an owner token, taken over from a dead holder).
+struct alignas(platform::kFalseSharingRange) QueueBackingLayout {
+  std::atomic<std::uint64_t> backed_end;
+  std::atomic<std::uint64_t> unbacked_below;
+  std::atomic<std::uint64_t> lock;
+};
+
 struct QueueLayout {
   QueueConfigLayout config;
   SpscRingLayout ring;      // engine 0
@@ -51,6 +63,7 @@ struct QueueLayout {
   QueueTasksLayout tasks;   // JoinableQueue only
   ParkingLayout all_done;   // join() parks here; the task_done that reaches 0 notifies
   MpmcRingLayout mpmc;      // engine 1
+  QueueBackingLayout backing;  // on-demand memory (config.chunk != 0)
 };
 
 static_assert(std::is_standard_layout_v<QueueLayout>, "shared layouts must be standard-layout");
@@ -70,6 +83,8 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueConfigLayout, capacity), offsetof(QueueConfigLayout, max_message),
     offsetof(QueueConfigLayout, maxsize), offsetof(QueueConfigLayout, data_offset),
     offsetof(QueueConfigLayout, barriers), offsetof(QueueConfigLayout, engine), offsetof(QueueLayout, mpmc),
+    offsetof(QueueConfigLayout, chunk), offsetof(QueueLayout, backing), offsetof(QueueBackingLayout, backed_end),
+    offsetof(QueueBackingLayout, unbacked_below), offsetof(QueueBackingLayout, lock),
     offsetof(MpmcRingLayout, tail), offsetof(MpmcRingLayout, head), offsetof(MpmcRingLayout, released),
     offsetof(MpmcRingLayout, key), offsetof(MpmcRingLayout, participants), sizeof(MpmcParticipantLayout),
     sizeof(MpmcRecordHeader), kMpmcParticipants,

@@ -23,7 +23,9 @@ namespace shmring {
 
 // wrong_size: a typed pop found a record of another size (it stays queued).
 // busy (MPMC): another participant is mid-operation where we need to go; retry.
-enum class RingStatus : std::uint8_t { ok, full, empty, too_large, wrong_size, corrupt, busy };
+// unbacked (MPMC): the room is free but its memory is not reserved yet (the
+// owner of the ring reserves it and retries; see Queue's on-demand memory).
+enum class RingStatus : std::uint8_t { ok, full, empty, too_large, wrong_size, corrupt, busy, unbacked };
 
 struct RingClaim {
   RingStatus status;
@@ -161,6 +163,9 @@ class SpscRing {
 
   // Is a claim() waiting for its commit()?
   [[nodiscard]] bool has_claim() const noexcept { return p_.claimed; }
+  // This side's own position (no shared read).
+  [[nodiscard]] std::uint64_t producer_tail() const noexcept { return p_.tail; }
+  [[nodiscard]] std::uint64_t consumer_head() const noexcept { return c_.head; }
 
   // Publishes the claimed record with `size` <= the claimed size. Without an
   // outstanding claim it does nothing.

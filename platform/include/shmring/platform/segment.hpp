@@ -4,7 +4,10 @@
 // A name without '/' lives in /dev/shm; an absolute path may point at
 // hugetlbfs or a disk file. Create reserves every byte up front
 // (posix_fallocate), so a full tmpfs is an error at create time and never a
-// SIGBUS later, and publishes the header's ready state last.
+// SIGBUS later, and publishes the header's ready state last — unless the
+// spec leaves the end of the payload sparse (reserved_payload): then the
+// object must back() a range before it touches it, and may unback() a range
+// nobody needs, returning its memory.
 #pragma once
 
 #include <chrono>
@@ -27,6 +30,8 @@ struct SegmentSpec {
   std::uint64_t layout_hash = 0;
   std::uint64_t payload_size = 0;
   std::uint32_t mode = 0600;  // applied exactly (umask does not narrow it)
+  // Payload bytes reserved at create, from its start; the rest stays sparse.
+  std::uint64_t reserved_payload = ~std::uint64_t{0};
 };
 
 // What an opener expects to find.
@@ -70,6 +75,15 @@ class Segment {
   }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
+  // Reserves memory for payload bytes [offset, offset + size) (fallocate):
+  // Errc::no_space when tmpfs or memory is full — never a SIGBUS later.
+  [[nodiscard]] Result<void> back(std::uint64_t offset, std::uint64_t size) const noexcept;
+  // Returns the memory of payload bytes [offset, offset + size) (punches a
+  // hole; the bytes read as zero afterwards). Page-aligned ranges only.
+  void unback(std::uint64_t offset, std::uint64_t size) const noexcept;
+  // Bytes of memory the file holds now (its allocated blocks).
+  [[nodiscard]] std::uint64_t allocated_bytes() const noexcept;
+
  private:
   Segment() = default;
   void release() noexcept;
@@ -79,6 +93,7 @@ class Segment {
   std::uint64_t payload_offset_ = 0;
   std::uint64_t payload_size_ = 0;
   std::string path_;
+  int fd_ = -1;               // kept open for back()/unback()
   bool unpublished_ = false;  // created here and not yet published
 };
 
