@@ -1,0 +1,170 @@
+// Hostile and damaged files for the MPMC engine: every shared value an opener
+// or a participant reads is checked before use, so damage is a clear error
+// (at open) or a status (after open), never a crash or a hang. Offsets come
+// from offsetof on the layouts; the segment header precedes the payload.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <random>
+#include <string>
+
+#include "process.hpp"
+#include "queue_helpers.hpp"
+#include "shmring/mpmc_ring.hpp"
+#include "shmring/platform/segment_layout.hpp"
+#include "shmring/queue.hpp"
+#include "shmring/queue_layout.hpp"
+
+namespace shmring {
+namespace {
+
+using namespace std::chrono_literals;
+using platform::SegmentHeaderLayout;
+using test::UniqueName;
+
+constexpr std::uint64_t kCapacity = 4096;
+constexpr std::uint64_t kQueueAt = sizeof(SegmentHeaderLayout);
+constexpr std::uint64_t kMpmc = kQueueAt + offsetof(QueueLayout, mpmc);
+constexpr std::uint64_t kTail = kMpmc + offsetof(MpmcRingLayout, tail);
+constexpr std::uint64_t kHead = kMpmc + offsetof(MpmcRingLayout, head);
+constexpr std::uint64_t kReleased = kMpmc + offsetof(MpmcRingLayout, released);
+constexpr std::uint64_t kEngine = kQueueAt + offsetof(QueueLayout, config) + offsetof(QueueConfigLayout, engine);
+constexpr std::uint64_t kChunk = kQueueAt + offsetof(QueueLayout, config) + offsetof(QueueConfigLayout, chunk);
+constexpr std::uint64_t kRing = kQueueAt + sizeof(QueueLayout);
+
+template <class T>
+void poke(const UniqueName& name, std::uint64_t offset, T value) {
+  const int fd = ::open(name.path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, &value, sizeof(value), static_cast<off_t>(offset)), static_cast<ssize_t>(sizeof(value)));
+  ::close(fd);
+}
+template <class T>
+T peek(const UniqueName& name, std::uint64_t offset) {
+  T value{};
+  const int fd = ::open(name.path().c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(::pread(fd, &value, sizeof(value), static_cast<off_t>(offset)), static_cast<ssize_t>(sizeof(value)));
+  ::close(fd);
+  return value;
+}
+
+// A valid MPMC queue with `messages` short messages, one consumed.
+void make_queue(const UniqueName& name, int messages = 3) {
+  Queue q = test::create_or_throw(name, {.engine = Engine::mpmc, .capacity_bytes = kCapacity});
+  for (int i = 0; i < messages; ++i) ASSERT_EQ(q.put_nowait("message " + std::to_string(i)), PutStatus::ok);
+  ASSERT_EQ(q.get_nowait().status, GetStatus::ok);
+}
+
+Errc open_error(const UniqueName& name) {
+  OpenOptions o;
+  o.ready_timeout = 0ns;
+  auto q = Queue::open(name, o);
+  return q ? Errc{} : q.error().code;
+}
+
+TEST(MpmcOpen, UndamagedQueueOpensWithItsMessages) {
+  UniqueName name;
+  make_queue(name);
+  EXPECT_EQ(open_error(name), Errc{});
+  Queue q = test::open_or_throw(name);
+  EXPECT_EQ(q.engine(), Engine::mpmc);
+  EXPECT_EQ(q.qsize(), 2u);
+  EXPECT_EQ(q.get_nowait().text(), "message 1");
+}
+
+TEST(MpmcOpen, DamagedConfigAndPositionsFailAtOpen) {
+  const auto damaged = [](auto edit) {
+    UniqueName name;
+    make_queue(name);
+    edit(name);
+    return open_error(name);
+  };
+  EXPECT_EQ(damaged([](const UniqueName& n) { poke<std::uint32_t>(n, kEngine, 7); }), Errc::corrupt);
+  EXPECT_EQ(damaged([](const UniqueName& n) { poke<std::uint64_t>(n, kChunk, 3); }), Errc::bad_size);
+  EXPECT_EQ(damaged([](const UniqueName& n) { poke<std::uint64_t>(n, kChunk, kCapacity); }), Errc::bad_size);
+  EXPECT_EQ(damaged([](const UniqueName& n) {
+              poke<std::uint64_t>(n, kReleased, peek<std::uint64_t>(n, kHead) + 16);
+            }),
+            Errc::corrupt)
+      << "released past head";
+  EXPECT_EQ(damaged([](const UniqueName& n) {
+              poke<std::uint64_t>(n, kHead, peek<std::uint64_t>(n, kTail) + 16);
+            }),
+            Errc::corrupt)
+      << "head past tail";
+  EXPECT_EQ(damaged([](const UniqueName& n) {
+              poke<std::uint64_t>(n, kTail, peek<std::uint64_t>(n, kReleased) + kCapacity);
+            }),
+            Errc::corrupt)
+      << "more than the ring in use";
+  EXPECT_EQ(damaged([](const UniqueName& n) { poke<std::uint64_t>(n, kHead, peek<std::uint64_t>(n, kHead) + 8); }),
+            Errc::corrupt)
+      << "unaligned head";
+}
+
+TEST(MpmcOpen, DamagedRecordsAfterOpenMakeGetReturnCorruptNotCrash) {
+  UniqueName name;
+  make_queue(name);
+  Queue q = test::open_or_throw(name);
+  const std::uint64_t head = peek<std::uint64_t>(name, kHead);
+  const std::uint64_t at = kRing + (head & (kCapacity - 1));
+  // An impossible length in the head record's meta word.
+  poke<std::uint32_t>(name, at + offsetof(MpmcRecordHeader, meta), 0x7fff'0000u);
+  EXPECT_EQ(q.get_nowait().status, GetStatus::corrupt);
+  // A state word carrying another position's tag.
+  const std::uint64_t next = peek<std::uint64_t>(name, kHead);
+  poke<std::uint64_t>(name, kRing + (next & (kCapacity - 1)) + offsetof(MpmcRecordHeader, state), 0x1234'5673ull);
+  EXPECT_EQ(q.get_nowait().status, GetStatus::corrupt);
+  const PutStatus p = q.put_nowait("more");
+  EXPECT_TRUE(p == PutStatus::ok || p == PutStatus::corrupt || p == PutStatus::full) << to_string(p);
+}
+
+// 200 seeded cases of random bytes overwritten in the MPMC positions and
+// participant table and in the first records; each case in its own child
+// with nowait operations, so a crash or a hang fails with its seed.
+TEST(MpmcOpen, RandomDamageToPositionsParticipantsAndRecordsNeverCrashesOrHangs) {
+  constexpr int kCases = 200;
+  constexpr std::uint64_t kSeed = 0x5eed'0002;
+  std::map<std::string, int> outcomes;
+  for (int c = 0; c < kCases; ++c) {
+    UniqueName name("mpmc-rnd");
+    ASSERT_NO_FATAL_FAILURE(make_queue(name));
+    std::mt19937_64 rng(kSeed + static_cast<std::uint64_t>(c));
+    const int bytes = 1 + static_cast<int>(rng() % 4);
+    for (int b = 0; b < bytes; ++b) {
+      // Half in the ring layout (positions, key, the first participants), half in the first records.
+      const std::uint64_t offset = (rng() & 1) != 0 ? kMpmc + rng() % 1024 : kRing + rng() % 512;
+      poke<std::uint8_t>(name, offset, static_cast<std::uint8_t>(rng()));
+    }
+    test::Child child = test::fork_child([&](int out) {
+      OpenOptions o;
+      o.ready_timeout = 0ns;
+      auto q = Queue::open(name, o);
+      if (!q) {
+        test::write_line(out, std::string("open: ") + to_string(q.error().code));
+        return 0;
+      }
+      std::string line = "get";
+      for (int i = 0; i < 4; ++i) line += std::string(" ") + to_string(q->get(nowait).status);
+      line += std::string(", put ") + to_string(q->put_nowait("after damage"));
+      test::write_line(out, line);
+      return 0;
+    });
+    const std::string outcome = child.read_line(10s);
+    const int rc = child.wait(10s);
+    ASSERT_EQ(rc, 0) << "case " << c << " (seed " << kSeed + static_cast<std::uint64_t>(c)
+                     << "): the child crashed or hung (rc " << rc << ")";
+    ++outcomes[outcome];
+  }
+  std::string summary;
+  for (const auto& [outcome, count] : outcomes) summary += "  " + std::to_string(count) + " x " + outcome + "\n";
+  std::printf("outcomes of %d random damages (MPMC):\n%s", kCases, summary.c_str());
+}
+
+}  // namespace
+}  // namespace shmring
