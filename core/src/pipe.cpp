@@ -316,7 +316,7 @@ ConnStatus Connection::attach() noexcept { return s_->take(); }
 // room: the checks, the copy, the publication, the notify.
 ConnStatus Connection::send(std::span<const std::byte> bytes, Wait wait) noexcept {
   State& s = *s_;
-  if (!s.holds()) [[unlikely]] {
+  if (!s.holds() || !s.can_send) [[unlikely]] {  // held or not, a receive-only end never sends
     if (const ConnStatus st = s.ready_to(true); st != ConnStatus::ok) return st;
   }
   Deadline deadline = Deadline::expired();
@@ -355,7 +355,7 @@ ConnStatus Connection::send_bytes(std::span<const std::byte> buf, std::size_t of
 
 Connection::View Connection::read(Wait wait) noexcept {
   State& s = *s_;
-  if (!s.holds()) [[unlikely]] {
+  if (!s.holds() || !s.can_recv) [[unlikely]] {  // held or not, a send-only end never receives
     if (const ConnStatus st = s.ready_to(false); st != ConnStatus::ok) return {st, {}};
   }
   Deadline deadline = Deadline::expired();

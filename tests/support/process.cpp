@@ -203,4 +203,12 @@ std::string sync_peer_path() {
 #endif
 }
 
+std::string pipe_peer_path() {
+#ifdef SHMRING_PIPE_PEER
+  return SHMRING_PIPE_PEER;
+#else
+  return "shmring_pipe_peer";
+#endif
+}
+
 }  // namespace shmring::test

@@ -81,4 +81,7 @@ std::string queue_peer_path();
 // Path of the synchronization-primitive peer (tests/support/sync_peer.cpp).
 std::string sync_peer_path();
 
+// Path of the pipe peer (tests/support/pipe_peer.cpp).
+std::string pipe_peer_path();
+
 }  // namespace shmring::test
