@@ -8,6 +8,7 @@
 //               BM_Spsc_Typed8 vs BM_BoostSpsc_Typed8; BM_BoostSpsc_Fixed64
 //               BM_Memcpy_Bytes/65536   the memory-bandwidth yardstick
 //   latency     BM_<X>_PingPong         one round trip per iteration, both sides blocking
+//               (BM_Connection_PingPong: shmring's Pipe; BM_Pipe_PingPong is pipe(2))
 //   idle        BM_Queue_BlockedConsumerCpu   CPU of a consumer blocked 1 s
 //   headline    BM_PythonMpQueue_Bytes64      Python's multiprocessing.Queue (python3)
 #include <benchmark/benchmark.h>
@@ -23,6 +24,7 @@
 
 #include "channels.hpp"
 #include "harness.hpp"
+#include "shmring/pipe.hpp"
 #include "shmring/spsc_ring.hpp"
 #include "shmring/spsc_typed_ring.hpp"
 
@@ -331,6 +333,32 @@ void ping_pong(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// shmring's Pipe: one duplex pipe, this process on end a, the partner on end
+// b (each takes its end on first use), both blocking in recv_into.
+void BM_Connection_PingPong(benchmark::State& state) {
+  const std::string name = unique_name("pipe");
+  auto ends = Pipe::create(name, {.capacity_bytes = 1u << 16});
+  if (!ends) std::abort();
+  Connection& a = ends->first;
+  Connection& b = ends->second;
+  Partner partner([&](Control& ctl) {
+    std::vector<std::byte> buf(8);
+    ctl.ready.store(1, std::memory_order_release);
+    for (;;) {
+      if (b.recv_into(buf) != ConnStatus::ok || b.send(std::span<const std::byte>(buf)) != ConnStatus::ok) {
+        std::abort();
+      }
+    }
+  });
+  std::vector<std::byte> msg(8, std::byte{1});
+  std::vector<std::byte> buf(8);
+  for (auto _ : state) {
+    if (a.send(std::span<const std::byte>(msg)) != ConnStatus::ok || a.recv_into(buf) != ConnStatus::ok) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations());
+  (void)Pipe::unlink(name);
+}
+
 // The floor: two processes taking turns on one cache line, spinning.
 void BM_Spin_PingPong(benchmark::State& state) {
   SharedMemory mem(4096);
@@ -431,6 +459,8 @@ void register_all() {
   latency(RegisterBenchmark("BM_BoostMq_PingPong", ping_pong<BoostMqChannel>));
   latency(RegisterBenchmark("BM_Futex_PingPong", ping_pong<FutexChannel>));
   latency(RegisterBenchmark("BM_Spin_PingPong", BM_Spin_PingPong));
+  latency(RegisterBenchmark("BM_Connection_PingPong", BM_Connection_PingPong));
+  latency(RegisterBenchmark("BM_Socketpair_PingPong", ping_pong<SocketpairChannel>));
   RegisterBenchmark("BM_Queue_BlockedConsumerCpu", BM_Queue_BlockedConsumerCpu)->UseManualTime()->Iterations(1);
   RegisterBenchmark("BM_PythonMpQueue_Bytes64", BM_PythonMpQueue_Bytes64)
       ->Arg(200000)

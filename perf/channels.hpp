@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -78,6 +79,37 @@ class PipeChannel {
   void recv(std::vector<std::byte>& buf) {
     buf.resize(size_);
     io(fd_[0], buf.data(), false);
+  }
+
+ private:
+  void io(int fd, std::byte* p, bool write) {
+    std::size_t done = 0;
+    while (done < size_) {
+      const ssize_t n = write ? ::write(fd, p + done, size_ - done) : ::read(fd, p + done, size_ - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) std::abort();
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  int fd_[2];
+  std::size_t size_;
+};
+
+// socketpair(AF_UNIX, SOCK_STREAM), what Python's Pipe(duplex=True) is
+// built on; messages are written and read whole.
+class SocketpairChannel {
+ public:
+  explicit SocketpairChannel(std::size_t size) : size_(size) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd_) != 0) std::abort();
+  }
+  ~SocketpairChannel() {
+    ::close(fd_[0]);
+    ::close(fd_[1]);
+  }
+  void send(const std::byte* msg) { io(fd_[0], const_cast<std::byte*>(msg), true); }
+  void recv(std::vector<std::byte>& buf) {
+    buf.resize(size_);
+    io(fd_[1], buf.data(), false);
   }
 
  private:

@@ -64,6 +64,9 @@ def rows_spec():
                  "real_time", None, None))
     spec.append(("blocking ping-pong round trip", "ns", "BM_Queue_PingPong", "floor: spinning on one line",
                  "BM_Spin_PingPong", "real_time", "<=", 3.0))
+    for peer, bench in [("pipe(2)", "BM_Pipe_PingPong"), ("socketpair (Python's Pipe)", "BM_Socketpair_PingPong")]:
+        spec.append(("Pipe (Connection) ping-pong round trip (context)", "ns", "BM_Connection_PingPong", peer, bench,
+                     "real_time", None, None))
     spec.append(("steady streaming, 64 B: system calls per message", "calls/msg", q64, None, None,
                  "syscalls_per_msg", "<=", 0.01))
     spec.append(("64 KiB messages", "bytes/s", "BM_Queue_Bytes/65536", "memcpy, same machine",

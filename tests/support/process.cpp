@@ -250,4 +250,12 @@ bool private_tmpfs(const std::string& parent, std::uint64_t size, std::string* w
   return true;
 }
 
+std::string pipe_peer_path() {
+#ifdef SHMRING_PIPE_PEER
+  return SHMRING_PIPE_PEER;
+#else
+  return "shmring_pipe_peer";
+#endif
+}
+
 }  // namespace shmring::test

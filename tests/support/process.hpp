@@ -86,4 +86,7 @@ bool private_tmpfs(const std::string& parent, std::uint64_t size, std::string* w
 // Path of the synchronization-primitive peer (tests/support/sync_peer.cpp).
 std::string sync_peer_path();
 
+// Path of the pipe peer (tests/support/pipe_peer.cpp).
+std::string pipe_peer_path();
+
 }  // namespace shmring::test
