@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
 
+#include "shmring/condition.hpp"
 #include "shmring/event.hpp"
 #include "shmring/lock.hpp"
 #include "shmring/platform/clock.hpp"
@@ -25,7 +27,9 @@ int usage() {
                "       shmring_sync_peer sem-release NAME\n"
                "       shmring_sync_peer event-wait NAME TIMEOUT_MS  (-1: forever)\n"
                "       shmring_sync_peer event-set NAME\n"
-               "       shmring_sync_peer open lock|rlock|sem|bsem|event NAME (prints the open error or 'ok')\n");
+               "       shmring_sync_peer cond-wait NAME TIMEOUT_MS   (acquire, wait, print, release; -1: forever)\n"
+               "       shmring_sync_peer cond-notify NAME N          (acquire, notify(N) (-1: all), release)\n"
+               "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond NAME (prints the open error or 'ok')\n");
   return 2;
 }
 
@@ -82,6 +86,7 @@ int main(int argc, char** argv) {
     else if (kind == "sem") say(open_verdict<Semaphore>(name));
     else if (kind == "bsem") say(open_verdict<BoundedSemaphore>(name));
     else if (kind == "event") say(open_verdict<Event>(name));
+    else if (kind == "cond") say(open_verdict<Condition>(name));
     else return usage();
     return 0;
   }
@@ -125,6 +130,31 @@ int main(int argc, char** argv) {
     const std::int64_t t0 = platform::monotonic_ns();
     const bool got = e->wait(wait_from_ms(std::atol(argv[3])));
     say(std::string(got ? "true " : "false ") + std::to_string(t0) + " " + now());
+    return 0;
+  }
+  if (mode == "cond-wait" || mode == "cond-notify") {
+    if (argc != 4) return usage();
+    auto c = Condition::open(name);
+    if (!c) {
+      say("error " + c.error().message());
+      return 3;
+    }
+    const long arg = std::atol(argv[3]);
+    if (c->acquire() == AcquireStatus::timeout) return 4;
+    if (mode == "cond-notify") {
+      const ConditionStatus st = arg < 0 ? c->notify_all() : c->notify(static_cast<std::uint32_t>(arg));
+      const std::string t = now();  // before the release: nobody can return earlier
+      (void)c->release();
+      say(std::string("notified ") + to_string(st) + " " + t);
+      return 0;
+    }
+    say("ready " + now());  // holding the lock: the test's notify comes after our wait starts
+    const std::int64_t t0 = platform::monotonic_ns();
+    const ConditionStatus st = c->wait(wait_from_ms(arg));
+    const std::string t1 = now();
+    const bool owned = c->is_owned();
+    (void)c->release();
+    say(std::string(to_string(st)) + " " + std::to_string(t0) + " " + t1 + (owned ? " owned" : " not-owned"));
     return 0;
   }
   return usage();
