@@ -23,11 +23,13 @@ bool slot_owner_dead(const WaiterSlotLayout& s) noexcept {
 }
 
 std::uint32_t claim_slot(WaiterTableLayout& t, std::uint64_t me, std::uint64_t tag) noexcept {
-  // relaxed throughout: claims and frees happen under the object's lock,
-  // whose acquire/release orders them; the waiter itself writes only `state`.
+  // Claims happen under the object's lock, whose acquire/release orders
+  // them. A Barrier's waiter frees its slot without the lock (free_slot):
+  // SYNC(slot-free): acquire — pairs with free_slot's release store of
+  // owner, so the freer's last writes come before ours.
   std::uint32_t found = kWaiterSlots;
   for (std::uint32_t i = 0; i < kWaiterSlots && found == kWaiterSlots; ++i) {
-    if (t.slots[i].owner.load(std::memory_order_relaxed) == 0) found = i;
+    if (t.slots[i].owner.load(std::memory_order_acquire) == 0) found = i;
   }
   if (found == kWaiterSlots) {
     // Full: free the slots of waiters proved dead (killed while waiting, or
@@ -49,12 +51,14 @@ std::uint32_t claim_slot(WaiterTableLayout& t, std::uint64_t me, std::uint64_t t
 
 void free_slot(WaiterTableLayout& t, std::uint32_t i) noexcept {
   WaiterSlotLayout& s = t.slots[i];
-  // relaxed: under the object's lock (see claim_slot). A dead owner's
-  // waiter can no longer touch `state`; a live owner frees only its own slot
-  // after it stopped waiting.
+  // A dead owner's waiter can no longer touch `state`; a live owner frees
+  // only its own slot, after it stopped waiting.
   s.state.store(kSlotIdle, std::memory_order_relaxed);
   s.tag.store(0, std::memory_order_relaxed);
-  s.owner.store(0, std::memory_order_relaxed);
+  // SYNC(slot-free): release — pairs with claim_slot's acquire load: a
+  // claimer that sees the slot free sees it cleared (a Barrier's waiter
+  // frees without holding the lock).
+  s.owner.store(0, std::memory_order_release);
 }
 
 bool signal_slot(WaiterSlotLayout& s, std::uint32_t outcome) noexcept {

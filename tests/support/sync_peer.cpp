@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "shmring/barrier.hpp"
 #include "shmring/condition.hpp"
 #include "shmring/event.hpp"
 #include "shmring/lock.hpp"
@@ -29,7 +30,8 @@ int usage() {
                "       shmring_sync_peer event-set NAME\n"
                "       shmring_sync_peer cond-wait NAME TIMEOUT_MS   (acquire, wait, print, release; -1: forever)\n"
                "       shmring_sync_peer cond-notify NAME N          (acquire, notify(N) (-1: all), release)\n"
-               "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond NAME (prints the open error or 'ok')\n");
+               "       shmring_sync_peer barrier-wait NAME ROUNDS TIMEOUT_MS (waits ROUNDS times; -1: forever)\n"
+               "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond|barrier NAME (prints the open error or 'ok')\n");
   return 2;
 }
 
@@ -87,6 +89,12 @@ int main(int argc, char** argv) {
     else if (kind == "bsem") say(open_verdict<BoundedSemaphore>(name));
     else if (kind == "event") say(open_verdict<Event>(name));
     else if (kind == "cond") say(open_verdict<Condition>(name));
+    else if (kind == "barrier") {
+      SyncOpenOptions o;
+      o.ready_timeout = std::chrono::milliseconds(0);
+      auto r = Barrier::open(name, {}, o);
+      say(r ? std::string("ok") : "error " + std::string(to_string(r.error().code)));
+    }
     else return usage();
     return 0;
   }
@@ -130,6 +138,23 @@ int main(int argc, char** argv) {
     const std::int64_t t0 = platform::monotonic_ns();
     const bool got = e->wait(wait_from_ms(std::atol(argv[3])));
     say(std::string(got ? "true " : "false ") + std::to_string(t0) + " " + now());
+    return 0;
+  }
+  if (mode == "barrier-wait") {
+    if (argc != 5) return usage();
+    auto b = Barrier::open(name);
+    if (!b) {
+      say("error " + b.error().message());
+      return 3;
+    }
+    say("ready " + now());
+    const long rounds = std::atol(argv[3]);
+    for (long r = 0; r < rounds; ++r) {
+      const std::int64_t t0 = platform::monotonic_ns();
+      const BarrierResult res = b->wait(wait_from_ms(std::atol(argv[4])));
+      say(std::string(to_string(res.status)) + " " + std::to_string(res.index) + " " + std::to_string(t0) + " " +
+          now());
+    }
     return 0;
   }
   if (mode == "cond-wait" || mode == "cond-notify") {

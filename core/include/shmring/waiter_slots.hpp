@@ -87,7 +87,8 @@ namespace detail {
 // Returns the index, or kWaiterSlots when every slot has a live owner.
 [[nodiscard]] std::uint32_t claim_slot(WaiterTableLayout& t, std::uint64_t me, std::uint64_t tag) noexcept;
 
-// Under the object's lock: frees slot `i`.
+// Frees slot `i`: under the object's lock, or by its own waiter once it has
+// its outcome (a Barrier's waiter does not take the lock again).
 void free_slot(WaiterTableLayout& t, std::uint32_t i) noexcept;
 
 // Under the object's lock: moves slot `i` from waiting/sleeping to `outcome`
