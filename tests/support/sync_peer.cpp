@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -16,6 +17,7 @@
 #include "shmring/lock.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/semaphore.hpp"
+#include "shmring/value.hpp"
 
 using namespace shmring;
 
@@ -31,6 +33,8 @@ int usage() {
                "       shmring_sync_peer cond-wait NAME TIMEOUT_MS   (acquire, wait, print, release; -1: forever)\n"
                "       shmring_sync_peer cond-notify NAME N          (acquire, notify(N) (-1: all), release)\n"
                "       shmring_sync_peer barrier-wait NAME ROUNDS TIMEOUT_MS (waits ROUNDS times; -1: forever)\n"
+               "       shmring_sync_peer value-add NAME TIMES        (Value<double>: +1 under its lock, TIMES times)\n"
+               "       shmring_sync_peer array-set NAME INDEX VALUE  (Array<int32_t>: a[INDEX] = VALUE)\n"
                "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond|barrier NAME (prints the open error or 'ok')\n");
   return 2;
 }
@@ -138,6 +142,32 @@ int main(int argc, char** argv) {
     const std::int64_t t0 = platform::monotonic_ns();
     const bool got = e->wait(wait_from_ms(std::atol(argv[3])));
     say(std::string(got ? "true " : "false ") + std::to_string(t0) + " " + now());
+    return 0;
+  }
+  if (mode == "value-add") {
+    if (argc != 4) return usage();
+    auto v = Value<double>::open(name);
+    if (!v) {
+      say("error " + v.error().message());
+      return 3;
+    }
+    for (long i = 0, n = std::atol(argv[3]); i < n; ++i) {
+      std::scoped_lock g(v->get_lock());
+      v->set(v->get() + 1.0);
+    }
+    say("done");
+    return 0;
+  }
+  if (mode == "array-set") {
+    if (argc != 5) return usage();
+    auto a = Array<std::int32_t>::open(name);
+    if (!a) {
+      say("error " + a.error().message());
+      return 3;
+    }
+    say(a->set(static_cast<std::size_t>(std::atol(argv[3])), static_cast<std::int32_t>(std::atol(argv[4])))
+            ? "ok"
+            : "out-of-range");
     return 0;
   }
   if (mode == "barrier-wait") {
