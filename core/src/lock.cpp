@@ -16,16 +16,20 @@ namespace {
 
 constexpr std::int64_t kOwnerCheckNs = std::chrono::nanoseconds(kOwnerCheckInterval).count();
 
-[[nodiscard]] std::uint64_t my_token() noexcept { return platform::pack_owner(platform::current_thread()); }
-
 // A proof of death (platform::liveness): never a guess, never a stopped thread.
 [[nodiscard]] bool holder_is_dead(std::uint64_t token) noexcept {
   return platform::liveness(platform::unpack_owner(token)) == platform::Liveness::dead;
 }
 
+}  // namespace
+
+namespace detail {
+
+std::uint64_t my_token() noexcept { return platform::pack_owner(platform::current_thread()); }
+
 // The acquire loop of Lock and RLock: take `owner` from 0 to `me`, or from a
 // dead holder's token to `me`, before the wait ends.
-[[nodiscard]] AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept {
+AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept {
   std::uint64_t cur = 0;
   // SYNC(lock): acquire — pairs with the release store of the previous
   // holder's release(): everything it wrote under the lock is visible to us.
@@ -84,7 +88,11 @@ void release_owner(LockLayout& l) noexcept {
   notify(l.park, stats);  // its seq_cst fence orders the store before the sleeping-flag load
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::acquire_owner;
+using detail::my_token;
+using detail::release_owner;
 
 // ---- Lock -----------------------------------------------------------------------
 

@@ -4,15 +4,20 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
 
+#include "shmring/barrier.hpp"
+#include "shmring/condition.hpp"
 #include "shmring/event.hpp"
 #include "shmring/lock.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/semaphore.hpp"
+#include "shmring/value.hpp"
 
 using namespace shmring;
 
@@ -25,7 +30,12 @@ int usage() {
                "       shmring_sync_peer sem-release NAME\n"
                "       shmring_sync_peer event-wait NAME TIMEOUT_MS  (-1: forever)\n"
                "       shmring_sync_peer event-set NAME\n"
-               "       shmring_sync_peer open lock|rlock|sem|bsem|event NAME (prints the open error or 'ok')\n");
+               "       shmring_sync_peer cond-wait NAME TIMEOUT_MS   (acquire, wait, print, release; -1: forever)\n"
+               "       shmring_sync_peer cond-notify NAME N          (acquire, notify(N) (-1: all), release)\n"
+               "       shmring_sync_peer barrier-wait NAME ROUNDS TIMEOUT_MS (waits ROUNDS times; -1: forever)\n"
+               "       shmring_sync_peer value-add NAME TIMES        (Value<double>: +1 under its lock, TIMES times)\n"
+               "       shmring_sync_peer array-set NAME INDEX VALUE  (Array<int32_t>: a[INDEX] = VALUE)\n"
+               "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond|barrier NAME (prints the open error or 'ok')\n");
   return 2;
 }
 
@@ -82,6 +92,13 @@ int main(int argc, char** argv) {
     else if (kind == "sem") say(open_verdict<Semaphore>(name));
     else if (kind == "bsem") say(open_verdict<BoundedSemaphore>(name));
     else if (kind == "event") say(open_verdict<Event>(name));
+    else if (kind == "cond") say(open_verdict<Condition>(name));
+    else if (kind == "barrier") {
+      SyncOpenOptions o;
+      o.ready_timeout = std::chrono::milliseconds(0);
+      auto r = Barrier::open(name, {}, o);
+      say(r ? std::string("ok") : "error " + std::string(to_string(r.error().code)));
+    }
     else return usage();
     return 0;
   }
@@ -125,6 +142,74 @@ int main(int argc, char** argv) {
     const std::int64_t t0 = platform::monotonic_ns();
     const bool got = e->wait(wait_from_ms(std::atol(argv[3])));
     say(std::string(got ? "true " : "false ") + std::to_string(t0) + " " + now());
+    return 0;
+  }
+  if (mode == "value-add") {
+    if (argc != 4) return usage();
+    auto v = Value<double>::open(name);
+    if (!v) {
+      say("error " + v.error().message());
+      return 3;
+    }
+    for (long i = 0, n = std::atol(argv[3]); i < n; ++i) {
+      std::scoped_lock g(v->get_lock());
+      v->set(v->get() + 1.0);
+    }
+    say("done");
+    return 0;
+  }
+  if (mode == "array-set") {
+    if (argc != 5) return usage();
+    auto a = Array<std::int32_t>::open(name);
+    if (!a) {
+      say("error " + a.error().message());
+      return 3;
+    }
+    say(a->set(static_cast<std::size_t>(std::atol(argv[3])), static_cast<std::int32_t>(std::atol(argv[4])))
+            ? "ok"
+            : "out-of-range");
+    return 0;
+  }
+  if (mode == "barrier-wait") {
+    if (argc != 5) return usage();
+    auto b = Barrier::open(name);
+    if (!b) {
+      say("error " + b.error().message());
+      return 3;
+    }
+    say("ready " + now());
+    const long rounds = std::atol(argv[3]);
+    for (long r = 0; r < rounds; ++r) {
+      const std::int64_t t0 = platform::monotonic_ns();
+      const BarrierResult res = b->wait(wait_from_ms(std::atol(argv[4])));
+      say(std::string(to_string(res.status)) + " " + std::to_string(res.index) + " " + std::to_string(t0) + " " +
+          now());
+    }
+    return 0;
+  }
+  if (mode == "cond-wait" || mode == "cond-notify") {
+    if (argc != 4) return usage();
+    auto c = Condition::open(name);
+    if (!c) {
+      say("error " + c.error().message());
+      return 3;
+    }
+    const long arg = std::atol(argv[3]);
+    if (c->acquire() == AcquireStatus::timeout) return 4;
+    if (mode == "cond-notify") {
+      const ConditionStatus st = arg < 0 ? c->notify_all() : c->notify(static_cast<std::uint32_t>(arg));
+      const std::string t = now();  // before the release: nobody can return earlier
+      (void)c->release();
+      say(std::string("notified ") + to_string(st) + " " + t);
+      return 0;
+    }
+    say("ready " + now());  // holding the lock: the test's notify comes after our wait starts
+    const std::int64_t t0 = platform::monotonic_ns();
+    const ConditionStatus st = c->wait(wait_from_ms(arg));
+    const std::string t1 = now();
+    const bool owned = c->is_owned();
+    (void)c->release();
+    say(std::string(to_string(st)) + " " + std::to_string(t0) + " " + t1 + (owned ? " owned" : " not-owned"));
     return 0;
   }
   return usage();

@@ -116,6 +116,16 @@ class RLockRef {
   LockLayout* l_ = nullptr;
 };
 
+namespace detail {
+// The owner-word operations under LockRef and RLockRef, for the objects
+// built on a lock (Condition, Barrier, Value): the calling thread's token;
+// take the word (from 0, or from a proved-dead holder: owner_died) before
+// the wait ends; free it and wake the waiters.
+[[nodiscard]] std::uint64_t my_token() noexcept;
+[[nodiscard]] AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept;
+void release_owner(LockLayout& l) noexcept;
+}  // namespace detail
+
 // A named Lock: /dev/shm/<name> (or an absolute path) holding one LockLayout.
 class Lock : public LockRef {
  public:
