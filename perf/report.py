@@ -69,6 +69,12 @@ def rows_spec():
                      "real_time", None, None))
     spec.append(("steady streaming, 64 B: system calls per message", "calls/msg", q64, None, None,
                  "syscalls_per_msg", "<=", 0.01))
+    spec.append(("64-byte messages, MPMC engine at 1P1C (context: what MPMC costs)", "messages/s",
+                 "BM_QueueMpmc_Bytes/64", "the SPSC engine (BM_Queue_Bytes/64)", q64, "items_per_second", None, None))
+    spec.append(("64-byte messages, blocking Queue, 2P2C", "messages/s", "BM_QueueMpmc_Crowd/2/2",
+                 "boost::lockfree::queue (64 B)", "BM_BoostLfQueue_Crowd/2/2", "items_per_second", ">=", 3.0))
+    spec.append(("64-byte messages, blocking Queue, 4P4C (context)", "messages/s", "BM_QueueMpmc_Crowd/4/4",
+                 "boost::lockfree::queue (64 B)", "BM_BoostLfQueue_Crowd/4/4", "items_per_second", None, None))
     spec.append(("64 KiB messages", "bytes/s", "BM_Queue_Bytes/65536", "memcpy, same machine",
                  "BM_Memcpy_Bytes/65536", "bytes_per_second", ">=", 0.5))
     spec.append(("64 KiB messages vs the bare ring between cores (context)", "bytes/s", "BM_Queue_Bytes/65536",
