@@ -174,9 +174,10 @@ TEST(Chaos, SpscQueueSurvivesRandomKillsOfProducerAndConsumer) {
 
   // Every committed message must have arrived, except exactly those that
   // were in a killed consumer's hands.
-  const std::uint64_t excused = std::min<std::uint64_t>(ledger->excused.load(), kMaxIncarnations);
+  // At most kMaxIncarnations: fits a size_t on 32-bit targets too.
+  const auto excused = static_cast<std::size_t>(std::min<std::uint64_t>(ledger->excused.load(), kMaxIncarnations));
   std::vector<std::uint64_t> excuses(excused);
-  for (std::uint64_t i = 0; i < excused; ++i) excuses[i] = ledger->excuse_ids[i].load();
+  for (std::size_t i = 0; i < excused; ++i) excuses[i] = ledger->excuse_ids[i].load();
   std::sort(excuses.begin(), excuses.end());
   std::uint64_t committed = 0, lost = 0, lost_excused = 0, beyond = 0;
   for (std::uint32_t p = 0; p < producer_incarnations; ++p) {
