@@ -151,12 +151,6 @@ std::vector<std::string> emulator_command() {
   return words;
 }
 
-bool under_emulator() { return !emulator_command().empty(); }
-
-std::uint64_t scaled_for_emulator(std::uint64_t native, std::uint64_t emulated) {
-  return under_emulator() ? emulated : native;
-}
-
 Child spawn(const std::string& path, const std::vector<std::string>& args) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();

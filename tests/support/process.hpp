@@ -70,11 +70,6 @@ Child spawn(const std::string& path, const std::vector<std::string>& args);
 // SHMRING_TEST_EMULATOR, e.g. "qemu-arm -L /usr/arm-linux-gnueabihf"), split
 // into words; empty when they run natively.
 std::vector<std::string> emulator_command();
-[[nodiscard]] bool under_emulator();
-
-// `native`, or `emulated` under an emulator: for message counts of long
-// streaming tests, which qemu-user runs 10-50x slower.
-[[nodiscard]] std::uint64_t scaled_for_emulator(std::uint64_t native, std::uint64_t emulated);
 
 // Writes a line to a file descriptor (child side of the result pipe).
 void write_line(int fd, const std::string& line);
