@@ -14,9 +14,22 @@ BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
           python3 python3-numpy gnuplot-nox spin)
 
+# Cross builds only (scripts/cross.sh; not installed by test.sh or bench.sh):
+#   g++-<triple>       Debian's cross compiler and the target's libc/libstdc++ (/usr/<triple>)
+#   qemu-user          runs the target's test executables on this machine
+# GoogleTest for the target is built from libgtest-dev's sources (above).
+declare -A CROSS_PACKAGES=(
+  [aarch64]=g++-aarch64-linux-gnu
+  [armhf]=g++-arm-linux-gnueabihf
+  [riscv64]=g++-riscv64-linux-gnu
+)
+
+# install_missing [PACKAGE...]: the named Debian packages, default PACKAGES.
 install_missing() {
+  local wanted=("$@")
+  [ ${#wanted[@]} -eq 0 ] && wanted=("${PACKAGES[@]}")
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

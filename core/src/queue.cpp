@@ -494,7 +494,7 @@ Result<Queue> Queue::open_kind(std::string_view name, const OpenOptions& options
   expect.allow_foreign_owner = options.allow_foreign_owner;
   auto seg = platform::Segment::open(name, expect);
   if (!seg) return seg.error();
-  auto* q = std::launder(reinterpret_cast<QueueLayout*>(seg->payload()));
+  auto* q = std::launder(platform::layout_at<QueueLayout>(seg->payload()));
   const QueueConfigLayout config = q->config;  // one copy; only it is checked and used
   if (auto ok = validate(config, *q, seg->payload_size()); !ok) return ok.error();
   auto state = std::make_unique<State>(std::move(*seg), q, config);

@@ -24,17 +24,25 @@ struct ProcStat {
   std::uint64_t start_time = 0;
 };
 
-// Reads /proc/<pid>/stat. Field 2 (comm) is in parentheses and may hold spaces
-// or ')' itself, so parsing starts after the last ')'. Only open/read/close:
-// safe in a fork child handler.
+// Reads the stat line of `pid`'s thread-group leader. Field 2 (comm) is in
+// parentheses and may hold spaces or ')' itself, so parsing starts after the
+// last ')'. Only open/read/close: safe in a fork child handler.
+//
+// The path is /proc/<pid>/task/<pid>/stat, not /proc/<pid>/stat: the kernel
+// gives the same state and start time in both, but qemu-user answers a
+// process's reads of its own /proc/self/stat and /proc/<getpid()>/stat with
+// a synthesized line (start time rounded differently, state '0'), while
+// every other process reads the kernel's. A process must name itself with
+// the start time others will compare against, or a live role holder is
+// taken for dead (pid "reused") and two processes hold one role.
 ProcStat read_proc_stat(std::uint32_t pid) noexcept {
-  char path[48];
-  std::snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%u/task/%u/stat", pid, pid);
   ProcStat out;
-  auto fd = sys_call("open /proc/<pid>/stat", [&] { return ::open(path, O_RDONLY | O_CLOEXEC); });
+  auto fd = sys_call("open /proc/<pid>/task/<pid>/stat", [&] { return ::open(path, O_RDONLY | O_CLOEXEC); });
   if (!fd) return out;
   char buf[1024];
-  auto n = sys_call("read /proc/<pid>/stat", [&] { return ::read(*fd, buf, sizeof(buf) - 1); });
+  auto n = sys_call("read /proc/<pid>/task/<pid>/stat", [&] { return ::read(*fd, buf, sizeof(buf) - 1); });
   ::close(*fd);
   if (!n || *n <= 0) return out;
   buf[*n] = '\0';

@@ -164,7 +164,7 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec) 
   seg.fd_ = std::exchange(fd.fd, -1);
 
   // The file is all zeroes after fallocate; state == initializing == 0.
-  auto* h = reinterpret_cast<SegmentHeaderLayout*>(seg.base_);
+  auto* h = layout_at<SegmentHeaderLayout>(seg.base_);
   const ProcessId self = current_process();
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
@@ -184,7 +184,7 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec) 
 }
 
 void Segment::publish() noexcept {
-  auto* h = reinterpret_cast<SegmentHeaderLayout*>(base_);
+  auto* h = layout_at<SegmentHeaderLayout>(base_);
   // SYNC(publish): release — every header field and the initialised payload
   // happen-before any opener that sees `ready`.
   h->state.store(static_cast<std::uint32_t>(SegmentState::ready), std::memory_order_release);
@@ -224,7 +224,7 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpect& expect
       seg.base_ = map->base;
       seg.map_size_ = map->size;
       seg.path_ = *path;
-      const HeaderCopy h = copy_header(*reinterpret_cast<const SegmentHeaderLayout*>(seg.base_));
+      const HeaderCopy h = copy_header(*layout_at<const SegmentHeaderLayout>(seg.base_));
       verdict = validate_header(h, file_size, expect);
       if (verdict) {
         seg.payload_offset_ = h.payload_offset;

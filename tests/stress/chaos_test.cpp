@@ -66,8 +66,13 @@ struct Ledger {
   std::atomic<std::uint64_t> corrupt;
   std::atomic<std::int64_t> longest_block_ns;
   std::atomic<std::uint32_t> stop;  // producers finish their incarnation and exit
-  std::atomic<std::uint8_t> received[kMaxIncarnations][kMaxSeq / 8];
+  // 32-bit words: RISC-V has no byte-wide atomic OR (GCC 12 calls libatomic
+  // for one), every target has a 32-bit one.
+  std::atomic<std::uint32_t> received[kMaxIncarnations][kMaxSeq / 32];
 };
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free && std::atomic<std::uint64_t>::is_always_lock_free &&
+                  std::atomic<std::int64_t>::is_always_lock_free,
+              "the ledger is shared between processes: its atomics must not take process-local locks");
 
 void note_block(Ledger& l, std::int64_t ns) {
   std::int64_t cur = l.longest_block_ns.load();
@@ -116,9 +121,9 @@ int consumer_main(const char* name, Ledger& l, int slot) {
     if (m.incarnation >= kMaxIncarnations || m.seq >= kMaxSeq || m.check != check_of(m.incarnation, m.seq)) {
       l.corrupt.fetch_add(1);
     } else {
-      auto& byte = l.received[m.incarnation][m.seq / 8];
-      const auto bit = static_cast<std::uint8_t>(1u << (m.seq % 8));
-      if ((byte.fetch_or(bit) & bit) != 0) l.duplicated.fetch_add(1);
+      auto& word = l.received[m.incarnation][m.seq / 32];
+      const std::uint32_t bit = 1u << (m.seq % 32);
+      if ((word.fetch_or(bit) & bit) != 0) l.duplicated.fetch_add(1);
       if (m.seq + 1 <= l.last_seen[slot][m.incarnation].load()) l.reordered.fetch_add(1);
       l.last_seen[slot][m.incarnation].store(m.seq + 1);
     }
@@ -212,21 +217,22 @@ TEST_P(Chaos, QueueSurvivesRandomKillsOfProducersAndConsumers) {
 
   // Every committed message must have arrived, except exactly those that
   // were in a killed consumer's hands.
-  const std::uint64_t excused = std::min<std::uint64_t>(ledger->excused.load(), kMaxIncarnations);
+  // At most kMaxIncarnations: fits a size_t on 32-bit targets too.
+  const auto excused = static_cast<std::size_t>(std::min<std::uint64_t>(ledger->excused.load(), kMaxIncarnations));
   std::vector<std::uint64_t> excuses(excused);
-  for (std::uint64_t i = 0; i < excused; ++i) excuses[i] = ledger->excuse_ids[i].load();
+  for (std::size_t i = 0; i < excused; ++i) excuses[i] = ledger->excuse_ids[i].load();
   std::sort(excuses.begin(), excuses.end());
   std::uint64_t committed = 0, lost = 0, lost_excused = 0, beyond = 0;
   for (std::uint32_t p = 0; p < producer_incarnations; ++p) {
     const std::uint32_t c = ledger->committed[p].load();
     committed += c;
     for (std::uint32_t s = 0; s < c; ++s) {
-      if ((ledger->received[p][s / 8].load() & (1u << (s % 8))) != 0) continue;
+      if ((ledger->received[p][s / 32].load() & (1u << (s % 32))) != 0) continue;
       ++lost;
       if (std::binary_search(excuses.begin(), excuses.end(), std::uint64_t{p} << 32 | s)) ++lost_excused;
     }
     // At most one message beyond the recorded count: committed, then killed.
-    if (c < kMaxSeq && (ledger->received[p][c / 8].load() & (1u << (c % 8))) != 0) ++beyond;
+    if (c < kMaxSeq && (ledger->received[p][c / 32].load() & (1u << (c % 32))) != 0) ++beyond;
   }
   std::printf(
       "chaos %s (seed %llu): %d kills (%d producers, %d consumers) in %.1f s; %llu messages committed "

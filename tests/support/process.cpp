@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 #include <random>
+#include <sstream>
 #include <utility>
 
 extern char** environ;
@@ -145,18 +146,32 @@ Child fork_child(const std::function<int(int out_fd)>& body) {
   return Child(pid, fds[0]);
 }
 
+std::vector<std::string> emulator_command() {
+  std::vector<std::string> words;
+  const char* env = std::getenv("SHMRING_TEST_EMULATOR");
+  if (env == nullptr) return words;
+  std::istringstream in(env);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
 Child spawn(const std::string& path, const std::vector<std::string>& args) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  // Under an emulator the peer is a foreign executable that the kernel cannot
+  // run by itself: start it as `<emulator words> path args`. qemu-user runs
+  // the guest in its own process, so the pid is the peer's.
+  std::vector<std::string> words = emulator_command();
+  words.push_back(path);
+  words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(path.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), environ);
+  const int rc = ::posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   ::close(fds[1]);
   if (rc != 0) {

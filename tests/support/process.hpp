@@ -62,8 +62,14 @@ class Child {
 // exceptions: 99). `body` may write lines to `out` (a pipe read by read_line).
 Child fork_child(const std::function<int(int out_fd)>& body);
 
-// Starts a separate executable (posix_spawn) with its stdout on a pipe.
+// Starts a separate executable (posix_spawn) with its stdout on a pipe;
+// through the emulator when the tests run under one.
 Child spawn(const std::string& path, const std::vector<std::string>& args);
+
+// The emulator the tests run under (cross builds: ctest sets
+// SHMRING_TEST_EMULATOR, e.g. "qemu-arm -L /usr/arm-linux-gnueabihf"), split
+// into words; empty when they run natively.
+std::vector<std::string> emulator_command();
 
 // Writes a line to a file descriptor (child side of the result pipe).
 void write_line(int fd, const std::string& line);

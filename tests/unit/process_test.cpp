@@ -26,8 +26,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Field 3 (state) and field 22 (starttime) of /proc/<pid>/stat, parsed here
-// independently of the library's parser.
+// Field 3 (state) and field 22 (starttime) of the thread-group leader's stat
+// line, parsed here independently of the library's parser. Read from
+// /proc/<pid>/task/<pid>/stat (the kernel's line; under qemu-user a process
+// reading its own /proc/<pid>/stat gets a synthesized one).
 struct StatFields {
   bool found = false;
   char state = '?';
@@ -35,7 +37,7 @@ struct StatFields {
 };
 
 StatFields read_stat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/stat");
   std::string all;
   if (!in || !std::getline(in, all)) return {};
   const auto close_paren = all.rfind(')');
@@ -88,6 +90,10 @@ TEST(Process, ForkedChildSeesItsOwnIdentityAndANewForkGeneration) {
   EXPECT_EQ(pid, static_cast<std::uint32_t>(child.pid()));
   EXPECT_NE(pid, parent.pid);
   EXPECT_EQ(start_time, proc_start_time);
+  // Another process (here the parent) must see the identity the child gave
+  // itself: roles are claimed with it and checked by the other side.
+  EXPECT_EQ(start_time, process_start_time(pid)) << "the child's identity differs from what other processes see";
+  EXPECT_EQ(start_time, read_stat(child.pid()).start_time);
   EXPECT_NE(generation, parent_generation);
   EXPECT_EQ(child.wait(10s), 0);
   // The parent's own view is unchanged by the fork.

@@ -169,6 +169,18 @@ testing::AssertionResult damaged_queue_fails_with(std::uint64_t field, T value, 
 
 // ---- the baseline -----------------------------------------------------------
 
+// The layout hash (sizes, alignments, offsets, byte order) recorded on x86_64.
+// The cross builds (scripts/cross.sh: aarch64, armhf, riscv64) run this test
+// too, so a layout that differs on any of them fails here. A deliberate
+// layout change updates this number together with kQueueLayoutVersion.
+TEST(QueueOpen, LayoutHashIsTheSameOnEveryLittleEndianTarget) {
+  if constexpr (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
+    EXPECT_EQ(kQueueLayoutHash, 0xc8f25a07e6e52f80ULL);
+  } else {
+    GTEST_SKIP() << "big-endian target: its layout hash differs by design (byte order is part of it)";
+  }
+}
+
 TEST(QueueOpen, UndamagedQueueOpens) {
   UniqueName name;
   make_queue(name, 2);

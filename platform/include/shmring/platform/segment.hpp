@@ -71,7 +71,7 @@ class Segment {
   [[nodiscard]] std::byte* payload() const noexcept { return base_ + payload_offset_; }
   [[nodiscard]] std::uint64_t payload_size() const noexcept { return payload_size_; }
   [[nodiscard]] const SegmentHeaderLayout& header() const noexcept {
-    return *reinterpret_cast<const SegmentHeaderLayout*>(base_);
+    return *layout_at<const SegmentHeaderLayout>(base_);
   }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 

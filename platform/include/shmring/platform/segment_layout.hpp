@@ -48,6 +48,20 @@ static_assert(sizeof(SegmentHeaderLayout) == kFalseSharingRange,
 static_assert(offsetof(SegmentHeaderLayout, state) == 80, "header field offsets are part of the file format");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "the ready flag must be lock-free in shared memory");
 
+// The layout object at `p` in a mapped segment, where the caller knows `p` is
+// aligned for it (the mapping is page-aligned; the header is at 0, payloads
+// at multiples of 128). Through void*: a reinterpret_cast from std::byte*
+// trips -Wcast-align on strict-alignment targets (32-bit ARM) even where the
+// address is aligned.
+template <class Layout>
+[[nodiscard]] Layout* layout_at(std::byte* p) noexcept {
+  return static_cast<Layout*>(static_cast<void*>(p));
+}
+template <class Layout>
+[[nodiscard]] const Layout* layout_at(const std::byte* p) noexcept {
+  return static_cast<const Layout*>(static_cast<const void*>(p));
+}
+
 // FNV-1a over a list of numbers: the layout hash of a payload is this over its
 // sizes, alignments and offsets plus a byte-order marker (see layout_hash()).
 [[nodiscard]] constexpr std::uint64_t fnv1a_mix(std::uint64_t h, std::uint64_t v) noexcept {
