@@ -173,7 +173,7 @@ Result<Barrier> Barrier::create(std::string_view name, std::uint32_t parties, Ac
 Result<Barrier> Barrier::open(std::string_view name, Action action, const SyncOpenOptions& options) {
   auto seg = detail::open_sync_segment(name, kBarrierKind, kBarrierLayoutHash, sizeof(BarrierLayout), options);
   if (!seg) return seg.error();
-  auto* b = std::launder(reinterpret_cast<BarrierLayout*>(seg->payload()));
+  auto* b = std::launder(platform::layout_at<BarrierLayout>(seg->payload()));
   if (b->parties < 1 || b->parties > kWaiterSlots) return fail(Errc::corrupt, "barrier parties not in 1..128");
   return Barrier(std::move(*seg), *b, std::move(action));
 }

@@ -153,7 +153,7 @@ Result<Condition> Condition::open(std::string_view name, const SyncOpenOptions& 
   auto seg = detail::open_sync_segment(name, kConditionKind, kConditionLayoutHash, sizeof(NamedConditionLayout),
                                        options);
   if (!seg) return seg.error();
-  auto* n = std::launder(reinterpret_cast<NamedConditionLayout*>(seg->payload()));
+  auto* n = std::launder(platform::layout_at<NamedConditionLayout>(seg->payload()));
   const std::uint32_t kind = n->cond.lock_kind;
   if (kind != kLockKind && kind != kRLockKind) return fail(Errc::corrupt, "condition lock kind");
   const ConditionRef ref =

@@ -63,7 +63,7 @@ Result<Event> Event::create(std::string_view name, const SyncOptions& options) {
 Result<Event> Event::open(std::string_view name, const SyncOpenOptions& options) {
   auto seg = detail::open_sync_segment(name, kEventKind, kEventLayoutHash, sizeof(EventLayout), options);
   if (!seg) return seg.error();
-  auto* e = std::launder(reinterpret_cast<EventLayout*>(seg->payload()));
+  auto* e = std::launder(platform::layout_at<EventLayout>(seg->payload()));
   return Event(std::move(*seg), *e);
 }
 

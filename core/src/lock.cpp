@@ -164,7 +164,7 @@ Result<Lock> Lock::create(std::string_view name, const SyncOptions& options) {
 Result<Lock> Lock::open(std::string_view name, const SyncOpenOptions& options) {
   auto seg = detail::open_sync_segment(name, kLockKind, kLockLayoutHash, sizeof(LockLayout), options);
   if (!seg) return seg.error();
-  auto* l = std::launder(reinterpret_cast<LockLayout*>(seg->payload()));
+  auto* l = std::launder(platform::layout_at<LockLayout>(seg->payload()));
   return Lock(std::move(*seg), *l);
 }
 
@@ -179,7 +179,7 @@ Result<RLock> RLock::create(std::string_view name, const SyncOptions& options) {
 Result<RLock> RLock::open(std::string_view name, const SyncOpenOptions& options) {
   auto seg = detail::open_sync_segment(name, kRLockKind, kLockLayoutHash, sizeof(LockLayout), options);
   if (!seg) return seg.error();
-  auto* l = std::launder(reinterpret_cast<LockLayout*>(seg->payload()));
+  auto* l = std::launder(platform::layout_at<LockLayout>(seg->payload()));
   return RLock(std::move(*seg), *l);
 }
 

@@ -291,7 +291,7 @@ Result<Connection> Connection::open(std::string_view name, End end, const Connec
   expect.allow_foreign_owner = options.allow_foreign_owner;
   auto seg = platform::Segment::open(name, expect);
   if (!seg) return seg.error();
-  auto* p = std::launder(reinterpret_cast<PipeLayout*>(seg->payload()));
+  auto* p = std::launder(platform::layout_at<PipeLayout>(seg->payload()));
   const PipeConfigLayout config = p->config;  // one copy; only it is checked and used
   if (auto ok = validate(config, *p, seg->payload_size()); !ok) return ok.error();
   Connection c(std::make_unique<State>(std::make_shared<platform::Segment>(std::move(*seg)), p, config,

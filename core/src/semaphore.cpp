@@ -84,7 +84,7 @@ Result<platform::Segment> open_semaphore(std::string_view name, std::uint32_t ki
                                          SemaphoreLayout*& out) {
   auto seg = detail::open_sync_segment(name, kind, kSemaphoreLayoutHash, sizeof(SemaphoreLayout), options);
   if (!seg) return seg.error();
-  auto* s = std::launder(reinterpret_cast<SemaphoreLayout*>(seg->payload()));
+  auto* s = std::launder(platform::layout_at<SemaphoreLayout>(seg->payload()));
   const bool bounded = kind == kBoundedSemaphoreKind;
   if (s->bounded != (bounded ? 1u : 0u)) return fail(Errc::corrupt, "semaphore bounded flag vs segment kind");
   if (s->bound > kSemaphoreValueMax || (!bounded && s->bound != 0)) return fail(Errc::corrupt, "semaphore bound");

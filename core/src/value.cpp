@@ -53,7 +53,7 @@ Result<platform::Segment> open_typed(std::string_view name, const TypedSpec& spe
                                      TypedView& view) {
   auto seg = detail::open_sync_segment(name, spec.kind, kTypedLayoutHash, sizeof(TypedLayout), o);
   if (!seg) return seg.error();
-  auto* t = std::launder(reinterpret_cast<TypedLayout*>(seg->payload()));
+  auto* t = std::launder(platform::layout_at<TypedLayout>(seg->payload()));
   const TypedHeaderLayout& h = t->header;
   if (h.elem_size != spec.elem_size || h.elem_align != spec.elem_align) {
     return fail(Errc::bad_layout, "element size or alignment differs from this T");

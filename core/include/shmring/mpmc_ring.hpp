@@ -54,6 +54,7 @@
 #include <span>
 
 #include "shmring/mpmc_ring_layout.hpp"
+#include "shmring/platform/segment_layout.hpp"  // layout_at
 #include "shmring/spsc_ring.hpp"  // RingStatus
 
 namespace shmring {
@@ -111,7 +112,7 @@ class MpmcRing {
     layout.tail.value.store(0, std::memory_order_relaxed);
     layout.head.value.store(0, std::memory_order_relaxed);
     layout.released.value.store(0, std::memory_order_relaxed);
-    auto* first = reinterpret_cast<MpmcRecordHeader*>(data);
+    auto* first = platform::layout_at<MpmcRecordHeader>(data);
     first->meta.store(0, std::memory_order_relaxed);
     first->state.store(word(0, RecordKind::empty, 0, key), std::memory_order_relaxed);
   }
@@ -499,7 +500,7 @@ class MpmcRing {
   }
 
   [[nodiscard]] MpmcRecordHeader& header(std::uint64_t pos) const noexcept {
-    return *reinterpret_cast<MpmcRecordHeader*>(data_ + (pos & mask_));
+    return *platform::layout_at<MpmcRecordHeader>(data_ + (pos & mask_));
   }
   [[nodiscard]] std::uint32_t seq_at(std::uint64_t pos) const noexcept {
     return static_cast<std::uint32_t>(header(pos).meta.load(std::memory_order_relaxed) >> 32);

@@ -45,8 +45,10 @@
 #include <utility>
 #include <vector>
 
+#include "shmring/platform/segment_layout.hpp"
 #include "shmring/lock.hpp"
 #include "shmring/platform/segment.hpp"
+#include "shmring/platform/segment_layout.hpp"
 #include "shmring/sync_common.hpp"
 #include "shmring/sync_layout.hpp"
 
@@ -254,7 +256,7 @@ class Array {
   }
   Array(platform::Segment seg, const detail::TypedView& v) noexcept
       : segment_(std::move(seg)),
-        data_(reinterpret_cast<T*>(v.data)),
+        data_(platform::layout_at<T>(v.data)),
         count_(static_cast<std::size_t>(v.count)),
         lock_(*v.lock),
         has_lock_(v.has_lock) {}
