@@ -45,7 +45,6 @@
 #include <utility>
 #include <vector>
 
-#include "shmring/platform/segment_layout.hpp"
 #include "shmring/lock.hpp"
 #include "shmring/platform/segment.hpp"
 #include "shmring/platform/segment_layout.hpp"
