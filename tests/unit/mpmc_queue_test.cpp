@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,43 @@ TEST(MpmcQueue, ProducerStoppedRepeatedlyForLongerThanTheDetectionWindowIsNeverT
   EXPECT_TRUE(test::exactly_once(total, counts)) << "a stopped producer's message was lost or overwritten";
   EXPECT_EQ(q.claims_repaired(), 0u) << "a stopped producer was taken for dead";
   ::munmap(mem, 4096);
+}
+
+// Many waiters on both sides: a put wakes one getter (the others stay
+// parked), close() wakes every one of them at once.
+TEST(MpmcQueue, CloseWakesEveryBlockedGetterAndPutterAtOnce) {
+  UniqueName getters_q("mpmc-close-get"), putters_q("mpmc-close-put");
+  Queue g = test::create_or_throw(getters_q);
+  Queue p = test::create_or_throw(putters_q, {.maxsize = 1});
+  ASSERT_EQ(p.put_nowait("fills it"), PutStatus::ok);
+  std::vector<Child> waiters;
+  for (int i = 0; i < 3; ++i) {
+    waiters.push_back(test::spawn(test::queue_peer_path(), {"get", getters_q.str(), "-1"}));
+    waiters.push_back(test::spawn(test::queue_peer_path(), {"put", putters_q.str(), "-1", "8"}));
+  }
+  for (Child& w : waiters) ASSERT_EQ(w.read_line(), "ready");
+  platform::sleep_until_ns(platform::monotonic_ns() + 300 * test::kMs);  // all parked by now
+  ASSERT_EQ(g.put_nowait("one"), PutStatus::ok);                        // wakes exactly one getter
+  platform::sleep_until_ns(platform::monotonic_ns() + 200 * test::kMs);
+  EXPECT_EQ(g.qsize(), 0u) << "one getter took it";
+  const std::int64_t closed_at = platform::monotonic_ns();
+  g.close();
+  p.close();
+  int ok = 0, closed = 0;
+  for (Child& w : waiters) {
+    std::istringstream in(w.read_line(std::chrono::seconds(5)));
+    std::string status;
+    std::int64_t started = 0, returned = 0;
+    in >> status >> started >> returned;
+    ok += status == "ok";
+    if (status == "closed") {
+      ++closed;
+      EXPECT_LT(returned - closed_at, 500 * test::kMs) << "woken by close, promptly";
+    }
+    EXPECT_EQ(w.wait(), 0);
+  }
+  EXPECT_EQ(ok, 1) << "one message, one getter";
+  EXPECT_EQ(closed, 5) << "the two other getters and the three putters end with closed";
 }
 
 TEST(MpmcQueue, MoreHandlesThanParticipantSlotsAreRefusedUntilOneLetsGo) {
