@@ -41,7 +41,8 @@ Result<platform::Segment> create_typed(std::string_view name, const TypedSpec& s
   t->header.has_lock = o.lock ? 1u : 0u;
   std::byte* data = seg->payload() + offset;
   // The file is zero-filled (fallocate); trivially copyable T: bytes are values.
-  if (init != nullptr) std::memcpy(data, init, count * spec.elem_size);
+  // The size fits size_t: the bytes are mapped (checked against the file size).
+  if (init != nullptr) std::memcpy(data, init, static_cast<std::size_t>(count * spec.elem_size));
   seg->publish();  // SYNC(publish): release — header, lock and elements are visible to openers
   view = {data, &t->lock, count, o.lock};
   return std::move(*seg);

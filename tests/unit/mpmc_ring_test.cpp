@@ -71,7 +71,7 @@ TEST_F(MpmcFixture, MessagesOfEverySizeComeBackInOrderAcrossManyWraps) {
   std::uint64_t next_put = 0, next_get = 0;
   std::vector<std::size_t> sizes;
   for (int round = 0; round < 20000; ++round) {
-    const std::size_t size = 8 + rng() % 300;
+    const auto size = static_cast<std::size_t>(8 + rng() % 300);
     if (put(*p, next_put, size)) {
       sizes.push_back(size);
       ++next_put;
@@ -80,7 +80,7 @@ TEST_F(MpmcFixture, MessagesOfEverySizeComeBackInOrderAcrossManyWraps) {
       std::size_t got_size = 0;
       if (auto v = get(*c, &got_size)) {
         ASSERT_EQ(*v, next_get);
-        ASSERT_EQ(got_size, sizes[next_get]);
+        ASSERT_EQ(got_size, sizes[static_cast<std::size_t>(next_get)]);
         ++next_get;
       }
     }
@@ -181,7 +181,7 @@ TEST_F(MpmcFixture, ALaterRecordOfAProducerWhoseRecordWasSkippedIsNotTakenFirst)
   ASSERT_TRUE(put(*b, 7));
   // Make the record after a's unfinished one a's own (as it would be had a
   // committed x and put y between two steps of a consumer's walk).
-  auto* y = reinterpret_cast<MpmcRecordHeader*>(data + (y_pos & (kCapacity - 1)));
+  auto* y = platform::layout_at<MpmcRecordHeader>(data + (y_pos & (kCapacity - 1)));
   const std::uint64_t w = y->state.load();
   y->state.store((w & ~std::uint64_t{0xff0}) | std::uint64_t{a->index()} << 4);
   const MpmcView v = c->front();
@@ -221,7 +221,7 @@ TEST_F(MpmcFixture, DeadProducerBeforeMovingTheTailIsRepairedByAnotherProducer) 
   // Simulate a producer that won the claim CAS and died before moving the
   // tail: its slot (index 77, owner token 99) names the record.
   const std::uint64_t t = layout.tail.value.load();
-  auto* h = reinterpret_cast<MpmcRecordHeader*>(data + (t & (kCapacity - 1)));
+  auto* h = platform::layout_at<MpmcRecordHeader>(data + (t & (kCapacity - 1)));
   layout.participants[77].owner.store(99);
   const std::uint64_t empty_word = h->state.load();
   h->state.store((empty_word & ~std::uint64_t{0xfff}) | (77u << 4) | 2u);  // claimed by 77
@@ -277,7 +277,7 @@ TEST_F(MpmcFixture, DamagedHeadRecordIsCorruptNotACrash) {
   auto p = participant(1);
   auto c = participant(2);
   ASSERT_TRUE(put(*p, 1));
-  auto* h = reinterpret_cast<MpmcRecordHeader*>(data);
+  auto* h = platform::layout_at<MpmcRecordHeader>(data);
   h->meta.store(h->meta.load() | 0x7fff'0000u);  // an impossible length
   EXPECT_EQ(c->front().status, RingStatus::corrupt);
   layout.head.value.store(4096 * 7 + 16);  // a head whose header carries another tag
@@ -301,7 +301,7 @@ TEST_F(MpmcFixture, FourProducersFourConsumersEveryMessageExactlyOnceInProducerO
   for (std::size_t i = 0; i < kProducers; ++i) {
     threads.emplace_back([&, i] {
       for (std::uint64_t s = 0; s < kPerProducer;) {
-        if (put(*producers[i], std::uint64_t(i) << 56 | s, 8 + s % 40)) {
+        if (put(*producers[i], std::uint64_t(i) << 56 | s, static_cast<std::size_t>(8 + s % 40))) {
           ++s;
         } else {
           std::this_thread::yield();  // 8 threads on fewer cores: let the one we wait for run
@@ -317,7 +317,7 @@ TEST_F(MpmcFixture, FourProducersFourConsumersEveryMessageExactlyOnceInProducerO
           const std::uint64_t s = *v & ((std::uint64_t{1} << 56) - 1);
           if (s + 1 <= seen[i][prod]) order_ok = false;
           seen[i][prod] = s + 1;
-          got[prod * kPerProducer + s].fetch_add(1);
+          got[static_cast<std::size_t>(prod * kPerProducer + s)].fetch_add(1);
           taken.fetch_add(1);
         } else {
           std::this_thread::yield();
@@ -328,7 +328,7 @@ TEST_F(MpmcFixture, FourProducersFourConsumersEveryMessageExactlyOnceInProducerO
   for (auto& t : threads) t.join();
   EXPECT_TRUE(order_ok.load());
   std::uint64_t missing = 0, duplicated = 0;
-  for (std::uint64_t k = 0; k < kProducers * kPerProducer; ++k) {
+  for (std::size_t k = 0; k < kProducers * kPerProducer; ++k) {
     missing += got[k].load() == 0;
     duplicated += got[k].load() > 1;
   }

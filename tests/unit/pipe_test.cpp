@@ -87,7 +87,7 @@ TEST(Pipe, DuplexConversationWithForkedChildChecksEveryByte) {
   });
   std::mt19937_64 rng(7);
   for (int i = 0; i < kRounds; ++i) {
-    const std::string ping = message(static_cast<std::uint64_t>(i), 8 + rng() % 3000);
+    const std::string ping = message(static_cast<std::uint64_t>(i), static_cast<std::size_t>(8 + rng() % 3000));
     ASSERT_EQ(a.send(ping), ConnStatus::ok);
     ConnMessage m = a.recv(10s);
     ASSERT_EQ(m.status, ConnStatus::ok) << to_string(m.status) << " in round " << i;
@@ -109,7 +109,7 @@ TEST(Pipe, DuplexConversationWithSeparatelyStartedPeer) {
   constexpr int kRounds = 1000;
   std::mt19937_64 rng(11);
   for (int i = 0; i < kRounds; ++i) {
-    const std::string ping = message(static_cast<std::uint64_t>(i), 1 + rng() % 5000);
+    const std::string ping = message(static_cast<std::uint64_t>(i), static_cast<std::size_t>(1 + rng() % 5000));
     ASSERT_EQ(a.send(ping), ConnStatus::ok);
     ConnMessage m = a.recv(10s);
     ASSERT_EQ(m.status, ConnStatus::ok) << to_string(m.status) << " in round " << i;

@@ -181,7 +181,7 @@ TEST(ValueOpen, KindTypeTagAndSizeAreCheckedAtOpen) {
   tagged.type_tag = 42;
   EXPECT_EQ(Array<std::int32_t>::open(an, tagged).error().code, Errc::bad_layout) << "type_tag";
   // A count larger than the file.
-  auto* h = reinterpret_cast<TypedHeaderLayout*>(reinterpret_cast<std::byte*>(a.get_span().data()) - 384);
+  auto* h = platform::layout_at<TypedHeaderLayout>(reinterpret_cast<std::byte*>(a.get_span().data()) - 384);
   h->count = 1'000'000;
   EXPECT_EQ(Array<std::int32_t>::open(an, o).error().code, Errc::bad_size);
   h->count = 3;
