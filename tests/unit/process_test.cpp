@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "process.hpp"
+#include "shmring/platform/clock.hpp"
 #include "shmring/platform/process.hpp"
 
 namespace shmring::platform {
@@ -118,6 +119,13 @@ TEST(Process, CurrentThreadIsTheTidWithItsOwnStartTimeAndDiesWithTheThread) {
   EXPECT_EQ(other.start_time, proc.start_time);
   EXPECT_NE(other.start_time, 0u);
   EXPECT_EQ(while_running, Liveness::alive);
+  // join() returns when the thread's tid word is cleared, a moment before
+  // the kernel is done with the task (much longer under qemu-user): give it
+  // up to a second to be gone.
+  const std::int64_t give_up = platform::monotonic_ns() + 1'000'000'000;
+  while (liveness(other) != Liveness::dead && platform::monotonic_ns() < give_up) {
+    platform::sleep_until_ns(platform::monotonic_ns() + 1'000'000);
+  }
   EXPECT_EQ(liveness(other), Liveness::dead) << "a joined thread is gone";
   EXPECT_EQ(liveness(current_thread()), Liveness::alive);
   // A forked child's thread is a new identity.
