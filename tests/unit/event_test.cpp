@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/event.hpp"
@@ -19,28 +20,10 @@
 namespace shmring {
 namespace {
 
-using namespace std::chrono_literals;
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
-
-constexpr std::int64_t kMs = 1'000'000;
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
 Event create_or_throw(const UniqueName& name) {
-  auto e = Event::create(name);
-  if (!e) throw std::runtime_error(e.error().message());
-  return std::move(*e);
-}
-
-struct Timed {
-  std::string status;
-  long long t0 = 0, t1 = 0;
-};
-Timed parse_timed(const std::string& line) {
-  Timed t;
-  char status[32] = {0};
-  if (std::sscanf(line.c_str(), "%31s %lld %lld", status, &t.t0, &t.t1) == 3) t.status = status;
-  return t;
+  return or_throw(Event::create(name));
 }
 
 TEST(Event, WaitWithTimeoutOnAClearEventReturnsFalseNoEarlierThanTheTimeout) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/platform/clock.hpp"
@@ -19,30 +20,11 @@
 namespace shmring {
 namespace {
 
-using namespace std::chrono_literals;
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
-
-constexpr std::int64_t kMs = 1'000'000;
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
 template <class S>
 S create_or_throw(const UniqueName& name, std::uint32_t value) {
-  auto s = S::create(name, value);
-  if (!s) throw std::runtime_error(s.error().message());
-  return std::move(*s);
-}
-
-// "<status> <t0> <t1>" from the sync peer.
-struct Timed {
-  std::string status;
-  long long t0 = 0, t1 = 0;
-};
-Timed parse_timed(const std::string& line) {
-  Timed t;
-  char status[32] = {0};
-  if (std::sscanf(line.c_str(), "%31s %lld %lld", status, &t.t0, &t.t1) == 3) t.status = status;
-  return t;
+  return or_throw(S::create(name, value));
 }
 
 TEST(Semaphore, AtMostValueProcessesAreInsideAtOnceAndTheCountComesBack) {

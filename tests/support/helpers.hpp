@@ -1,0 +1,50 @@
+// Test support shared by the tests of the IPC objects: the common names
+// (one `using namespace test;` brings them all), milliseconds in the
+// monotonic clock's nanoseconds, a create/open result unwrapped or the test
+// failed with its reason, and the sync peer's timed-wait line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "process.hpp"
+#include "shmring/platform/clock.hpp"
+
+namespace shmring::test {
+
+// Using-directives are transitive: a test's `using namespace test;` also
+// brings the chrono literals (200ms) and monotonic_ns.
+using namespace std::chrono_literals;
+using platform::monotonic_ns;
+
+inline constexpr std::int64_t kMs = 1'000'000;  // nanoseconds per millisecond
+
+// The value of a create()/open() result; throws (failing the test) with the
+// error's message.
+template <class R>
+auto or_throw(R r) {
+  if (!r) throw std::runtime_error(r.error().message());
+  return std::move(*r);
+}
+
+// "<status> <t0> <t1> [<word>]" as the sync peer reports a timed wait: the
+// status, the monotonic clock before and after, and an optional last word
+// (a Condition's "owned"/"not-owned"). An unparsable line leaves status empty.
+struct Timed {
+  std::string status, word;
+  long long t0 = 0, t1 = 0;
+};
+inline Timed parse_timed(const std::string& line) {
+  Timed t;
+  char status[32] = {0}, word[32] = {0};
+  if (std::sscanf(line.c_str(), "%31s %lld %lld %31s", status, &t.t0, &t.t1, word) >= 3) {
+    t.status = status;
+    t.word = word;
+  }
+  return t;
+}
+
+}  // namespace shmring::test
