@@ -1,14 +1,17 @@
 // Test support shared by the tests of the IPC objects: the common names
 // (one `using namespace test;` brings them all), milliseconds in the
 // monotonic clock's nanoseconds, a create/open result unwrapped or the test
-// failed with its reason, and the sync peer's timed-wait line.
+// failed with its reason, and the sync peer's timed-wait line and check.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "process.hpp"
 #include "shmring/platform/clock.hpp"
@@ -45,6 +48,25 @@ inline Timed parse_timed(const std::string& line) {
     t.word = word;
   }
   return t;
+}
+
+// The sync peer's `command` on `name` with a 200 ms timeout, in a separately
+// started process that finds nothing to take: it reports `status` (and
+// `word`, unless empty) after a wait of at least 200 ms and under 1.5 s, and
+// exits 0.
+inline void expect_peer_times_out(const char* command, const UniqueName& name, std::string_view status,
+                                  std::string_view word = {}) {
+  SCOPED_TRACE(command);
+  Child peer = spawn(sync_peer_path(), {command, name.str(), "200"});
+  ASSERT_EQ(peer.read_line().rfind("ready", 0), 0u);
+  const Timed t = parse_timed(peer.read_line());
+  EXPECT_EQ(t.status, status);
+  if (!word.empty()) {
+    EXPECT_EQ(t.word, word);
+  }
+  EXPECT_GE(t.t1 - t.t0, 200 * kMs);
+  EXPECT_LT(t.t1 - t.t0, 1500 * kMs);
+  EXPECT_EQ(peer.wait(), 0);
 }
 
 }  // namespace shmring::test

@@ -82,14 +82,7 @@ TEST(Condition, WaitAndNotifyWithoutTheLockAreNotOwnerAndChangeNothing) {
 TEST(Condition, WaitWithTimeoutInASpawnedPeerReturnsTimeoutNoEarlierAndHoldsTheLockAgain) {
   UniqueName name("cond-timeout");
   Condition c = create_or_throw(name);
-  Child peer = test::spawn(test::sync_peer_path(), {"cond-wait", name.str(), "200"});
-  ASSERT_EQ(peer.read_line().rfind("ready", 0), 0u);
-  const Timed t = parse_timed(peer.read_line());
-  EXPECT_EQ(t.status, "timeout");
-  EXPECT_EQ(t.word, "owned");
-  EXPECT_GE(t.t1 - t.t0, 200 * kMs);
-  EXPECT_LT(t.t1 - t.t0, 1500 * kMs);
-  EXPECT_EQ(peer.wait(), 0);
+  ASSERT_NO_FATAL_FAILURE(expect_peer_times_out("cond-wait", name, "timeout", "owned"));
   // nowait: releases and re-takes the lock, returns timeout at once.
   ASSERT_EQ(c.acquire(), AcquireStatus::acquired);
   const std::int64_t t0 = monotonic_ns();

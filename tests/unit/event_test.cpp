@@ -29,13 +29,7 @@ Event create_or_throw(const UniqueName& name) {
 TEST(Event, WaitWithTimeoutOnAClearEventReturnsFalseNoEarlierThanTheTimeout) {
   UniqueName name("event-timeout");
   Event e = create_or_throw(name);
-  Child peer = test::spawn(test::sync_peer_path(), {"event-wait", name.str(), "200"});
-  ASSERT_EQ(peer.read_line().rfind("ready", 0), 0u);
-  const Timed t = parse_timed(peer.read_line());
-  EXPECT_EQ(t.status, "false");
-  EXPECT_GE(t.t1 - t.t0, 200 * kMs);
-  EXPECT_LT(t.t1 - t.t0, 1500 * kMs);
-  EXPECT_EQ(peer.wait(), 0);
+  ASSERT_NO_FATAL_FAILURE(expect_peer_times_out("event-wait", name, "false"));
   const std::int64_t t0 = monotonic_ns();
   EXPECT_FALSE(e.wait(nowait));
   EXPECT_FALSE(e.wait(0ms));

@@ -61,13 +61,7 @@ TEST(Semaphore, AtMostValueProcessesAreInsideAtOnceAndTheCountComesBack) {
 TEST(Semaphore, AcquireWithTimeoutInASpawnedProcessTimesOutNoEarlierThanTheTimeout) {
   UniqueName name("sem-timeout");
   Semaphore sem = create_or_throw<Semaphore>(name, 0);
-  Child peer = test::spawn(test::sync_peer_path(), {"sem-acquire", name.str(), "200"});
-  ASSERT_EQ(peer.read_line().rfind("ready", 0), 0u);
-  const Timed t = parse_timed(peer.read_line());
-  EXPECT_EQ(t.status, "timeout");
-  EXPECT_GE(t.t1 - t.t0, 200 * kMs);
-  EXPECT_LT(t.t1 - t.t0, 1500 * kMs);
-  EXPECT_EQ(peer.wait(), 0);
+  ASSERT_NO_FATAL_FAILURE(expect_peer_times_out("sem-acquire", name, "timeout"));
   const std::int64_t t0 = monotonic_ns();
   EXPECT_EQ(sem.try_acquire(), AcquireStatus::timeout);
   EXPECT_EQ(sem.acquire(nowait), AcquireStatus::timeout);
