@@ -1,10 +1,13 @@
 // Test support shared by the tests of the IPC objects: the common names
 // (one `using namespace test;` brings them all), milliseconds in the
 // monotonic clock's nanoseconds, a create/open result unwrapped or the test
-// failed with its reason, and the sync peer's timed-wait line and check.
+// failed with its reason, poke/peek at a file's bytes, and the sync peer's
+// timed-wait line and check.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "process.hpp"
 #include "shmring/platform/clock.hpp"
@@ -31,6 +35,27 @@ template <class R>
 auto or_throw(R r) {
   if (!r) throw std::runtime_error(r.error().message());
   return std::move(*r);
+}
+
+// Writes (poke) or reads (peek) a T at a byte offset of the file at `path`,
+// as a hostile or careless process would: pread/pwrite, no mapping.
+template <class T>
+void poke(const std::string& path, std::uint64_t offset, T value) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  ASSERT_GE(fd, 0) << path;
+  EXPECT_EQ(::pwrite(fd, &value, sizeof(T), static_cast<off_t>(offset)), static_cast<ssize_t>(sizeof(T)));
+  ::close(fd);
+}
+template <class T>
+T peek(const std::string& path, std::uint64_t offset) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  T value{};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  EXPECT_GE(fd, 0) << path;
+  EXPECT_EQ(::pread(fd, &value, sizeof(T), static_cast<off_t>(offset)), static_cast<ssize_t>(sizeof(T)));
+  if (fd >= 0) ::close(fd);
+  return value;
 }
 
 // "<status> <t0> <t1> [<word>]" as the sync peer reports a timed wait: the

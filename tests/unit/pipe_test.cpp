@@ -25,6 +25,7 @@
 
 #include <gtest/gtest.h>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "queue_helpers.hpp"
 #include "shared_memory.hpp"
@@ -562,18 +563,6 @@ TEST(Pipe, AClosedEndStaysClosedForLaterOpeners) {
 
 // ---- hostile and damaged files ---------------------------------------------------------------
 
-void write_at(const std::string& path, std::uint64_t offset, const void* data, std::size_t n) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  ASSERT_GE(fd, 0);
-  EXPECT_EQ(::pwrite(fd, data, n, static_cast<off_t>(offset)), static_cast<ssize_t>(n));
-  ::close(fd);
-}
-
-template <class T>
-void write_field(const std::string& path, std::uint64_t offset, T v) {
-  write_at(path, offset, &v, sizeof(T));
-}
-
 constexpr std::uint64_t kPayload = sizeof(SegmentHeaderLayout);  // where PipeLayout starts
 constexpr std::uint64_t kConfig = kPayload + offsetof(PipeLayout, config);
 
@@ -642,7 +631,7 @@ TEST(PipeOpen, TruncatedFilesFailWithTruncated) {
 
 TEST(PipeOpen, AFileNotYetReadyFailsWithNotReady) {
   EXPECT_TRUE(edited_pipe_fails_with(
-      [](const std::string& path) { write_field(path, offsetof(SegmentHeaderLayout, state), std::uint32_t{0}); },
+      [](const std::string& path) { test::poke(path, offsetof(SegmentHeaderLayout, state), std::uint32_t{0}); },
       Errc::not_ready));
   // And an empty file, as a creator leaves it before its header is written.
   UniqueName name("pipe-empty");
@@ -654,7 +643,7 @@ TEST(PipeOpen, AFileNotYetReadyFailsWithNotReady) {
 
 TEST(PipeOpen, DamagedConfigFailsWithAClearError) {
   const auto field = [](std::uint64_t offset, auto value, Errc want) {
-    return edited_pipe_fails_with([&](const std::string& path) { write_field(path, offset, value); }, want);
+    return edited_pipe_fails_with([&](const std::string& path) { test::poke(path, offset, value); }, want);
   };
   const std::uint64_t cap = kConfig + offsetof(PipeConfigLayout, capacity);
   const std::uint64_t maxmsg = kConfig + offsetof(PipeConfigLayout, max_message);
@@ -683,7 +672,7 @@ TEST(PipeOpen, DamagedRingPositionsFailWithCorrupt) {
     const std::uint64_t head = ring + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, head);
     const std::uint64_t got = ring + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, get_count);
     const auto field = [](std::uint64_t offset, std::uint64_t value) {
-      return edited_pipe_fails_with([&](const std::string& path) { write_field(path, offset, value); },
+      return edited_pipe_fails_with([&](const std::string& path) { test::poke(path, offset, value); },
                                     Errc::corrupt);
     };
     EXPECT_TRUE(field(tail, 1u << 20)) << "direction " << d;  // beyond head + capacity
@@ -698,7 +687,7 @@ TEST(PipeOpen, AHostileRecordGivesCorruptNotACrash) {
   ASSERT_EQ(p.a.send("hello"), ConnStatus::ok);
   // Direction 0's first record header: claim a length far beyond the ring.
   const std::uint64_t data = kPayload + sizeof(PipeLayout) + 4096;  // direction 0 follows direction 1
-  write_field(p.name.path(), data, RecordHeader{0x7fff0000u, 0});
+  test::poke(p.name.path(), data, RecordHeader{0x7fff0000u, 0});
   EXPECT_EQ(p.b.recv(nowait).status, ConnStatus::corrupt);
   EXPECT_TRUE(p.b.poll()) << "recv returns at once (corrupt)";
 }

@@ -173,12 +173,7 @@ Errc open_error_bounded(const UniqueName& name) {
 }
 
 // Writes `v` at `offset` bytes into the file's payload (after the 128-byte header).
-void poke_payload(const UniqueName& name, std::size_t offset, std::uint32_t v) {
-  const int fd = ::open(name.path().c_str(), O_RDWR | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::pwrite(fd, &v, sizeof(v), static_cast<off_t>(128 + offset)), static_cast<ssize_t>(sizeof(v)));
-  ::close(fd);
-}
+void poke_payload(const UniqueName& name, std::size_t offset, std::uint32_t v) { poke(name.path(), 128 + offset, v); }
 
 TEST(SemaphoreOpen, KindsAreDistinctAndDamagedCountsAreCorrupt) {
   UniqueName plain("sem-kind"), bounded("bsem-kind");
