@@ -64,66 +64,54 @@ class QueueChannel {
   std::unique_ptr<Queue> q_;
 };
 
-// pipe(2), buffer raised to 1 MiB; messages are written and read whole.
-class PipeChannel {
+// Two descriptors carrying whole `size`-byte messages: sent on fd_[send_end],
+// received on the other; reads and writes loop until the message has moved.
+class FdPairChannel {
  public:
-  explicit PipeChannel(std::size_t size) : size_(size) {
+  ~FdPairChannel() {
+    ::close(fd_[0]);
+    ::close(fd_[1]);
+  }
+  void send(const std::byte* msg) { io(fd_[send_end_], const_cast<std::byte*>(msg), true); }
+  void recv(std::vector<std::byte>& buf) {
+    buf.resize(size_);
+    io(fd_[1 - send_end_], buf.data(), false);
+  }
+
+ protected:
+  FdPairChannel(std::size_t size, int send_end) : size_(size), send_end_(send_end) {}
+  int fd_[2] = {-1, -1};
+
+ private:
+  void io(int fd, std::byte* p, bool write) {
+    std::size_t done = 0;
+    while (done < size_) {
+      const ssize_t n = write ? ::write(fd, p + done, size_ - done) : ::read(fd, p + done, size_ - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) std::abort();
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  std::size_t size_;
+  int send_end_;
+};
+
+// pipe(2), buffer raised to 1 MiB: written at fd_[1], read at fd_[0].
+class PipeChannel : public FdPairChannel {
+ public:
+  explicit PipeChannel(std::size_t size) : FdPairChannel(size, 1) {
     if (::pipe2(fd_, O_CLOEXEC) != 0) std::abort();
     (void)::fcntl(fd_[1], F_SETPIPE_SZ, 1 << 20);
   }
-  ~PipeChannel() {
-    ::close(fd_[0]);
-    ::close(fd_[1]);
-  }
-  void send(const std::byte* msg) { io(fd_[1], const_cast<std::byte*>(msg), true); }
-  void recv(std::vector<std::byte>& buf) {
-    buf.resize(size_);
-    io(fd_[0], buf.data(), false);
-  }
-
- private:
-  void io(int fd, std::byte* p, bool write) {
-    std::size_t done = 0;
-    while (done < size_) {
-      const ssize_t n = write ? ::write(fd, p + done, size_ - done) : ::read(fd, p + done, size_ - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) std::abort();
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  int fd_[2];
-  std::size_t size_;
 };
 
 // socketpair(AF_UNIX, SOCK_STREAM), what Python's Pipe(duplex=True) is
-// built on; messages are written and read whole.
-class SocketpairChannel {
+// built on: sent on fd_[0], received on fd_[1].
+class SocketpairChannel : public FdPairChannel {
  public:
-  explicit SocketpairChannel(std::size_t size) : size_(size) {
+  explicit SocketpairChannel(std::size_t size) : FdPairChannel(size, 0) {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd_) != 0) std::abort();
   }
-  ~SocketpairChannel() {
-    ::close(fd_[0]);
-    ::close(fd_[1]);
-  }
-  void send(const std::byte* msg) { io(fd_[0], const_cast<std::byte*>(msg), true); }
-  void recv(std::vector<std::byte>& buf) {
-    buf.resize(size_);
-    io(fd_[1], buf.data(), false);
-  }
-
- private:
-  void io(int fd, std::byte* p, bool write) {
-    std::size_t done = 0;
-    while (done < size_) {
-      const ssize_t n = write ? ::write(fd, p + done, size_ - done) : ::read(fd, p + done, size_ - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) std::abort();
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  int fd_[2];
-  std::size_t size_;
 };
 
 // eventfd(2): carries a count, not bytes (ping-pong only).

@@ -32,6 +32,7 @@
 #include <string>
 #include <type_traits>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/lock.hpp"
@@ -41,11 +42,8 @@
 namespace shmring {
 namespace {
 
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns
 
-constexpr std::int64_t kMs = 1'000'000;
 constexpr std::uint32_t kHolderMark = 1, kWaiterMark = 2;
 
 struct Ledger {

@@ -5,27 +5,22 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "helpers.hpp"
 #include "shmring/queue.hpp"
 
 namespace shmring::test {
 
-inline constexpr std::int64_t kMs = 1'000'000;  // nanoseconds per millisecond
-
 // Q is Queue or JoinableQueue; throws (failing the test) with the error message.
 template <class Q = Queue>
 Q create_or_throw(std::string_view name, const QueueOptions& options = {}) {
-  auto q = Q::create(name, options);
-  if (!q) throw std::runtime_error(q.error().message());
-  return std::move(*q);
+  return or_throw(Q::create(name, options));
 }
 
 template <class Q = Queue>
 Q open_or_throw(std::string_view name, Role role = Role::none) {
   OpenOptions o;
   o.role = role;
-  auto q = Q::open(name, o);
-  if (!q) throw std::runtime_error(q.error().message());
-  return std::move(*q);
+  return or_throw(Q::open(name, o));
 }
 
 }  // namespace shmring::test

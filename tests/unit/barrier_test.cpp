@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/barrier.hpp"
@@ -23,17 +24,10 @@
 namespace shmring {
 namespace {
 
-using namespace std::chrono_literals;
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
-
-constexpr std::int64_t kMs = 1'000'000;
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
 Barrier create_or_throw(const UniqueName& name, std::uint32_t parties, BarrierRef::Action action = {}) {
-  auto b = Barrier::create(name, parties, std::move(action));
-  if (!b) throw std::runtime_error(b.error().message());
-  return std::move(*b);
+  return or_throw(Barrier::create(name, parties, std::move(action)));
 }
 
 // A forked party: waits once with `wait`, reports "<status> <index>".

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/condition.hpp"
@@ -22,33 +23,12 @@
 namespace shmring {
 namespace {
 
-using namespace std::chrono_literals;
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
-
-constexpr std::int64_t kMs = 1'000'000;
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
 Condition create_or_throw(const UniqueName& name, bool recursive = true) {
   ConditionOptions o;
   o.recursive = recursive;
-  auto c = Condition::create(name, o);
-  if (!c) throw std::runtime_error(c.error().message());
-  return std::move(*c);
-}
-
-struct Timed {
-  std::string status, owned;
-  long long t0 = 0, t1 = 0;
-};
-Timed parse_timed(const std::string& line) {
-  Timed t;
-  char status[32] = {0}, owned[32] = {0};
-  if (std::sscanf(line.c_str(), "%31s %lld %lld %31s", status, &t.t0, &t.t1, owned) == 4) {
-    t.status = status;
-    t.owned = owned;
-  }
-  return t;
+  return or_throw(Condition::create(name, o));
 }
 
 // A forked waiter on the named condition: holds the lock, says "ready", then
@@ -102,14 +82,7 @@ TEST(Condition, WaitAndNotifyWithoutTheLockAreNotOwnerAndChangeNothing) {
 TEST(Condition, WaitWithTimeoutInASpawnedPeerReturnsTimeoutNoEarlierAndHoldsTheLockAgain) {
   UniqueName name("cond-timeout");
   Condition c = create_or_throw(name);
-  Child peer = test::spawn(test::sync_peer_path(), {"cond-wait", name.str(), "200"});
-  ASSERT_EQ(peer.read_line().rfind("ready", 0), 0u);
-  const Timed t = parse_timed(peer.read_line());
-  EXPECT_EQ(t.status, "timeout");
-  EXPECT_EQ(t.owned, "owned");
-  EXPECT_GE(t.t1 - t.t0, 200 * kMs);
-  EXPECT_LT(t.t1 - t.t0, 1500 * kMs);
-  EXPECT_EQ(peer.wait(), 0);
+  ASSERT_NO_FATAL_FAILURE(expect_peer_times_out("cond-wait", name, "timeout", "owned"));
   // nowait: releases and re-takes the lock, returns timeout at once.
   ASSERT_EQ(c.acquire(), AcquireStatus::acquired);
   const std::int64_t t0 = monotonic_ns();
@@ -145,7 +118,7 @@ TEST(Condition, ASpawnedWaiterIsWokenByANotifyFromThisProcess) {
   ASSERT_EQ(c.release(), ReleaseStatus::ok);
   const Timed t = parse_timed(peer.read_line());
   EXPECT_EQ(t.status, "ok");
-  EXPECT_EQ(t.owned, "owned");
+  EXPECT_EQ(t.word, "owned");
   EXPECT_GE(t.t1, notified_at);
   EXPECT_EQ(peer.wait(), 0);
 }

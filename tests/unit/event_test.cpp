@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/event.hpp"
@@ -19,40 +20,16 @@
 namespace shmring {
 namespace {
 
-using namespace std::chrono_literals;
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
-
-constexpr std::int64_t kMs = 1'000'000;
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
 Event create_or_throw(const UniqueName& name) {
-  auto e = Event::create(name);
-  if (!e) throw std::runtime_error(e.error().message());
-  return std::move(*e);
-}
-
-struct Timed {
-  std::string status;
-  long long t0 = 0, t1 = 0;
-};
-Timed parse_timed(const std::string& line) {
-  Timed t;
-  char status[32] = {0};
-  if (std::sscanf(line.c_str(), "%31s %lld %lld", status, &t.t0, &t.t1) == 3) t.status = status;
-  return t;
+  return or_throw(Event::create(name));
 }
 
 TEST(Event, WaitWithTimeoutOnAClearEventReturnsFalseNoEarlierThanTheTimeout) {
   UniqueName name("event-timeout");
   Event e = create_or_throw(name);
-  Child peer = test::spawn(test::sync_peer_path(), {"event-wait", name.str(), "200"});
-  ASSERT_EQ(peer.read_line().rfind("ready", 0), 0u);
-  const Timed t = parse_timed(peer.read_line());
-  EXPECT_EQ(t.status, "false");
-  EXPECT_GE(t.t1 - t.t0, 200 * kMs);
-  EXPECT_LT(t.t1 - t.t0, 1500 * kMs);
-  EXPECT_EQ(peer.wait(), 0);
+  ASSERT_NO_FATAL_FAILURE(expect_peer_times_out("event-wait", name, "false"));
   const std::int64_t t0 = monotonic_ns();
   EXPECT_FALSE(e.wait(nowait));
   EXPECT_FALSE(e.wait(0ms));

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/lock.hpp"
@@ -28,18 +29,11 @@
 namespace shmring {
 namespace {
 
-using namespace std::chrono_literals;
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
-
-constexpr std::int64_t kMs = 1'000'000;
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
 template <class L>
 L create_or_throw(const UniqueName& name) {
-  auto l = L::create(name);
-  if (!l) throw std::runtime_error(l.error().message());
-  return std::move(*l);
+  return or_throw(L::create(name));
 }
 
 // Spins (politely) until `flag` is non-zero or 10 s pass.

@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "queue_helpers.hpp"
 #include "shmring/mpmc_ring.hpp"
@@ -24,6 +25,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using platform::SegmentHeaderLayout;
+using test::peek;
+using test::poke;
 using test::UniqueName;
 
 constexpr std::uint64_t kCapacity = 4096;
@@ -35,23 +38,6 @@ constexpr std::uint64_t kReleased = kMpmc + offsetof(MpmcRingLayout, released);
 constexpr std::uint64_t kEngine = kQueueAt + offsetof(QueueLayout, config) + offsetof(QueueConfigLayout, engine);
 constexpr std::uint64_t kChunk = kQueueAt + offsetof(QueueLayout, config) + offsetof(QueueConfigLayout, chunk);
 constexpr std::uint64_t kRing = kQueueAt + sizeof(QueueLayout);
-
-template <class T>
-void poke(const UniqueName& name, std::uint64_t offset, T value) {
-  const int fd = ::open(name.path().c_str(), O_RDWR | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::pwrite(fd, &value, sizeof(value), static_cast<off_t>(offset)), static_cast<ssize_t>(sizeof(value)));
-  ::close(fd);
-}
-template <class T>
-T peek(const UniqueName& name, std::uint64_t offset) {
-  T value{};
-  const int fd = ::open(name.path().c_str(), O_RDONLY | O_CLOEXEC);
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(::pread(fd, &value, sizeof(value), static_cast<off_t>(offset)), static_cast<ssize_t>(sizeof(value)));
-  ::close(fd);
-  return value;
-}
 
 // A valid MPMC queue with `messages` short messages, one consumed.
 void make_queue(const UniqueName& name, int messages = 3) {
@@ -81,28 +67,28 @@ TEST(MpmcOpen, DamagedConfigAndPositionsFailAtOpen) {
   const auto damaged = [](auto edit) {
     UniqueName name;
     make_queue(name);
-    edit(name);
+    edit(name.path());
     return open_error(name);
   };
-  EXPECT_EQ(damaged([](const UniqueName& n) { poke<std::uint32_t>(n, kEngine, 7); }), Errc::corrupt);
-  EXPECT_EQ(damaged([](const UniqueName& n) { poke<std::uint64_t>(n, kChunk, 3); }), Errc::bad_size);
-  EXPECT_EQ(damaged([](const UniqueName& n) { poke<std::uint64_t>(n, kChunk, kCapacity); }), Errc::bad_size);
-  EXPECT_EQ(damaged([](const UniqueName& n) {
-              poke<std::uint64_t>(n, kReleased, peek<std::uint64_t>(n, kHead) + 16);
+  EXPECT_EQ(damaged([](const std::string& f) { poke<std::uint32_t>(f, kEngine, 7); }), Errc::corrupt);
+  EXPECT_EQ(damaged([](const std::string& f) { poke<std::uint64_t>(f, kChunk, 3); }), Errc::bad_size);
+  EXPECT_EQ(damaged([](const std::string& f) { poke<std::uint64_t>(f, kChunk, kCapacity); }), Errc::bad_size);
+  EXPECT_EQ(damaged([](const std::string& f) {
+              poke<std::uint64_t>(f, kReleased, peek<std::uint64_t>(f, kHead) + 16);
             }),
             Errc::corrupt)
       << "released past head";
-  EXPECT_EQ(damaged([](const UniqueName& n) {
-              poke<std::uint64_t>(n, kHead, peek<std::uint64_t>(n, kTail) + 16);
+  EXPECT_EQ(damaged([](const std::string& f) {
+              poke<std::uint64_t>(f, kHead, peek<std::uint64_t>(f, kTail) + 16);
             }),
             Errc::corrupt)
       << "head past tail";
-  EXPECT_EQ(damaged([](const UniqueName& n) {
-              poke<std::uint64_t>(n, kTail, peek<std::uint64_t>(n, kReleased) + kCapacity);
+  EXPECT_EQ(damaged([](const std::string& f) {
+              poke<std::uint64_t>(f, kTail, peek<std::uint64_t>(f, kReleased) + kCapacity);
             }),
             Errc::corrupt)
       << "more than the ring in use";
-  EXPECT_EQ(damaged([](const UniqueName& n) { poke<std::uint64_t>(n, kHead, peek<std::uint64_t>(n, kHead) + 8); }),
+  EXPECT_EQ(damaged([](const std::string& f) { poke<std::uint64_t>(f, kHead, peek<std::uint64_t>(f, kHead) + 8); }),
             Errc::corrupt)
       << "unaligned head";
 }
@@ -111,14 +97,15 @@ TEST(MpmcOpen, DamagedRecordsAfterOpenMakeGetReturnCorruptNotCrash) {
   UniqueName name;
   make_queue(name);
   Queue q = test::open_or_throw(name);
-  const std::uint64_t head = peek<std::uint64_t>(name, kHead);
+  const std::uint64_t head = peek<std::uint64_t>(name.path(), kHead);
   const std::uint64_t at = kRing + (head & (kCapacity - 1));
   // An impossible length in the head record's meta word.
-  poke<std::uint32_t>(name, at + offsetof(MpmcRecordHeader, meta), 0x7fff'0000u);
+  poke<std::uint32_t>(name.path(), at + offsetof(MpmcRecordHeader, meta), 0x7fff'0000u);
   EXPECT_EQ(q.get_nowait().status, GetStatus::corrupt);
   // A state word carrying another position's tag.
-  const std::uint64_t next = peek<std::uint64_t>(name, kHead);
-  poke<std::uint64_t>(name, kRing + (next & (kCapacity - 1)) + offsetof(MpmcRecordHeader, state), 0x1234'5673ull);
+  const std::uint64_t next = peek<std::uint64_t>(name.path(), kHead);
+  poke<std::uint64_t>(name.path(), kRing + (next & (kCapacity - 1)) + offsetof(MpmcRecordHeader, state),
+                      0x1234'5673ull);
   EXPECT_EQ(q.get_nowait().status, GetStatus::corrupt);
   const PutStatus p = q.put_nowait("more");
   EXPECT_TRUE(p == PutStatus::ok || p == PutStatus::corrupt || p == PutStatus::full) << to_string(p);
@@ -139,7 +126,7 @@ TEST(MpmcOpen, RandomDamageToPositionsParticipantsAndRecordsNeverCrashesOrHangs)
     for (int b = 0; b < bytes; ++b) {
       // Half in the ring layout (positions, key, the first participants), half in the first records.
       const std::uint64_t offset = (rng() & 1) != 0 ? kMpmc + rng() % 1024 : kRing + rng() % 512;
-      poke<std::uint8_t>(name, offset, static_cast<std::uint8_t>(rng()));
+      poke<std::uint8_t>(name.path(), offset, static_cast<std::uint8_t>(rng()));
     }
     test::Child child = test::fork_child([&](int out) {
       OpenOptions o;

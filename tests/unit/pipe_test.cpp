@@ -25,6 +25,7 @@
 
 #include <gtest/gtest.h>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "queue_helpers.hpp"
 #include "shared_memory.hpp"
@@ -45,16 +46,20 @@ using test::kMs;
 using test::UniqueName;
 
 std::pair<Connection, Connection> make_pipe(const UniqueName& name, PipeOptions o = {}) {
-  auto p = Pipe::create(name, o);
-  if (!p) throw std::runtime_error(p.error().message());
-  return std::move(*p);
+  return test::or_throw(Pipe::create(name, o));
 }
 
-Connection open_end(const UniqueName& name, End end) {
-  auto c = Connection::open(name, end);
-  if (!c) throw std::runtime_error(c.error().message());
-  return std::move(*c);
-}
+Connection open_end(const UniqueName& name, End end) { return test::or_throw(Connection::open(name, end)); }
+
+// A test's pipe: a new one under a unique name (removed at the end), its
+// ends a and b.
+struct TestPipe {
+  explicit TestPipe(PipeOptions o = {}, const char* tag = "pipe") : name(tag), ends(make_pipe(name, o)) {}
+  UniqueName name;
+  std::pair<Connection, Connection> ends;
+  Connection& a = ends.first;
+  Connection& b = ends.second;
+};
 
 std::span<const std::byte> bytes_of(const std::string& s) {
   return std::as_bytes(std::span<const char>(s.data(), s.size()));
@@ -69,53 +74,46 @@ std::string message(std::uint64_t round, std::size_t length) {
 
 // ---- a conversation ----------------------------------------------------------------
 
-TEST(Pipe, DuplexConversationWithForkedChildChecksEveryByte) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name, {.capacity_bytes = 16384});
-  Connection& a = ends.first;
-  Connection& b = ends.second;
-  constexpr int kRounds = 2000;
-  Child child = test::fork_child([&b](int) {
-    // The child uses its inherited copy of end b: it takes the end on first use.
-    for (int i = 0;; ++i) {
-      ConnMessage m = b.recv();
-      if (m.status == ConnStatus::closed) return i == kRounds ? 0 : 10;
-      if (!m) return 11;
-      if (m.text().substr(0, 5) != "ping ") return 12;
-      if (b.send("pong " + std::string(m.text())) != ConnStatus::ok) return 13;
-    }
-  });
-  std::mt19937_64 rng(7);
-  for (int i = 0; i < kRounds; ++i) {
-    const std::string ping = message(static_cast<std::uint64_t>(i), static_cast<std::size_t>(8 + rng() % 3000));
+// `rounds` pings from `a` (of min_length + rng() % spread bytes, seeded),
+// each answered by "pong <ping>" from the other end, checked byte by byte.
+void ping_pong(Connection& a, int rounds, std::uint64_t seed, std::size_t min_length, std::size_t spread) {
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < rounds; ++i) {
+    const std::string ping = message(static_cast<std::uint64_t>(i), min_length + static_cast<std::size_t>(rng() % spread));
     ASSERT_EQ(a.send(ping), ConnStatus::ok);
     ConnMessage m = a.recv(10s);
     ASSERT_EQ(m.status, ConnStatus::ok) << to_string(m.status) << " in round " << i;
     ASSERT_EQ(m.text(), "pong " + ping) << "round " << i;
   }
-  EXPECT_FALSE(b.attached());  // the parent never used its copy of b
-  a.close();                   // the child's recv drains, then sees EOF
+}
+
+TEST(Pipe, DuplexConversationWithForkedChildChecksEveryByte) {
+  TestPipe p({.capacity_bytes = 16384});
+  constexpr int kRounds = 2000;
+  Child child = test::fork_child([&p](int) {
+    // The child uses its inherited copy of end b: it takes the end on first use.
+    for (int i = 0;; ++i) {
+      ConnMessage m = p.b.recv();
+      if (m.status == ConnStatus::closed) return i == kRounds ? 0 : 10;
+      if (!m) return 11;
+      if (m.text().substr(0, 5) != "ping ") return 12;
+      if (p.b.send("pong " + std::string(m.text())) != ConnStatus::ok) return 13;
+    }
+  });
+  ASSERT_NO_FATAL_FAILURE(ping_pong(p.a, kRounds, 7, 8, 3000));
+  EXPECT_FALSE(p.b.attached());  // the parent never used its copy of b
+  p.a.close();                     // the child's recv drains, then sees EOF
   EXPECT_EQ(child.wait(), 0);
 }
 
 TEST(Pipe, DuplexConversationWithSeparatelyStartedPeer) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
-  b.close();  // never taken here: only this handle ends; the peer opens end b by name
-  Child peer = test::spawn(test::pipe_peer_path(), {"echo", name.str(), "b"});
+  TestPipe p;
+  p.b.close();  // never taken here: only this handle ends; the peer opens end b by name
+  Child peer = test::spawn(test::pipe_peer_path(), {"echo", p.name.str(), "b"});
   ASSERT_EQ(peer.read_line(), "ready");
   constexpr int kRounds = 1000;
-  std::mt19937_64 rng(11);
-  for (int i = 0; i < kRounds; ++i) {
-    const std::string ping = message(static_cast<std::uint64_t>(i), static_cast<std::size_t>(1 + rng() % 5000));
-    ASSERT_EQ(a.send(ping), ConnStatus::ok);
-    ConnMessage m = a.recv(10s);
-    ASSERT_EQ(m.status, ConnStatus::ok) << to_string(m.status) << " in round " << i;
-    ASSERT_EQ(m.text(), "pong " + ping) << "round " << i;
-  }
-  a.close();
+  ASSERT_NO_FATAL_FAILURE(ping_pong(p.a, kRounds, 11, 1, 5000));
+  p.a.close();
   EXPECT_EQ(peer.read_line(), "done " + std::to_string(kRounds));
   EXPECT_EQ(peer.wait(), 0);
 }
@@ -174,35 +172,30 @@ TEST(Pipe, OneWayEndsOpenedByNameKeepTheirDirection) {
 // ---- EOF and BrokenPipe --------------------------------------------------------------
 
 TEST(Pipe, RecvDrainsEverythingSentBeforeCloseThenReportsClosed) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
-  Child writer = test::fork_child([&b](int) {
+  TestPipe p;
+  Child writer = test::fork_child([&p](int) {
     for (int i = 0; i < 5; ++i) {
-      if (b.send("m" + std::to_string(i)) != ConnStatus::ok) return 10;
+      if (p.b.send("m" + std::to_string(i)) != ConnStatus::ok) return 10;
     }
-    b.close();
-    return b.send("late") == ConnStatus::handle_closed ? 0 : 11;
+    p.b.close();
+    return p.b.send("late") == ConnStatus::handle_closed ? 0 : 11;
   });
   EXPECT_EQ(writer.wait(), 0);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(a.recv(1s).text(), "m" + std::to_string(i));
-  EXPECT_EQ(a.recv(forever).status, ConnStatus::closed);
-  EXPECT_EQ(a.recv(nowait).status, ConnStatus::closed);
-  EXPECT_TRUE(a.poll()) << "poll is true at EOF: recv would not block";
-  EXPECT_EQ(a.send("to nobody"), ConnStatus::closed) << "the other end is closed: BrokenPipe";
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(p.a.recv(1s).text(), "m" + std::to_string(i));
+  EXPECT_EQ(p.a.recv(forever).status, ConnStatus::closed);
+  EXPECT_EQ(p.a.recv(nowait).status, ConnStatus::closed);
+  EXPECT_TRUE(p.a.poll()) << "poll is true at EOF: recv would not block";
+  EXPECT_EQ(p.a.send("to nobody"), ConnStatus::closed) << "the other end is closed: BrokenPipe";
 }
 
 TEST(Pipe, CloseWakesABlockedReaderAtOnce) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Child peer = test::spawn(test::pipe_peer_path(), {"recv", name.str(), "b", "-1"});
+  TestPipe p;
+  Child peer = test::spawn(test::pipe_peer_path(), {"recv", p.name.str(), "b", "-1"});
   ASSERT_EQ(peer.read_line(), "ready");
   std::this_thread::sleep_for(100ms);  // the peer parks in recv(forever)
-  ASSERT_EQ(a.attach(), ConnStatus::ok);
+  ASSERT_EQ(p.a.attach(), ConnStatus::ok);
   const std::int64_t t_close = monotonic_ns();
-  a.close();
+  p.a.close();
   const std::string line = peer.read_line();
   long long t0 = 0, t1 = 0;
   char status[32] = {0};
@@ -214,47 +207,41 @@ TEST(Pipe, CloseWakesABlockedReaderAtOnce) {
 }
 
 TEST(Pipe, WriterWhoseReaderClosedGetsClosedAlsoWhenBlockedOnAFullPipe) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name, {.capacity_bytes = 4096});
-  Connection& a = ends.first;
-  Connection& b = ends.second;
+  TestPipe p({.capacity_bytes = 4096});
   test::SharedMemory<std::atomic<int>> phase;
   Child reader = test::fork_child([&](int) {
-    if (a.attach() != ConnStatus::ok) return 10;
+    if (p.a.attach() != ConnStatus::ok) return 10;
     phase->store(1);
     while (phase->load() != 2) std::this_thread::sleep_for(1ms);
     std::this_thread::sleep_for(50ms);  // the writer is blocked in send now
-    a.close();
+    p.a.close();
     return 0;
   });
   while (phase->load() != 1) std::this_thread::sleep_for(1ms);
   const std::string chunk(1000, 'z');
   int sent = 0;
-  while (b.send(chunk, nowait) == ConnStatus::ok) ++sent;
+  while (p.b.send(chunk, nowait) == ConnStatus::ok) ++sent;
   EXPECT_GT(sent, 0);
-  EXPECT_EQ(b.send(chunk, nowait), ConnStatus::full);
+  EXPECT_EQ(p.b.send(chunk, nowait), ConnStatus::full);
   phase->store(2);
   const std::int64_t t0 = monotonic_ns();
-  EXPECT_EQ(b.send(chunk, 10s), ConnStatus::closed);
+  EXPECT_EQ(p.b.send(chunk, 10s), ConnStatus::closed);
   EXPECT_LT(monotonic_ns() - t0, 5000 * kMs);
-  EXPECT_EQ(b.send("again"), ConnStatus::closed);
+  EXPECT_EQ(p.b.send("again"), ConnStatus::closed);
   EXPECT_EQ(reader.wait(), 0);
 }
 
 TEST(Pipe, WriterWhoseReaderWasKilledGetsClosed) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name, {.capacity_bytes = 4096});
-  Connection& a = ends.first;
-  Connection& b = ends.second;
+  TestPipe p({.capacity_bytes = 4096});
   test::SharedMemory<std::atomic<int>> phase;
   Child reader = test::fork_child([&](int) {
-    if (a.attach() != ConnStatus::ok) return 10;
+    if (p.a.attach() != ConnStatus::ok) return 10;
     phase->store(1);
     for (;;) ::pause();
   });
   while (phase->load() != 1) std::this_thread::sleep_for(1ms);
   const std::string chunk(1000, 'z');
-  while (b.send(chunk, nowait) == ConnStatus::ok) {
+  while (p.b.send(chunk, nowait) == ConnStatus::ok) {
   }
   // Blocked on the full pipe when the reader dies: closed within a slice or so.
   Child killer = test::fork_child([&](int) {
@@ -263,14 +250,14 @@ TEST(Pipe, WriterWhoseReaderWasKilledGetsClosed) {
     return 0;
   });
   const std::int64_t t0 = monotonic_ns();
-  EXPECT_EQ(b.send(chunk, 10s), ConnStatus::closed);
+  EXPECT_EQ(p.b.send(chunk, 10s), ConnStatus::closed);
   const double ms = static_cast<double>(monotonic_ns() - t0) / 1e6;
   std::printf("blocked writer got closed %.1f ms after it started waiting (kill at ~100 ms)\n", ms);
   EXPECT_GE(ms, 90.0);
   EXPECT_EQ(killer.wait(), 0);
   // A send with room is refused too, once the reader's death is noticed.
   std::this_thread::sleep_for(30ms);
-  EXPECT_EQ(b.send("x", nowait), ConnStatus::closed);
+  EXPECT_EQ(p.b.send("x", nowait), ConnStatus::closed);
 }
 
 // The must-show: a reader blocked in recv (or busy reading) when the writer
@@ -296,24 +283,21 @@ TEST(Pipe, ReaderGetsClosedWithin100msOfTheWritersSigkill) {
   std::mt19937_64 rng(2024);
   for (int round = 0; round < kRounds; ++round) {
     const bool streaming = round % 2 == 1;  // even rounds: the reader is parked in recv
-    UniqueName name("pipe-kill");
-    auto ends = make_pipe(name, {.capacity_bytes = 65536});
-    Connection& a = ends.first;
-    Connection& b = ends.second;
+    TestPipe p({.capacity_bytes = 65536}, "pipe-kill");
     test::SharedMemory<Report> rep;
-    Child writer = test::fork_child([&b, streaming](int) {
+    Child writer = test::fork_child([&p, streaming](int) {
       for (std::uint64_t i = 0;; ++i) {
         if (!streaming && i == 100) {
           for (;;) ::pause();
         }
-        if (b.send_value(i) != ConnStatus::ok) return 10;
+        if (p.b.send_value(i) != ConnStatus::ok) return 10;
       }
     });
-    Child reader = test::fork_child([&a, &rep](int) {
+    Child reader = test::fork_child([&p, &rep](int) {
       for (std::uint64_t i = 0;; ++i) {
         if (i == 100) rep->drained.store(1);
         std::uint64_t v = 0;
-        const ConnStatus st = a.recv_value(v, 30s);
+        const ConnStatus st = p.a.recv_value(v, 30s);
         if (st != ConnStatus::ok) {
           rep->closed_at.store(monotonic_ns());
           rep->rq_at_close.store(test::runqueue_wait_ns(::getpid()));
@@ -350,57 +334,49 @@ TEST(Pipe, ReaderGetsClosedWithin100msOfTheWritersSigkill) {
 }
 
 TEST(Pipe, AStoppedWriterIsNotDead) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
+  TestPipe p;
   test::SharedMemory<std::atomic<int>> phase;
   Child writer = test::fork_child([&](int) {
-    if (b.send("hello") != ConnStatus::ok) return 10;
+    if (p.b.send("hello") != ConnStatus::ok) return 10;
     phase->store(1);
     for (;;) ::pause();
   });
   while (phase->load() != 1) std::this_thread::sleep_for(1ms);
   writer.kill(SIGSTOP);
-  EXPECT_EQ(a.recv(1s).text(), "hello");
-  EXPECT_EQ(a.recv(200ms).status, ConnStatus::empty) << "SIGSTOP is not death";
-  EXPECT_FALSE(a.poll(100ms));
+  EXPECT_EQ(p.a.recv(1s).text(), "hello");
+  EXPECT_EQ(p.a.recv(200ms).status, ConnStatus::empty) << "SIGSTOP is not death";
+  EXPECT_FALSE(p.a.poll(100ms));
   writer.kill(SIGCONT);
 }
 
 // ---- timeouts ---------------------------------------------------------------------------
 
 TEST(Pipe, PollRecvAndSendTimeOutNoEarlierThanAsked) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name, {.capacity_bytes = 4096});
-  Connection& a = ends.first;
-  Connection& b = ends.second;
-  ASSERT_EQ(b.attach(), ConnStatus::ok);  // a live writer: no EOF
+  TestPipe p({.capacity_bytes = 4096});
+  ASSERT_EQ(p.b.attach(), ConnStatus::ok);  // a live writer: no EOF
   for (const auto wait : {0ms, 30ms, 150ms}) {
     std::int64_t t0 = monotonic_ns();
-    EXPECT_FALSE(a.poll(wait));
+    EXPECT_FALSE(p.a.poll(wait));
     EXPECT_GE(monotonic_ns() - t0, wait.count() * kMs);
     t0 = monotonic_ns();
-    EXPECT_EQ(a.recv(wait).status, ConnStatus::empty);
+    EXPECT_EQ(p.a.recv(wait).status, ConnStatus::empty);
     EXPECT_GE(monotonic_ns() - t0, wait.count() * kMs);
   }
   const std::string chunk(500, 'q');
-  while (b.send(chunk, nowait) == ConnStatus::ok) {
+  while (p.b.send(chunk, nowait) == ConnStatus::ok) {
   }
   for (const auto wait : {0ms, 30ms, 150ms}) {
     const std::int64_t t0 = monotonic_ns();
-    EXPECT_EQ(b.send(chunk, wait), ConnStatus::full);
+    EXPECT_EQ(p.b.send(chunk, wait), ConnStatus::full);
     EXPECT_GE(monotonic_ns() - t0, wait.count() * kMs);
   }
-  EXPECT_TRUE(a.poll(nowait));
+  EXPECT_TRUE(p.a.poll(nowait));
 }
 
 TEST(Pipe, RecvTimeoutInASeparatelyStartedPeer) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  ASSERT_EQ(a.attach(), ConnStatus::ok);
-  Child peer = test::spawn(test::pipe_peer_path(), {"recv", name.str(), "b", "150"});
+  TestPipe p;
+  ASSERT_EQ(p.a.attach(), ConnStatus::ok);
+  Child peer = test::spawn(test::pipe_peer_path(), {"recv", p.name.str(), "b", "150"});
   ASSERT_EQ(peer.read_line(), "ready");
   const std::string line = peer.read_line();
   long long t0 = 0, t1 = 0;
@@ -414,54 +390,48 @@ TEST(Pipe, RecvTimeoutInASeparatelyStartedPeer) {
 // ---- buffers and ranges ---------------------------------------------------------------
 
 TEST(Pipe, RecvBytesIntoATooSmallBufferLeavesTheMessageAndSaysWhatItNeeds) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
+  TestPipe p;
   const std::string msg = "twenty-one bytes long";
   ASSERT_EQ(msg.size(), 21u);
-  ASSERT_EQ(a.send(msg), ConnStatus::ok);
+  ASSERT_EQ(p.a.send(msg), ConnStatus::ok);
   std::array<std::byte, 32> buf{};
-  RecvInto r = b.recv_bytes_into(std::span(buf).first(20));
+  RecvInto r = p.b.recv_bytes_into(std::span(buf).first(20));
   EXPECT_EQ(r.status, ConnStatus::too_short);
   EXPECT_EQ(r.size, 21u);
-  r = b.recv_bytes_into(buf, 12);  // 20 bytes after the offset: still too short
+  r = p.b.recv_bytes_into(buf, 12);  // 20 bytes after the offset: still too short
   EXPECT_EQ(r.status, ConnStatus::too_short);
   EXPECT_EQ(r.size, 21u);
-  EXPECT_EQ(b.recv_bytes_into(buf, 33).status, ConnStatus::out_of_range);
-  EXPECT_TRUE(b.poll()) << "the message is still queued";
-  r = b.recv_bytes_into(buf, 11);
+  EXPECT_EQ(p.b.recv_bytes_into(buf, 33).status, ConnStatus::out_of_range);
+  EXPECT_TRUE(p.b.poll()) << "the message is still queued";
+  r = p.b.recv_bytes_into(buf, 11);
   ASSERT_EQ(r.status, ConnStatus::ok);
   EXPECT_EQ(r.size, 21u);
   EXPECT_EQ(std::memcmp(buf.data() + 11, msg.data(), msg.size()), 0);
   EXPECT_EQ(buf[10], std::byte{0}) << "nothing written before the offset";
   // An empty message fits anywhere, also at offset == size.
-  ASSERT_EQ(a.send(std::span<const std::byte>{}), ConnStatus::ok);
-  r = b.recv_bytes_into(buf, buf.size());
+  ASSERT_EQ(p.a.send(std::span<const std::byte>{}), ConnStatus::ok);
+  r = p.b.recv_bytes_into(buf, buf.size());
   EXPECT_EQ(r.status, ConnStatus::ok);
   EXPECT_EQ(r.size, 0u);
 }
 
 TEST(Pipe, SendBytesChecksOffsetAndSizeAndSendsExactlyTheRange) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
+  TestPipe p;
   const std::string s = "0123456789";
   const auto buf = bytes_of(s);
-  EXPECT_EQ(a.send_bytes(buf, 11), ConnStatus::out_of_range);
-  EXPECT_EQ(a.send_bytes(buf, 0, 11), ConnStatus::out_of_range);
-  EXPECT_EQ(a.send_bytes(buf, 5, 6), ConnStatus::out_of_range);
-  EXPECT_EQ(a.send_bytes(buf, 1, Connection::npos - 1), ConnStatus::out_of_range) << "no overflow";
-  EXPECT_FALSE(b.poll()) << "nothing was sent";
-  EXPECT_EQ(a.send_bytes(buf, 3, 4), ConnStatus::ok);
-  EXPECT_EQ(a.send_bytes(buf, 7), ConnStatus::ok);
-  EXPECT_EQ(a.send_bytes(buf, 10), ConnStatus::ok);
-  EXPECT_EQ(a.send_bytes(buf), ConnStatus::ok);
-  EXPECT_EQ(b.recv(nowait).text(), "3456");
-  EXPECT_EQ(b.recv(nowait).text(), "789");
-  EXPECT_EQ(b.recv(nowait).text(), "");
-  EXPECT_EQ(b.recv(nowait).text(), s);
+  EXPECT_EQ(p.a.send_bytes(buf, 11), ConnStatus::out_of_range);
+  EXPECT_EQ(p.a.send_bytes(buf, 0, 11), ConnStatus::out_of_range);
+  EXPECT_EQ(p.a.send_bytes(buf, 5, 6), ConnStatus::out_of_range);
+  EXPECT_EQ(p.a.send_bytes(buf, 1, Connection::npos - 1), ConnStatus::out_of_range) << "no overflow";
+  EXPECT_FALSE(p.b.poll()) << "nothing was sent";
+  EXPECT_EQ(p.a.send_bytes(buf, 3, 4), ConnStatus::ok);
+  EXPECT_EQ(p.a.send_bytes(buf, 7), ConnStatus::ok);
+  EXPECT_EQ(p.a.send_bytes(buf, 10), ConnStatus::ok);
+  EXPECT_EQ(p.a.send_bytes(buf), ConnStatus::ok);
+  EXPECT_EQ(p.b.recv(nowait).text(), "3456");
+  EXPECT_EQ(p.b.recv(nowait).text(), "789");
+  EXPECT_EQ(p.b.recv(nowait).text(), "");
+  EXPECT_EQ(p.b.recv(nowait).text(), s);
 }
 
 TEST(Pipe, TypedValuesAndWrongSize) {
@@ -469,32 +439,27 @@ TEST(Pipe, TypedValuesAndWrongSize) {
     double x, y;
     std::int32_t tag;
   };
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
-  ASSERT_EQ(a.send_value(Point{1.5, -2.5, 42}), ConnStatus::ok);
+  TestPipe p;
+  ASSERT_EQ(p.a.send_value(Point{1.5, -2.5, 42}), ConnStatus::ok);
   std::uint32_t small = 0;
-  EXPECT_EQ(b.recv_value(small, nowait), ConnStatus::wrong_size);
-  Point p{};
-  ASSERT_EQ(b.recv_value(p, nowait), ConnStatus::ok) << "the message stayed queued";
-  EXPECT_EQ(p.x, 1.5);
-  EXPECT_EQ(p.y, -2.5);
-  EXPECT_EQ(p.tag, 42);
+  EXPECT_EQ(p.b.recv_value(small, nowait), ConnStatus::wrong_size);
+  Point pt{};
+  ASSERT_EQ(p.b.recv_value(pt, nowait), ConnStatus::ok) << "the message stayed queued";
+  EXPECT_EQ(pt.x, 1.5);
+  EXPECT_EQ(pt.y, -2.5);
+  EXPECT_EQ(pt.tag, 42);
   // And the other way round, in the same pipe.
-  ASSERT_EQ(b.send_value(std::uint64_t{7}), ConnStatus::ok);
+  ASSERT_EQ(p.b.send_value(std::uint64_t{7}), ConnStatus::ok);
   std::uint64_t v = 0;
-  EXPECT_EQ(a.recv_value(v, 1s), ConnStatus::ok);
+  EXPECT_EQ(p.a.recv_value(v, 1s), ConnStatus::ok);
   EXPECT_EQ(v, 7u);
 }
 
 TEST(Pipe, TooLargeMessagesAreRefusedAtOnce) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name, {.capacity_bytes = 4096, .max_message = 100});
-  Connection& a = ends.first;
-  EXPECT_EQ(a.max_message(), 100u);
-  EXPECT_EQ(a.send(std::string(101, 'x'), forever), ConnStatus::too_large);
-  EXPECT_EQ(a.send(std::string(100, 'x'), nowait), ConnStatus::ok);
+  TestPipe p({.capacity_bytes = 4096, .max_message = 100});
+  EXPECT_EQ(p.a.max_message(), 100u);
+  EXPECT_EQ(p.a.send(std::string(101, 'x'), forever), ConnStatus::too_large);
+  EXPECT_EQ(p.a.send(std::string(100, 'x'), nowait), ConnStatus::ok);
   EXPECT_FALSE(Pipe::create(UniqueName("pipe").str(), {.capacity_bytes = 4096, .max_message = 4096}));
 }
 
@@ -525,67 +490,58 @@ TEST(Pipe, ASecondLiveOwnerOfAnEndIsRefused) {
 }
 
 TEST(Pipe, ADeadOwnersEndIsTakenOverAndItsMessagesKept) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
+  TestPipe p;
   test::SharedMemory<std::atomic<int>> phase;
   Child writer = test::fork_child([&](int) {
     for (int i = 0; i < 3; ++i) {
-      if (b.send("from the first " + std::to_string(i)) != ConnStatus::ok) return 10;
+      if (p.b.send("from the first " + std::to_string(i)) != ConnStatus::ok) return 10;
     }
     phase->store(1);
     for (;;) ::pause();
   });
   while (phase->load() != 1) std::this_thread::sleep_for(1ms);
-  EXPECT_FALSE(Connection::open(name, End::b)) << "its owner lives";
-  EXPECT_EQ(b.send("parent's copy"), ConnStatus::end_taken);
+  EXPECT_FALSE(Connection::open(p.name, End::b)) << "its owner lives";
+  EXPECT_EQ(p.b.send("parent's copy"), ConnStatus::end_taken);
   writer.kill(SIGKILL);
   EXPECT_EQ(writer.wait(), 128 + SIGKILL);
-  Connection b2 = open_end(name, End::b);  // the dead owner's end, taken over
+  Connection b2 = open_end(p.name, End::b);  // the dead owner's end, taken over
   ASSERT_EQ(b2.send("from the second"), ConnStatus::ok);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(a.recv(1s).text(), "from the first " + std::to_string(i));
-  EXPECT_EQ(a.recv(1s).text(), "from the second");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(p.a.recv(1s).text(), "from the first " + std::to_string(i));
+  EXPECT_EQ(p.a.recv(1s).text(), "from the second");
 }
 
 TEST(Pipe, AForkedCopyOfAnAttachedHandleHoldsNothingInTheChild) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
-  ASSERT_EQ(a.attach(), ConnStatus::ok);
-  Child child = test::fork_child([&a](int) {
-    if (a.attached()) return 10;
-    if (a.send("from the child") != ConnStatus::end_taken) return 11;
+  TestPipe p;
+  ASSERT_EQ(p.a.attach(), ConnStatus::ok);
+  Child child = test::fork_child([&p](int) {
+    if (p.a.attached()) return 10;
+    if (p.a.send("from the child") != ConnStatus::end_taken) return 11;
     return 0;  // exits without closing the parent's end
   });
   EXPECT_EQ(child.wait(), 0);
-  EXPECT_TRUE(a.attached());
-  EXPECT_EQ(a.send("from the parent"), ConnStatus::ok);
-  EXPECT_EQ(b.recv(1s).text(), "from the parent");
+  EXPECT_TRUE(p.a.attached());
+  EXPECT_EQ(p.a.send("from the parent"), ConnStatus::ok);
+  EXPECT_EQ(p.b.recv(1s).text(), "from the parent");
 }
 
 TEST(Pipe, ClosingAnUnattachedCopyOnlyEndsThatHandle) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name);
-  Connection& a = ends.first;
-  Connection& b = ends.second;
+  TestPipe p;
   test::SharedMemory<std::atomic<int>> phase;
   Child child = test::fork_child([&](int) {
-    if (b.attach() != ConnStatus::ok) return 10;
+    if (p.b.attach() != ConnStatus::ok) return 10;
     phase->store(1);
     while (phase->load() != 2) std::this_thread::sleep_for(1ms);
-    return b.send("still open") == ConnStatus::ok ? 0 : 11;
+    return p.b.send("still open") == ConnStatus::ok ? 0 : 11;
   });
   while (phase->load() != 1) std::this_thread::sleep_for(1ms);
-  b.close();  // Python's child_conn.close() in the parent: this copy only
-  EXPECT_TRUE(b.closed());
-  EXPECT_EQ(b.send("x"), ConnStatus::handle_closed);
-  EXPECT_EQ(b.recv(nowait).status, ConnStatus::handle_closed);
+  p.b.close();  // Python's child_conn.close() in the parent: this copy only
+  EXPECT_TRUE(p.b.closed());
+  EXPECT_EQ(p.b.send("x"), ConnStatus::handle_closed);
+  EXPECT_EQ(p.b.recv(nowait).status, ConnStatus::handle_closed);
   phase->store(2);
-  EXPECT_EQ(a.recv(5s).text(), "still open");
+  EXPECT_EQ(p.a.recv(5s).text(), "still open");
   EXPECT_EQ(child.wait(), 0);
-  EXPECT_EQ(a.recv(5s).status, ConnStatus::closed) << "the child's exit ended its end b";
+  EXPECT_EQ(p.a.recv(5s).status, ConnStatus::closed) << "the child's exit ended its end b";
 }
 
 TEST(Pipe, AClosedEndStaysClosedForLaterOpeners) {
@@ -607,18 +563,6 @@ TEST(Pipe, AClosedEndStaysClosedForLaterOpeners) {
 
 // ---- hostile and damaged files ---------------------------------------------------------------
 
-void write_at(const std::string& path, std::uint64_t offset, const void* data, std::size_t n) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  ASSERT_GE(fd, 0);
-  EXPECT_EQ(::pwrite(fd, data, n, static_cast<off_t>(offset)), static_cast<ssize_t>(n));
-  ::close(fd);
-}
-
-template <class T>
-void write_field(const std::string& path, std::uint64_t offset, T v) {
-  write_at(path, offset, &v, sizeof(T));
-}
-
 constexpr std::uint64_t kPayload = sizeof(SegmentHeaderLayout);  // where PipeLayout starts
 constexpr std::uint64_t kConfig = kPayload + offsetof(PipeLayout, config);
 
@@ -638,9 +582,7 @@ testing::AssertionResult edited_pipe_fails_with(Edit edit, Errc want) {
   UniqueName name("pipe-bad");
   {
     auto ends = make_pipe(name, {.capacity_bytes = 4096});
-    Connection& a = ends.first;
-    Connection& b = ends.second;
-    if (a.send("to b") != ConnStatus::ok || b.send("to a") != ConnStatus::ok) {
+    if (ends.first.send("to b") != ConnStatus::ok || ends.second.send("to a") != ConnStatus::ok) {
       return testing::AssertionFailure() << "setup";
     }
   }
@@ -689,7 +631,7 @@ TEST(PipeOpen, TruncatedFilesFailWithTruncated) {
 
 TEST(PipeOpen, AFileNotYetReadyFailsWithNotReady) {
   EXPECT_TRUE(edited_pipe_fails_with(
-      [](const std::string& path) { write_field(path, offsetof(SegmentHeaderLayout, state), std::uint32_t{0}); },
+      [](const std::string& path) { test::poke(path, offsetof(SegmentHeaderLayout, state), std::uint32_t{0}); },
       Errc::not_ready));
   // And an empty file, as a creator leaves it before its header is written.
   UniqueName name("pipe-empty");
@@ -701,7 +643,7 @@ TEST(PipeOpen, AFileNotYetReadyFailsWithNotReady) {
 
 TEST(PipeOpen, DamagedConfigFailsWithAClearError) {
   const auto field = [](std::uint64_t offset, auto value, Errc want) {
-    return edited_pipe_fails_with([&](const std::string& path) { write_field(path, offset, value); }, want);
+    return edited_pipe_fails_with([&](const std::string& path) { test::poke(path, offset, value); }, want);
   };
   const std::uint64_t cap = kConfig + offsetof(PipeConfigLayout, capacity);
   const std::uint64_t maxmsg = kConfig + offsetof(PipeConfigLayout, max_message);
@@ -730,7 +672,7 @@ TEST(PipeOpen, DamagedRingPositionsFailWithCorrupt) {
     const std::uint64_t head = ring + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, head);
     const std::uint64_t got = ring + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, get_count);
     const auto field = [](std::uint64_t offset, std::uint64_t value) {
-      return edited_pipe_fails_with([&](const std::string& path) { write_field(path, offset, value); },
+      return edited_pipe_fails_with([&](const std::string& path) { test::poke(path, offset, value); },
                                     Errc::corrupt);
     };
     EXPECT_TRUE(field(tail, 1u << 20)) << "direction " << d;  // beyond head + capacity
@@ -741,16 +683,13 @@ TEST(PipeOpen, DamagedRingPositionsFailWithCorrupt) {
 }
 
 TEST(PipeOpen, AHostileRecordGivesCorruptNotACrash) {
-  UniqueName name("pipe");
-  auto ends = make_pipe(name, {.capacity_bytes = 4096});
-  Connection& a = ends.first;
-  Connection& b = ends.second;
-  ASSERT_EQ(a.send("hello"), ConnStatus::ok);
+  TestPipe p({.capacity_bytes = 4096});
+  ASSERT_EQ(p.a.send("hello"), ConnStatus::ok);
   // Direction 0's first record header: claim a length far beyond the ring.
   const std::uint64_t data = kPayload + sizeof(PipeLayout) + 4096;  // direction 0 follows direction 1
-  write_field(name.path(), data, RecordHeader{0x7fff0000u, 0});
-  EXPECT_EQ(b.recv(nowait).status, ConnStatus::corrupt);
-  EXPECT_TRUE(b.poll()) << "recv returns at once (corrupt)";
+  test::poke(p.name.path(), data, RecordHeader{0x7fff0000u, 0});
+  EXPECT_EQ(p.b.recv(nowait).status, ConnStatus::corrupt);
+  EXPECT_TRUE(p.b.poll()) << "recv returns at once (corrupt)";
 }
 
 }  // namespace

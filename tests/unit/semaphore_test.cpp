@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/platform/clock.hpp"
@@ -19,30 +20,11 @@
 namespace shmring {
 namespace {
 
-using namespace std::chrono_literals;
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
-
-constexpr std::int64_t kMs = 1'000'000;
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
 template <class S>
 S create_or_throw(const UniqueName& name, std::uint32_t value) {
-  auto s = S::create(name, value);
-  if (!s) throw std::runtime_error(s.error().message());
-  return std::move(*s);
-}
-
-// "<status> <t0> <t1>" from the sync peer.
-struct Timed {
-  std::string status;
-  long long t0 = 0, t1 = 0;
-};
-Timed parse_timed(const std::string& line) {
-  Timed t;
-  char status[32] = {0};
-  if (std::sscanf(line.c_str(), "%31s %lld %lld", status, &t.t0, &t.t1) == 3) t.status = status;
-  return t;
+  return or_throw(S::create(name, value));
 }
 
 TEST(Semaphore, AtMostValueProcessesAreInsideAtOnceAndTheCountComesBack) {
@@ -79,13 +61,7 @@ TEST(Semaphore, AtMostValueProcessesAreInsideAtOnceAndTheCountComesBack) {
 TEST(Semaphore, AcquireWithTimeoutInASpawnedProcessTimesOutNoEarlierThanTheTimeout) {
   UniqueName name("sem-timeout");
   Semaphore sem = create_or_throw<Semaphore>(name, 0);
-  Child peer = test::spawn(test::sync_peer_path(), {"sem-acquire", name.str(), "200"});
-  ASSERT_EQ(peer.read_line().rfind("ready", 0), 0u);
-  const Timed t = parse_timed(peer.read_line());
-  EXPECT_EQ(t.status, "timeout");
-  EXPECT_GE(t.t1 - t.t0, 200 * kMs);
-  EXPECT_LT(t.t1 - t.t0, 1500 * kMs);
-  EXPECT_EQ(peer.wait(), 0);
+  ASSERT_NO_FATAL_FAILURE(expect_peer_times_out("sem-acquire", name, "timeout"));
   const std::int64_t t0 = monotonic_ns();
   EXPECT_EQ(sem.try_acquire(), AcquireStatus::timeout);
   EXPECT_EQ(sem.acquire(nowait), AcquireStatus::timeout);
@@ -197,12 +173,7 @@ Errc open_error_bounded(const UniqueName& name) {
 }
 
 // Writes `v` at `offset` bytes into the file's payload (after the 128-byte header).
-void poke_payload(const UniqueName& name, std::size_t offset, std::uint32_t v) {
-  const int fd = ::open(name.path().c_str(), O_RDWR | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::pwrite(fd, &v, sizeof(v), static_cast<off_t>(128 + offset)), static_cast<ssize_t>(sizeof(v)));
-  ::close(fd);
-}
+void poke_payload(const UniqueName& name, std::size_t offset, std::uint32_t v) { poke(name.path(), 128 + offset, v); }
 
 TEST(SemaphoreOpen, KindsAreDistinctAndDamagedCountsAreCorrupt) {
   UniqueName plain("sem-kind"), bounded("bsem-kind");

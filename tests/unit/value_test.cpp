@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/platform/clock.hpp"
@@ -22,25 +23,14 @@
 namespace shmring {
 namespace {
 
-using namespace std::chrono_literals;
-using platform::monotonic_ns;
-using test::Child;
-using test::UniqueName;
-
-constexpr std::int64_t kMs = 1'000'000;
-
-template <class R>
-auto value_or_throw(R r) {
-  if (!r) throw std::runtime_error(r.error().message());
-  return std::move(*r);
-}
+using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
 // The tutorial: ten processes each add 1 to a shared Value('d') 10,000
 // times inside `with v.get_lock():` — exactly 100,000 at the end. Nine are
 // forked, one is a separately started executable.
 TEST(Value, TenProcessesIncrementingUnderItsLockCountExactly100000) {
   UniqueName name("value-count");
-  auto v = value_or_throw(Value<double>::create(name, 0.0));
+  auto v = or_throw(Value<double>::create(name, 0.0));
   EXPECT_TRUE(v.has_lock());
   constexpr int kTimes = 10'000;
   std::vector<Child> kids;
@@ -67,7 +57,7 @@ TEST(Array, ChildrenWritingMinusIGiveZeroToMinusNine) {
   UniqueName name("array-neg");
   std::vector<std::int32_t> init(10);
   for (std::size_t i = 0; i < 10; ++i) init[i] = static_cast<std::int32_t>(i);
-  auto a = value_or_throw(Array<std::int32_t>::create(name, std::span<const std::int32_t>(init)));
+  auto a = or_throw(Array<std::int32_t>::create(name, std::span<const std::int32_t>(init)));
   EXPECT_EQ(a.to_vector(), init);
   std::vector<Child> kids;
   for (int i = 0; i < 9; ++i) {
@@ -93,7 +83,7 @@ TEST(Array, ChildrenWritingMinusIGiveZeroToMinusNine) {
 
 TEST(Value, SetWaitsForAnotherProcessHoldingItsLock) {
   UniqueName name("value-locked");
-  auto v = value_or_throw(Value<std::int64_t>::create(name, 0));
+  auto v = or_throw(Value<std::int64_t>::create(name, 0));
   test::SharedMemory<std::atomic<std::uint32_t>> held;
   Child holder = test::fork_child([&](int) {
     auto o = Value<std::int64_t>::open(name);
@@ -116,7 +106,7 @@ TEST(Value, WithoutALockTheAtomicFastPathCountsExactlyAcrossProcesses) {
   UniqueName name("value-atomic");
   ValueOptions o;
   o.lock = false;
-  auto v = value_or_throw(Value<std::int64_t>::create(name, 5, o));
+  auto v = or_throw(Value<std::int64_t>::create(name, 5, o));
   static_assert(Value<std::int64_t>::kLockFree);
   EXPECT_FALSE(v.has_lock());
   std::vector<Child> kids;
@@ -145,7 +135,7 @@ struct Point {
 TEST(Array, HoldsStructsThatAreNotLockFreeAndGivesTheSpanUnderTheLock) {
   static_assert(!Array<Point>::kLockFree);
   UniqueName name("array-struct");
-  auto a = value_or_throw(Array<Point>::create(name, 4));
+  auto a = or_throw(Array<Point>::create(name, 4));
   EXPECT_EQ(a.get(2).x, 0.0) << "zero-filled";
   Child c = test::fork_child([&](int) {
     auto o = Array<Point>::open(name);
@@ -167,8 +157,8 @@ TEST(Array, HoldsStructsThatAreNotLockFreeAndGivesTheSpanUnderTheLock) {
 
 TEST(ValueOpen, KindTypeTagAndSizeAreCheckedAtOpen) {
   UniqueName vn("value-open"), an("array-open");
-  auto v = value_or_throw(Value<double>::create(vn, 1.5));
-  auto a = value_or_throw(Array<std::int32_t>::create(an, 3));
+  auto v = or_throw(Value<double>::create(vn, 1.5));
+  auto a = or_throw(Array<std::int32_t>::create(an, 3));
   ValueOpenOptions o;
   o.ready_timeout = 0ms;
   EXPECT_TRUE(Value<double>::open(vn, o));

@@ -103,18 +103,16 @@ enum class ConditionStatus : std::uint8_t {
 
 [[nodiscard]] const char* to_string(ConditionStatus s) noexcept;
 
-class ConditionRef {
+class ConditionRef : public detail::Lockable<ConditionRef> {
  public:
   ConditionRef() = default;
   ConditionRef(ConditionLayout& c, LockRef lock) noexcept : c_(&c), l_(lock.layout()), recursive_(false) {}
   ConditionRef(ConditionLayout& c, RLockRef lock) noexcept : c_(&c), l_(lock.layout()), recursive_(true) {}
 
-  // The lock (Python: Condition.acquire/release, `with cond:`).
+  // The lock (Python: Condition.acquire/release, `with cond:`); lock(),
+  // try_lock() and unlock() from detail::Lockable.
   [[nodiscard]] AcquireStatus acquire(Wait wait = forever) noexcept;
   [[nodiscard]] ReleaseStatus release() noexcept;
-  void lock() noexcept { (void)acquire(forever); }
-  [[nodiscard]] bool try_lock() noexcept { return acquire(nowait) != AcquireStatus::timeout; }
-  void unlock() noexcept { (void)release(); }
   [[nodiscard]] bool is_owned() const noexcept;
 
   [[nodiscard]] ConditionStatus wait(Wait wait = forever) noexcept;

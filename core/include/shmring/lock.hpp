@@ -63,7 +63,7 @@ namespace shmring {
 // (see "Detection window" above).
 inline constexpr std::chrono::milliseconds kOwnerCheckInterval{20};
 
-class LockRef {
+class LockRef : public detail::Lockable<LockRef> {
  public:
   LockRef() = default;
   explicit LockRef(LockLayout& layout) noexcept : l_(&layout) {}
@@ -73,11 +73,7 @@ class LockRef {
   [[nodiscard]] AcquireStatus try_acquire() noexcept { return acquire(nowait); }
   // Frees the lock, whoever holds it (Python allows any process or thread).
   [[nodiscard]] ReleaseStatus release() noexcept;
-
-  // Lockable, for std::scoped_lock / std::unique_lock (see the header comment).
-  void lock() noexcept { (void)acquire(forever); }
-  [[nodiscard]] bool try_lock() noexcept { return acquire(nowait) != AcquireStatus::timeout; }
-  void unlock() noexcept { (void)release(); }
+  // lock(), try_lock(), unlock(): detail::Lockable (see the header comment).
 
   [[nodiscard]] bool locked() const noexcept;
   // The calling thread holds it.
@@ -90,7 +86,7 @@ class LockRef {
   LockLayout* l_ = nullptr;
 };
 
-class RLockRef {
+class RLockRef : public detail::Lockable<RLockRef> {
  public:
   RLockRef() = default;
   explicit RLockRef(LockLayout& layout) noexcept : l_(&layout) {}
@@ -100,10 +96,6 @@ class RLockRef {
   [[nodiscard]] AcquireStatus try_acquire() noexcept { return acquire(nowait); }
   // One level less; free at 0. not_owner when the calling thread does not hold it.
   [[nodiscard]] ReleaseStatus release() noexcept;
-
-  void lock() noexcept { (void)acquire(forever); }
-  [[nodiscard]] bool try_lock() noexcept { return acquire(nowait) != AcquireStatus::timeout; }
-  void unlock() noexcept { (void)release(); }
 
   [[nodiscard]] bool locked() const noexcept;
   [[nodiscard]] bool is_owned() const noexcept;

@@ -9,6 +9,7 @@
 
 #include "shmring/platform/error.hpp"
 #include "shmring/platform/segment.hpp"
+#include "shmring/wait.hpp"
 
 namespace shmring {
 
@@ -43,6 +44,22 @@ struct SyncOpenOptions {
 };
 
 namespace detail {
+// BasicLockable/Lockable (std::scoped_lock, std::unique_lock) over D's
+// acquire(Wait) and release(), for the owner-tracking locks (LockRef,
+// RLockRef, ConditionRef): lock() waits forever and treats owner_died like
+// acquired, try_lock() is acquire(nowait) != timeout, unlock() is release()
+// (lock.hpp's header comment says why).
+template <class D>
+class Lockable {
+ public:
+  void lock() noexcept { (void)self().acquire(forever); }
+  [[nodiscard]] bool try_lock() noexcept { return self().acquire(nowait) != AcquireStatus::timeout; }
+  void unlock() noexcept { (void)self().release(); }
+
+ private:
+  D& self() noexcept { return static_cast<D&>(*this); }
+};
+
 // A segment for one primitive's layout: created (not yet published: the
 // caller constructs the layout, then publishes) or opened and checked by the
 // segment header (kind, layout version and hash, sizes, ready state).
