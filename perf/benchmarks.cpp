@@ -9,6 +9,10 @@
 //               BM_Memcpy_Bytes/65536   the memory-bandwidth yardstick
 //   latency     BM_<X>_PingPong         one round trip per iteration, both sides blocking
 //               (BM_Connection_PingPong: shmring's Pipe; BM_Pipe_PingPong is pipe(2))
+//   locks       BM_Lock_Uncontended vs BM_PthreadRobustMutex_Uncontended   acquire+release, one process
+//               BM_Lock_Contended vs BM_PthreadRobustMutex_Contended       two processes (CPU 0 and 1)
+//               BM_Value_ReadWrite vs BM_ValueRaw_ReadWrite                Value<uint64_t>: set+get
+//                                  under its RLock vs lock=false atomic store+load
 //   idle        BM_Queue_BlockedConsumerCpu   CPU of a consumer blocked 1 s
 //   headline    BM_PythonMpQueue_Bytes64      Python's multiprocessing.Queue (python3)
 #include <benchmark/benchmark.h>
@@ -16,6 +20,9 @@
 #include <array>
 #include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
+#include <pthread.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -24,9 +31,11 @@
 
 #include "channels.hpp"
 #include "harness.hpp"
+#include "shmring/lock.hpp"
 #include "shmring/pipe.hpp"
 #include "shmring/spsc_ring.hpp"
 #include "shmring/spsc_typed_ring.hpp"
+#include "shmring/value.hpp"
 
 namespace shmring::perf {
 namespace {
@@ -379,6 +388,152 @@ void BM_Spin_PingPong(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// ---- locks: acquire+release, alone and contended by two processes ------------------------
+
+// A robust, process-shared pthread mutex: what a C++ user would put in shared
+// memory instead of a shmring::Lock (it too survives its holder's death).
+class RobustMutex {
+ public:
+  RobustMutex() {
+    pthread_mutexattr_t a;
+    if (::pthread_mutexattr_init(&a) != 0 || ::pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
+        ::pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 || ::pthread_mutex_init(&m_, &a) != 0) {
+      std::abort();
+    }
+    (void)::pthread_mutexattr_destroy(&a);
+  }
+  RobustMutex(const RobustMutex&) = delete;
+  RobustMutex& operator=(const RobustMutex&) = delete;
+  // Never destroyed: a partner killed while holding it leaves it owner-dead,
+  // and the mapping goes away with the benchmark anyway.
+  void lock() noexcept {
+    const int rc = ::pthread_mutex_lock(&m_);
+    if (rc == EOWNERDEAD) {
+      (void)::pthread_mutex_consistent(&m_);
+    } else if (rc != 0) {
+      std::abort();
+    }
+  }
+  void unlock() noexcept { (void)::pthread_mutex_unlock(&m_); }
+
+ private:
+  pthread_mutex_t m_;
+};
+
+// A shmring::Lock's layout in anonymous shared memory (zeroed memory is a
+// free LockLayout), as a LockRef embedded in a user's own struct is.
+class EmbeddedLock {
+ public:
+  EmbeddedLock() : ref_(layout_) {}
+  EmbeddedLock(const EmbeddedLock&) = delete;
+  EmbeddedLock& operator=(const EmbeddedLock&) = delete;
+  void lock() noexcept { ref_.lock(); }
+  void unlock() noexcept { ref_.unlock(); }
+
+ private:
+  LockLayout layout_{};
+  LockRef ref_;  // a view of layout_ at this address (the object never moves)
+};
+
+// The lock and what it guards, in MAP_SHARED memory inherited by the partner.
+// `counter` and `partner_count` are plain words: the lock orders every access
+// to them (each is read and written only while holding it).
+template <class L>
+struct Guarded {
+  alignas(128) L lock;
+  alignas(128) std::uint64_t counter = 0;
+  std::uint64_t partner_count = 0;
+};
+
+template <class L>
+void lock_uncontended(benchmark::State& state) {
+  SharedMemory mem(sizeof(Guarded<L>));
+  auto* g = new (mem.get()) Guarded<L>();
+  for (auto _ : state) {
+    g->lock.lock();
+    ++g->counter;
+    g->lock.unlock();
+  }
+  benchmark::DoNotOptimize(g->counter);
+  state.SetItemsProcessed(state.iterations());
+}
+
+// This process (CPU 0) and the partner (CPU 1) each loop lock, increment,
+// unlock; an iteration is one such pair here. The partner's share of the
+// increments is reported, and the total is checked against both counts:
+// a lock that let both in at once would lose increments.
+template <class L>
+void lock_contended(benchmark::State& state) {
+  SharedMemory mem(sizeof(Guarded<L>));
+  auto* g = new (mem.get()) Guarded<L>();
+  {
+    Partner partner([&](Control& ctl) {
+      ctl.ready.store(1, std::memory_order_release);
+      for (;;) {
+        g->lock.lock();
+        ++g->counter;
+        ++g->partner_count;
+        g->lock.unlock();
+      }
+    });
+    g->lock.lock();
+    const std::uint64_t partner_before = g->partner_count;
+    const std::uint64_t counter_before = g->counter;
+    g->lock.unlock();
+    for (auto _ : state) {
+      g->lock.lock();
+      ++g->counter;
+      g->lock.unlock();
+    }
+    g->lock.lock();
+    const std::uint64_t mine = static_cast<std::uint64_t>(state.iterations());
+    const std::uint64_t theirs = g->partner_count - partner_before;
+    const bool consistent = g->counter - counter_before == mine + theirs;
+    g->lock.unlock();
+    if (!consistent) state.SkipWithError("lost increments: the lock let both processes in");
+    const double total = static_cast<double>(mine + theirs);
+    state.counters["partner_share"] = total > 0 ? static_cast<double>(theirs) / total : 0;
+  }  // the partner is killed here, perhaps holding the lock; nobody uses it after
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Lock_Uncontended(benchmark::State& state) { lock_uncontended<EmbeddedLock>(state); }
+void BM_PthreadRobustMutex_Uncontended(benchmark::State& state) { lock_uncontended<RobustMutex>(state); }
+void BM_Lock_Contended(benchmark::State& state) { lock_contended<EmbeddedLock>(state); }
+void BM_PthreadRobustMutex_Contended(benchmark::State& state) { lock_contended<RobustMutex>(state); }
+
+// ---- Value<uint64_t>: one set and one get per iteration ------------------------------------
+
+// Python's default, lock=True: set() and get() each take the embedded RLock.
+void BM_Value_ReadWrite(benchmark::State& state) {
+  const std::string name = unique_name("value");
+  auto v = Value<std::uint64_t>::create(name, 0);
+  if (!v) std::abort();
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    v->set(++i);
+    benchmark::DoNotOptimize(v->get());
+  }
+  state.SetItemsProcessed(state.iterations());
+  (void)Value<std::uint64_t>::unlink(name);
+}
+
+// lock=false and the atomic fast path: store() and load(), seq_cst, no lock.
+void BM_ValueRaw_ReadWrite(benchmark::State& state) {
+  const std::string name = unique_name("value");
+  ValueOptions options;
+  options.lock = false;
+  auto v = Value<std::uint64_t>::create(name, 0, options);
+  if (!v) std::abort();
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    v->store(++i);
+    benchmark::DoNotOptimize(v->load());
+  }
+  state.SetItemsProcessed(state.iterations());
+  (void)Value<std::uint64_t>::unlink(name);
+}
+
 // ---- idle cost ----------------------------------------------------------------------------
 
 // A consumer blocked for 1 s on an empty queue: the CPU it used meanwhile.
@@ -461,6 +616,14 @@ void register_all() {
   latency(RegisterBenchmark("BM_Spin_PingPong", BM_Spin_PingPong));
   latency(RegisterBenchmark("BM_Connection_PingPong", BM_Connection_PingPong));
   latency(RegisterBenchmark("BM_Socketpair_PingPong", ping_pong<SocketpairChannel>));
+  for (auto* b : {RegisterBenchmark("BM_Lock_Uncontended", BM_Lock_Uncontended),
+                  RegisterBenchmark("BM_PthreadRobustMutex_Uncontended", BM_PthreadRobustMutex_Uncontended),
+                  RegisterBenchmark("BM_Lock_Contended", BM_Lock_Contended),
+                  RegisterBenchmark("BM_PthreadRobustMutex_Contended", BM_PthreadRobustMutex_Contended),
+                  RegisterBenchmark("BM_Value_ReadWrite", BM_Value_ReadWrite),
+                  RegisterBenchmark("BM_ValueRaw_ReadWrite", BM_ValueRaw_ReadWrite)}) {
+    b->UseRealTime();
+  }
   RegisterBenchmark("BM_Queue_BlockedConsumerCpu", BM_Queue_BlockedConsumerCpu)->UseManualTime()->Iterations(1);
   RegisterBenchmark("BM_PythonMpQueue_Bytes64", BM_PythonMpQueue_Bytes64)
       ->Arg(200000)

@@ -79,6 +79,13 @@ def rows_spec():
                  "BM_Memcpy_Bytes/65536", "bytes_per_second", ">=", 0.5))
     spec.append(("64 KiB messages vs the bare ring between cores (context)", "bytes/s", "BM_Queue_Bytes/65536",
                  "bare byte ring, spinning, 64 KiB", "BM_Spsc_Bytes/65536", "bytes_per_second", None, None))
+    spec.append(("Lock acquire+release, uncontended (context)", "ns", "BM_Lock_Uncontended",
+                 "robust process-shared pthread_mutex", "BM_PthreadRobustMutex_Uncontended", "real_time", None, None))
+    spec.append(("Lock acquire+release, 2 processes contending (context)", "pairs/s", "BM_Lock_Contended",
+                 "robust process-shared pthread_mutex", "BM_PthreadRobustMutex_Contended", "items_per_second",
+                 None, None))
+    spec.append(("Value<uint64_t> set+get under its lock (context)", "ns", "BM_Value_ReadWrite",
+                 "lock=false atomic store+load", "BM_ValueRaw_ReadWrite", "real_time", None, None))
     spec.append(("consumer blocked 1 s on an empty queue", "% of a core", "BM_Queue_BlockedConsumerCpu", None, None,
                  "cpu_percent", "<=", 1.0))
     return spec
