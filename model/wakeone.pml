@@ -10,7 +10,7 @@
  *
  *   waiter (wait_until)                    notifier (notify_one)
  *   q = Q                  (acquire)       store S               (release)
- *   F = q + 1              (seq_cst)       fence(seq_cst)
+ *   F = max(F, q + 1)      (CAS loop)      fence(seq_cst)
  *   fence(seq_cst)                         f = F; if f == 0: return
  *   if ready(): done                       Q += 1                (release)
  *   futex_wait(Q, q)                       if futex_wake(Q, 1) == 0: CAS(F, f -> 0)
@@ -34,6 +34,9 @@
  *               S counts units of room freed by the notifiers, consumers).
  *
  * Weakened variants (each must be caught):
+ *   -DSTORE_MARK    the waiter stores its mark (the first version of the code:
+ *                   a waiter that read Q before a bump overwrites a newer mark,
+ *                   which the notifier's CAS then clears — found by this model)
  *   -DSTORE_CLEAR   the notifier clears with a plain store F = 0, not a CAS
  *   -DCLEAR_LE1     the notifier clears whenever futex_wake returns <= 1
  *                   (always: wake-one with notify()'s exchange semantics)
@@ -98,10 +101,10 @@ proctype waiter(byte me) {
     :: READY(me) -> break                                 /* ready() at the top of the park loop */
     :: else ->
       q = Q;                                              /* SYNC(park) acquire: Q before F */
-#ifdef MAX_MARK
-      d_step { if :: F < q + 1 -> F = q + 1 :: else -> skip fi };  /* candidate fix: F = max(F, mark), a CAS loop */
+#ifndef STORE_MARK
+      d_step { if :: F < q + 1 -> F = q + 1 :: else -> skip fi };  /* raise_mark(): F = max(F, mark), a CAS loop */
 #else
-      d_step { f_pending[me] = true; f_value[me] = q + 1 };   /* F = sleep_mark(q) (seq_cst store) */
+      d_step { f_pending[me] = true; f_value[me] = q + 1 };   /* the first version: F = sleep_mark(q), a plain store */
 #endif
       printf("waiter %d: read Q = %d, stores F = %d\n", me, q, q + 1);
       d_step { drain_waiter(me) };                        /* atomic_thread_fence(seq_cst) */

@@ -8,7 +8,7 @@
 //
 //   waiter                                notifier
 //   q = Q               (acquire)         store S             (release, by caller)
-//   F = 1               (seq_cst)         fence(seq_cst)
+//   F = mark(q)         (seq_cst; raised)  fence(seq_cst)
 //   fence(seq_cst)                        if F == 0: return   (relaxed)
 //   if pred(S): done                      if F.exchange(0) == 0: return
 //   futex_wait(Q, q, deadline)            Q += 1              (release)
@@ -128,6 +128,19 @@ struct NoWaitHooks {
   return seen_sequence + 1 == 0 ? 1 : seen_sequence + 1;
 }
 
+// Sets the flag to `mark` unless it holds a newer one (wrap-safe: marks are
+// sequence values + 1). Never lowers it: a waiter that read Q before a bump
+// must not overwrite the mark of one that read it after, which notify_one's
+// CAS would then clear while that waiter sleeps (a lost wakeup; found by the
+// spin model, model/wakeone.pml -DSTORE_MARK). SYNC(park): seq_cst CAS —
+// the flag is visible before the waiter's last check of S, as the store was.
+inline void raise_mark(std::atomic<std::uint32_t>& flag, std::uint32_t mark) noexcept {
+  std::uint32_t current = flag.load(std::memory_order_relaxed);
+  while (current == 0 || static_cast<std::int32_t>(mark - current) > 0) {
+    if (flag.compare_exchange_weak(current, mark, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
+  }
+}
+
 // Waits until `ready()` is true or `deadline` passes; returns ready()'s last
 // verdict. `ready` must read shared state with acquire loads.
 template <class Ready, class Hooks = NoWaitHooks>
@@ -157,7 +170,7 @@ template <class Ready, class Hooks = NoWaitHooks>
     // SYNC(park): seq_cst store + fence — the flag must be visible before we
     // read S, paired with the notifier's fence between its store of S and its
     // load of the flag.
-    park.sleeping.store(sleep_mark(seen), std::memory_order_seq_cst);
+    raise_mark(park.sleeping, sleep_mark(seen));
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // SYNC(park): heavy barrier — stands in for the fence light notifiers omit.
     if (plan.waiter_heavy) platform::heavy_barrier();
@@ -205,7 +218,7 @@ inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan =
 // waiter that set its mark after our bump of Q keeps it:
 //
 //   notifier                               waiter (as in wait_until)
-//   store S; fence                         q = Q; F = mark(q); fence
+//   store S; fence                         q = Q; F = max(F, mark(q)); fence
 //   f = F; if f == 0: return               if pred(S): done
 //   Q += 1                                 futex_wait(Q, q)
 //   if futex_wake(Q, 1) == 0: CAS(F, f, 0)
@@ -215,7 +228,8 @@ inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan =
 // the kernel, in which case its compare sees Q != q and it re-checks. A
 // waiter that reads Q after our bump marks F with mark(q') != f (Q only
 // grows; equality needs 2^32 bumps in between), so our CAS leaves its mark
-// and the next notifier wakes it. The Dekker argument for S is the one above.
+// and the next notifier wakes it — provided no waiter that read Q earlier
+// puts an older mark back over it: waiters only ever raise F (raise_mark). The Dekker argument for S is the one above.
 // Cost: one extra wake call per sleep episode (the notify after the waiter
 // woke finds nobody and clears the flag); a waiter killed while parked
 // leaves a mark that the next notify clears the same way.
