@@ -96,7 +96,10 @@ Tally run_tagged_consumer(Queue& q, const Traffic& t, Wait idle) {
     const std::uint64_t id = tag >> kTagShift;
     const std::uint64_t i = tag & ((std::uint64_t{1} << kTagShift) - 1);
     if (v.bytes.size() < sizeof(tag) || id >= kMaxTagged || !t.check(tag, v.bytes)) {
-      ++r.errors;
+      if (r.errors++ == 0) {
+        r.first_bad_tag = tag;
+        r.first_bad_size = v.bytes.size();
+      }
     } else {
       if (i + 1 <= next[id]) ++r.reordered;
       next[id] = i + 1;
@@ -111,6 +114,10 @@ Tally run_tagged_consumer(Queue& q, const Traffic& t, Wait idle) {
 }
 
 void Tally::add(const Tally& o) noexcept {
+  if (errors == 0 && o.errors != 0) {
+    first_bad_tag = o.first_bad_tag;
+    first_bad_size = o.first_bad_size;
+  }
   messages += o.messages;
   errors += o.errors;
   reordered += o.reordered;
@@ -123,7 +130,8 @@ void Tally::add(const Tally& o) noexcept {
 
 std::string Tally::to_line() const {
   std::ostringstream out;
-  out << "tally " << messages << ' ' << errors << ' ' << reordered << ' ' << stopped;
+  out << "tally " << messages << ' ' << errors << ' ' << reordered << ' ' << stopped << ' ' << first_bad_tag << ' '
+      << first_bad_size;
   for (std::uint32_t p = 0; p < kMaxTagged; ++p) out << ' ' << count[p] << ' ' << sum[p] << ' ' << sum_squares[p];
   return out.str();
 }
@@ -132,7 +140,7 @@ Tally Tally::from_line(const std::string& line) {
   Tally r;
   std::istringstream in(line);
   std::string word, stopped;
-  in >> word >> r.messages >> r.errors >> r.reordered >> stopped;
+  in >> word >> r.messages >> r.errors >> r.reordered >> stopped >> r.first_bad_tag >> r.first_bad_size;
   r.stopped = word != "tally" || !in ? "unreadable tally line" : stopped == "closed" ? "closed" : stopped == "empty" ? "empty" : "other";
   for (std::uint32_t p = 0; p < kMaxTagged; ++p) in >> r.count[p] >> r.sum[p] >> r.sum_squares[p];
   if (!in) r.stopped = "unreadable tally line";

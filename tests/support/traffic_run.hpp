@@ -46,6 +46,8 @@ struct Tally {
   std::uint64_t messages = 0;
   std::uint64_t errors = 0;     // size/content/tag check failed
   std::uint64_t reordered = 0;  // an index not above the last one seen from its producer
+  std::uint64_t first_bad_tag = 0;   // the first message that failed its check: its tag and size
+  std::uint64_t first_bad_size = 0;
   std::uint64_t count[kMaxTagged] = {};
   std::uint64_t sum[kMaxTagged] = {};
   std::uint64_t sum_squares[kMaxTagged] = {};  // modulo 2^64

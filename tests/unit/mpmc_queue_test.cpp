@@ -96,9 +96,13 @@ TEST(MpmcQueue, ProducersAndConsumersStartedAsSeparateExecutablesShareOneQueueBy
   }
   for (Child& p : producers) EXPECT_EQ(p.read_line(std::chrono::seconds(120)), "done " + std::to_string(kEach) + " ok");
   const Tally total = finish(q, producers, consumers);
-  EXPECT_EQ(total.errors, 0u);
+  EXPECT_EQ(total.errors, 0u) << "first bad: producer " << (total.first_bad_tag >> test::kTagShift) << " index "
+                              << (total.first_bad_tag & ((std::uint64_t{1} << test::kTagShift) - 1)) << ", "
+                              << total.first_bad_size << " bytes (expected "
+                              << kTraffic.size_of(total.first_bad_tag) << ")";
   EXPECT_EQ(total.reordered, 0u);
   EXPECT_TRUE(test::exactly_once(total, 3, kEach));
+  EXPECT_EQ(q.claims_repaired(), 0u);
 }
 
 // SIGSTOP lands at random instructions, often between a claim and its commit
