@@ -13,10 +13,17 @@ BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 #   spin               the protocol model check (model/, scripts/model.sh, CTest Model.spin)
 PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
           python3 python3-numpy gnuplot-nox spin)
+# Only scripts/fuzz.sh installs these (not the default test command):
+#   clang-14             libFuzzer targets need clang (SHMRING_FUZZ=ON)
+#   libclang-rt-14-dev   the libFuzzer, ASan and UBSan runtimes for clang 14
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev cmake ninja-build)
 
+# install_missing [package...]: the given packages, or PACKAGES.
 install_missing() {
+  local wanted=("$@")
+  [ ${#wanted[@]} -eq 0 ] && wanted=("${PACKAGES[@]}")
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
