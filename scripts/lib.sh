@@ -13,6 +13,10 @@ BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 #   spin               the protocol model check (model/, scripts/model.sh, CTest Model.spin)
 PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
           python3 python3-numpy gnuplot-nox spin)
+# Only scripts/fuzz.sh installs these (not the default test command):
+#   clang-14             libFuzzer targets need clang (SHMRING_FUZZ=ON)
+#   libclang-rt-14-dev   the libFuzzer, ASan and UBSan runtimes for clang 14
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev cmake ninja-build)
 
 # Cross builds only (scripts/cross.sh; not installed by test.sh or bench.sh):
 #   g++-<triple>       Debian's cross compiler and the target's libc/libstdc++ (/usr/<triple>)

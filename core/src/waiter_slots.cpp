@@ -95,10 +95,14 @@ std::uint32_t await_slot(WaiterSlotLayout& s, platform::Deadline deadline) noexc
       continue;
     }
     if (cur == kSlotWaiting) {
-      // relaxed on success: the futex compare below is what must see it, and
-      // the signaller's CAS reads it from the same word. acquire on failure:
-      // an outcome arrived.
-      if (!s.state.compare_exchange_strong(cur, kSlotSleeping, std::memory_order_relaxed,
+      // acquire on failure: an outcome arrived. The success order needs only
+      // relaxed (the futex compare below is what must see it, and the
+      // signaller's CAS reads it from the same word), but GCC's __atomic
+      // builtins reject a failure order stronger than the success order
+      // (-Winvalid-memory-model, an error under -Werror once the sanitizer
+      // builds inline it), so success is acquire too: this is the path that
+      // is about to sleep, one CAS's ordering costs nothing here.
+      if (!s.state.compare_exchange_strong(cur, kSlotSleeping, std::memory_order_acquire,
                                            std::memory_order_acquire)) {
         continue;
       }

@@ -45,8 +45,9 @@ TEST(MpmcStress, HundredMillionMessagesFourProducersFourConsumersZeroErrors) {
   q.close();
   test::Tally total;
   for (test::Child& c : consumers) {
-    const test::Tally t = test::Tally::from_line(c.read_line(std::chrono::seconds(1800)));
-    EXPECT_STREQ(t.stopped, "closed");
+    const std::string line = c.read_line(std::chrono::seconds(1800));
+    const test::Tally t = test::Tally::from_line(line);
+    EXPECT_STREQ(t.stopped, "closed") << line.substr(0, 80);
     total.add(t);
     EXPECT_EQ(c.wait(), 0);
   }

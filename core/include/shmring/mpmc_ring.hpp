@@ -89,7 +89,19 @@ class MpmcRing {
 
   MpmcRing(MpmcRingLayout& layout, std::byte* data, std::uint64_t capacity, std::uint64_t max_payload,
            std::uint64_t max_messages) noexcept
-      : layout_(&layout), data_(data), capacity_(capacity), mask_(capacity - 1), max_payload_(max_payload),
+      : layout_(&layout),
+        data_(data),
+        capacity_(capacity),
+        // Offsets are taken with the low 4 bits cleared too. Every position
+        // the protocol writes is a multiple of kMpmcAlign, so this changes
+        // nothing for a sound ring; for a position damaged after open (the
+        // opener checks alignment, a handle already open does not) it keeps
+        // every header access aligned and inside the ring instead of
+        // misaligned (undefined behaviour; found by fuzz/fuzz_corrupt_ring,
+        // reproducer fuzz/crashes/corrupt_ring-misaligned-mpmc-tail). Free:
+        // the mask is one AND either way.
+        mask_((capacity - 1) & ~(kMpmcAlign - 1)),
+        max_payload_(max_payload),
         max_messages_(max_messages), key_(layout.key.key) {}
 
   // Largest payload a ring of `capacity` bytes accepts: a record, the padding
@@ -517,8 +529,17 @@ class MpmcRing {
   // first committed one.
   [[nodiscard]] MpmcView scan(bool take) noexcept {
     if (read_pos_ != kNone) {  // read() twice without release(): the same record
-      const std::uint64_t m = header(read_pos_).meta.load(std::memory_order_relaxed);
-      return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, static_cast<std::uint32_t>(m)}, {}};
+      // The length is read again from shared memory, so it is checked again:
+      // the record is ours, but a damaged file can still change its bytes
+      // (fuzz/fuzz_corrupt_ring found a view of 2.9 GB handed out here after a
+      // get_value of the wrong size left the record held; reproducer
+      // fuzz/crashes/corrupt_ring-reread-length).
+      const std::uint32_t len = static_cast<std::uint32_t>(header(read_pos_).meta.load(std::memory_order_relaxed));
+      if ((len & kPaddingFlag) != 0 || len > max_payload_ || (read_pos_ & mask_) + record_bytes(len) > capacity_) {
+        pop();  // as for a damaged record found by the walk below
+        return {RingStatus::corrupt, {}, {}};
+      }
+      return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, len}, {}};
     }
   restart:
     // SYNC(head): acquire — pairs with the release CAS that moved it here.
@@ -549,7 +570,11 @@ class MpmcRing {
         const std::uint32_t len = static_cast<std::uint32_t>(x.meta.load(std::memory_order_relaxed));
         const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
         read_pos_ = r;
-        if ((len & kPaddingFlag) != 0 || len > max_payload_ || record_bytes(len) > tail - r) {
+        // A sound record never crosses the ring's end (claim pads instead);
+        // checking it keeps a view inside the mapping even when a damaged
+        // tail makes `tail - r` meaningless.
+        if ((len & kPaddingFlag) != 0 || len > max_payload_ || record_bytes(len) > tail - r ||
+            (r & mask_) + record_bytes(len) > capacity_) {
           pop();  // a damaged record: not handed out, not left to wedge the queue
           return {RingStatus::corrupt, {}, {}};
         }
