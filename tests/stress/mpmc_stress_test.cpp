@@ -59,6 +59,10 @@ TEST(MpmcStress, HundredMillionMessagesFourProducersFourConsumersZeroErrors) {
               static_cast<unsigned long long>(total.messages), seconds, static_cast<double>(total.messages) / seconds / 1e6,
               static_cast<unsigned long long>(total.errors), static_cast<unsigned long long>(total.reordered),
               once ? "yes" : "NO");
+  std::printf("repairs: %llu claims, %llu reads (there are no deaths here: must be 0)\n",
+              static_cast<unsigned long long>(q.claims_repaired()), static_cast<unsigned long long>(q.reads_lost()));
+  EXPECT_EQ(q.claims_repaired(), 0u) << "a live producer was taken for dead";
+  EXPECT_EQ(q.reads_lost(), 0u) << "a live consumer was taken for dead";
   EXPECT_EQ(total.messages, each * kProducers);
   EXPECT_EQ(total.errors, 0u);
   EXPECT_EQ(total.reordered, 0u);

@@ -228,6 +228,7 @@ class MpmcRing {
       // SYNC(state): acquire — see the claim CAS below.
       std::uint64_t w = h.state.load(std::memory_order_acquire);
       if (w != word(t, RecordKind::empty, 0)) {
+        if (stale(t)) continue;  // our tail is a lap old: these bytes are another lap's
         if (tag_of(w) == tag(t) && kind_of(w) == RecordKind::claimed) {
           // Another producer claimed it and has not moved the tail yet.
           return {RingStatus::busy, {}, {owner_of(w), t}};
@@ -236,7 +237,9 @@ class MpmcRing {
         return {RingStatus::corrupt, {}, {}};
       }
       // relaxed: written with empty(t), published by the same tail store.
-      const std::uint32_t seq = static_cast<std::uint32_t>(h.meta.load(std::memory_order_relaxed) >> 32);
+      // acquire: read before stale() looks at `released`.
+      const std::uint32_t seq = static_cast<std::uint32_t>(h.meta.load(std::memory_order_acquire) >> 32);
+      if (stale(t)) continue;  // our tail is a lap old: that empty(t) was half-overwritten bytes
       if (!pad && max_messages_ != 0 && !room_for_message(seq)) {
         if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
         return {RingStatus::full, {}, {}};
@@ -374,6 +377,8 @@ class MpmcRing {
     if (b.owner >= kMpmcParticipants || slot_ == nullptr) return false;
     MpmcRecordHeader& x = header(b.pos);
     std::uint64_t w = word(b.pos, RecordKind::claimed, b.owner);
+    // A blocker seen a lap ago names bytes that are another lap's now.
+    if (x.state.load(std::memory_order_acquire) != w || stale(b.pos)) return false;
     slot_->held_put.store(b.pos, std::memory_order_relaxed);  // if we die too, the next repairer knows
     // SYNC(state): acq_rel — the dead owner's writes before its death, and
     // our takeover, are ordered for the next repairer.
@@ -412,6 +417,7 @@ class MpmcRing {
   [[nodiscard]] bool repair_consumer(Blocker b) noexcept {
     if (b.owner >= kMpmcParticipants) return false;
     std::uint64_t w = word(b.pos, RecordKind::reading, b.owner);
+    if (header(b.pos).state.load(std::memory_order_acquire) != w || stale(b.pos)) return false;
     // SYNC(state): release — as pop().
     if (!header(b.pos).state.compare_exchange_strong(w, word(b.pos, RecordKind::consumed, b.owner),
                                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
@@ -544,6 +550,7 @@ class MpmcRing {
   restart:
     // SYNC(head): acquire — pairs with the release CAS that moved it here.
     std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+    const std::uint64_t start = h;  // the walk is trusted while nothing from here on was reused
     std::uint64_t r = h;
     Blocker writer;                       // the oldest record still being written
     std::uint64_t skipped[kMpmcParticipants / 64] = {};  // producers with a record skipped
@@ -551,15 +558,23 @@ class MpmcRing {
       MpmcRecordHeader& x = header(r);
       // SYNC(state): acquire — pairs with the producer's commit (release).
       std::uint64_t w = x.state.load(std::memory_order_acquire);
+      // What a walk read is acted on (a CAS) or reported (corrupt) only after
+      // stale(start) vouches that no byte from its start on was reused
+      // meanwhile: a walk descheduled for a lap reads another lap's bytes —
+      // a payload half-written over an old header, or an old header whose
+      // size jumps over records of this lap (taking the committed record it
+      // lands on would then pass over an earlier one of the same producer:
+      // the 4P4C stress caught both). Skipping over stale bytes is harmless:
+      // it ends in one of the checks.
       if (tag_of(w) != tag(r)) {
-        // The head moved on while we walked (a lap can pass meanwhile): start over.
-        if (layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
+        if (stale(start) || layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
         return {RingStatus::corrupt, {}, {}};
       }
       const RecordKind kind = kind_of(w);
       if (kind == RecordKind::empty) return {RingStatus::empty, {}, writer};
       if (kind == RecordKind::committed && (skipped[owner_of(w) / 64] >> (owner_of(w) % 64) & 1) == 0) {
         if (!take) return {RingStatus::ok, {}, {}};
+        if (stale(start)) goto restart;
         // relaxed: read only by whoever proves us dead, after our death.
         slot_->held_get.store(r, std::memory_order_relaxed);
         // SYNC(state): acquire — the payload is visible once the record is ours.
@@ -585,6 +600,7 @@ class MpmcRing {
         return {RingStatus::empty, {}, writer};
       }
       if (kind != RecordKind::claimed && kind != RecordKind::reading && kind != RecordKind::consumed) {
+        if (stale(start)) goto restart;
         return {RingStatus::corrupt, {}, {}};
       }
       // SYNC(tail): acquire — a claimed record's size (meta) was written
@@ -593,11 +609,15 @@ class MpmcRing {
       if (kind == RecordKind::claimed) {
         if (writer.owner == kNoOwner) writer = {owner_of(w), r};
         skipped[owner_of(w) / 64] |= std::uint64_t{1} << (owner_of(w) % 64);
-        if (tail <= r || ++hops > kMaxSkip) return {RingStatus::empty, {}, writer};
+        if (tail <= r || ++hops > kMaxSkip) {
+          if (stale(start)) goto restart;  // the blocker it names must be real: it may be repaired
+          return {RingStatus::empty, {}, writer};
+        }
       }
-      const std::uint64_t size = span_of(x.meta.load(std::memory_order_relaxed));
+      // acquire: read before stale() below looks at `released`.
+      const std::uint64_t size = span_of(x.meta.load(std::memory_order_acquire));
       if (size == 0 || size > tail - r) {
-        if (layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
+        if (stale(start) || layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
         return {RingStatus::corrupt, {}, {}};
       }
       if (r == h && kind != RecordKind::claimed) {  // taken already: help the head past it
@@ -606,6 +626,19 @@ class MpmcRing {
       }
       r += size;
     }
+  }
+
+  // True when the bytes at position `pos` may have been reused since the
+  // reads before this call: reuse needs `released` past them, and `released`
+  // only grows. Called after the reads it vouches for (acquire loads, so they
+  // cannot move below this one). Without it, a participant descheduled for a
+  // whole lap read a header whose low bytes a later payload had overwritten
+  // and whose tag bytes were left: a "record" of no kind (the 10^7 4P4C
+  // stress with two runs at once returned corrupt), or worse, one that looks
+  // committed and whose CAS succeeds inside another message.
+  [[nodiscard]] bool stale(std::uint64_t pos) const noexcept {
+    // SYNC(released): acquire — orders this load after the header reads.
+    return layout_->released.value.load(std::memory_order_acquire) > pos;
   }
 
   void advance_head(std::uint64_t from, std::uint64_t size) noexcept {
