@@ -116,6 +116,16 @@ TEST_F(MpmcFixture, MaxMessagesCountsMessagesNotBytes) {
   EXPECT_EQ(c->message_count(), 3u);
 }
 
+TEST_F(MpmcFixture, ARecordStillBeingWrittenIsNotQueuedYetButHoldsItsPlaceUnderMaxsize) {
+  auto p = participant(1, 1);
+  auto other = participant(3, 1);
+  ASSERT_EQ(p->claim(8).status, RingStatus::ok);  // claimed, not committed
+  EXPECT_EQ(p->message_count(), 0u) << "qsize counts messages, not puts in progress";
+  EXPECT_EQ(other->claim(8).status, RingStatus::full) << "maxsize 1 counts the put in progress";
+  p->commit(8);
+  EXPECT_EQ(p->message_count(), 1u);
+}
+
 TEST_F(MpmcFixture, ShortCommitLeavesPaddingThatConsumersSkip) {
   auto p = participant(1);
   auto c = participant(2);

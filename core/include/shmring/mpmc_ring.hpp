@@ -467,7 +467,9 @@ class MpmcRing {
   [[nodiscard]] std::uint64_t message_count() const noexcept {
     for (int attempt = 0; attempt < 16; ++attempt) {
       const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
-      const std::uint32_t queued = queued_after_head(h, tail_seq());
+      // A record still being written (or whose producer died writing it and
+      // is not repaired yet) is no message yet: not counted.
+      const std::uint32_t queued = queued_after_head(h, tail_seq(), false);
       // Valid if the head stayed: the record there is not reused before it moves.
       if (layout_->head.value.load(std::memory_order_acquire) == h) return queued;
     }
@@ -693,7 +695,9 @@ class MpmcRing {
   // and stays at a record still being written while later ones are taken;
   // looked at up to kCountWalk records on). Padding carries the number of
   // the message after it, so it never counts.
-  [[nodiscard]] std::uint32_t queued_after_head(std::uint64_t h, std::uint32_t next) const noexcept {
+  // `claims`: count records still being written too (maxsize must: they
+  // will be messages; qsize does not: they are not yet).
+  [[nodiscard]] std::uint32_t queued_after_head(std::uint64_t h, std::uint32_t next, bool claims = true) const noexcept {
     std::uint32_t n = next - seq_at(h);
     const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
     std::uint64_t r = h;
@@ -705,7 +709,8 @@ class MpmcRing {
       const RecordKind kind = kind_of(w);
       if (kind == RecordKind::empty) break;
       const bool taken = kind == RecordKind::reading || kind == RecordKind::consumed;
-      if (taken && (static_cast<std::uint32_t>(m) & kPaddingFlag) == 0) --n;
+      const bool uncounted = taken || (!claims && kind == RecordKind::claimed);
+      if (uncounted && (static_cast<std::uint32_t>(m) & kPaddingFlag) == 0) --n;
       const std::uint64_t size = span_of(m);
       if (size == 0 || size > tail - r) break;
       r += size;
