@@ -196,7 +196,7 @@ TEST_P(TsanTwin, MpmcTwoProducerAndTwoConsumerThreadsEachWithItsOwnMappingDelive
     for (std::uint32_t c = 0; c < kConsumers; ++c) {
       for (std::uint64_t s : got[c][p]) {
         ASSERT_LT(s, kMessages);
-        ++count[s];
+        ++count[static_cast<std::size_t>(s)];
       }
     }
     std::uint64_t missing = 0;
