@@ -52,8 +52,10 @@ for a in "${arches[@]}"; do
   fi
   # Shared-memory atomics must be inline instructions: a libatomic call may
   # take a lock that lives in one process only.
+  # (Unmangled __atomic_* only: libstdc++'s own __gnu_cxx::__atomic_add,
+  # mangled _ZN9__gnu_cxx12__atomic_add..., counts process-local references.)
   calls=$(find "$dir" -type f -perm -u+x -not -path '*/CMakeFiles/*' -exec "${TRIPLE[$a]}-nm" -u {} + 2>/dev/null |
-          grep -o '__atomic_[a-z_0-9]*' | sort -u | tr '\n' ' ' || true)
+          awk '{print $NF}' | grep -E '^__atomic_[a-z_0-9]+$' | sort -u | tr '\n' ' ' || true)
   if [ -n "$calls" ]; then
     echo "==> $a: target executables call libatomic: $calls" >&2
     summary+=("$a: LIBATOMIC CALLS: $calls")
