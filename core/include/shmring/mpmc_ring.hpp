@@ -204,8 +204,8 @@ class MpmcRing {
       // written before the tail moved here is visible.
       const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
       const std::uint64_t offset = t & mask_;
-      const bool pad = offset + s > capacity_;
-      const std::uint64_t need = pad ? capacity_ - offset : s;
+      const std::uint64_t need = claim_span(t, s);
+      const bool pad = need != s;
       Blocker reader;
       if (t + need + kHeader > released_cache_ + capacity_) {
         reader = refresh_released();
@@ -328,8 +328,7 @@ class MpmcRing {
   [[nodiscard]] bool producer_can_claim(std::uint64_t n) noexcept {
     const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
     const std::uint64_t s = record_bytes(n);
-    const std::uint64_t offset = t & mask_;
-    const std::uint64_t need = offset + s > capacity_ ? capacity_ - offset : s;
+    const std::uint64_t need = claim_span(t, s);
     if (max_messages_ != 0 && !room_for_message(seq_at(t))) return false;
     if (t + need + kHeader <= released_cache_ + capacity_) return true;
     (void)refresh_released();
@@ -517,6 +516,13 @@ class MpmcRing {
     const std::uint64_t size =
         (len & kPaddingFlag) != 0 ? std::uint64_t{len & ~kPaddingFlag} * kMpmcAlign : record_bytes(len);
     return size == 0 || size > capacity_ ? 0 : size;
+  }
+
+  // What a claim of a `s`-byte record at tail `t` takes next: the record, or
+  // (less than s) the padding to the ring's end that must come first.
+  [[nodiscard]] std::uint64_t claim_span(std::uint64_t t, std::uint64_t s) const noexcept {
+    const std::uint64_t offset = t & mask_;
+    return offset + s > capacity_ ? capacity_ - offset : s;
   }
 
   [[nodiscard]] MpmcRecordHeader& header(std::uint64_t pos) const noexcept {
