@@ -111,6 +111,26 @@ TEST(MpmcOpen, DamagedRecordsAfterOpenMakeGetReturnCorruptNotCrash) {
   EXPECT_TRUE(p == PutStatus::ok || p == PutStatus::corrupt || p == PutStatus::full) << to_string(p);
 }
 
+// Open checks released <= head <= tail; damage after open can still break
+// it. A stale() verdict (released past the position a walk started from)
+// used to mean "retry": with released past the tail for good, put spun
+// forever (fuzz/fuzz_corrupt_ring; reproducer
+// fuzz/crashes/corrupt_ring-released-past-tail). In a child, so a hang fails.
+TEST(MpmcOpen, ReleasedPastTailAfterOpenMakesPutAndGetReturnCorruptNotSpin) {
+  UniqueName name;
+  make_queue(name);
+  test::Child child = test::fork_child([&](int out) {
+    Queue q = test::open_or_throw(name);
+    poke<std::uint64_t>(name.path(), kReleased, peek<std::uint64_t>(name.path(), kTail) + 4096);
+    std::string line = std::string("put ") + to_string(q.put_nowait("after damage"));
+    line += std::string(", get ") + to_string(q.get_nowait().status);
+    test::write_line(out, line);
+    return 0;
+  });
+  EXPECT_EQ(child.read_line(10s), "put corrupt, get corrupt");
+  EXPECT_EQ(child.wait(10s), 0) << "the child crashed or hung";
+}
+
 // 200 seeded cases of random bytes overwritten in the MPMC positions and
 // participant table and in the first records; each case in its own child
 // with nowait operations, so a crash or a hang fails with its seed.

@@ -228,7 +228,10 @@ class MpmcRing {
       // SYNC(state): acquire — see the claim CAS below.
       std::uint64_t w = h.state.load(std::memory_order_acquire);
       if (w != word(t, RecordKind::empty, 0)) {
-        if (stale(t)) continue;  // our tail is a lap old: these bytes are another lap's
+        if (stale(t)) {  // our tail is a lap old: these bytes are another lap's
+          if (behind_released(layout_->tail)) return {RingStatus::corrupt, {}, {}};
+          continue;
+        }
         if (tag_of(w) == tag(t) && kind_of(w) == RecordKind::claimed) {
           // Another producer claimed it and has not moved the tail yet.
           return {RingStatus::busy, {}, {owner_of(w), t}};
@@ -239,7 +242,10 @@ class MpmcRing {
       // relaxed: written with empty(t), published by the same tail store.
       // acquire: read before stale() looks at `released`.
       const std::uint32_t seq = static_cast<std::uint32_t>(h.meta.load(std::memory_order_acquire) >> 32);
-      if (stale(t)) continue;  // our tail is a lap old: that empty(t) was half-overwritten bytes
+      if (stale(t)) {  // our tail is a lap old: that empty(t) was half-overwritten bytes
+        if (behind_released(layout_->tail)) return {RingStatus::corrupt, {}, {}};
+        continue;
+      }
       if (!pad && max_messages_ != 0 && !room_for_message(seq)) {
         if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
         return {RingStatus::full, {}, {}};
@@ -555,7 +561,12 @@ class MpmcRing {
       }
       return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, len}, {}};
     }
+    bool again = false;
   restart:
+    // Every walk after the first was restarted by a stale() verdict or a
+    // moved head; a head behind `released` would restart it forever.
+    if (again && behind_released(layout_->head)) return {RingStatus::corrupt, {}, {}};
+    again = true;
     // SYNC(head): acquire — pairs with the release CAS that moved it here.
     std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
     const std::uint64_t start = h;  // the walk is trusted while nothing from here on was reused
@@ -647,6 +658,19 @@ class MpmcRing {
   [[nodiscard]] bool stale(std::uint64_t pos) const noexcept {
     // SYNC(released): acquire — orders this load after the header reads.
     return layout_->released.value.load(std::memory_order_acquire) > pos;
+  }
+
+  // After stale() said yes: true when `anchor` (tail or head) is behind
+  // `released`, which a sound ring never allows (released <= head <= tail):
+  // a damaged file, where retrying until the position moves would spin
+  // forever (fuzz/fuzz_corrupt_ring found a put that never returned;
+  // reproducer fuzz/crashes/corrupt_ring-released-past-tail). `released` is
+  // read first: the anchor only grows, so a sound anchor read after it is
+  // at least that value.
+  [[nodiscard]] bool behind_released(const MpmcPositionLayout& anchor) const noexcept {
+    // SYNC(released): acquire — ordered before the anchor's load below.
+    const std::uint64_t rel = layout_->released.value.load(std::memory_order_acquire);
+    return anchor.value.load(std::memory_order_acquire) < rel;
   }
 
   void advance_head(std::uint64_t from, std::uint64_t size) noexcept {
