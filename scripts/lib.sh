@@ -13,12 +13,12 @@ BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 #   spin               the protocol model check (model/, scripts/model.sh, CTest Model.spin)
 PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
           python3 python3-numpy gnuplot-nox spin)
-# Only scripts/fuzz.sh installs these (not the default test command):
+# The fuzz configuration of scripts/test.sh and scripts/fuzz.sh install these:
 #   clang-14             libFuzzer targets need clang (SHMRING_FUZZ=ON)
 #   libclang-rt-14-dev   the libFuzzer, ASan and UBSan runtimes for clang 14
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev cmake ninja-build)
 
-# Cross builds only (scripts/cross.sh; not installed by test.sh or bench.sh):
+# Cross builds (cross_suite: test.sh's aarch64 configuration, cross.sh, matrix.sh):
 #   g++-<triple>       Debian's cross compiler and the target's libc/libstdc++ (/usr/<triple>)
 #   qemu-user          runs the target's test executables on this machine
 # GoogleTest for the target is built from libgtest-dev's sources (above).
