@@ -208,7 +208,13 @@ void kill_holders_at_random(bool recursive, const char* what) {
   EXPECT_EQ(g->violations.load(), 0u);
   EXPECT_EQ(g->holder_errors.load(), 0u);
   EXPECT_EQ(g->waiter_timeouts.load(), 0u) << "the waiter hung for 60 s";
-  EXPECT_EQ(lock.takeovers(), takeovers);
+  // Every takeover the lock counted was reported to its acquirer (the waiter:
+  // nobody else runs while a dead token is in the owner word) as owner_died.
+  // Not `takeovers` above: a round whose takeover landed between the kill and
+  // the `held` read, and was counted by the waiter just after the round looked,
+  // is missing from it (seen once in CI under ASan: 118 vs 117).
+  EXPECT_EQ(lock.takeovers(), g->owner_died.load());
+  EXPECT_LE(takeovers, g->owner_died.load());
   EXPECT_GT(takeovers, kills / 10) << "too few kills landed inside the lock to test anything";
   const AcquireStatus last = lock.acquire(std::chrono::seconds(1));
   EXPECT_TRUE(last == AcquireStatus::acquired || last == AcquireStatus::owner_died) << "the lock is still usable";
