@@ -10,6 +10,8 @@
 # Steps:
 #   native   x86-64: every test (build/), stress label and model included
 #   asan     ASan+UBSan build, every test, stress label included (build-asan)
+#            (the model check, label model, depends on no build: native and
+#            model run it; asan and cross leave it out)
 #   tsan     ThreadSanitizer build (build-tsan, with tests/tsan.supp: the MPMC
 #            ring's optimistic header reads), labels stress and model left
 #            out: TSan sees one process only (the cross-process stress runs
@@ -33,9 +35,9 @@ for step in "${steps[@]}"; do
     native)
       install_missing
       { configure_and_build -DSHMRING_WERROR=ON && run_suite "x86-64" "$BUILD_DIR"; } || rc=$? ;;
-    asan) install_missing; sanitized_suite address || rc=$? ;;
+    asan) install_missing; sanitized_suite address -LE model || rc=$? ;;
     tsan) install_missing; sanitized_suite thread -LE 'stress|model' || rc=$? ;;
-    cross) for a in aarch64 armhf riscv64; do cross_suite "$a" || rc=1; done ;;
+    cross) for a in aarch64 armhf riscv64; do cross_suite "$a" -LE model || rc=1; done ;;
     fuzz) fuzz_targets 600 || rc=$? ;;
     model)
       out=$("$ROOT/scripts/model.sh" 2>&1) || rc=$?
