@@ -9,7 +9,7 @@
 # reasons the tests printed), failed. Exits non-zero if any ARCH failed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { usage_from_header "$0"; exit "${1:-2}"; }
 
 stress=0
 arches=()

@@ -15,7 +15,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
-  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) usage_from_header "$0"; exit 0 ;;
   --seeds)
     fuzz_build
     rm -rf "$ROOT/fuzz/corpus"

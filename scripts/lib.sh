@@ -188,3 +188,8 @@ fuzz_targets() {
   done
   return $failed
 }
+
+# usage_from_header SCRIPT: prints the script's opening comment (its help).
+usage_from_header() {
+  sed -n '2,/^[^#]/p' "$1" | grep '^#' | sed 's/^# \{0,1\}//'
+}

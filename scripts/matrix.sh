@@ -22,7 +22,7 @@
 #   model    the spin models on their own (scripts/model.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) usage_from_header "$0"; exit 0 ;; esac
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(native asan tsan cross fuzz model)
 
