@@ -9,7 +9,7 @@
 #   3. aarch64: the suite cross-built in build-cross-aarch64 and run under
 #      qemu-user (stress label left out);
 #   4. fuzz: both libFuzzer targets for 30 s each (build-fuzz).
-# About 25 minutes from scratch on 2 cores; rebuilds only what changed.
+# About 15 minutes from scratch on 2 cores; rebuilds only what changed.
 #
 #   scripts/test.sh [--native] [ctest args...]
 #     --native     configuration 1 only (the quick loop while developing)
