@@ -167,10 +167,17 @@ struct Queue::State {
   // before (B - capacity) if it was not returned yet, so there is never a
   // hole under bytes in use and never memory under two laps' counts.
 
+  // A live holder keeps the lock for one fallocate step; one that keeps it
+  // for this long is a damaged lock word (a live pid, or our own), which
+  // would otherwise be waited on forever (a review of the retry loops
+  // found it): the caller reports corrupt.
+  static constexpr std::chrono::seconds kBackingLockPatience{1};
+
   [[nodiscard]] bool lock_backing(bool wait) noexcept {
     const std::uint64_t me = platform::pack_owner(platform::current_process());
     std::atomic<std::uint64_t>& lock = layout->backing.lock;
-    for (std::uint32_t spins = 0;; ++spins) {
+    const Deadline patience = Deadline::after(kBackingLockPatience);
+    for (;;) {
       std::uint64_t holder = lock.load(std::memory_order_acquire);
       const bool free = holder == 0 || (holder != me && platform::liveness(platform::unpack_owner(holder)) ==
                                                             platform::Liveness::dead);
@@ -178,10 +185,20 @@ struct Queue::State {
       if (free && lock.compare_exchange_strong(holder, me, std::memory_order_acquire, std::memory_order_relaxed)) {
         return true;
       }
-      if (!wait) return false;
+      if (!wait || patience.passed()) return false;
       platform::yield_cpu();
     }
   }
+
+  // The frontiers of a sound file: [low, end) is reserved, at most one ring
+  // of it (ensure_backed keeps end - low <= capacity), and it covers every
+  // byte in use, so `oldest` (the first byte in use) is at most `end`. A
+  // damaged file breaks this, and the walks below would run for up to 2^44
+  // chunks (a review of the retry loops found it).
+  [[nodiscard]] bool frontiers_sane(std::uint64_t low, std::uint64_t end, std::uint64_t oldest) const noexcept {
+    return low <= end && end - low <= ring_capacity() && oldest <= end;
+  }
+  [[nodiscard]] std::uint64_t ring_capacity() const noexcept { return mpmc ? mring.capacity() : ring.capacity(); }
   void unlock_backing() noexcept {
     // SYNC(backing): release — our frontier stores are visible to the next holder.
     layout->backing.lock.store(0, std::memory_order_release);
@@ -193,13 +210,19 @@ struct Queue::State {
     QueueBackingLayout& b = layout->backing;
     backed_cache = b.backed_end.load(std::memory_order_acquire);
     if (target <= backed_cache) return PutStatus::ok;
-    const std::uint64_t capacity = ring.capacity();
-    (void)lock_backing(true);
+    const std::uint64_t capacity = ring_capacity();
+    if (!lock_backing(true)) return PutStatus::corrupt;
     std::uint64_t end = b.backed_end.load(std::memory_order_relaxed);
     std::uint64_t low = b.unbacked_below.load(std::memory_order_relaxed);
     PutStatus status = PutStatus::ok;
     // One chunk beyond what is needed, so the next few puts find it ready.
     const std::uint64_t want = (target + chunk - 1) / chunk * chunk + chunk;
+    // A sound target is at most one record past `end` (nobody writes past
+    // it): a target that wraps `want` or lies a ring beyond is damage.
+    if (want <= target || !frontiers_sane(low, end, low) || (want > end && want - end > capacity + 2 * chunk)) {
+      unlock_backing();
+      return PutStatus::corrupt;
+    }
     while (end < want) {
       if (end >= capacity && end - capacity >= low) {
         // The lap before still holds this chunk's memory: it is ours now.
@@ -225,9 +248,13 @@ struct Queue::State {
   void return_chunks(std::uint64_t oldest) noexcept {
     if (oldest < unbacked_cache + chunk || !lock_backing(false)) return;
     QueueBackingLayout& b = layout->backing;
-    const std::uint64_t capacity = ring.capacity();
+    const std::uint64_t capacity = ring_capacity();
     std::uint64_t low = b.unbacked_below.load(std::memory_order_relaxed);
     const std::uint64_t end = b.backed_end.load(std::memory_order_relaxed);
+    if (!frontiers_sane(low, end, oldest)) {  // damage: return nothing
+      unlock_backing();
+      return;
+    }
     while (low + chunk <= oldest && end <= low + capacity) {
       segment.unback(data_offset + (low & (capacity - 1)), chunk);
       low += chunk;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -16,6 +17,7 @@
 #include "process.hpp"
 #include "queue_helpers.hpp"
 #include "shmring/mpmc_ring.hpp"
+#include "shmring/platform/process.hpp"
 #include "shmring/platform/segment_layout.hpp"
 #include "shmring/queue.hpp"
 #include "shmring/queue_layout.hpp"
@@ -129,6 +131,77 @@ TEST(MpmcOpen, ReleasedPastTailAfterOpenMakesPutAndGetReturnCorruptNotSpin) {
   });
   EXPECT_EQ(child.read_line(10s), "put corrupt, get corrupt");
   EXPECT_EQ(child.wait(10s), 0) << "the child crashed or hung";
+}
+
+// On-demand memory (rings above 4 MiB) keeps two frontiers and a lock in the
+// file. Damaged, each once made a nowait call spin for good or for ~2^42
+// chunk steps (found by reading every retry loop; the fuzzer's 4 KiB queues
+// have no on-demand memory). Each case opens the damaged file in a child: a
+// hang fails it.
+constexpr std::uint64_t kBig = 8u << 20;
+constexpr std::uint64_t kBacking = kQueueAt + offsetof(QueueLayout, backing);
+constexpr std::uint64_t kBackedEnd = kBacking + offsetof(QueueBackingLayout, backed_end);
+constexpr std::uint64_t kUnbackedBelow = kBacking + offsetof(QueueBackingLayout, unbacked_below);
+constexpr std::uint64_t kBackingLock = kBacking + offsetof(QueueBackingLayout, lock);
+constexpr std::uint64_t kSpscTail =
+    kQueueAt + offsetof(QueueLayout, ring) + offsetof(SpscRingLayout, producer) + offsetof(SpscProducerLayout, tail);
+constexpr std::uint64_t kSpscHead =
+    kQueueAt + offsetof(QueueLayout, ring) + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, head);
+
+std::string after_damage(Engine engine, const std::function<void(const std::string&)>& damage,
+                         const std::function<std::string(Queue&)>& operate) {
+  UniqueName name("ondemand-damage");
+  { Queue q = test::create_or_throw(name, {.engine = engine, .capacity_bytes = kBig}); }
+  damage(name.path());
+  test::Child child = test::fork_child([&](int out) {
+    OpenOptions o;
+    o.ready_timeout = 0ns;
+    auto q = Queue::open(name, o);
+    test::write_line(out, q ? operate(*q) : std::string("open: ") + to_string(q.error().code));
+    return 0;
+  });
+  const std::string line = child.read_line(10s);
+  EXPECT_EQ(child.wait(10s), 0) << "the child crashed or hung";
+  return line;
+}
+
+TEST(MpmcOpen, DamagedOnDemandFrontiersMakeNowaitCallsReturnNotSpin) {
+  const auto put = [](Queue& q) { return std::string("put ") + to_string(q.put_nowait("x")); };
+  // A tail 1 MiB below 2^64 (head and released a ring below it): the chunk
+  // rounding of the target wrapped to 0, "backed", and claim looped.
+  // (After open: open checks the header at the tail.)
+  EXPECT_EQ(after_damage(Engine::mpmc, [](const std::string&) {},
+                         [](Queue& q) {
+                           const std::string& f = q.path();
+                           poke<std::uint64_t>(f, kReleased, 0 - kBig - 16);
+                           poke<std::uint64_t>(f, kHead, 0 - kBig - 16);
+                           poke<std::uint64_t>(f, kTail, 0 - (1u << 20));
+                           poke<std::uint64_t>(f, kBackedEnd, 1u << 20);
+                           poke<std::uint64_t>(f, kUnbackedBelow, 0);
+                           return std::string("put ") + to_string(q.put_nowait("x"));
+                         }),
+            "put corrupt");
+  // Positions at 2^62 and frontiers at 0: the get's return of chunks walked
+  // 2^42 chunks (a hole punched each), the put's reservation as many.
+  const auto spsc_far = [](const std::string& f) {
+    poke<std::uint64_t>(f, kSpscHead, std::uint64_t{1} << 62);
+    poke<std::uint64_t>(f, kSpscTail, std::uint64_t{1} << 62);
+    poke<std::uint64_t>(f, kBackedEnd, 0);
+    poke<std::uint64_t>(f, kUnbackedBelow, 0);
+  };
+  EXPECT_EQ(after_damage(Engine::spsc, spsc_far,
+                         [](Queue& q) { return std::string("get ") + to_string(q.get_nowait().status); }),
+            "get empty");
+  EXPECT_EQ(after_damage(Engine::spsc, spsc_far, put), "put corrupt");
+  // The lock word naming a live process (here: the one asking) was waited
+  // on forever; after a second of it, corrupt.
+  EXPECT_EQ(after_damage(Engine::mpmc, [](const std::string& f) { poke<std::uint64_t>(f, kBackedEnd, 0); },
+                         [](Queue& q) {
+                           test::poke<std::uint64_t>(q.path(), kBackingLock,
+                                                     platform::pack_owner(platform::current_process()));
+                           return std::string("put ") + to_string(q.put_nowait("x"));
+                         }),
+            "put corrupt");
 }
 
 // 200 seeded cases of random bytes overwritten in the MPMC positions and
