@@ -192,13 +192,13 @@ struct Queue::State {
 
   // The frontiers of a sound file: [low, end) is reserved, at most one ring
   // of it (ensure_backed keeps end - low <= capacity), and it covers every
-  // byte in use, so `oldest` (the first byte in use) is at most `end`. A
-  // damaged file breaks this, and the walks below would run for up to 2^44
-  // chunks (a review of the retry loops found it).
-  [[nodiscard]] bool frontiers_sane(std::uint64_t low, std::uint64_t end, std::uint64_t oldest) const noexcept {
-    return low <= end && end - low <= ring_capacity() && oldest <= end;
+  // byte in use (so the first byte in use is at most `end`). A damaged file
+  // breaks this, and the walks below would run for up to 2^44 chunks (a
+  // review of the retry loops found it). (Both engines' rings have the
+  // queue's capacity; `ring` answers for either.)
+  [[nodiscard]] bool frontiers_sane(std::uint64_t low, std::uint64_t end) const noexcept {
+    return low <= end && end - low <= ring.capacity();
   }
-  [[nodiscard]] std::uint64_t ring_capacity() const noexcept { return mpmc ? mring.capacity() : ring.capacity(); }
   void unlock_backing() noexcept {
     // SYNC(backing): release — our frontier stores are visible to the next holder.
     layout->backing.lock.store(0, std::memory_order_release);
@@ -210,7 +210,7 @@ struct Queue::State {
     QueueBackingLayout& b = layout->backing;
     backed_cache = b.backed_end.load(std::memory_order_acquire);
     if (target <= backed_cache) return PutStatus::ok;
-    const std::uint64_t capacity = ring_capacity();
+    const std::uint64_t capacity = ring.capacity();
     if (!lock_backing(true)) return PutStatus::corrupt;
     std::uint64_t end = b.backed_end.load(std::memory_order_relaxed);
     std::uint64_t low = b.unbacked_below.load(std::memory_order_relaxed);
@@ -219,7 +219,7 @@ struct Queue::State {
     const std::uint64_t want = (target + chunk - 1) / chunk * chunk + chunk;
     // A sound target is at most one record past `end` (nobody writes past
     // it): a target that wraps `want` or lies a ring beyond is damage.
-    if (want <= target || !frontiers_sane(low, end, low) || (want > end && want - end > capacity + 2 * chunk)) {
+    if (want <= target || !frontiers_sane(low, end) || (want > end && want - end > capacity + 2 * chunk)) {
       unlock_backing();
       return PutStatus::corrupt;
     }
@@ -248,10 +248,10 @@ struct Queue::State {
   void return_chunks(std::uint64_t oldest) noexcept {
     if (oldest < unbacked_cache + chunk || !lock_backing(false)) return;
     QueueBackingLayout& b = layout->backing;
-    const std::uint64_t capacity = ring_capacity();
+    const std::uint64_t capacity = ring.capacity();
     std::uint64_t low = b.unbacked_below.load(std::memory_order_relaxed);
     const std::uint64_t end = b.backed_end.load(std::memory_order_relaxed);
-    if (!frontiers_sane(low, end, oldest)) {  // damage: return nothing
+    if (!frontiers_sane(low, end) || oldest > end) {  // damage: return nothing
       unlock_backing();
       return;
     }
