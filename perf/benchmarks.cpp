@@ -62,10 +62,10 @@ void stream_bytes(benchmark::State& state) {
 
 // The Queue's consumer publishes its count in batches and whenever the queue
 // runs dry, like the spinning contestants below, and reports its system calls.
-template <Engine kEngine>
+template <Engine kEngine, bool kFixed = false>
 void queue_bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  QueueChannel ch(size, size >= 16384 ? (4u << 20) : (1u << 20), kEngine);
+  QueueChannel ch(size, size >= 16384 ? (4u << 20) : (1u << 20), kEngine, kFixed);
   Partner partner([&](Control& ctl) {
     Queue& q = ch.queue();
     std::vector<std::byte> buf(size);
@@ -91,6 +91,8 @@ void queue_bytes(benchmark::State& state) {
 }
 
 void BM_Queue_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc>(state); }
+// Fixed-size messages (QueueOptions::message_size): headerless slots.
+void BM_QueueFixed_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc, true>(state); }
 // The MPMC engine with one producer and one consumer: what MPMC costs.
 void BM_QueueMpmc_Bytes(benchmark::State& state) { queue_bytes<Engine::mpmc>(state); }
 
@@ -171,10 +173,11 @@ void BM_BoostLfQueue_Crowd(benchmark::State& state) {
 
 constexpr std::size_t kTypedSlots = 65536;
 
-// shmring's typed SPSC path: SpscTypedRing<uint64_t>, fixed 8-byte slots.
-void BM_Spsc_Typed8(benchmark::State& state) {
-  using Ring = SpscTypedRing<std::uint64_t>;
-  SharedMemory mem(sizeof(SpscTypedRingLayout) + kTypedSlots * sizeof(std::uint64_t));
+// shmring's typed SPSC path: SpscTypedRing<T>, fixed slots of sizeof(T).
+template <class T>
+void spsc_typed_stream(benchmark::State& state) {
+  using Ring = SpscTypedRing<T>;
+  SharedMemory mem(sizeof(SpscTypedRingLayout) + kTypedSlots * sizeof(T));
   auto* layout = new (mem.get()) SpscTypedRingLayout{};
   Ring::initialize(*layout);
   std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscTypedRingLayout);
@@ -182,7 +185,7 @@ void BM_Spsc_Typed8(benchmark::State& state) {
     Ring ring(*layout, data, kTypedSlots);
     if (!ring.attach_consumer()) std::abort();
     ctl.ready.store(1, std::memory_order_release);
-    std::uint64_t v = 0;
+    T v{};
     for (std::uint64_t n = 0;;) {
       if (ring.try_pop(v)) {
         benchmark::DoNotOptimize(v);
@@ -194,13 +197,16 @@ void BM_Spsc_Typed8(benchmark::State& state) {
   });
   Ring ring(*layout, data, kTypedSlots);
   if (!ring.attach_producer()) std::abort();
-  std::uint64_t value = 0;
-  stream(state, partner, sizeof(std::uint64_t), [&] {
+  T value{};
+  stream(state, partner, sizeof(T), [&] {
     while (!ring.try_push(value)) {
     }
-    ++value;
+    if constexpr (std::is_integral_v<T>) ++value;
   });
 }
+
+void BM_Spsc_Typed8(benchmark::State& state) { spsc_typed_stream<std::uint64_t>(state); }
+void BM_Spsc_Fixed64(benchmark::State& state) { spsc_typed_stream<std::array<std::byte, 64>>(state); }
 
 // The same 8-byte values as variable-size records of the byte ring
 // (SpscRing::try_push<T>): 16 bytes a message, header included.
@@ -251,7 +257,7 @@ void BM_Spsc_Bytes(benchmark::State& state) {
     for (std::uint64_t n = 0;;) {
       const RingView v = ring.front();
       if (v.status == RingStatus::ok) {
-        std::memcpy(out.data(), v.bytes.data(), v.bytes.size());
+        copy_message(out.data(), v.bytes.data(), v.bytes.size());
         benchmark::DoNotOptimize(out.data());
         ring.pop();
         if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
@@ -265,6 +271,40 @@ void BM_Spsc_Bytes(benchmark::State& state) {
   std::vector<std::byte> msg(size, std::byte{0x5a});
   stream(state, partner, size, [&] {
     while (ring.try_push(std::span<const std::byte>(msg)) != RingStatus::ok) {
+    }
+  });
+}
+
+// The slot ring of Queue's fixed-size messages (size given at run time), spun
+// on without the blocking layer: what BM_QueueFixed_Bytes can reach.
+void BM_SpscSlots_Bytes(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const std::uint64_t slots = (1u << 20) / size;
+  SharedMemory mem(sizeof(SpscTypedRingLayout) + slots * size);
+  auto* layout = new (mem.get()) SpscTypedRingLayout{};
+  std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscTypedRingLayout);
+  Partner partner([&](Control& ctl) {
+    SpscSlotRing<> ring(layout->tail, layout->head, data, slots, size);
+    if (!ring.attach_consumer()) std::abort();
+    ctl.ready.store(1, std::memory_order_release);
+    std::vector<std::byte> out(size);
+    for (std::uint64_t n = 0;;) {
+      const RingView v = ring.front();
+      if (v.status == RingStatus::ok) {
+        copy_message(out.data(), v.bytes.data(), v.bytes.size());
+        benchmark::DoNotOptimize(out.data());
+        ring.pop();
+        if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
+      } else {
+        ctl.consumed.store(n, std::memory_order_release);
+      }
+    }
+  });
+  SpscSlotRing<> ring(layout->tail, layout->head, data, slots, size);
+  if (!ring.attach_producer()) std::abort();
+  std::vector<std::byte> msg(size, std::byte{0x5a});
+  stream(state, partner, size, [&] {
+    while (ring.try_push(msg.data(), size) != RingStatus::ok) {
     }
   });
 }
@@ -595,12 +635,15 @@ void register_all() {
   RegisterBenchmark("BM_SpscRecords_Typed8", BM_SpscRecords_Typed8)->UseRealTime();
   RegisterBenchmark("BM_BoostSpsc_Typed8", BM_BoostSpsc_Typed8)->UseRealTime();
   RegisterBenchmark("BM_BoostSpsc_Fixed64", BM_BoostSpsc_Fixed64)->UseRealTime();
+  RegisterBenchmark("BM_Spsc_Fixed64", BM_Spsc_Fixed64)->UseRealTime();
+  RegisterBenchmark("BM_SpscSlots_Bytes", BM_SpscSlots_Bytes)->Arg(64)->UseRealTime();
   // 56-byte payloads make 64-byte records (8-byte header): one cache line a
   // message, as Boost's fixed 64-byte slots; a 64-byte payload makes a
   // 72-byte record that shares lines with its neighbours (RESULTS.md).
   RegisterBenchmark("BM_Spsc_Bytes", BM_Spsc_Bytes)->Arg(56)->Arg(64)->Arg(65536)->UseRealTime();
   stream_args(RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes), 65536);
   RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes)->Arg(56)->UseRealTime();
+  stream_args(RegisterBenchmark("BM_QueueFixed_Bytes", BM_QueueFixed_Bytes), 65536);
   RegisterBenchmark("BM_QueueMpmc_Bytes", BM_QueueMpmc_Bytes)->Arg(64)->UseRealTime();
   for (auto* b : {RegisterBenchmark("BM_QueueMpmc_Crowd", BM_QueueMpmc_Crowd),
                   RegisterBenchmark("BM_BoostLfQueue_Crowd", BM_BoostLfQueue_Crowd)}) {

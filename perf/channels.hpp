@@ -39,12 +39,15 @@ class QueueChannel {
  public:
   // 1P1C rows declare the SPSC engine, as a user who knows there is one
   // producer and one consumer would; the MPMC rows ask for Engine::mpmc.
-  explicit QueueChannel(std::size_t size, std::uint64_t capacity = 1u << 20, Engine engine = Engine::spsc)
+  // `fixed`: the queue's messages are all `size` bytes (QueueOptions::message_size).
+  explicit QueueChannel(std::size_t size, std::uint64_t capacity = 1u << 20, Engine engine = Engine::spsc,
+                        bool fixed = false)
       : name_(unique_name("q")), size_(size) {
     QueueOptions o;
     o.engine = engine;
     o.capacity_bytes = capacity;
     o.max_message = size;
+    if (fixed) o.message_size = size;
     auto q = Queue::create(name_, o);
     if (!q) std::abort();
     q_ = std::make_unique<Queue>(std::move(*q));

@@ -11,6 +11,7 @@
 #include "shmring/queue_layout.hpp"
 #include "shmring/mpmc_ring.hpp"
 #include "shmring/spsc_ring.hpp"
+#include "shmring/spsc_slot_ring.hpp"
 
 namespace shmring {
 
@@ -25,6 +26,7 @@ const char* to_string(PutStatus s) noexcept {
     case PutStatus::role_taken: return "role_taken";
     case PutStatus::corrupt: return "corrupt";
     case PutStatus::no_memory: return "no_memory";
+    case PutStatus::wrong_size: return "wrong_size";
   }
   return "?";
 }
@@ -68,6 +70,7 @@ PutStatus put_status(RingStatus s) noexcept {
     case RingStatus::ok: return PutStatus::ok;
     case RingStatus::full: return PutStatus::full;
     case RingStatus::too_large: return PutStatus::too_large;
+    case RingStatus::wrong_size: return PutStatus::wrong_size;
     default: return PutStatus::corrupt;
   }
 }
@@ -76,13 +79,46 @@ PutStatus put_status(RingStatus s) noexcept {
 // from memory another process controls. `c` is a private copy of q.config,
 // taken once: the checked values are the ones used, whatever the file says
 // a moment later.
+// What every engine checks: the closed flag and the barrier mode.
+Result<void> validate_common(const QueueConfigLayout& c, const QueueLayout& q) {
+  if (q.control.closed.load(std::memory_order_acquire) > 1) return fail(Errc::corrupt, "closed flag");
+  if (c.barriers > 1) return fail(Errc::corrupt, "barrier mode");
+  if (c.barriers == 1 && !platform::can_issue_heavy_barrier()) {
+    return fail(Errc::unsupported, "queue uses asymmetric barriers; membarrier(GLOBAL_EXPEDITED) unavailable here");
+  }
+  return {};
+}
+
 std::uint64_t max_payload_for(std::uint32_t engine, std::uint64_t capacity) noexcept {
   return engine == 1 ? MpmcRing::max_payload_for(capacity) : SpscRing::max_payload_for(capacity);
 }
 
+// Fixed-size slots: capacity / message size slots, a power of two, at least 2.
+std::uint64_t slot_count(const QueueConfigLayout& c) noexcept {
+  return c.engine == kEngineSlots && c.max_message != 0 ? c.capacity / c.max_message : 1;
+}
+
+Result<void> validate_slots(const QueueConfigLayout& c, const QueueLayout& q, std::uint64_t payload_size) {
+  const std::uint64_t slots = slot_count(c);
+  if (c.max_message == 0 || c.capacity % c.max_message != 0 || slots < 2 || !std::has_single_bit(slots) ||
+      c.capacity > kMaxCapacity) {
+    return fail(Errc::bad_size, "queue slots: capacity is not a power-of-two number (>= 2) of messages");
+  }
+  if (c.capacity > payload_size - sizeof(QueueLayout)) return fail(Errc::bad_size, "queue capacity exceeds the file");
+  if (c.chunk != 0) return fail(Errc::bad_size, "queue memory chunk");
+  const std::uint64_t head = q.ring.consumer.head.load(std::memory_order_acquire);
+  const std::uint64_t tail = q.ring.producer.tail.load(std::memory_order_acquire);
+  if (head > tail || tail - head > slots) return fail(Errc::corrupt, "ring positions out of range");
+  return {};
+}
+
 Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uint64_t payload_size) {
   if (c.data_offset != sizeof(QueueLayout)) return fail(Errc::bad_size, "queue data offset");
-  if (c.engine > 1) return fail(Errc::corrupt, "queue engine");
+  if (c.engine > kEngineSlots) return fail(Errc::corrupt, "queue engine");
+  if (c.engine == kEngineSlots) {
+    if (auto ok = validate_slots(c, q, payload_size); !ok) return ok;
+    return validate_common(c, q);
+  }
   const std::uint64_t max_capacity = c.engine == 1 ? kMpmcMaxCapacity : kMaxCapacity;
   if (c.capacity < kMinCapacity || c.capacity > max_capacity || !std::has_single_bit(c.capacity)) {
     return fail(Errc::bad_size, "queue capacity is not a power of two in [4 KiB, 1 TiB (16 GiB for MPMC)]");
@@ -114,12 +150,7 @@ Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uin
       q.ring.producer.put_count.load(std::memory_order_acquire) + 1) {
     return fail(Errc::corrupt, "more messages taken than put");
   }
-  if (q.control.closed.load(std::memory_order_acquire) > 1) return fail(Errc::corrupt, "closed flag");
-  if (c.barriers > 1) return fail(Errc::corrupt, "barrier mode");
-  if (c.barriers == 1 && !platform::can_issue_heavy_barrier()) {
-    return fail(Errc::unsupported, "queue uses asymmetric barriers; membarrier(GLOBAL_EXPEDITED) unavailable here");
-  }
-  return {};
+  return validate_common(c, q);
 }
 
 }  // namespace
@@ -128,9 +159,11 @@ struct Queue::State {
   platform::Segment segment;
   QueueLayout* layout;
   std::int64_t maxsize;
-  bool mpmc;  // the engine: MpmcRing `mring`, else SpscRing `ring`
+  bool mpmc;   // the engine: MpmcRing `mring`,
+  bool slots;  // SpscSlotRing `sring` (fixed-size messages), else SpscRing `ring`
   SpscRing ring;
   MpmcRing mring;
+  SpscSlotRing<> sring;
   Role held = Role::none;
   std::uint64_t held_generation = 0;  // fork generation when the roles were taken
   AdaptiveSpin put_spin;
@@ -148,9 +181,12 @@ struct Queue::State {
   // `config` is the creator's values or the opener's validated copy, never
   // re-read from shared memory.
   State(platform::Segment seg, QueueLayout* q, const QueueConfigLayout& config) noexcept
-      : segment(std::move(seg)), layout(q), maxsize(config.maxsize), mpmc(config.engine == 1),
+      : segment(std::move(seg)), layout(q), maxsize(config.maxsize), mpmc(config.engine == kEngineMpmc),
+        slots(config.engine == kEngineSlots),
         ring(q->ring, data_of(q, config), config.capacity, config.max_message, max_messages(config)),
         mring(q->mpmc, data_of(q, config), config.capacity, config.max_message, max_messages(config)),
+        sring(q->ring.producer.tail, q->ring.consumer.head, data_of(q, config), slot_count(config),
+              config.max_message, max_messages(config)),
         chunk(config.chunk), data_offset(config.data_offset) {
     plan.waiter_heavy = config.barriers == 1;
     refresh_plan();
@@ -338,7 +374,8 @@ struct Queue::State {
       // SYNC(role): acq_rel — we see the previous holder's ring publications.
       if (slot.compare_exchange_weak(current, me, std::memory_order_acq_rel, std::memory_order_acquire)) break;
     }
-    const bool sane = r == Role::producer ? ring.attach_producer() : ring.attach_consumer();
+    const bool sane = slots ? (r == Role::producer ? sring.attach_producer() : sring.attach_consumer())
+                            : (r == Role::producer ? ring.attach_producer() : ring.attach_consumer());
     if (!sane) {
       slot.store(0, std::memory_order_release);
       return Errc::corrupt;
@@ -401,10 +438,31 @@ struct Queue::State {
       mring.pop();
       notify_one(layout->not_full, stats, plan);
     } else {
-      ring.pop();
+      if (slots) {
+        sring.pop();
+      } else {
+        ring.pop();
+      }
       notify(layout->not_full, stats, plan);
     }
     maybe_return_chunks(false);
+  }
+
+  // Publishes the claimed record (`size` bytes; a fixed-size slot is
+  // published whole) and tells a sleeping consumer: the one there is (SPSC),
+  // or one of them (MPMC).
+  void publish_claim(std::size_t size) noexcept {
+    if (mpmc) {
+      mring.commit(size);
+      notify_one(layout->not_empty, stats, plan);
+      return;
+    }
+    if (slots) {
+      sring.commit();
+    } else {
+      ring.commit(size);
+    }
+    notify(layout->not_empty, stats, plan);
   }
 
   // The end of the next wait slice: MPMC waiters wake every kDeadOwnerCheck
@@ -468,18 +526,51 @@ Result<JoinableQueue> JoinableQueue::open(std::string_view name, const OpenOptio
   return JoinableQueue(std::move(*q));
 }
 
-Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& options, std::uint32_t kind) {
-  const std::uint32_t engine = options.engine == Engine::mpmc ? 1u : 0u;
-  if (options.capacity_bytes > kMaxCapacity) return fail(Errc::invalid_argument, "capacity_bytes above 1 TiB");
-  if (engine == 1 && options.capacity_bytes > kMpmcMaxCapacity) {
+namespace {
+
+// The ring of a new queue: engine, bytes and largest message.
+struct RingShape {
+  std::uint32_t engine;
+  std::uint64_t capacity;
+  std::uint64_t max_message;
+};
+
+Result<RingShape> fixed_shape(const QueueOptions& o) {
+  const std::uint64_t size = o.message_size;
+  if (o.engine != Engine::spsc) {
+    return fail(Errc::invalid_argument, "fixed-size messages (message_size) need Engine::spsc");
+  }
+  if (o.max_message != 0 && o.max_message != size) {
+    return fail(Errc::invalid_argument, "max_message must be 0 or equal to message_size");
+  }
+  if (size > kMaxCapacity / 2) return fail(Errc::invalid_argument, "message_size above 512 GiB");
+  const std::uint64_t wanted = std::max<std::uint64_t>((o.capacity_bytes + size - 1) / size, 2);
+  const std::uint64_t slots = std::bit_ceil(wanted);
+  if (slots > kMaxCapacity / size) return fail(Errc::invalid_argument, "capacity_bytes above 1 TiB");
+  return RingShape{kEngineSlots, slots * size, size};
+}
+
+Result<RingShape> ring_shape(const QueueOptions& o) {
+  if (o.capacity_bytes > kMaxCapacity) return fail(Errc::invalid_argument, "capacity_bytes above 1 TiB");
+  if (o.message_size != 0) return fixed_shape(o);
+  const std::uint32_t engine = o.engine == Engine::mpmc ? kEngineMpmc : kEngineSpsc;
+  if (engine == kEngineMpmc && o.capacity_bytes > kMpmcMaxCapacity) {
     return fail(Errc::invalid_argument, "capacity_bytes above 16 GiB (the MPMC engine's limit)");
   }
-  const std::uint64_t capacity = std::bit_ceil(std::max(options.capacity_bytes, kMinCapacity));
+  const std::uint64_t capacity = std::bit_ceil(std::max(o.capacity_bytes, kMinCapacity));
   const std::uint64_t largest = max_payload_for(engine, capacity);
-  if (options.max_message > largest) {
+  if (o.max_message > largest) {
     return fail(Errc::invalid_argument, "max_message must fit in half the capacity minus the record headers");
   }
-  const std::uint64_t max_message = options.max_message == 0 ? largest : options.max_message;
+  return RingShape{engine, capacity, o.max_message == 0 ? largest : o.max_message};
+}
+
+}  // namespace
+
+Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& options, std::uint32_t kind) {
+  auto shape = ring_shape(options);
+  if (!shape) return shape.error();
+  const auto [engine, capacity, max_message] = *shape;
 
   platform::SegmentSpec spec;
   spec.kind = kind;
@@ -487,7 +578,7 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   spec.layout_hash = kQueueLayoutHash;
   spec.payload_size = sizeof(QueueLayout) + capacity;
   spec.mode = options.mode;
-  const std::uint64_t chunk = capacity > kOnDemandAbove ? kOnDemandChunk : 0;
+  const std::uint64_t chunk = capacity > kOnDemandAbove && engine != kEngineSlots ? kOnDemandChunk : 0;
   if (chunk != 0) spec.reserved_payload = sizeof(QueueLayout);  // the ring's memory comes on demand
   auto seg = platform::Segment::create(name, spec);
   if (!seg) return seg.error();
@@ -503,7 +594,7 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   q->config.engine = engine;
   q->config.chunk = chunk;
   SpscRing::initialize(q->ring);
-  if (engine == 1) MpmcRing::initialize(q->mpmc, State::data_of(q, q->config), platform::random_u64());
+  if (engine == kEngineMpmc) MpmcRing::initialize(q->mpmc, State::data_of(q, q->config), platform::random_u64());
   const QueueConfigLayout config = q->config;
   seg->publish();  // SYNC(publish): release — everything above is visible to openers
   auto state = std::make_unique<State>(std::move(*seg), q, config);
@@ -547,7 +638,11 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
       return {e == Errc::corrupt ? PutStatus::corrupt : PutStatus::role_taken, {}};
     }
   }
-  if (size > (s.mpmc ? s.mring.max_payload() : s.ring.max_payload())) return {PutStatus::too_large, {}};
+  if (s.slots) {
+    if (size != s.sring.slot_size()) return {PutStatus::wrong_size, {}};
+  } else if (size > (s.mpmc ? s.mring.max_payload() : s.ring.max_payload())) {
+    return {PutStatus::too_large, {}};
+  }
   Deadline deadline = Deadline::expired();
   bool deadline_set = false;
   State::Watch watch;
@@ -579,6 +674,9 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
       }
       if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
       reader = c.blocker;
+    } else if (s.slots) {
+      const RingClaim c = s.sring.claim(size);
+      if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
     } else {
       if (const PutStatus st = s.backed_for(size); st != PutStatus::ok) return {st, {}};
       const RingClaim c = s.ring.claim(size);
@@ -593,7 +691,10 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
       return {PutStatus::full, {}};
     }
     const auto room = [&] {
-      return (s.mpmc ? s.mring.producer_can_claim(size) : s.ring.producer_can_claim(size)) || s.is_closed();
+      const bool can = s.mpmc    ? s.mring.producer_can_claim(size)
+                       : s.slots ? s.sring.producer_can_claim()
+                                 : s.ring.producer_can_claim(size);
+      return can || s.is_closed();
     };
     if (!wait_until(s.layout->not_full, room, s.slice(deadline), s.put_spin, s.stats, s.plan) &&
         deadline.passed()) {
@@ -604,15 +705,10 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
 
 void Queue::commit(std::size_t size) noexcept {
   State& s = *s_;
-  if (!(s.mpmc ? s.mring.has_claim() : s.ring.has_claim())) return;  // nothing claimed: nothing to publish or count
+  const bool claimed = s.mpmc ? s.mring.has_claim() : s.slots ? s.sring.has_claim() : s.ring.has_claim();
+  if (!claimed) return;  // nothing claimed: nothing to publish or count
   s.count_task();  // zero-copy puts count too, before the record is published
-  if (s.mpmc) {
-    s.mring.commit(size);
-    notify_one(s.layout->not_empty, s.stats, s.plan);
-  } else {
-    s.ring.commit(size);
-    notify(s.layout->not_empty, s.stats, s.plan);
-  }
+  s.publish_claim(size);
 }
 
 // Fast path: this handle holds the role, the queue is open and the ring has
@@ -632,10 +728,17 @@ PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
 PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept {
   State& s = *s_;
   if (s.holds(Role::producer) && !s.is_closed()) [[likely]] {
-    if (s.mpmc) {
+    if (s.slots) {
+      const RingStatus r = s.sring.try_push(bytes.data(), bytes.size());
+      if (r == RingStatus::ok) [[likely]] {
+        notify(s.layout->not_empty, s.stats, s.plan);
+        return PutStatus::ok;
+      }
+      if (r != RingStatus::full) return put_status(r);
+    } else if (s.mpmc) {
       const MpmcClaim c = s.mring.claim(bytes.size());
       if (c.status == RingStatus::ok) [[likely]] {
-        if (!bytes.empty()) std::memcpy(c.bytes.data(), bytes.data(), bytes.size());
+        copy_message(c.bytes.data(), bytes.data(), bytes.size());
         s.mring.commit(bytes.size());
         notify_one(s.layout->not_empty, s.stats, s.plan);
         return PutStatus::ok;
@@ -653,14 +756,8 @@ PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexc
   }
   const PutClaim c = claim(bytes.size(), wait);
   if (c.status != PutStatus::ok) return c.status;
-  if (!bytes.empty()) std::memcpy(c.bytes.data(), bytes.data(), bytes.size());
-  if (s.mpmc) {
-    s.mring.commit(bytes.size());
-    notify_one(s.layout->not_empty, s.stats, s.plan);
-  } else {
-    s.ring.commit(bytes.size());
-    notify(s.layout->not_empty, s.stats, s.plan);
-  }
+  copy_message(c.bytes.data(), bytes.data(), bytes.size());
+  s.publish_claim(bytes.size());
   return PutStatus::ok;
 }
 
@@ -685,7 +782,7 @@ GetView Queue::read(Wait wait) noexcept {
       if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
       writer = v.blocker;
     } else {
-      const RingView v = s.ring.front();
+      const RingView v = s.slots ? s.sring.front() : s.ring.front();
       if (v.status == RingStatus::ok) return {GetStatus::ok, v.bytes};
       if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
     }
@@ -706,7 +803,10 @@ GetView Queue::read(Wait wait) noexcept {
       return {GetStatus::empty, {}};
     }
     const auto ready = [&] {
-      return (s.mpmc ? s.mring.consumer_can_read() : s.ring.consumer_can_read()) || s.is_closed();
+      const bool can = s.mpmc    ? s.mring.consumer_can_read()
+                       : s.slots ? s.sring.consumer_can_read()
+                                 : s.ring.consumer_can_read();
+      return can || s.is_closed();
     };
     if (!wait_until(s.layout->not_empty, ready, s.slice(deadline), s.get_spin, s.stats, s.plan) &&
         deadline.passed()) {
@@ -719,7 +819,7 @@ namespace {
 // Copies a message out, reusing the vector's storage.
 inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> bytes) {
   if (out.size() != bytes.size()) out.resize(bytes.size());
-  if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
+  copy_message(out.data(), bytes.data(), bytes.size());
 }
 }  // namespace
 
@@ -738,7 +838,7 @@ GetStatus Queue::get_into(std::vector<std::byte>& out, Wait wait) {
         return GetStatus::ok;
       }
     } else {
-      const RingView v = s.ring.front();
+      const RingView v = s.slots ? s.sring.front() : s.ring.front();
       if (v.status == RingStatus::ok) [[likely]] {
         copy_out(out, v.bytes);
         s.finish_get();
@@ -762,14 +862,21 @@ Message Queue::get(Wait wait) {
 // ---- observers ----------------------------------------------------------------
 
 std::size_t Queue::qsize() const noexcept {
-  return static_cast<std::size_t>(s_->mpmc ? s_->mring.message_count() : s_->ring.message_count());
+  const State& s = *s_;
+  return static_cast<std::size_t>(s.mpmc    ? s.mring.message_count()
+                                  : s.slots ? s.sring.message_count()
+                                            : s.ring.message_count());
 }
 
-bool Queue::empty() const noexcept { return s_->mpmc ? s_->mring.message_count() == 0 : s_->ring.used_bytes() == 0; }
+bool Queue::empty() const noexcept {
+  const State& s = *s_;
+  return s.mpmc ? s.mring.message_count() == 0 : s.slots ? s.sring.message_count() == 0 : s.ring.used_bytes() == 0;
+}
 
 bool Queue::full() const noexcept {
   const State& s = *s_;
   if (s.maxsize > 0 && qsize() >= static_cast<std::uint64_t>(s.maxsize)) return true;
+  if (s.slots) return s.sring.full();
   // No room even for the smallest message, wherever it would land.
   if (s.mpmc) return s.mring.capacity() - s.mring.used_bytes() < 2 * MpmcRing::record_bytes(1) + MpmcRing::kHeader;
   return s.ring.capacity() - s.ring.used_bytes() < 2 * record_size(1);
@@ -788,6 +895,7 @@ bool Queue::closed() const noexcept { return s_->is_closed(); }
 std::int64_t Queue::maxsize() const noexcept { return s_->maxsize; }
 std::uint64_t Queue::capacity_bytes() const noexcept { return s_->ring.capacity(); }
 std::uint64_t Queue::max_message() const noexcept { return s_->mpmc ? s_->mring.max_payload() : s_->ring.max_payload(); }
+std::uint64_t Queue::message_size() const noexcept { return s_->slots ? s_->sring.slot_size() : 0; }
 Engine Queue::engine() const noexcept { return s_->mpmc ? Engine::mpmc : Engine::spsc; }
 std::uint64_t Queue::memory_bytes() const noexcept { return s_->segment.allocated_bytes(); }
 std::uint64_t Queue::claims_repaired() const noexcept { return s_->mpmc ? s_->mring.claims_abandoned() : 0; }

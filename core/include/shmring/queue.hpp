@@ -17,6 +17,12 @@
 // another live process holds a role, put/get return role_taken and open fails
 // with Errc::role_taken. The role of a process that died is taken over.
 //
+// Fixed-size messages (QueueOptions::message_size, with Engine::spsc): every
+// message is exactly that many bytes, kept in slots with no record header
+// (spsc_slot_ring.hpp). A 64-byte message then fills one cache line instead
+// of sharing lines with its neighbours as a 72-byte record: the fastest path
+// for fixed structs (RESULTS.md). A put of another size is wrong_size.
+//
 // A handle is movable, not copyable, and not thread-safe: use one handle per
 // thread. A handle inherited through fork() holds no role and no participant
 // slot in the child; the child takes its own on first use.
@@ -47,6 +53,7 @@ enum class PutStatus : std::uint8_t {
   role_taken,  // SPSC: another live process is the producer; MPMC: 256 live handles attached
   corrupt,     // the shared positions are inconsistent (a damaged or hostile file)
   no_memory,   // on-demand memory: tmpfs or memory is full, the next chunk could not be reserved
+  wrong_size,  // fixed-size messages: not message_size() bytes
 };
 
 enum class GetStatus : std::uint8_t {
@@ -103,6 +110,11 @@ struct QueueOptions {
   Engine engine = Engine::mpmc;
   std::uint64_t capacity_bytes = 1u << 20;   // ring bytes, rounded up to a power of two (>= 4 KiB)
   std::uint64_t max_message = 0;             // largest payload; 0: the most the ring can take
+  // > 0: every message is exactly this many bytes, one headerless slot each
+  // (Engine::spsc only; max_message must be 0 or equal). The ring holds
+  // capacity_bytes / message_size slots, rounded up to a power of two (at
+  // least 2), and reserves all its memory at create.
+  std::uint64_t message_size = 0;
   std::uint32_t mode = 0600;                 // file permissions
   Barriers barriers = Barriers::asymmetric;
 };
@@ -195,6 +207,8 @@ class Queue {
   [[nodiscard]] std::int64_t maxsize() const noexcept;
   [[nodiscard]] std::uint64_t capacity_bytes() const noexcept;
   [[nodiscard]] std::uint64_t max_message() const noexcept;
+  // Fixed-size messages: their size; 0: messages of any size up to max_message().
+  [[nodiscard]] std::uint64_t message_size() const noexcept;
   [[nodiscard]] const std::string& path() const noexcept;
   [[nodiscard]] Role roles_held() const noexcept;
   [[nodiscard]] const BlockingStats& stats() const noexcept;

@@ -16,7 +16,7 @@ namespace shmring {
 
 inline constexpr std::uint32_t kQueueKind = 0x55455551u;          // "QUEU"
 inline constexpr std::uint32_t kJoinableQueueKind = 0x4555514au;  // "JQUE": same layout, counts tasks
-inline constexpr std::uint32_t kQueueLayoutVersion = 2;  // 2: engine + the MPMC ring
+inline constexpr std::uint32_t kQueueLayoutVersion = 3;  // 2: engine + the MPMC ring; 3: fixed-size slots
 
 // Written once by the creator before publish; read-only afterwards.
 struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
@@ -25,9 +25,16 @@ struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
   std::int64_t maxsize;       // message-count limit; <= 0: none (only the byte capacity)
   std::uint64_t data_offset;  // ring bytes, from the start of QueueLayout
   std::uint32_t barriers;     // 0: seq_cst fences; 1: asymmetric (BarrierPlan, blocking.hpp)
-  std::uint32_t engine;       // 0: SPSC ring (`ring`), 1: MPMC ring (`mpmc`)
+  std::uint32_t engine;       // kEngineSpsc, kEngineMpmc, kEngineSlots (below)
   std::uint64_t chunk;        // on-demand memory: bytes reserved/returned at a time; 0: all reserved at create
 };
+
+// QueueConfigLayout::engine. Slots: fixed-size messages of max_message bytes
+// in capacity / max_message slots (a power of two), positions counting slots
+// in `ring` (producer.tail, consumer.head; the counts stay 0).
+inline constexpr std::uint32_t kEngineSpsc = 0;   // the SPSC byte ring (`ring`)
+inline constexpr std::uint32_t kEngineMpmc = 1;   // the MPMC ring (`mpmc`)
+inline constexpr std::uint32_t kEngineSlots = 2;  // SPSC fixed-size slots (`ring`'s positions)
 
 // Rarely written: who holds each role, and whether the queue is closed.
 struct alignas(platform::kFalseSharingRange) QueueControlLayout {

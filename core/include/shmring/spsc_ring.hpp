@@ -17,6 +17,7 @@
 #include <span>
 #include <type_traits>
 
+#include "shmring/copy.hpp"
 #include "shmring/spsc_ring_layout.hpp"
 
 namespace shmring {
@@ -185,13 +186,13 @@ class SpscRing {
     const std::uint64_t rec = record_size(size);
     if (size <= max_payload_ && fits_without_looking(rec)) [[likely]] {
       write_header(p_.tail & mask_, static_cast<std::uint32_t>(size));
-      if (size != 0) std::memcpy(data_ + (p_.tail & mask_) + sizeof(RecordHeader), bytes.data(), bytes.size());
+      copy_message(data_ + (p_.tail & mask_) + sizeof(RecordHeader), bytes.data(), bytes.size());
       publish(p_.tail + rec);
       return RingStatus::ok;
     }
     const RingClaim c = claim(size);
     if (c.status != RingStatus::ok) return c.status;
-    if (size != 0) std::memcpy(c.bytes.data(), bytes.data(), bytes.size());
+    copy_message(c.bytes.data(), bytes.data(), bytes.size());
     commit(size);
     return RingStatus::ok;
   }
