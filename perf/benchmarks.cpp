@@ -279,7 +279,7 @@ void BM_Spsc_Bytes(benchmark::State& state) {
 // on without the blocking layer: what BM_QueueFixed_Bytes can reach.
 void BM_SpscSlots_Bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  const std::uint64_t slots = (1u << 20) / size;
+  const std::uint64_t slots = (1u << 20) / size;  // 1 MiB, as the Queue rows
   SharedMemory mem(sizeof(SpscTypedRingLayout) + slots * size);
   auto* layout = new (mem.get()) SpscTypedRingLayout{};
   std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscTypedRingLayout);
@@ -308,6 +308,7 @@ void BM_SpscSlots_Bytes(benchmark::State& state) {
     }
   });
 }
+
 
 template <class T, std::size_t Slots>
 using BoostSpsc = boost::lockfree::spsc_queue<T, boost::lockfree::capacity<Slots>>;

@@ -191,6 +191,17 @@ template <class Ready, class Hooks = NoWaitHooks>
   }
 }
 
+// The wake half of notify(), out of line: keeps the common case (nobody
+// asleep) free of the register saves a system call needs.
+[[gnu::noinline]] inline void wake_sleepers(ParkingLayout& park, BlockingStats& stats) noexcept {
+  // acq_rel: exactly one notifier per sleep episode goes on to wake.
+  if (park.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return;
+  // SYNC(park): release — a waiter that reads the new sequence sees S.
+  park.sequence.fetch_add(1, std::memory_order_release);
+  ++stats.futex_wakes;
+  (void)platform::futex_wake(park.sequence, platform::kWakeAll);
+}
+
 inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan = {}) noexcept {
   // SYNC(park): seq_cst fence — orders the caller's store of S before our load
   // of the flag (Dekker with the waiter's store + fence). A registered process
@@ -203,12 +214,7 @@ inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan =
   }
   // relaxed: ordered by the fence above; the common case ends here.
   if (park.sleeping.load(std::memory_order_relaxed) == 0) return;
-  // acq_rel: exactly one notifier per sleep episode goes on to wake.
-  if (park.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return;
-  // SYNC(park): release — a waiter that reads the new sequence sees S.
-  park.sequence.fetch_add(1, std::memory_order_release);
-  ++stats.futex_wakes;
-  (void)platform::futex_wake(park.sequence, platform::kWakeAll);
+  wake_sleepers(park, stats);
 }
 
 // Wakes one sleeper (many-producer/many-consumer objects: one message needs

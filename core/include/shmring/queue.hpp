@@ -235,6 +235,13 @@ class Queue {
 
  private:
   [[nodiscard]] PutStatus put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept;
+  // One fast path per engine (queue.cpp), and the slow paths under them.
+  template <std::uint32_t kEngine>
+  [[nodiscard, gnu::noinline]] PutStatus put_on(std::span<const std::byte> bytes, Wait wait) noexcept;
+  template <std::uint32_t kEngine>
+  [[nodiscard, gnu::noinline]] GetStatus get_on(std::vector<std::byte>& out, Wait wait);
+  [[nodiscard, gnu::noinline]] PutStatus put_slow(std::span<const std::byte> bytes, Wait wait) noexcept;
+  [[nodiscard, gnu::noinline]] GetStatus get_slow(std::vector<std::byte>& out, Wait wait);
 };
 
 // JoinableQueue: Python's multiprocessing.JoinableQueue. Every put counts an
