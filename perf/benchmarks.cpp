@@ -239,9 +239,41 @@ void BM_SpscRecords_Typed8(benchmark::State& state) {
   });
 }
 
-// The byte ring itself, spun on without the blocking layer: what the ring
-// and the cross-core copy cost, apart from put/get's notify and role checks.
-// At 64 KiB it is the yardstick of what the machine can move between cores.
+// A bare ring spun on, without the blocking layer: the consumer (in the
+// child) copies each message out as get_into would; the producer retries
+// until there is room. `make` builds this process's handle on the ring;
+// `push` puts one message through it.
+template <class Make, class Push>
+void bare_ring_stream(benchmark::State& state, std::size_t size, Make make, Push push) {
+  Partner partner([&](Control& ctl) {
+    auto ring = make();
+    if (!ring.attach_consumer()) std::abort();
+    ctl.ready.store(1, std::memory_order_release);
+    std::vector<std::byte> out(size);
+    for (std::uint64_t n = 0;;) {
+      const RingView v = ring.front();
+      if (v.status == RingStatus::ok) {
+        copy_message(out.data(), v.bytes.data(), v.bytes.size());
+        benchmark::DoNotOptimize(out.data());
+        ring.pop();
+        if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
+      } else {
+        ctl.consumed.store(n, std::memory_order_release);
+      }
+    }
+  });
+  auto ring = make();
+  if (!ring.attach_producer()) std::abort();
+  std::vector<std::byte> msg(size, std::byte{0x5a});
+  stream(state, partner, size, [&] {
+    while (push(ring, msg) != RingStatus::ok) {
+    }
+  });
+}
+
+// The byte ring itself: what the ring and the cross-core copy cost, apart
+// from put/get's notify and role checks. At 64 KiB it is the yardstick of
+// what the machine can move between cores.
 void BM_Spsc_Bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   const std::uint64_t capacity = size >= 16384 ? (4u << 20) : (1u << 20);
@@ -249,66 +281,23 @@ void BM_Spsc_Bytes(benchmark::State& state) {
   auto* layout = new (mem.get()) SpscRingLayout{};
   SpscRing::initialize(*layout);
   std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscRingLayout);
-  Partner partner([&](Control& ctl) {
-    SpscRing ring(*layout, data, capacity, size, 0);
-    if (!ring.attach_consumer()) std::abort();
-    ctl.ready.store(1, std::memory_order_release);
-    std::vector<std::byte> out(size);
-    for (std::uint64_t n = 0;;) {
-      const RingView v = ring.front();
-      if (v.status == RingStatus::ok) {
-        copy_message(out.data(), v.bytes.data(), v.bytes.size());
-        benchmark::DoNotOptimize(out.data());
-        ring.pop();
-        if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
-      } else {
-        ctl.consumed.store(n, std::memory_order_release);
-      }
-    }
-  });
-  SpscRing ring(*layout, data, capacity, size, 0);
-  if (!ring.attach_producer()) std::abort();
-  std::vector<std::byte> msg(size, std::byte{0x5a});
-  stream(state, partner, size, [&] {
-    while (ring.try_push(std::span<const std::byte>(msg)) != RingStatus::ok) {
-    }
-  });
+  bare_ring_stream(
+      state, size, [&] { return SpscRing(*layout, data, capacity, size, 0); },
+      [](SpscRing& r, const std::vector<std::byte>& m) { return r.try_push(std::span<const std::byte>(m)); });
 }
 
-// The slot ring of Queue's fixed-size messages (size given at run time), spun
-// on without the blocking layer: what BM_QueueFixed_Bytes can reach.
+// The slot ring of Queue's fixed-size messages (size given at run time):
+// what BM_QueueFixed_Bytes can reach.
 void BM_SpscSlots_Bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   const std::uint64_t slots = (1u << 20) / size;  // 1 MiB, as the Queue rows
   SharedMemory mem(sizeof(SpscTypedRingLayout) + slots * size);
   auto* layout = new (mem.get()) SpscTypedRingLayout{};
   std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscTypedRingLayout);
-  Partner partner([&](Control& ctl) {
-    SpscSlotRing<> ring(layout->tail, layout->head, data, slots, size);
-    if (!ring.attach_consumer()) std::abort();
-    ctl.ready.store(1, std::memory_order_release);
-    std::vector<std::byte> out(size);
-    for (std::uint64_t n = 0;;) {
-      const RingView v = ring.front();
-      if (v.status == RingStatus::ok) {
-        copy_message(out.data(), v.bytes.data(), v.bytes.size());
-        benchmark::DoNotOptimize(out.data());
-        ring.pop();
-        if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
-      } else {
-        ctl.consumed.store(n, std::memory_order_release);
-      }
-    }
-  });
-  SpscSlotRing<> ring(layout->tail, layout->head, data, slots, size);
-  if (!ring.attach_producer()) std::abort();
-  std::vector<std::byte> msg(size, std::byte{0x5a});
-  stream(state, partner, size, [&] {
-    while (ring.try_push(msg.data(), size) != RingStatus::ok) {
-    }
-  });
+  bare_ring_stream(
+      state, size, [&] { return SpscSlotRing<>(layout->tail, layout->head, data, slots, size); },
+      [](SpscSlotRing<>& r, const std::vector<std::byte>& m) { return r.try_push(m.data(), m.size()); });
 }
-
 
 template <class T, std::size_t Slots>
 using BoostSpsc = boost::lockfree::spsc_queue<T, boost::lockfree::capacity<Slots>>;

