@@ -235,6 +235,7 @@ class Queue {
 
  private:
   [[nodiscard]] PutStatus put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept;
+  [[nodiscard, gnu::noinline]] PutStatus put_counted(std::span<const std::byte> bytes, Wait wait) noexcept;
   // One fast path per engine (queue.cpp), and the slow paths under them.
   template <std::uint32_t kEngine>
   [[nodiscard, gnu::noinline]] PutStatus put_on(std::span<const std::byte> bytes, Wait wait) noexcept;
