@@ -468,7 +468,7 @@ struct Queue::State {
       return;
     }
     if (slots) {
-      sring.commit();
+      sring.commit(size);
     } else {
       ring.commit(size);
     }

@@ -93,7 +93,11 @@ inline void expect_consumer_replaced_after_kill(Queue& q, std::string_view name,
       finished->store(seq + 1, std::memory_order_release);
     }
   });
-  while (finished->load() < count / 15) ::usleep(1000);
+  const std::int64_t give_up = platform::monotonic_ns() + 60'000 * kMs;
+  while (finished->load() < count / 15) {
+    ASSERT_LT(platform::monotonic_ns(), give_up) << "the first consumer stalled at " << finished->load();
+    ::usleep(1000);
+  }
   first.kill(SIGKILL);
   EXPECT_EQ(first.wait(), 128 + SIGKILL);
   const std::uint64_t done = finished->load();

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -189,6 +190,24 @@ TEST(QueueFixed, ZeroCopyClaimCommitReadRelease) {
   q.release();  // nothing viewed: nothing more consumed
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.read(nowait).status, GetStatus::empty);
+}
+
+TEST(QueueFixed, CommitOfFewerBytesPublishesTheSlotWithTheRestZeroed) {
+  UniqueName name("fixed-short-commit");
+  Queue q = create_or_throw(name, fixed(64, 2 * 64));  // 2 slots: reused every other message
+  std::vector<std::byte> got;
+  for (std::uint64_t i = 0; i < 2; ++i) {  // fill both slots with non-zero bytes, then drain
+    ASSERT_EQ(q.put_nowait(std::vector<std::byte>(64, std::byte{0xee})), PutStatus::ok);
+    ASSERT_EQ(q.get_into(got, nowait), GetStatus::ok);
+  }
+  const PutClaim c = q.claim(64, nowait);
+  ASSERT_EQ(c.status, PutStatus::ok);
+  std::memset(c.bytes.data(), 0x11, 40);
+  q.commit(40);
+  ASSERT_EQ(q.get_into(got, nowait), GetStatus::ok);
+  std::vector<std::byte> want(64, std::byte{0});
+  std::fill(want.begin(), want.begin() + 40, std::byte{0x11});
+  EXPECT_EQ(got, want) << "the 24 bytes not written must be zero, not the previous message's";
 }
 
 TEST(QueueFixed, JoinableQueueCountsFixedSizeMessages) {

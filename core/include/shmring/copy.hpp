@@ -4,9 +4,9 @@
 // call to the C library's memcpy (through the PLT and an ifunc-selected
 // routine). For the small messages queues carry, that call is a large part
 // of the work. Up to 64 bytes we copy inline with two fixed-size copies of
-// k bytes (the first k and the last k, overlapping in the middle; k the
-// largest power of two <= n), as library memcpys do inside; a 64-byte
-// message is four 16-byte moves. Larger copies go to memcpy, whose call is
+// k bytes (the first k and the last k, overlapping in the middle; k = 32,
+// 16, 8 or 4, the largest with k <= n), as library memcpys do inside; a
+// 64-byte message is four 16-byte moves. Larger copies go to memcpy, whose call is
 // then noise.
 //
 // Measured (perf/benchmarks.cpp, BM_SpscSlots_Bytes/64: a ring of 64-byte

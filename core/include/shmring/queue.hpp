@@ -110,13 +110,14 @@ struct QueueOptions {
   Engine engine = Engine::mpmc;
   std::uint64_t capacity_bytes = 1u << 20;   // ring bytes, rounded up to a power of two (>= 4 KiB)
   std::uint64_t max_message = 0;             // largest payload; 0: the most the ring can take
+  std::uint32_t mode = 0600;                 // file permissions
+  Barriers barriers = Barriers::asymmetric;
   // > 0: every message is exactly this many bytes, one headerless slot each
   // (Engine::spsc only; max_message must be 0 or equal). The ring holds
   // capacity_bytes / message_size slots, rounded up to a power of two (at
-  // least 2), and reserves all its memory at create.
+  // least 2), and reserves all its memory at create. (Last, so positional
+  // initialisers written before it existed keep their meaning.)
   std::uint64_t message_size = 0;
-  std::uint32_t mode = 0600;                 // file permissions
-  Barriers barriers = Barriers::asymmetric;
 };
 
 struct OpenOptions {
@@ -171,7 +172,10 @@ class Queue {
   }
 
   // Reserves `size` bytes in the ring (waiting for room as put does); the
-  // message is published by commit(n), n <= size. One claim at a time.
+  // message is published by commit(n), n <= size. One claim at a time, and
+  // no put() between a claim and its commit. Fixed-size messages: `size`
+  // must be message_size(); commit(n) publishes the whole slot, bytes past n
+  // zeroed.
   [[nodiscard]] PutClaim claim(std::size_t size, Wait wait = forever) noexcept;
   void commit(std::size_t size) noexcept;
 

@@ -82,11 +82,14 @@ class SpscSlotRing {
     return {RingStatus::ok, {slot(p_.tail), static_cast<std::size_t>(slot_size())}};
   }
   [[nodiscard]] bool has_claim() const noexcept { return p_.claimed; }
-  // Publishes the claimed slot (the whole slot: a fixed-size message has no
-  // shorter length to record). Without an outstanding claim it does nothing.
-  void commit() noexcept {
+  // Publishes the claimed slot. A fixed-size message has no shorter length
+  // to record: when only the first `written` bytes were written, the rest is
+  // zeroed first (never the bytes of the message that held the slot a lap
+  // before). Without an outstanding claim it does nothing.
+  void commit(std::uint64_t written) noexcept {
     if (!p_.claimed) return;
     p_.claimed = false;
+    if (written < slot_size()) std::memset(slot(p_.tail) + written, 0, slot_size() - written);
     publish();
   }
 
@@ -103,8 +106,10 @@ class SpscSlotRing {
   // producer's predicate (damage reads as "yes": claim() reports it).
   [[nodiscard]] bool producer_can_claim() noexcept {
     // SYNC(space): acquire — as in room().
-    p_.cached_head = head_->load(std::memory_order_acquire);
-    return !sane(p_.cached_head, p_.tail) || p_.tail - p_.cached_head < limit_;
+    const std::uint64_t head = head_->load(std::memory_order_acquire);
+    if (!sane(head, p_.tail)) return true;
+    p_.cached_head = head;  // only a sane head is cached (see room())
+    return p_.tail - head < limit_;
   }
   [[nodiscard]] std::uint64_t producer_tail() const noexcept { return p_.tail; }
 
@@ -170,9 +175,13 @@ class SpscSlotRing {
   }
 
   // Room for one more message? Reads the shared head only when the cached
-  // one says full. A damaged head may be cached: the fast test itself fails
-  // for it (head > tail wraps to a huge count, head < tail - slots is more
-  // than `limit_`), so it is reloaded and rechecked every time.
+  // one says full. A damaged head may be cached here, and the fast test
+  // still fails for it: we reload only when tail - cached_head >= limit_, so
+  // tail >= limit_ then; a head above tail makes tail - head wrap to at least
+  // 2^64 - (head - tail), which stays >= limit_ unless head > tail + 2^64 -
+  // limit_, i.e. head wrapped past 2^64 (a tail that large takes centuries),
+  // and a head below tail - slots leaves more than `limit_` queued. So a
+  // damaged cached head is reloaded and rechecked on every call.
   [[nodiscard]] bool room() noexcept {
     if (p_.tail - p_.cached_head < limit_) [[likely]] return true;
     // SYNC(space): acquire — pairs with the consumer's release of head: its
