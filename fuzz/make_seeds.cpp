@@ -1,6 +1,7 @@
 // Writes the seed corpus (scripts/fuzz.sh --seeds regenerates it):
-//   <dir>/queue_open/*   real queue files (both engines, empty, with messages,
-//                        wrapped, closed, joinable, a live participant's slot)
+//   <dir>/queue_open/*   real queue files (both engines and fixed-size slots:
+//                        empty, with messages, wrapped, closed, joinable, a
+//                        live participant's slot)
 //   <dir>/corrupt_ring/* inputs of fuzz_corrupt_ring: no damage, and one
 //                        damage to each region, for both engines
 #include <fcntl.h>
@@ -34,11 +35,12 @@ void save(const std::string& path, const std::vector<char>& bytes) {
 }
 
 template <class Q>
-Q make(const std::string& name, Engine engine, Barriers barriers = Barriers::fences) {
+Q make(const std::string& name, Engine engine, Barriers barriers = Barriers::fences, std::uint64_t message_size = 0) {
   QueueOptions o;
   o.engine = engine;
   o.capacity_bytes = 4096;
   o.barriers = barriers;
+  o.message_size = message_size;
   auto q = Q::create(name, o);
   if (!q) {
     std::fprintf(stderr, "create %s: %s\n", name.c_str(), q.error().message().c_str());
@@ -92,6 +94,24 @@ int main(int argc, char** argv) {
       (void)q.task_done();
     });
   }
+  // Fixed-size messages (the slot engine): 9-byte slots, so the fuzz driver's
+  // 9-byte puts succeed and its other sizes are wrong_size.
+  const auto fixed9 = [&](Barriers b = Barriers::fences) { return make<Queue>(name, Engine::spsc, b, 9); };
+  const std::string nine = "123456789";
+  seed("slots_empty", [&] { (void)fixed9(); });
+  seed("slots_three_messages", [&] {
+    Queue q = fixed9();
+    for (int i = 0; i < 4; ++i) (void)q.put(nine, nowait);
+    (void)q.get(nowait);
+  });
+  seed("slots_wrapped", [&] {
+    Queue q = fixed9(Barriers::asymmetric);
+    for (int i = 0; i < 700; ++i) {  // 512 slots: past the first lap
+      (void)q.put(nine, nowait);
+      (void)q.get(nowait);
+    }
+    for (int i = 0; i < 5; ++i) (void)q.put(nine, nowait);
+  });
   // The file as seen while its creator still holds its slot (MPMC) and roles (SPSC).
   for (const Engine e : {Engine::spsc, Engine::mpmc}) {
     (void)Queue::unlink(name);
