@@ -1,5 +1,5 @@
 // Fuzz target: reading records from a corrupted ring. Builds a valid queue
-// (SPSC or MPMC, a 4 KiB ring) holding a few messages, overwrites ring
+// (SPSC, MPMC, or SPSC with fixed-size slots; a 4 KiB ring) holding a few messages, overwrites ring
 // positions, participant slots, control words and record bytes with fuzzer
 // data (through the file, as another process would), then runs nowait
 // operations through the handle that built it and through a fresh open.
@@ -70,6 +70,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   qo.engine = (flags & 1u) != 0 ? Engine::mpmc : Engine::spsc;
   qo.barriers = (flags & 2u) != 0 ? Barriers::asymmetric : Barriers::fences;
   qo.capacity_bytes = kCapacity;
+  // SPSC with the length seed's top bit: fixed-size slots of 8 bytes (the
+  // driver's put_value) or 9 (its 9-byte puts), by the next bit.
+  const bool slots = qo.engine == Engine::spsc && (length_seed & 0x80u) != 0;
+  if (slots) qo.message_size = (length_seed & 0x40u) != 0 ? 8 : 9;
   auto created = Queue::create(name, qo);
   if (!created) fuzz::fail("create failed");  // not the code under test: stop the run loudly
   Queue& q = *created;
@@ -77,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const unsigned consumed = (flags >> 5) & 7u;
   std::string text;
   for (unsigned i = 0; i < messages; ++i) {
-    text.assign(1 + (length_seed * (i + 1)) % 600, static_cast<char>('a' + i));
+    const std::size_t len = slots ? qo.message_size : 1 + (length_seed * (i + 1)) % 600;
+    text.assign(len, static_cast<char>('a' + i));
     if (q.put(text, nowait) != PutStatus::ok) break;
   }
   for (unsigned i = 0; i < consumed; ++i) (void)q.get(nowait);

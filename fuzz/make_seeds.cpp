@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
   }
 
   // fuzz_corrupt_ring inputs: flags (bit 0 MPMC, bit 1 asymmetric, bits 2-4
-  // messages, bits 5-7 consumed), length seed, damage count, damages, ops.
+  // messages, bits 5-7 consumed), length seed (SPSC: bit 7 fixed-size
+  // slots), damage count, damages, ops.
   const std::vector<std::uint8_t> ops = {0, 2, 5, 1, 0x21, 3, 2, 0, 4, 6, 0x41, 2, 0, 0xff, 0, 2};
   const auto ring_seed = [&](const std::string& file, std::vector<std::uint8_t> head) {
     head.insert(head.end(), ops.begin(), ops.end());
@@ -140,6 +141,12 @@ int main(int argc, char** argv) {
     ring_seed(tag + "_record_length", {flags, 91, 1, 2, 8, 0, 3, 0xf0, 0xff, 0xff, 0x7f});
     ring_seed(tag + "_control", {flags, 37, 2, 3, 0, 1, 3, 1, 0, 0, 0, 3, 16, 1, 7, 1, 2, 3, 4, 5, 6, 7, 8});
   }
+  // Fixed-size slots (SPSC, length seed bit 7; bit 6: 8-byte slots, else 9).
+  const std::uint8_t slot_flags = static_cast<std::uint8_t>((5u << 2) | (2u << 5));
+  ring_seed("slots_undamaged", {slot_flags, 0x80, 0});
+  ring_seed("slots8_undamaged", {slot_flags, 0xc0, 0});
+  ring_seed("slots_positions", {slot_flags, 0x80, 1, 0, 0, 0, 7, 0x10, 0, 0, 0, 0, 0, 0, 0});
+  ring_seed("slots_head_past_tail", {slot_flags, 0xc0, 1, 0, 128, 0, 7, 0x40, 0, 0, 0, 0, 0, 0, 0});
   std::printf("seeds written under %s\n", dir.c_str());
   return 0;
 }
