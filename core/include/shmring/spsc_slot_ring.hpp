@@ -89,7 +89,7 @@ class SpscSlotRing {
   void commit(std::uint64_t written) noexcept {
     if (!p_.claimed) return;
     p_.claimed = false;
-    if (written < slot_size()) std::memset(slot(p_.tail) + written, 0, slot_size() - written);
+    if (written < slot_size()) std::memset(slot(p_.tail) + written, 0, static_cast<std::size_t>(slot_size() - written));
     publish();
   }
 
@@ -170,7 +170,7 @@ class SpscSlotRing {
     if constexpr (kSlot != 0) {
       std::memcpy(dst, src, kSlot);
     } else {
-      copy_message(dst, src, size_);
+      copy_message(dst, src, static_cast<std::size_t>(size_));
     }
   }
 
