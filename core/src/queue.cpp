@@ -896,9 +896,16 @@ GetStatus Queue::get_slow(std::vector<std::byte>& out, Wait wait) {
   return GetStatus::ok;
 }
 
+// A new vector never has the message's size, so get_into's fast path would
+// only defer to its slow path (looking at the message twice): go there now.
 Message Queue::get(Wait wait) {
   Message m;
-  m.status = get_into(m.bytes, wait);
+  const GetView v = read(wait);
+  m.status = v.status;
+  if (v.status == GetStatus::ok) {
+    m.bytes.assign(v.bytes.begin(), v.bytes.end());
+    release();
+  }
   return m;
 }
 
