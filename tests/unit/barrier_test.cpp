@@ -235,6 +235,15 @@ TEST(Barrier, APartyKilledWhileWaitingHasArrivedOthersPassAndTheNextGenerationTi
   Barrier b = create_or_throw(name, 3);
   Child doomed = forked_party(name);
   ASSERT_TRUE(until_waiting(b, 1));
+  // Arrived is not yet parked: the party counts itself under the internal
+  // lock, then lets go of it. Killed in between, it dies holding the lock,
+  // and the takeover breaks the barrier (by design) — a race this test lost
+  // once under ASan. Kill it only once the lock is free.
+  const std::int64_t give_up = monotonic_ns() + 10'000 * kMs;
+  while (b.layout()->lock.owner.load(std::memory_order_acquire) != 0) {
+    ASSERT_LT(monotonic_ns(), give_up) << "the waiting party never released the internal lock";
+    ::usleep(200);
+  }
   doomed.kill(SIGKILL);
   (void)doomed.wait();
   Child other = forked_party(name, 30s);
