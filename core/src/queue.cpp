@@ -155,7 +155,9 @@ Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uin
 
 }  // namespace
 
-struct Queue::State {
+// The fast path's fields (detail::QueueHot: the slot ring, stats, plan) come
+// first, as the base; the handle points at them.
+struct Queue::State : detail::QueueHot {
   platform::Segment segment;
   QueueLayout* layout;
   std::int64_t maxsize;
@@ -163,13 +165,10 @@ struct Queue::State {
   bool slots;  // SpscSlotRing `sring` (fixed-size messages), else SpscRing `ring`
   SpscRing ring;
   MpmcRing mring;
-  SpscSlotRing<> sring;
   Role held = Role::none;
   std::uint64_t held_generation = 0;  // fork generation when the roles were taken
   AdaptiveSpin put_spin;
   AdaptiveSpin get_spin;
-  BlockingStats stats;
-  BarrierPlan plan;  // this process's side of the wake-up handshake
   bool joinable = false;  // puts count unfinished tasks (JoinableQueue)
   // On-demand memory (config.chunk != 0): see QueueBackingLayout.
   std::uint64_t chunk;
@@ -181,12 +180,13 @@ struct Queue::State {
   // `config` is the creator's values or the opener's validated copy, never
   // re-read from shared memory.
   State(platform::Segment seg, QueueLayout* q, const QueueConfigLayout& config) noexcept
-      : segment(std::move(seg)), layout(q), maxsize(config.maxsize), mpmc(config.engine == kEngineMpmc),
+      : QueueHot(SpscSlotRing<>(q->ring.producer.tail, q->ring.consumer.head, data_of(q, config),
+                                slot_count(config), config.max_message, max_messages(config)),
+                 q->not_empty, q->not_full, q->control.closed),
+        segment(std::move(seg)), layout(q), maxsize(config.maxsize), mpmc(config.engine == kEngineMpmc),
         slots(config.engine == kEngineSlots),
         ring(q->ring, data_of(q, config), config.capacity, config.max_message, max_messages(config)),
         mring(q->mpmc, data_of(q, config), config.capacity, config.max_message, max_messages(config)),
-        sring(q->ring.producer.tail, q->ring.consumer.head, data_of(q, config), slot_count(config),
-              config.max_message, max_messages(config)),
         chunk(config.chunk), data_offset(config.data_offset) {
     plan.waiter_heavy = config.barriers == 1;
     refresh_plan();
@@ -345,6 +345,7 @@ struct Queue::State {
   [[nodiscard]] Errc take(Role r) noexcept {
     if (held_generation != platform::fork_generation()) {  // a fork copy: the parent owns them
       held = Role::none;
+      put_generation = get_generation = kOff;
       held_generation = platform::fork_generation();
       if (mpmc) mring.forget();
       refresh_plan();
@@ -381,11 +382,14 @@ struct Queue::State {
       return Errc::corrupt;
     }
     held = with(held, r);
+    if (slots && r == Role::consumer) get_generation = held_generation;
+    if (slots && r == Role::producer && !joinable) put_generation = held_generation;
     return Errc{};
   }
 
   void give_back_roles() noexcept {
     if (held_generation != platform::fork_generation()) return;  // not ours: a fork copy
+    put_generation = get_generation = kOff;
     const std::uint64_t me = platform::pack_owner(platform::current_process());
     if (mpmc) {
       mring.detach(me);  // abandons an open claim or read first
@@ -511,9 +515,13 @@ struct Queue::State {
   }
 };
 
-Queue::Queue(std::unique_ptr<State> state) noexcept : s_(std::move(state)) {}
-Queue::Queue(Queue&&) noexcept = default;
-Queue& Queue::operator=(Queue&&) noexcept = default;
+Queue::Queue(std::unique_ptr<State> state) noexcept : s_(std::move(state)), hot_(s_.get()) {}
+Queue::Queue(Queue&& other) noexcept : s_(std::move(other.s_)), hot_(std::exchange(other.hot_, nullptr)) {}
+Queue& Queue::operator=(Queue&& other) noexcept {
+  s_ = std::move(other.s_);
+  hot_ = std::exchange(other.hot_, nullptr);
+  return *this;
+}
 Queue::~Queue() = default;
 
 Result<Queue> Queue::create(std::string_view name, const QueueOptions& options) {
@@ -721,21 +729,25 @@ void Queue::commit(std::size_t size) noexcept {
   s.publish_claim(size);
 }
 
-// put and get_into dispatch on the engine to one small function each (put_on,
-// get_on): when this handle holds the role, the queue is open and the ring
-// has room (a message), the call is one straight line that saves no
+// Fixed-size messages are put and got inline in the caller (queue.hpp,
+// detail::QueueHot) when they can be at once; everything else comes here.
+// put_any and get_any dispatch on the engine to one small function each
+// (put_on, get_on): when this handle holds the role, the queue is open and
+// the ring has room (a message), the call is one straight line that saves no
 // registers; anything else (first use, closed, full, empty, waiting, errors)
 // goes to the slow path (put_slow: claim(); get_slow: read()). With all
 // three engines in one function the compiler saved six registers on every
 // call and kept finish_get out of line (callgrind, a put+get pair of 64-byte
-// fixed-size messages in one process: 222 instructions; after: 171).
+// fixed-size messages in one process: 222 instructions; after: 171; with the
+// inline fast path: 120, the any-size engines 247 -> 257 for its two
+// compares and the extra call level).
 inline PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept {
   if (s_->slots) return put_on<kEngineSlots>(bytes, wait);
   if (s_->mpmc) return put_on<kEngineMpmc>(bytes, wait);
   return put_on<kEngineSpsc>(bytes, wait);
 }
 
-PutStatus Queue::put(std::span<const std::byte> bytes, Wait wait) noexcept {
+PutStatus Queue::put_any(std::span<const std::byte> bytes, Wait wait) noexcept {
   if (s_->joinable) [[unlikely]] return put_counted(bytes, wait);
   return put_unjoined(bytes, wait);
 }
@@ -853,7 +865,7 @@ inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> byt
 
 void Queue::release() noexcept { s_->finish_get(); }
 
-GetStatus Queue::get_into(std::vector<std::byte>& out, Wait wait) {
+GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
   if (s_->slots) return get_on<kEngineSlots>(out, wait);
   if (s_->mpmc) return get_on<kEngineMpmc>(out, wait);
   return get_on<kEngineSpsc>(out, wait);

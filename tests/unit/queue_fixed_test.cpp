@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -245,6 +246,52 @@ TEST(QueueFixed, MillionsInOrderWithForkedProducerThroughASmallRing) {
   EXPECT_EQ(got.errors, 0u) << "first bad message: " << got.first_bad_seq;
   EXPECT_EQ(std::to_string(got.checksum), w[1]);
   EXPECT_TRUE(q.empty());
+}
+
+// put/get_into/get_value of a fixed-size queue run inline in the caller
+// (queue.hpp, detail::QueueHot) once the handle holds the role: a forked
+// child's copy of that handle must not take that path (the parent is the
+// producer and consumer), a moved handle keeps it, and a handle that gave its
+// roles back leaves them to the next one.
+TEST(QueueFixed, InlineFastPathIsNotTakenByAForkCopyAndFollowsTheRoles) {
+  UniqueName name("fixed-inline");
+  std::optional<Queue> q(create_or_throw(name, fixed(8, 8 * 8)));
+  ASSERT_EQ(q->put_value(std::uint64_t{1}, nowait), PutStatus::ok);
+  std::uint64_t v = 0;
+  ASSERT_EQ(q->get_value(v, nowait), GetStatus::ok);
+  ASSERT_EQ(q->put_value(std::uint64_t{2}, nowait), PutStatus::ok);
+  ASSERT_EQ(q->roles_held(), Role::both);
+
+  Child child = fork_child([&](int out) {
+    std::uint64_t got = 0;
+    std::vector<std::byte> buf(8);
+    const PutStatus put = q->put_value(std::uint64_t{99}, nowait);
+    const GetStatus get = q->get_value(got, nowait);
+    const GetStatus get_into = q->get_into(buf, nowait);
+    write_line(out, std::string(to_string(put)) + " " + to_string(get) + " " + to_string(get_into) + " " +
+                        std::to_string(q->qsize()));
+    return 0;
+  });
+  EXPECT_EQ(child.read_line(10s), "role_taken role_taken role_taken 1");
+  ASSERT_EQ(child.wait(), 0);
+
+  Queue moved = std::move(*q);  // the fast path moves with the handle
+  q.reset();
+  ASSERT_EQ(moved.put_value(std::uint64_t{3}, nowait), PutStatus::ok);
+  std::vector<std::byte> buf(8);
+  ASSERT_EQ(moved.get_into(buf, nowait), GetStatus::ok);
+  std::memcpy(&v, buf.data(), 8);
+  EXPECT_EQ(v, 2u);
+  { Queue gone = std::move(moved); }  // gives both roles back
+
+  Queue next = open_or_throw(name);
+  ASSERT_EQ(next.put_value(std::uint64_t{4}, nowait), PutStatus::ok);
+  ASSERT_EQ(next.get_value(v, nowait), GetStatus::ok);
+  EXPECT_EQ(v, 3u);
+  ASSERT_EQ(next.get_value(v, nowait), GetStatus::ok);
+  EXPECT_EQ(v, 4u);
+  EXPECT_EQ(next.get_value(v, nowait), GetStatus::empty);
+  EXPECT_EQ(next.roles_held(), Role::both);
 }
 
 TEST(QueueFixed, InOrderBetweenSeparateExecutablesThatOpenByName) {

@@ -97,7 +97,13 @@ class SpscSlotRing {
   [[nodiscard]] RingStatus try_push(const void* bytes, std::uint64_t size) noexcept {
     if (size != slot_size()) [[unlikely]] return RingStatus::wrong_size;
     if (!room()) [[unlikely]] return sane(p_.cached_head, p_.tail) ? RingStatus::full : RingStatus::corrupt;
-    copy(slot(p_.tail), static_cast<const std::byte*>(bytes));
+    // `size` (== slot_size()) rather than the member: a caller's constant
+    // size folds the copy into fixed moves (Queue::put_value inlined).
+    if constexpr (kSlot != 0) {
+      copy(slot(p_.tail), static_cast<const std::byte*>(bytes));
+    } else {
+      copy_message(slot(p_.tail), static_cast<const std::byte*>(bytes), static_cast<std::size_t>(size));
+    }
     publish();
     return RingStatus::ok;
   }
@@ -128,9 +134,13 @@ class SpscSlotRing {
     consume();
   }
   // Copies the oldest message out (slot_size() bytes); false: empty or damaged.
+  // kSize: the slot size as the caller knows it at compile time (it must be
+  // slot_size()), so the copy is a fixed-size move into an object of that
+  // size; 0: slot_size() at run time.
+  template <std::size_t kSize = kSlot>
   [[nodiscard]] bool try_pop(void* out) noexcept {
     if (look() != RingStatus::ok) [[unlikely]] return false;
-    copy(static_cast<std::byte*>(out), slot(c_.head));
+    copy<kSize>(static_cast<std::byte*>(out), slot(c_.head));
     consume();
     return true;
   }
@@ -166,9 +176,10 @@ class SpscSlotRing {
 
  private:
   [[nodiscard]] std::byte* slot(std::uint64_t pos) const noexcept { return data_ + (pos & mask_) * slot_size(); }
+  template <std::size_t kSize = kSlot>
   void copy(std::byte* dst, const std::byte* src) const noexcept {
-    if constexpr (kSlot != 0) {
-      std::memcpy(dst, src, kSlot);
+    if constexpr (kSize != 0) {
+      std::memcpy(dst, src, kSize);
     } else {
       copy_message(dst, src, static_cast<std::size_t>(size_));
     }
