@@ -332,6 +332,21 @@ struct Queue::State : detail::QueueHot {
     return r == Role::producer ? layout->control.producer_owner : layout->control.consumer_owner;
   }
 
+  // Calls `f` with this queue's ring (MpmcRing, SpscSlotRing<> or SpscRing):
+  // for what all three answer alike, said once.
+  template <class F>
+  decltype(auto) with_ring(F&& f) {
+    if (mpmc) return f(mring);
+    if (slots) return f(sring);
+    return f(ring);
+  }
+  template <class F>
+  decltype(auto) with_ring(F&& f) const {
+    if (mpmc) return f(mring);
+    if (slots) return f(sring);
+    return f(ring);
+  }
+
   // Fast check on every put/get: a role taken by this handle in this process.
   [[nodiscard]] bool holds(Role r) const noexcept {
     return has(held, r) && held_generation == platform::fork_generation();
@@ -375,8 +390,13 @@ struct Queue::State : detail::QueueHot {
       // SYNC(role): acq_rel — we see the previous holder's ring publications.
       if (slot.compare_exchange_weak(current, me, std::memory_order_acq_rel, std::memory_order_acquire)) break;
     }
-    const bool sane = slots ? (r == Role::producer ? sring.attach_producer() : sring.attach_consumer())
-                            : (r == Role::producer ? ring.attach_producer() : ring.attach_consumer());
+    const bool sane = with_ring([r](auto& any) {
+      if constexpr (requires { any.attach_producer(); }) {
+        return r == Role::producer ? any.attach_producer() : any.attach_consumer();
+      } else {
+        return true;  // the MPMC engine attaches above
+      }
+    });
     if (!sane) {
       slot.store(0, std::memory_order_release);
       return Errc::corrupt;
@@ -709,10 +729,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
       return {PutStatus::full, {}};
     }
     const auto room = [&] {
-      const bool can = s.mpmc    ? s.mring.producer_can_claim(size)
-                       : s.slots ? s.sring.producer_can_claim()
-                                 : s.ring.producer_can_claim(size);
-      return can || s.is_closed();
+      return s.with_ring([size](auto& r) { return r.producer_can_claim(size); }) || s.is_closed();
     };
     if (!wait_until(s.layout->not_full, room, s.slice(deadline), s.put_spin, s.stats, s.plan) &&
         deadline.passed()) {
@@ -723,8 +740,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
 
 void Queue::commit(std::size_t size) noexcept {
   State& s = *s_;
-  const bool claimed = s.mpmc ? s.mring.has_claim() : s.slots ? s.sring.has_claim() : s.ring.has_claim();
-  if (!claimed) return;  // nothing claimed: nothing to publish or count
+  if (!s.with_ring([](const auto& r) { return r.has_claim(); })) return;  // nothing claimed: nothing to publish or count
   s.count_task();  // zero-copy puts count too, before the record is published
   s.publish_claim(size);
 }
@@ -843,10 +859,7 @@ GetView Queue::read(Wait wait) noexcept {
       return {GetStatus::empty, {}};
     }
     const auto ready = [&] {
-      const bool can = s.mpmc    ? s.mring.consumer_can_read()
-                       : s.slots ? s.sring.consumer_can_read()
-                                 : s.ring.consumer_can_read();
-      return can || s.is_closed();
+      return s.with_ring([](auto& r) { return r.consumer_can_read(); }) || s.is_closed();
     };
     if (!wait_until(s.layout->not_empty, ready, s.slice(deadline), s.get_spin, s.stats, s.plan) &&
         deadline.passed()) {
@@ -924,10 +937,7 @@ Message Queue::get(Wait wait) {
 // ---- observers ----------------------------------------------------------------
 
 std::size_t Queue::qsize() const noexcept {
-  const State& s = *s_;
-  return static_cast<std::size_t>(s.mpmc    ? s.mring.message_count()
-                                  : s.slots ? s.sring.message_count()
-                                            : s.ring.message_count());
+  return static_cast<std::size_t>(s_->with_ring([](const auto& r) { return r.message_count(); }));
 }
 
 bool Queue::empty() const noexcept {

@@ -109,8 +109,9 @@ class SpscSlotRing {
   }
 
   // Would a message fit now? Reloads the consumer's position: the waiting
-  // producer's predicate (damage reads as "yes": claim() reports it).
-  [[nodiscard]] bool producer_can_claim() noexcept {
+  // producer's predicate (damage reads as "yes": claim() reports it). Every
+  // message is one slot; `size` is taken to match the other rings.
+  [[nodiscard]] bool producer_can_claim(std::uint64_t /*size*/ = kSlot) noexcept {
     // SYNC(space): acquire — as in room().
     const std::uint64_t head = head_->load(std::memory_order_acquire);
     if (!sane(head, p_.tail)) return true;
