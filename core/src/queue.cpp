@@ -937,7 +937,8 @@ Message Queue::get(Wait wait) {
 // ---- observers ----------------------------------------------------------------
 
 std::size_t Queue::qsize() const noexcept {
-  return static_cast<std::size_t>(s_->with_ring([](const auto& r) { return r.message_count(); }));
+  const State& s = *s_;
+  return static_cast<std::size_t>(s.with_ring([](const auto& r) { return r.message_count(); }));
 }
 
 bool Queue::empty() const noexcept {

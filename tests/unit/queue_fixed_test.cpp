@@ -193,6 +193,32 @@ TEST(QueueFixed, ZeroCopyClaimCommitReadRelease) {
   EXPECT_EQ(q.read(nowait).status, GetStatus::empty);
 }
 
+// A get (inline in the caller) of the message a read() is viewing takes that
+// message and ends the view: a release() after it consumes nothing more.
+TEST(QueueFixed, GetAfterReadTakesTheViewedMessageAndEndsTheView) {
+  UniqueName name("fixed-read-get");
+  Queue q = create_or_throw(name, fixed(8, 4096));
+  for (std::uint64_t i = 1; i <= 4; ++i) ASSERT_EQ(q.put_value(i, nowait), PutStatus::ok);
+  std::uint64_t v = 0;
+  ASSERT_EQ(q.get_value(v, nowait), GetStatus::ok);  // 1: the consumer role is now held
+  ASSERT_EQ(q.read(nowait).status, GetStatus::ok);   // views 2
+  ASSERT_EQ(q.get_value(v, nowait), GetStatus::ok);
+  EXPECT_EQ(v, 2u);
+  q.release();
+  EXPECT_EQ(q.qsize(), 2u);
+  // The same after a get_value of the wrong type, which leaves its view open.
+  std::uint32_t small = 0;
+  ASSERT_EQ(q.get_value(small, nowait), GetStatus::wrong_size);
+  std::vector<std::byte> buf(8);
+  ASSERT_EQ(q.get_into(buf, nowait), GetStatus::ok);
+  std::memcpy(&v, buf.data(), 8);
+  EXPECT_EQ(v, 3u);
+  q.release();
+  EXPECT_EQ(q.qsize(), 1u);
+  ASSERT_EQ(q.get_value(v, nowait), GetStatus::ok);
+  EXPECT_EQ(v, 4u);
+}
+
 TEST(QueueFixed, CommitOfFewerBytesPublishesTheSlotWithTheRestZeroed) {
   UniqueName name("fixed-short-commit");
   Queue q = create_or_throw(name, fixed(64, 2 * 64));  // 2 slots: reused every other message
@@ -222,6 +248,15 @@ TEST(QueueFixed, JoinableQueueCountsFixedSizeMessages) {
   EXPECT_EQ(q.join(nowait), JoinStatus::timed_out);
   EXPECT_EQ(q.task_done(), TaskDoneStatus::ok);
   EXPECT_EQ(q.join(nowait), JoinStatus::done);
+
+  // A handle that takes the producer role at open counts too.
+  UniqueName other("fixed-joinable-open");
+  JoinableQueue creator = create_or_throw<JoinableQueue>(other, fixed(8, 4096));
+  JoinableQueue p = open_or_throw<JoinableQueue>(other, Role::producer);
+  ASSERT_EQ(p.put_value(std::uint64_t{2}, nowait), PutStatus::ok);
+  ASSERT_EQ(p.put_value(std::uint64_t{3}, nowait), PutStatus::ok);
+  EXPECT_EQ(creator.unfinished_tasks(), 2u);
+  EXPECT_EQ(creator.join(nowait), JoinStatus::timed_out);
 }
 
 // ---- two processes ------------------------------------------------------------
@@ -424,6 +459,22 @@ TEST(QueueFixed, PositionsDamagedAfterOpenMakeCallsReturnCorruptNotSpin) {
   PutStatus st = PutStatus::ok;
   for (int i = 0; i < 40 && st == PutStatus::ok; ++i) st = q.put(message(1, 64), 1s);
   EXPECT_EQ(st, PutStatus::corrupt);
+}
+
+// Damage before a handle's first put or get: taking the role fails (the
+// positions are checked as it attaches), every time, and nothing is moved.
+TEST(QueueFixed, PositionsDamagedBeforeFirstUseMakePutAndGetReturnCorrupt) {
+  UniqueName name("fixed-damage-lazy");
+  Queue creator = create_or_throw(name, fixed(64, 16 * 64));
+  Queue q = open_or_throw(name);  // no role yet
+  poke(name.path(), queue_at(name) + kTailField, std::uint64_t{1000});
+  std::vector<std::byte> buf(64);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(q.put(message(0, 64), nowait), PutStatus::corrupt) << i;
+    EXPECT_EQ(q.get_into(buf, nowait), GetStatus::corrupt) << i;
+  }
+  EXPECT_EQ(q.roles_held(), Role::none);
+  EXPECT_EQ(peek<std::uint64_t>(name.path(), queue_at(name) + kTailField), 1000u);
 }
 
 }  // namespace

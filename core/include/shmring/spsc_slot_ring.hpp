@@ -131,7 +131,6 @@ class SpscSlotRing {
   // Consumes the message front() returned; without one it does nothing.
   void pop() noexcept {
     if (!c_.viewing) return;
-    c_.viewing = false;
     consume();
   }
   // Copies the oldest message out (slot_size() bytes); false: empty or damaged.
@@ -222,7 +221,11 @@ class SpscSlotRing {
     c_.cached_tail = tail;
     return RingStatus::ok;
   }
+  // Also ends a view: a message front() showed and try_pop() then took is
+  // not consumed again by a later pop() (a review found Queue::release()
+  // after an inline get dropping the next message).
   void consume() noexcept {
+    c_.viewing = false;
     ++c_.head;
     // SYNC(space): release — our read of the slot happens-before its reuse.
     head_->store(c_.head, std::memory_order_release);
