@@ -128,6 +128,25 @@ check catch safety  spsc_ring -DRELAXED_TAIL
 check catch safety  spsc_ring -DWRAP_NEED_BUG
 check catch safety  spsc_ring -DPUBLISH_EARLY
 
+echo "==> model/spsc_slot_ring.pml"
+echo "    safety, with the producer and the consumer killed and replaced: order, no"
+echo "    gap, a repeat only of the message a dead consumer held, the consumer never"
+echo "    reads a slot being written and reads what its publisher wrote, the producer"
+echo "    never overwrites an unread slot, sane positions, no deadlock; liveness:"
+echo "    <> every message delivered (LTL, weak fairness)"
+check pass safety   spsc_slot_ring
+check pass safety   spsc_slot_ring -DS=4 -DN=6
+check pass safety   spsc_slot_ring -DMAXMSG=1 -DN=4
+check pass safety   spsc_slot_ring -DCRASHES=2 -DN=4
+check pass safety   spsc_slot_ring -DCRASHES=0 -DN=6
+check pass liveness spsc_slot_ring
+check pass liveness spsc_slot_ring -DS=4 -DN=4
+check catch safety  spsc_slot_ring -DHEAD_BEFORE_READ
+check catch safety  spsc_slot_ring -DRELAXED_TAIL
+check catch safety  spsc_slot_ring -DROOM_OFF_BY_ONE
+check catch safety  spsc_slot_ring -DATTACH_AT_TAIL
+check catch safety  spsc_slot_ring -DPUBLISH_EARLY
+
 echo "==> model/wakeup.pml"
 echo "    safety: no waiter parked while a message is untaken when nothing can move"
 echo "    (watchdog), no invalid end state; liveness: <> every message taken (LTL)"
