@@ -878,8 +878,10 @@ inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> byt
 
 void Queue::release() noexcept { s_->finish_get(); }
 
+// Fixed-size queues come here only when the inline get could not finish
+// (first use, empty, a buffer of another size): the slow path at once.
 GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
-  if (s_->slots) return get_on<kEngineSlots>(out, wait);
+  if (s_->slots) return get_slow(out, wait);
   if (s_->mpmc) return get_on<kEngineMpmc>(out, wait);
   return get_on<kEngineSpsc>(out, wait);
 }
@@ -891,11 +893,7 @@ GetStatus Queue::get_on(std::vector<std::byte>& out, Wait wait) {
   State& s = *s_;
   if (s.holds(Role::consumer)) [[likely]] {
     std::span<const std::byte> bytes;
-    if constexpr (kEngine == kEngineSlots) {
-      const RingView v = s.sring.front();
-      if (v.status != RingStatus::ok) return get_slow(out, wait);
-      bytes = v.bytes;
-    } else if constexpr (kEngine == kEngineMpmc) {
+    if constexpr (kEngine == kEngineMpmc) {
       const MpmcView v = s.mring.front();
       if (v.status != RingStatus::ok) return get_slow(out, wait);
       bytes = v.bytes;
