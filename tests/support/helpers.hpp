@@ -6,6 +6,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <time.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -28,6 +29,14 @@ using namespace std::chrono_literals;
 using platform::monotonic_ns;
 
 inline constexpr std::int64_t kMs = 1'000'000;  // nanoseconds per millisecond
+
+// CPU time this thread has used, in nanoseconds: a wait that should sleep
+// shows it used little of its wall time (not a performance measurement).
+inline std::int64_t thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 
 // The value of a create()/open() result; throws (failing the test) with the
 // error's message.

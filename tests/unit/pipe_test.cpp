@@ -686,6 +686,27 @@ TEST(PipeOpen, DamagedRingPositionsFailWithCorrupt) {
   }
 }
 
+// As QueueOpen.ADamagedConsumerCountDoesNotMakeAWaitingPutSpin: a pipe has
+// no message limit, so a receiver's count above the sender's is not checked,
+// and a send waiting for room must sleep, not spin.
+TEST(PipeOpen, ADamagedReceiverCountDoesNotMakeAWaitingSendSpin) {
+  TestPipe p({.capacity_bytes = 4096});
+  const std::string m(100, 'x');
+  while (p.a.send(m, nowait) == ConnStatus::ok) {
+  }
+  const std::uint64_t got = kPayload + offsetof(PipeLayout, direction) + offsetof(SpscRingLayout, consumer) +
+                            offsetof(SpscConsumerLayout, get_count);  // direction 0: a -> b
+  test::poke(p.name.path(), got, std::uint64_t{1} << 40);
+  const std::int64_t cpu = test::thread_cpu_ns();
+  const std::int64_t wall = test::monotonic_ns();
+  EXPECT_EQ(p.a.send(m, 300ms), ConnStatus::full);
+  const std::int64_t waited = test::monotonic_ns() - wall;
+  const std::int64_t used = test::thread_cpu_ns() - cpu;
+  EXPECT_GE(waited, 290 * test::kMs);
+  EXPECT_LT(used, waited / 3) << "the waiting send used " << used / test::kMs << " ms of CPU in "
+                              << waited / test::kMs << " ms";
+}
+
 TEST(PipeOpen, AHostileRecordGivesCorruptNotACrash) {
   TestPipe p({.capacity_bytes = 4096});
   ASSERT_EQ(p.a.send("hello"), ConnStatus::ok);

@@ -615,6 +615,27 @@ TEST(QueueOpen, PeerProcessReportsTheSameErrorForADamagedFile) {
   EXPECT_EQ(peer.wait(10s), 0);
 }
 
+// A consumer's count above the producer's is damage only where the count
+// limits the queue (maxsize); without maxsize, the producer's wait predicate
+// once answered "room" while claim() answered "full", and a put waiting for
+// room spun at full CPU instead of sleeping (a retry-loop review found it).
+TEST(QueueOpen, ADamagedConsumerCountDoesNotMakeAWaitingPutSpin) {
+  UniqueName name;
+  Queue q = test::or_throw(Queue::create(name, small_queue()));
+  const std::string m(100, 'x');
+  while (q.put_nowait(m) == PutStatus::ok) {
+  }
+  FileEditor(name.path()).write_queue(kGetCountField, std::uint64_t{1} << 40);
+  const std::int64_t cpu = test::thread_cpu_ns();
+  const std::int64_t wall = test::monotonic_ns();
+  EXPECT_EQ(q.put(m, 300ms), PutStatus::full);
+  const std::int64_t waited = test::monotonic_ns() - wall;
+  const std::int64_t used = test::thread_cpu_ns() - cpu;
+  EXPECT_GE(waited, 290 * test::kMs);
+  EXPECT_LT(used, waited / 3) << "the waiting put used " << used / test::kMs << " ms of CPU in "
+                              << waited / test::kMs << " ms";
+}
+
 TEST(QueueOpen, ForkedChildCannotPutThroughAnInheritedHandleWhileTheParentIsProducer) {
   UniqueName name;
   auto q = Queue::create(name, small_queue());

@@ -212,7 +212,11 @@ class SpscRing {
     // SYNC(space), SYNC(count): acquire — as in claim().
     p_.cached_head = layout_->consumer.head.load(std::memory_order_acquire);
     p_.cached_get_count = layout_->consumer.get_count.load(std::memory_order_acquire);
-    if (!positions_sane(p_.cached_head, p_.tail) || p_.cached_get_count > p_.put_count) {
+    // A count ahead of ours is damage only where claim() looks at counts
+    // (a message limit); elsewhere "yes" here while claim() says full made a
+    // waiting producer spin without ever sleeping (a retry-loop review found
+    // it: a Pipe or a Queue without maxsize, get_count poked high).
+    if (!positions_sane(p_.cached_head, p_.tail) || (max_messages_ != 0 && p_.cached_get_count > p_.put_count)) {
       return true;  // let claim() report the corruption
     }
     refresh_limits();
