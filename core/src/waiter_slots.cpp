@@ -3,6 +3,7 @@
 #include "shmring/platform/cpu.hpp"
 #include "shmring/platform/futex.hpp"
 #include "shmring/platform/process.hpp"
+#include "shmring/blocking.hpp"
 
 namespace shmring::detail {
 
@@ -110,7 +111,9 @@ std::uint32_t await_slot(WaiterSlotLayout& s, platform::Deadline deadline) noexc
     }
     // Whatever comes back (woken, changed, EINTR, timed out, spurious), the
     // loop re-reads the word against the same absolute deadline.
-    if (platform::futex_wait(s.state, kSlotSleeping, deadline) == platform::FutexResult::failed) {
+    // One slice at most (blocking.hpp, kParkSliceNs): a signaller killed
+    // between its outcome and its wake sends no wake.
+    if (platform::futex_wait(s.state, kSlotSleeping, park_slice(deadline)) == platform::FutexResult::failed) {
       // The kernel refused the wait (ENOSYS under some emulators): poll gently.
       const std::int64_t soon = platform::monotonic_ns() + 1'000'000;
       platform::sleep_until_ns(deadline.is_never() || deadline.ns() > soon ? soon : deadline.ns());

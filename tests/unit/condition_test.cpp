@@ -356,6 +356,29 @@ TEST(Condition, AFullTableOfLiveWaitersGivesTooManyWaitersAndADeadOnesSlotIsReus
 
 // ---- named -----------------------------------------------------------------------------
 
+// A notify killed between a waiter's outcome and its wake (here: the slot
+// set to signalled in the file, no wake at all): the waiter finds it within a
+// park slice (blocking.hpp, kParkSliceNs) instead of sleeping forever.
+TEST(Condition, AWaiterSeesASignalWhoseNotifierDiedBeforeWaking) {
+  UniqueName name("cond-lost-wake");
+  Condition c = create_or_throw(name);
+  Child w = forked_waiter(name, forever);
+  until_waiting(c, w);
+  ::usleep(100'000);  // let it park
+  const std::uint64_t table = 128 + offsetof(NamedConditionLayout, cond) + offsetof(ConditionLayout, waiters);
+  int signalled = 0;
+  for (std::uint64_t i = 0; i < kWaiterSlots; ++i) {
+    const std::uint64_t state = table + i * sizeof(WaiterSlotLayout) + offsetof(WaiterSlotLayout, state);
+    if (peek<std::uint32_t>(name.path(), state) == kSlotSleeping) {
+      poke(name.path(), state, kSlotSignalled);
+      ++signalled;
+    }
+  }
+  ASSERT_EQ(signalled, 1) << "one parked waiter expected";
+  EXPECT_EQ(w.read_line(5s), "ok owned");
+  EXPECT_EQ(w.wait(10s), 0);
+}
+
 TEST(ConditionOpen, ALockFileIsNotAConditionAndABadLockKindIsCorrupt) {
   UniqueName cn("cond-open"), ln("cond-open-lock");
   Condition c = create_or_throw(cn, /*recursive=*/false);

@@ -16,6 +16,7 @@
 #include "shmring/event.hpp"
 #include "shmring/lock.hpp"
 #include "shmring/platform/clock.hpp"
+#include "shmring/sync_layout.hpp"
 
 namespace shmring {
 namespace {
@@ -105,6 +106,27 @@ TEST(Event, WorksEmbeddedInMemorySharedWithForkedChildren) {
   e.set();
   EXPECT_EQ(c.read_line(), "true");
   EXPECT_EQ(c.wait(), 0);
+}
+
+// A set() killed between its store and its wake (here: the state written
+// into the file, no wake at all): the waiter sees it within a park slice
+// (blocking.hpp, kParkSliceNs) instead of sleeping forever.
+TEST(Event, AWaiterSeesASetWhoseSetterDiedBeforeWaking) {
+  UniqueName name("event-lost-wake");
+  Event e = or_throw(Event::create(name));
+  Child waiter = test::fork_child([&](int out) {
+    auto ev = Event::open(name);
+    if (!ev) return 1;
+    write_line(out, "waiting");
+    write_line(out, ev->wait(forever) ? "set" : "timeout");
+    return 0;
+  });
+  ASSERT_EQ(waiter.read_line(10s), "waiting");
+  ::usleep(100'000);  // let it park
+  poke(name.path(), 128 + offsetof(EventLayout, state), std::uint32_t{0b11});  // one set(), flag up
+  EXPECT_EQ(waiter.read_line(5s), "set");
+  EXPECT_EQ(waiter.wait(10s), 0);
+  EXPECT_TRUE(e.is_set());
 }
 
 TEST(EventOpen, AnEventIsNotALockNorALockAnEvent) {

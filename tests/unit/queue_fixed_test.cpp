@@ -461,6 +461,29 @@ TEST(QueueFixed, PositionsDamagedAfterOpenMakeCallsReturnCorruptNotSpin) {
   EXPECT_EQ(st, PutStatus::corrupt);
 }
 
+// A producer killed between publishing a message and waking the consumer
+// (here: the slot and the tail written into the file, no wake at all): the
+// parked consumer finds the message within a park slice (blocking.hpp,
+// kParkSliceNs) instead of sleeping with a message queued.
+TEST(QueueFixed, AParkedGetSeesAMessageWhoseProducerDiedBeforeWaking) {
+  UniqueName name("fixed-lost-wake");
+  Queue q = create_or_throw(name, fixed(8, 8 * 8));
+  Child getter = fork_child([&](int out) {
+    Queue c = open_or_throw(name, Role::consumer);
+    write_line(out, "waiting");
+    std::uint64_t v = 0;
+    const GetStatus st = c.get_value(v, forever);
+    write_line(out, std::string(to_string(st)) + " " + std::to_string(v));
+    return 0;
+  });
+  ASSERT_EQ(getter.read_line(10s), "waiting");
+  ::usleep(100'000);  // let it park
+  poke(name.path(), queue_at(name) + sizeof(QueueLayout), std::uint64_t{77});  // slot 0
+  poke(name.path(), queue_at(name) + kTailField, std::uint64_t{1});
+  EXPECT_EQ(getter.read_line(5s), "ok 77");
+  EXPECT_EQ(getter.wait(10s), 0);
+}
+
 // Damage before a handle's first put or get: taking the role fails (the
 // positions are checked as it attaches), every time, and nothing is moved.
 TEST(QueueFixed, PositionsDamagedBeforeFirstUseMakePutAndGetReturnCorrupt) {

@@ -175,6 +175,27 @@ Errc open_error_bounded(const UniqueName& name) {
 // Writes `v` at `offset` bytes into the file's payload (after the 128-byte header).
 void poke_payload(const UniqueName& name, std::size_t offset, std::uint32_t v) { poke(name.path(), 128 + offset, v); }
 
+// A release killed between its count and its wake (here: the count written
+// into the file, no wake at all) must not leave a waiter asleep while the
+// count says go: parks last one slice at most (blocking.hpp, kParkSliceNs).
+TEST(Semaphore, AWaiterSeesACountWhoseReleaserDiedBeforeWaking) {
+  UniqueName name("sem-lost-wake");
+  Semaphore sem = create_or_throw<Semaphore>(name, 0);
+  Child waiter = test::fork_child([&](int out) {
+    auto s = Semaphore::open(name);
+    if (!s) return 1;
+    write_line(out, "waiting");
+    write_line(out, s->acquire(forever) == AcquireStatus::acquired ? "acquired" : "other");
+    return 0;
+  });
+  ASSERT_EQ(waiter.read_line(10s), "waiting");
+  ::usleep(100'000);  // let it park
+  poke_payload(name, offsetof(SemaphoreLayout, value), 1);
+  EXPECT_EQ(waiter.read_line(5s), "acquired");
+  EXPECT_EQ(waiter.wait(10s), 0);
+  EXPECT_EQ(sem.get_value(), 0u);
+}
+
 TEST(SemaphoreOpen, KindsAreDistinctAndDamagedCountsAreCorrupt) {
   UniqueName plain("sem-kind"), bounded("bsem-kind");
   Semaphore s = create_or_throw<Semaphore>(plain, 1);
