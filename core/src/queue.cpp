@@ -336,15 +336,17 @@ struct Queue::State : detail::QueueHot {
   // for what all three answer alike, said once.
   template <class F>
   decltype(auto) with_ring(F&& f) {
-    if (mpmc) return f(mring);
-    if (slots) return f(sring);
-    return f(ring);
+    return ring_of(*this, f);
   }
   template <class F>
   decltype(auto) with_ring(F&& f) const {
-    if (mpmc) return f(mring);
-    if (slots) return f(sring);
-    return f(ring);
+    return ring_of(*this, f);
+  }
+  template <class Self, class F>
+  static decltype(auto) ring_of(Self& self, F& f) {
+    if (self.mpmc) return f(self.mring);
+    if (self.slots) return f(self.sring);
+    return f(self.ring);
   }
 
   // Fast check on every put/get: a role taken by this handle in this process.
@@ -390,13 +392,10 @@ struct Queue::State : detail::QueueHot {
       // SYNC(role): acq_rel — we see the previous holder's ring publications.
       if (slot.compare_exchange_weak(current, me, std::memory_order_acq_rel, std::memory_order_acquire)) break;
     }
-    const bool sane = with_ring([r](auto& any) {
-      if constexpr (requires { any.attach_producer(); }) {
-        return r == Role::producer ? any.attach_producer() : any.attach_consumer();
-      } else {
-        return true;  // the MPMC engine attaches above
-      }
-    });
+    const auto attach = [r](auto& spsc) {
+      return r == Role::producer ? spsc.attach_producer() : spsc.attach_consumer();
+    };
+    const bool sane = slots ? attach(sring) : attach(ring);
     if (!sane) {
       slot.store(0, std::memory_order_release);
       return Errc::corrupt;
@@ -781,11 +780,8 @@ PutStatus Queue::put_on(std::span<const std::byte> bytes, Wait wait) noexcept {
   State& s = *s_;
   if (s.holds(Role::producer) && !s.is_closed()) [[likely]] {
     if constexpr (kEngine == kEngineSlots) {
-      const RingStatus r = s.sring.try_push(bytes.data(), bytes.size());
-      if (r == RingStatus::ok) [[likely]] {
-        notify(s.layout->not_empty, s.stats, s.plan);
-        return PutStatus::ok;
-      }
+      const RingStatus r = s.push(bytes.data(), bytes.size());
+      if (r == RingStatus::ok) [[likely]] return PutStatus::ok;
       if (r != RingStatus::full) return put_status(r);
     } else if constexpr (kEngine == kEngineMpmc) {
       const MpmcClaim c = s.mring.claim(bytes.size());

@@ -38,6 +38,20 @@ inline std::int64_t thread_cpu_ns() {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+// Runs `call` (one that should block) and returns how long it took and how
+// much CPU this thread used meanwhile.
+struct WaitCost {
+  std::int64_t wall_ns;
+  std::int64_t cpu_ns;
+};
+template <class F>
+WaitCost measure_wait(F&& call) {
+  const std::int64_t cpu = thread_cpu_ns();
+  const std::int64_t wall = monotonic_ns();
+  call();
+  return {monotonic_ns() - wall, thread_cpu_ns() - cpu};
+}
+
 // The value of a create()/open() result; throws (failing the test) with the
 // error's message.
 template <class R>

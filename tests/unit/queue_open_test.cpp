@@ -626,14 +626,10 @@ TEST(QueueOpen, ADamagedConsumerCountDoesNotMakeAWaitingPutSpin) {
   while (q.put_nowait(m) == PutStatus::ok) {
   }
   FileEditor(name.path()).write_queue(kGetCountField, std::uint64_t{1} << 40);
-  const std::int64_t cpu = test::thread_cpu_ns();
-  const std::int64_t wall = test::monotonic_ns();
-  EXPECT_EQ(q.put(m, 300ms), PutStatus::full);
-  const std::int64_t waited = test::monotonic_ns() - wall;
-  const std::int64_t used = test::thread_cpu_ns() - cpu;
-  EXPECT_GE(waited, 290 * test::kMs);
-  EXPECT_LT(used, waited / 3) << "the waiting put used " << used / test::kMs << " ms of CPU in "
-                              << waited / test::kMs << " ms";
+  const test::WaitCost c = test::measure_wait([&] { EXPECT_EQ(q.put(m, 300ms), PutStatus::full); });
+  EXPECT_GE(c.wall_ns, 290 * test::kMs);
+  EXPECT_LT(c.cpu_ns, c.wall_ns / 3) << "the waiting put used " << c.cpu_ns / test::kMs << " ms of CPU in "
+                                     << c.wall_ns / test::kMs << " ms";
 }
 
 TEST(QueueOpen, ForkedChildCannotPutThroughAnInheritedHandleWhileTheParentIsProducer) {

@@ -99,11 +99,7 @@ class SpscSlotRing {
     if (!room()) [[unlikely]] return sane(p_.cached_head, p_.tail) ? RingStatus::full : RingStatus::corrupt;
     // `size` (== slot_size()) rather than the member: a caller's constant
     // size folds the copy into fixed moves (Queue::put_value inlined).
-    if constexpr (kSlot != 0) {
-      copy(slot(p_.tail), static_cast<const std::byte*>(bytes));
-    } else {
-      copy_message(slot(p_.tail), static_cast<const std::byte*>(bytes), static_cast<std::size_t>(size));
-    }
+    copy(slot(p_.tail), static_cast<const std::byte*>(bytes), size);
     publish();
     return RingStatus::ok;
   }
@@ -140,7 +136,7 @@ class SpscSlotRing {
   template <std::size_t kSize = kSlot>
   [[nodiscard]] bool try_pop(void* out) noexcept {
     if (look() != RingStatus::ok) [[unlikely]] return false;
-    copy<kSize>(static_cast<std::byte*>(out), slot(c_.head));
+    copy<kSize>(static_cast<std::byte*>(out), slot(c_.head), slot_size());
     consume();
     return true;
   }
@@ -176,12 +172,14 @@ class SpscSlotRing {
 
  private:
   [[nodiscard]] std::byte* slot(std::uint64_t pos) const noexcept { return data_ + (pos & mask_) * slot_size(); }
+  // Copies one message of `n` (== slot_size()) bytes; kSize: n as a
+  // compile-time constant, or 0.
   template <std::size_t kSize = kSlot>
-  void copy(std::byte* dst, const std::byte* src) const noexcept {
+  void copy(std::byte* dst, const std::byte* src, std::uint64_t n) const noexcept {
     if constexpr (kSize != 0) {
       std::memcpy(dst, src, kSize);
     } else {
-      copy_message(dst, src, static_cast<std::size_t>(size_));
+      copy_message(dst, src, static_cast<std::size_t>(n));
     }
   }
 
