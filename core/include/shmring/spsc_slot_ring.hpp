@@ -50,7 +50,7 @@ class SpscSlotRing {
   SpscSlotRing(std::atomic<std::uint64_t>& tail, std::atomic<std::uint64_t>& head, std::byte* data,
                std::uint64_t slots, std::uint64_t slot_size = kSlot, std::uint64_t max_messages = 0) noexcept
       : tail_(&tail), head_(&head), data_(data), mask_(slots - 1), size_(slot_size),
-        limit_(max_messages != 0 && max_messages < slots ? max_messages : slots), spins_(spins_for(slot_size)) {}
+        limit_(max_messages != 0 && max_messages < slots ? max_messages : slots) {}
 
   // Take a side (first use, or after the previous holder died). False: the
   // shared positions are inconsistent (a damaged or hostile file).
@@ -171,19 +171,6 @@ class SpscSlotRing {
   }
 
  private:
-  // The catch-up patience (look()): kCatchUpSpins per message that shares a
-  // 64-byte line with the next.
-  static constexpr unsigned kCatchUpSpins = 32;
-  static constexpr unsigned spins_for(std::uint64_t slot_size) noexcept {
-    return kCatchUpSpins * static_cast<unsigned>(slot_size != 0 && slot_size < 64 ? 64 / slot_size : 1);
-  }
-  [[nodiscard]] unsigned catch_up_spins() const noexcept {
-    if constexpr (kSlot != 0) {
-      return spins_for(kSlot);
-    } else {
-      return spins_;
-    }
-  }
   [[nodiscard]] std::byte* slot(std::uint64_t pos) const noexcept { return data_ + (pos & mask_) * slot_size(); }
   // Copies one message of `n` (== slot_size()) bytes; kSize: n as a
   // compile-time constant, or 0.
@@ -225,26 +212,27 @@ class SpscSlotRing {
   // call (a test of damage after open found it).
   //
   // Catch-up patience: when the last reload found messages (the producer is
-  // streaming) and we have taken them all, we wait catch_up_spins() loop
-  // iterations (32, ~10 ns here, per message sharing a 64-byte line: 256 for
-  // 8-byte slots) before reading the producer's lines again. A consumer
-  // faster than its producer otherwise runs at its heels: it read the tail
-  // line every second message (0.5 reloads per message, counted), pulling
-  // that line, and with small slots the slot line the producer is still
-  // filling, away between the producer's stores. Measured in one binary with
-  // the spins switched by an environment variable (scratch, not kept),
-  // samples taken while the spin floor read 62-72 ns:
-  // BM_QueueFixed_Bytes/64 45-68 M msgs/s (median ~51) without, 65-70 M
-  // with 32; BM_Spsc_Typed8 141-167 M without or with 32, 172-184 M with
-  // 256, 188-238 M with 512 (Boost's spsc_queue 90-117 M throughout).
+  // streaming) and we have taken them all, we wait kCatchUpSpins loop
+  // iterations (~80 ns here) before reading the producer's lines again. A
+  // consumer faster than its producer otherwise runs at its heels: it read
+  // the tail line every second message (0.5 reloads per message, counted),
+  // pulling that line, and with small slots the slot line the producer is
+  // still filling, away between the producer's stores. Measured in one
+  // binary with the count switched by an environment variable (scratch, not
+  // kept), 6 samples each taken while the spin floor read 62-72 ns:
+  //   BM_QueueFixed_Bytes/64  none 45-68 M msgs/s (median ~51); 32: 39-69;
+  //                           128: 57-84; 256: 70-77 (and one 21 M sample)
+  //   BM_Spsc_Typed8          none or 32: 141-167 M; 256: 172-184; 512:
+  //                           188-238 (Boost's spsc_queue 90-117 M throughout)
   // A reload that finds nothing ends the streak, so a consumer that waits
-  // (ping-pong, a quiet queue) reloads at once: the cost is one wait of at
-  // most ~10 ns (~80 ns for 8-byte slots) at the end of a burst, which a
-  // non-blocking try_pop that then finds the ring empty also pays. Only
-  // timing changes: the protocol is the same (model/spsc_slot_ring.pml).
+  // (ping-pong, a quiet queue) reloads at once. The cost: a message that
+  // arrives during the wait is seen up to ~80 ns later, and a non-blocking
+  // try_pop at the end of a burst spends that long before it reports empty.
+  // Only timing changes: the protocol is the same (model/spsc_slot_ring.pml).
+  static constexpr unsigned kCatchUpSpins = 256;
   [[nodiscard]] RingStatus look() noexcept {
     if (c_.head != c_.cached_tail) [[likely]] return RingStatus::ok;
-    if (c_.streaming) platform::spin_iterations(catch_up_spins());
+    if (c_.streaming) platform::spin_iterations(kCatchUpSpins);
     // SYNC(slot): acquire — pairs with the producer's release of tail.
     const std::uint64_t tail = tail_->load(std::memory_order_acquire);
     if (tail == c_.head) {
@@ -286,7 +274,6 @@ class SpscSlotRing {
   std::uint64_t mask_;
   std::uint64_t size_;
   std::uint64_t limit_;
-  unsigned spins_;  // catch_up_spins() when the slot size is given at run time
   ProducerLocal p_;
   ConsumerLocal c_;
 };
