@@ -210,38 +210,16 @@ class SpscSlotRing {
   // one: the fast test (head != cached tail) does not check sanity, so a
   // damaged tail in the cache would hand out slots nobody wrote, call after
   // call (a test of damage after open found it).
-  //
-  // Catch-up patience: when the last reload found messages (the producer is
-  // streaming) and we have taken them all, we wait kCatchUpSpins loop
-  // iterations (~80 ns here) before reading the producer's lines again. A
-  // consumer faster than its producer otherwise runs at its heels: it read
-  // the tail line every second message (0.5 reloads per message, counted),
-  // pulling that line, and with small slots the slot line the producer is
-  // still filling, away between the producer's stores. Measured in one
-  // binary with the count switched by an environment variable (scratch, not
-  // kept), 6 samples each taken while the spin floor read 62-72 ns:
-  //   BM_QueueFixed_Bytes/64  none 45-68 M msgs/s (median ~51); 32: 39-69;
-  //                           128: 57-84; 256: 70-77 (and one 21 M sample)
-  //   BM_Spsc_Typed8          none or 32: 141-167 M; 256: 172-184; 512:
-  //                           188-238 (Boost's spsc_queue 90-117 M throughout)
-  // A reload that finds nothing ends the streak, so a consumer that waits
-  // (ping-pong, a quiet queue) reloads at once. The cost: a message that
-  // arrives during the wait is seen up to ~80 ns later, and a non-blocking
-  // try_pop at the end of a burst spends that long before it reports empty.
-  // Only timing changes: the protocol is the same (model/spsc_slot_ring.pml).
-  static constexpr unsigned kCatchUpSpins = 256;
+  // Waits first when the producer is streaming: CatchUpPatience (spsc_ring.hpp).
   [[nodiscard]] RingStatus look() noexcept {
     if (c_.head != c_.cached_tail) [[likely]] return RingStatus::ok;
-    if (c_.streaming) platform::spin_iterations(kCatchUpSpins);
+    c_.patience.before_reload();
     // SYNC(slot): acquire — pairs with the producer's release of tail.
     const std::uint64_t tail = tail_->load(std::memory_order_acquire);
-    if (tail == c_.head) {
-      c_.streaming = false;
-      return RingStatus::empty;
-    }
+    c_.patience.after_reload(tail != c_.head);
+    if (tail == c_.head) return RingStatus::empty;
     if (!sane(c_.head, tail)) return RingStatus::corrupt;
     c_.cached_tail = tail;
-    c_.streaming = true;
     return RingStatus::ok;
   }
   // Also ends a view: a message front() showed and try_pop() then took is
@@ -265,7 +243,7 @@ class SpscSlotRing {
     std::uint64_t head = 0;
     std::uint64_t cached_tail = 0;
     bool viewing = false;
-    bool streaming = false;  // the last reload of tail found messages (see look())
+    CatchUpPatience patience;
   };
 
   std::atomic<std::uint64_t>* tail_;
