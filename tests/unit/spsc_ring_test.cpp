@@ -312,6 +312,28 @@ TEST_F(RingFixture, NewProducerRejectsARecordWalkThatLeavesTheRing) {
   EXPECT_FALSE(next.attach_producer());
 }
 
+// The catch-up patience waits only once two reloads in a row found
+// messages, and a reload that finds nothing ends that at once: a ping-pong
+// (nothing, one message, nothing, ...) never waits.
+TEST(CatchUpPatience, WaitsOnlyAfterTwoReloadsInARowFoundMessages) {
+  CatchUpPatience p;
+  EXPECT_FALSE(p.waits());
+  p.after_reload(true);
+  EXPECT_FALSE(p.waits());
+  p.after_reload(true);
+  EXPECT_TRUE(p.waits());
+  p.after_reload(true);
+  EXPECT_TRUE(p.waits());
+  p.after_reload(false);
+  EXPECT_FALSE(p.waits());
+  for (int i = 0; i < 4; ++i) {  // ping-pong
+    p.after_reload(false);
+    EXPECT_FALSE(p.waits());
+    p.after_reload(true);
+    EXPECT_FALSE(p.waits());
+  }
+}
+
 TEST(SpscRingThreads, TwoThreadsStreamInOrder) {
   alignas(128) static SpscRingLayout layout{};
   static std::vector<std::byte> data(1 << 16);

@@ -66,8 +66,9 @@ class CatchUpPatience {
   static constexpr unsigned kSpins = 256;
   // Before reading the producer's position because our copy says empty.
   void before_reload() const noexcept {
-    if (hits_ >= 2) platform::spin_iterations(kSpins);
+    if (waits()) platform::spin_iterations(kSpins);
   }
+  [[nodiscard]] bool waits() const noexcept { return hits_ >= 2; }
   // After it: did the reload find messages?
   void after_reload(bool found) noexcept { hits_ = found ? (hits_ < 2 ? hits_ + 1 : 2) : 0; }
 
