@@ -312,10 +312,10 @@ TEST_F(RingFixture, NewProducerRejectsARecordWalkThatLeavesTheRing) {
   EXPECT_FALSE(next.attach_producer());
 }
 
-// The catch-up patience waits only once two reloads in a row found
-// messages, and a reload that finds nothing ends that at once: a ping-pong
-// (nothing, one message, nothing, ...) never waits.
-TEST(CatchUpPatience, WaitsOnlyAfterTwoReloadsInARowFoundMessages) {
+// The catch-up patience waits only once two reloads in a row each found
+// several messages, and a reload that finds nothing or a single message ends
+// that at once: a request-response consumer never waits.
+TEST(CatchUpPatience, WaitsOnlyAfterTwoReloadsInARowFoundSeveralMessages) {
   CatchUpPatience p;
   EXPECT_FALSE(p.waits());
   p.after_reload(true);
@@ -326,12 +326,34 @@ TEST(CatchUpPatience, WaitsOnlyAfterTwoReloadsInARowFoundMessages) {
   EXPECT_TRUE(p.waits());
   p.after_reload(false);
   EXPECT_FALSE(p.waits());
-  for (int i = 0; i < 4; ++i) {  // ping-pong
+  for (int i = 0; i < 4; ++i) {  // request-response: nothing, or one message
     p.after_reload(false);
     EXPECT_FALSE(p.waits());
-    p.after_reload(true);
-    EXPECT_FALSE(p.waits());
   }
+}
+
+// The rings count "several": a consumer that finds one message at a time
+// (already there when it asks) never starts to wait, one that finds two at a
+// time does. Observed through the ring's own consumer state.
+TEST_F(RingFixture, PatienceStartsOnlyWhenReloadsFindSeveralMessages) {
+  const auto one = bytes(8, 1);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(producer.try_push(std::span<const std::byte>(one)), RingStatus::ok);
+    ASSERT_EQ(consumer.front().status, RingStatus::ok);
+    consumer.pop();
+    EXPECT_FALSE(consumer.consumer_waits_before_reload());
+  }
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(producer.try_push(std::span<const std::byte>(one)), RingStatus::ok);
+    ASSERT_EQ(producer.try_push(std::span<const std::byte>(one)), RingStatus::ok);
+    for (int k = 0; k < 2; ++k) {
+      ASSERT_EQ(consumer.front().status, RingStatus::ok);
+      consumer.pop();
+    }
+  }
+  EXPECT_TRUE(consumer.consumer_waits_before_reload());
+  EXPECT_EQ(consumer.front().status, RingStatus::empty);
+  EXPECT_FALSE(consumer.consumer_waits_before_reload());
 }
 
 TEST(SpscRingThreads, TwoThreadsStreamInOrder) {

@@ -29,6 +29,35 @@ struct TypedRingFixture : ::testing::Test {
   }
 };
 
+// The slot ring's catch-up patience (CatchUpPatience, spsc_ring.hpp) starts
+// only when reloads keep finding several messages: one at a time (a
+// request-response consumer) never waits; two at a time twice in a row does;
+// an empty reload ends it.
+TEST(SlotRingPatience, StartsOnlyWhenReloadsFindSeveralMessages) {
+  alignas(128) SpscTypedRingLayout layout{};
+  alignas(128) std::byte data[kSlots * sizeof(std::uint64_t)]{};
+  SpscSlotRing<sizeof(std::uint64_t)> producer(layout.tail, layout.head, data, kSlots);
+  SpscSlotRing<sizeof(std::uint64_t)> consumer(layout.tail, layout.head, data, kSlots);
+  ASSERT_TRUE(producer.attach_producer());
+  ASSERT_TRUE(consumer.attach_consumer());
+  std::uint64_t v = 0;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    ASSERT_EQ(producer.try_push(&i, sizeof i), RingStatus::ok);
+    ASSERT_TRUE(consumer.try_pop(&v));
+    EXPECT_FALSE(consumer.consumer_waits_before_reload());
+  }
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    ASSERT_EQ(producer.try_push(&i, sizeof i), RingStatus::ok);
+    if (i % 2 == 1) {
+      ASSERT_TRUE(consumer.try_pop(&v));
+      ASSERT_TRUE(consumer.try_pop(&v));
+    }
+  }
+  EXPECT_TRUE(consumer.consumer_waits_before_reload());
+  EXPECT_FALSE(consumer.try_pop(&v));
+  EXPECT_FALSE(consumer.consumer_waits_before_reload());
+}
+
 TEST_F(TypedRingFixture, EmptyRingPopsNothing) {
   std::uint64_t v = 7;
   EXPECT_FALSE(consumer.try_pop(v));

@@ -45,11 +45,13 @@ struct RingView {
 // message, counted on the 64-byte slot ring), pulling that line, and with
 // small messages the data line the producer is still filling, away between
 // the producer's stores, which then wait for the line to come back. So once
-// two reloads in a row have found messages (the producer is streaming), a
-// consumer that has taken all it knew of waits kSpins loop iterations (~80 ns
-// here) before it reads the producer's lines again. A reload that finds
-// nothing ends the streak, and the first reload after one is never delayed:
-// a ping-pong (empty, then one message, then empty...) never waits.
+// two reloads in a row have each found more than one message (the producer
+// is streaming), a consumer that has taken all it knew of waits kSpins loop
+// iterations (75-108 ns here, timed) before it reads the
+// producer's lines again. A reload that finds nothing or a single message
+// ends the streak: a request-response consumer (one message outstanding:
+// empty, then one message, or one message already there) never waits; one
+// with several requests outstanding may.
 //
 // Measured in one binary with the count switched by an environment variable
 // (scratch, not kept), samples taken while the spin floor read 62-72 ns:
@@ -57,10 +59,12 @@ struct RingView {
 //                           128: 57-84; 256: 70-77 (and one 21 M sample)
 //   BM_Spsc_Typed8          none or 32: 141-167 M; 256: 172-184; 512:
 //                           188-238 (Boost's spsc_queue 90-117 M throughout)
-// The cost: a message that arrives during the wait is seen up to ~80 ns
-// later, and a non-blocking pop at the end of a burst spends that long
-// before it reports empty. Only timing changes: the protocol is the same
-// (model/spsc_slot_ring.pml, model/spsc_ring.pml).
+// (that scan counted a reload that found one message as a hit too; the
+// "more than one" rule came from a review: see perf/RESULTS.md.)
+// The cost: while streaming, a message can be seen up to ~100 ns later than
+// it could have been, and a non-blocking pop at the end of a burst spends
+// that long before it reports empty. Only timing changes: the protocol is
+// the same (model/spsc_slot_ring.pml, model/spsc_ring.pml).
 class CatchUpPatience {
  public:
   static constexpr unsigned kSpins = 256;
@@ -69,11 +73,13 @@ class CatchUpPatience {
     if (waits()) platform::spin_iterations(kSpins);
   }
   [[nodiscard]] bool waits() const noexcept { return hits_ >= 2; }
-  // After it: did the reload find messages?
-  void after_reload(bool found) noexcept { hits_ = found ? (hits_ < 2 ? hits_ + 1 : 2) : 0; }
+  // After a sane reload: did it find more than one message?
+  void after_reload(bool found_several) noexcept {
+    hits_ = found_several ? static_cast<std::uint8_t>(hits_ < 2 ? hits_ + 1 : 2) : std::uint8_t{0};
+  }
 
  private:
-  std::uint8_t hits_ = 0;  // reloads in a row that found messages, up to 2
+  std::uint8_t hits_ = 0;  // reloads in a row that found several messages, up to 2
 };
 
 class SpscRing {
@@ -205,6 +211,8 @@ class SpscRing {
   // This side's own position (no shared read).
   [[nodiscard]] std::uint64_t producer_tail() const noexcept { return p_.tail; }
   [[nodiscard]] std::uint64_t consumer_head() const noexcept { return c_.head; }
+  // Will the next reload of the producer's position wait first (CatchUpPatience)?
+  [[nodiscard]] bool consumer_waits_before_reload() const noexcept { return c_.patience.waits(); }
 
   // Publishes the claimed record with `size` <= the claimed size. Without an
   // outstanding claim it does nothing.
@@ -269,15 +277,19 @@ class SpscRing {
 
   // A view of the oldest record, valid until pop(). Skips padding records.
   [[nodiscard]] RingView front() noexcept {
+    bool reloaded = false;  // for the patience: how much did this reload find?
     for (;;) {
       if (c_.head == c_.cached_tail) {
         c_.patience.before_reload();
         // SYNC(record): acquire — pairs with the producer's release of tail;
         // every record before the new tail is complete.
         c_.cached_tail = layout_->producer.tail.load(std::memory_order_acquire);
-        c_.patience.after_reload(c_.cached_tail != c_.head);
-        if (c_.cached_tail == c_.head) return {RingStatus::empty, {}};
+        if (c_.cached_tail == c_.head) {
+          c_.patience.after_reload(false);
+          return {RingStatus::empty, {}};
+        }
         if (!positions_sane(c_.head, c_.cached_tail)) return {RingStatus::corrupt, {}};
+        reloaded = true;
       }
       const std::uint64_t offset = c_.head & mask_;
       const std::uint64_t available = c_.cached_tail - c_.head;
@@ -295,6 +307,7 @@ class SpscRing {
           h.seq != static_cast<std::uint32_t>(c_.get_count)) {
         return {RingStatus::corrupt, {}};
       }
+      if (reloaded) c_.patience.after_reload(available > rec);  // more than this record
       c_.front_size = rec;
       return {RingStatus::ok, {data_ + offset + sizeof(RecordHeader), h.length}};
     }

@@ -147,6 +147,8 @@ class SpscSlotRing {
     return tail_->load(std::memory_order_acquire) != c_.head;
   }
   [[nodiscard]] std::uint64_t consumer_head() const noexcept { return c_.head; }
+  // Will the next reload of the producer's position wait first (CatchUpPatience)?
+  [[nodiscard]] bool consumer_waits_before_reload() const noexcept { return c_.patience.waits(); }
 
   // ---- observers (any process; exact when quiescent) -----------------------
 
@@ -210,15 +212,19 @@ class SpscSlotRing {
   // one: the fast test (head != cached tail) does not check sanity, so a
   // damaged tail in the cache would hand out slots nobody wrote, call after
   // call (a test of damage after open found it).
-  // Waits first when the producer is streaming: CatchUpPatience (spsc_ring.hpp).
+  // Waits first once two reloads in a row found several messages each:
+  // CatchUpPatience (spsc_ring.hpp).
   [[nodiscard]] RingStatus look() noexcept {
     if (c_.head != c_.cached_tail) [[likely]] return RingStatus::ok;
     c_.patience.before_reload();
     // SYNC(slot): acquire — pairs with the producer's release of tail.
     const std::uint64_t tail = tail_->load(std::memory_order_acquire);
-    c_.patience.after_reload(tail != c_.head);
-    if (tail == c_.head) return RingStatus::empty;
+    if (tail == c_.head) {
+      c_.patience.after_reload(false);
+      return RingStatus::empty;
+    }
     if (!sane(c_.head, tail)) return RingStatus::corrupt;
+    c_.patience.after_reload(tail - c_.head > 1);
     c_.cached_tail = tail;
     return RingStatus::ok;
   }

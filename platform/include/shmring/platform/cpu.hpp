@@ -27,10 +27,13 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// A busy wait of `n` iterations of an empty loop, about `n` cycles: for
-// waits shorter than cpu_relax() (x86's pause measured ~25 ns on the test
-// machine). The empty asm keeps the loop from being optimised away.
+// A busy wait of `n` loop iterations, about `n` cycles (256 took 75-108 ns
+// on the test machine, GCC and clang): finer-grained than cpu_relax()
+// (x86's pause measured ~25 ns there) and without its hint. The empty asm
+// keeps the loop from being removed; `unroll 1` keeps it from being
+// shortened by unrolling (GCC and clang both honour the pragma).
 inline void spin_iterations(unsigned n) noexcept {
+#pragma GCC unroll 1
   for (unsigned i = 0; i < n; ++i) asm volatile("" ::: "memory");
 }
 
