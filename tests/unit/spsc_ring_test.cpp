@@ -356,6 +356,15 @@ TEST_F(RingFixture, PatienceStartsOnlyWhenReloadsFindSeveralMessages) {
   EXPECT_FALSE(consumer.consumer_waits_before_reload());
 }
 
+// One message at a time counts when it is large (16 KiB or more): the wait
+// is small beside copying it, and a large-message stream finds one per reload.
+TEST(CatchUpPatience, OneLargeMessageCountsAsStreaming) {
+  EXPECT_FALSE(CatchUpPatience::streaming_find(1, 64));
+  EXPECT_FALSE(CatchUpPatience::streaming_find(1, CatchUpPatience::kBulkBytes - 1));
+  EXPECT_TRUE(CatchUpPatience::streaming_find(1, CatchUpPatience::kBulkBytes));
+  EXPECT_TRUE(CatchUpPatience::streaming_find(2, 16));
+}
+
 TEST(SpscRingThreads, TwoThreadsStreamInOrder) {
   alignas(128) static SpscRingLayout layout{};
   static std::vector<std::byte> data(1 << 16);

@@ -21,10 +21,10 @@
 // copy_message_inline is the same copy, always inlined: the fixed-size slot
 // ring's put and get use it. GCC left copy_message as a call in the
 // benchmark's Queue::put loop (objdump), and the call cost the fixed-size
-// 64-byte Queue between processes ~10-15% (46-48 vs 51-58 M msgs/s, six
-// alternating runs); forcing it on every user (the byte ring too) made the
-// byte ring's 64-byte row slower (32-34 vs 37-40 M), so only the slot ring
-// asks for it.
+// 64-byte Queue between processes ~10-15% (39-48 M msgs/s, median ~46.5,
+// vs 46-58, median ~53, six alternating runs); forcing it on every user
+// (the byte ring too) made the byte ring's 64-byte row slower (32-34 vs
+// 37-40 M), so only the slot ring asks for it.
 //
 // `dst` and `src` must not overlap (as for memcpy).
 #pragma once
