@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Summarizes several runs of perf/report.py: one Markdown row per target row.
+
+  perf/summarize.py run1.json run2.json ...   (files written by report.py --json)
+
+Prints, for every row with a target, the ratio of each run, the median of
+those ratios, the verdict the median gets and how many runs passed on their
+own: the five-run table of perf/RESULTS.md. Rows are matched by case and
+peer; the order is the first file's.
+"""
+import argparse
+import json
+import statistics
+import sys
+
+
+def passes(ratio, target):
+    # Targets are ">= x" or "<= x" (report.py writes them so).
+    op, value = target.split()
+    return ratio >= float(value) if op == ">=" else ratio <= float(value)
+
+
+def fmt(v):
+    return f"{v:.3g}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", help="JSON files written by perf/report.py --json")
+    args = ap.parse_args()
+    runs = []
+    for path in args.runs:
+        try:
+            with open(path) as f:
+                runs.append(json.load(f))
+        except (OSError, ValueError) as e:
+            sys.exit(f"summarize.py: {path}: {e}")
+    keys = [(r["case"], r["peer"]) for r in runs[0] if r.get("target")]
+    heads = " | ".join(f"run {i + 1}" for i in range(len(runs)))
+    print(f"| case | peer | target | {heads} | verdict (median) |")
+    print("|---|---|---|" + "---|" * len(runs) + "---|")
+    for case, peer in keys:
+        ratios, target = [], None
+        for run in runs:
+            row = next((r for r in run if r["case"] == case and r["peer"] == peer), None)
+            if row is None or row.get("ratio") is None:
+                ratios.append(None)
+                continue
+            ratios.append(row["ratio"])
+            target = row["target"]
+        got = [r for r in ratios if r is not None]
+        if not got or target is None:
+            continue
+        med = statistics.median(got)
+        n_pass = sum(passes(r, target) for r in got)
+        verdict = "PASS" if passes(med, target) else "MISS"
+        cells = " | ".join("-" if r is None else fmt(r) for r in ratios)
+        print(f"| {case} | {peer or '-'} | {target} | {cells} | {verdict} ({fmt(med)}; {n_pass} of {len(got)} runs pass) |")
+
+
+if __name__ == "__main__":
+    main()
