@@ -359,10 +359,10 @@ TEST_F(RingFixture, PatienceStartsOnlyWhenReloadsFindSeveralMessages) {
 // One message at a time counts when it is large (16 KiB or more): the wait
 // is small beside copying it, and a large-message stream finds one per reload.
 TEST(CatchUpPatience, OneLargeMessageCountsAsStreaming) {
-  EXPECT_FALSE(CatchUpPatience::streaming_find(1, 64));
-  EXPECT_FALSE(CatchUpPatience::streaming_find(1, CatchUpPatience::kBulkBytes - 1));
-  EXPECT_TRUE(CatchUpPatience::streaming_find(1, CatchUpPatience::kBulkBytes));
-  EXPECT_TRUE(CatchUpPatience::streaming_find(2, 16));
+  EXPECT_FALSE(CatchUpPatience::streaming_find(false, 64));
+  EXPECT_FALSE(CatchUpPatience::streaming_find(false, CatchUpPatience::kBulkBytes - 1));
+  EXPECT_TRUE(CatchUpPatience::streaming_find(false, CatchUpPatience::kBulkBytes));
+  EXPECT_TRUE(CatchUpPatience::streaming_find(true, 16));
 }
 
 TEST(SpscRingThreads, TwoThreadsStreamInOrder) {

@@ -161,9 +161,9 @@ namespace detail {
 //
 // What it buys, measured (perf/RESULTS.md): in one process a put+get pair
 // of 64-byte messages takes 120 instructions instead of 171 (put 3.7 ns
-// instead of 5.0); between two processes nothing measurable: what limits
-// streaming there is the ring's state living in memory behind a handle,
-// not the call.
+// instead of 5.0); between two processes nothing measurable by itself:
+// what limited streaming there was a consumer running at the producer's
+// heels (CatchUpPatience, spsc_ring.hpp).
 //
 // Lives at the start of the handle's State (a stable address; the handle
 // keeps a pointer to it). Memory ordering: that of SpscSlotRing (slot

@@ -46,9 +46,9 @@ struct RingView {
 // small messages the data line the producer is still filling, away between
 // the producer's stores, which then wait for the line to come back. So once
 // two reloads in a row have each found more than one message, or at least
-// 16 KiB (the producer is streaming), a consumer that has taken all it knew of waits kSpins loop
-// iterations (75-108 ns here, timed) before it reads the
-// producer's lines again. A reload that finds nothing or a single message
+// 16 KiB (the producer is streaming), a consumer that has taken all it knew
+// of waits kSpins loop iterations (75-108 ns here, timed) before it reads
+// the producer's lines again. A reload that finds nothing or a single message
 // (under 16 KiB) ends the streak: a request-response consumer of small
 // messages (one outstanding: empty, then one message, or one message
 // already there) never waits; one with several requests outstanding may.
@@ -73,14 +73,14 @@ class CatchUpPatience {
     if (waits()) platform::spin_iterations(kSpins);
   }
   [[nodiscard]] bool waits() const noexcept { return hits_ >= 2; }
-  // Does a reload that found `messages` messages of `bytes` bytes in all
-  // count towards the streak? Several messages, or one large enough that
-  // the wait is small beside copying it (a 64 KiB stream finds one message
-  // per reload, and measured 11.7-12.4 GB/s without the wait vs 23.6-33.2
-  // with it).
+  // Does a reload that found `bytes` bytes, more than one message if
+  // `several`, count towards the streak? Several messages, or one large
+  // enough that the wait is small beside copying it (a 64 KiB stream finds
+  // one message per reload, and measured 11.7-12.4 GB/s without the wait vs
+  // 23.6-33.2 with it).
   static constexpr std::uint64_t kBulkBytes = 16384;
-  [[nodiscard]] static bool streaming_find(std::uint64_t messages, std::uint64_t bytes) noexcept {
-    return messages > 1 || bytes >= kBulkBytes;
+  [[nodiscard]] static bool streaming_find(bool several, std::uint64_t bytes) noexcept {
+    return several || bytes >= kBulkBytes;
   }
   // After a sane reload: did it find streaming_find() messages?
   void after_reload(bool found_several) noexcept {
@@ -316,7 +316,7 @@ class SpscRing {
           h.seq != static_cast<std::uint32_t>(c_.get_count)) {
         return {RingStatus::corrupt, {}};
       }
-      if (reloaded) c_.patience.after_reload(CatchUpPatience::streaming_find(available > rec ? 2 : 1, available));
+      if (reloaded) c_.patience.after_reload(CatchUpPatience::streaming_find(available > rec, available));
       c_.front_size = rec;
       return {RingStatus::ok, {data_ + offset + sizeof(RecordHeader), h.length}};
     }

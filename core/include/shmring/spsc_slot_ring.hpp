@@ -224,7 +224,7 @@ class SpscSlotRing {
       return RingStatus::empty;
     }
     if (!sane(c_.head, tail)) return RingStatus::corrupt;
-    c_.patience.after_reload(CatchUpPatience::streaming_find(tail - c_.head, (tail - c_.head) * slot_size()));
+    c_.patience.after_reload(CatchUpPatience::streaming_find(tail - c_.head > 1, (tail - c_.head) * slot_size()));
     c_.cached_tail = tail;
     return RingStatus::ok;
   }
