@@ -175,6 +175,11 @@ def paired_ratio(values, ours_b, peer_b, field):
     return statistics.median(ratios) if ratios else None
 
 
+def meets(ratio, op, target):
+    """Does `ratio` meet the SPEC target `op target` (op ">=" or "<=")?"""
+    return ratio >= target if op == ">=" else ratio <= target
+
+
 def build_rows(values):
     rows = []
     for case, metric, ours_b, peer, peer_b, field, op, target in rows_spec():
@@ -187,7 +192,7 @@ def build_rows(values):
         if op is None or ratio is None:
             passed = ratio is not None or op is None
         else:
-            passed = ratio >= target if op == ">=" else ratio <= target
+            passed = meets(ratio, op, target)
         rows.append({"case": case, "metric": metric, "shmring": ours, "peer": peer, "peer_value": theirs,
                      "ratio": ratio, "target": f"{op} {target:g}" if op else None,
                      "pass": bool(passed) if op and ratio is not None else (True if op is None else False)})
