@@ -446,7 +446,10 @@ struct Queue::State : detail::QueueHot {
     w.since = now;  // the next check one window later
     const std::uint64_t token = mring.owner_token(b.owner);
     if (token != 0 && platform::liveness(platform::unpack_owner(token)) == platform::Liveness::alive) return false;
-    const bool repaired = kind == RecordKind::claimed ? mring.repair_producer(b) : mring.repair_consumer(b);
+    // A blocker on the room (kind reading) is a dead reader's record, or a
+    // dead participant's hazard (refresh_released() names either).
+    const bool repaired = kind == RecordKind::claimed ? mring.repair_producer(b)
+                                                      : mring.repair_consumer(b) || mring.repair_hazard(b);
     if (repaired) {  // others may be parked behind the same record
       notify_all(layout->not_empty, stats);
       notify_all(layout->not_full, stats);
@@ -969,6 +972,8 @@ std::uint64_t Queue::claims_repaired() const noexcept { return s_->mpmc ? s_->mr
 std::uint64_t Queue::reads_lost() const noexcept { return s_->mpmc ? s_->mring.reads_lost() : 0; }
 std::uint64_t Queue::recover() noexcept {
   if (!s_->mpmc) return 0;
+  // Repairs are made under a hazard, which needs a participant slot.
+  if (s_->take(Role::consumer) != Errc{}) return 0;
   const std::uint64_t n = s_->mring.repair_dead_readers([](std::uint64_t token) {
     return platform::liveness(platform::unpack_owner(token)) == platform::Liveness::dead;
   });

@@ -19,7 +19,8 @@
 // Why this is right:
 // * Exactly once. A record is taken by the one CAS committed -> reading;
 //   a slot by the one CAS empty -> claimed. Tags make both CASes fail on a
-//   stale position (a reader delayed by a whole lap sees another tag).
+//   header of another lap, and the hazard below keeps the bytes they
+//   expect from being reused while they are pending.
 // * The chain invariant: the header at `tail` always reads empty(tail) —
 //   the claimant of the record before it wrote it before moving the tail
 //   (release), and a consumer reaches a position only after the record before
@@ -43,6 +44,28 @@
 //   message is lost: at most that one). Each repair is a CAS on the exact
 //   word, so repairers race harmlessly; a repairer that dies mid-repair is
 //   itself the recorded owner and is repaired in turn.
+// * Reuse. A tag says which lap wrote a whole header, not that its bytes
+//   are still a header: once `released` passes a record, the next lap may
+//   write a payload over it, and a payload that ends inside the old state
+//   word leaves that word's high bytes (the old tag) standing and rewrites
+//   its low bytes (kind and owner). One payload byte can so recreate the
+//   very word a participant read before it was descheduled — committed(r),
+//   empty(t) — and its CAS would then succeed on another message's bytes:
+//   a consumer would take a message twice and write its state word into a
+//   live payload; a producer would claim a position a lap old and move the
+//   tail back. A check of `released` before the CAS cannot close this (the
+//   reuse can happen between the check and the CAS). So every CAS on a
+//   header word runs under a hazard (MpmcParticipantLayout::hazard):
+//   publish "I may CAS at p or later", then check released <= p; refresh_
+//   released() moves `released` as before but lets producers reuse bytes
+//   only below the lowest published hazard. Both sides use seq_cst (the
+//   store-then-load pattern of hazard pointers): either the checker sees the
+//   new `released` and backs off, or the refresher sees the hazard. A hazard
+//   lives from the check to the CAS; a participant that dies holding one is
+//   found like any blocker (the producer waiting for room is told who) and
+//   its hazard cleared. Checked by model/mpmc_ring.pml (the stale CAS with
+//   byte reuse, and its weakened variant without the hazard) and by
+//   tests/stress/mpmc_race_test.cpp.
 //
 // Everything read from shared memory is untrusted: sizes and positions are
 // range-checked, and violations are reported as `corrupt`.
@@ -149,6 +172,9 @@ class MpmcRing {
         }
         me_ = idx;
         slot_ = &p;
+        // relaxed: a dead owner's hazard protected nothing it will ever CAS;
+        // ours is published with seq_cst when we need one.
+        p.hazard.store(0, std::memory_order_relaxed);
         // A dead owner may still be named by the records it held: finish them
         // now, as this index, before anything else can be claimed under it.
         if (owner != 0) {
@@ -166,6 +192,7 @@ class MpmcRing {
     if (slot_ == nullptr) return;
     abandon_claim();
     if (read_pos_ != kNone) pop();
+    unprotect();  // none stands between calls; a fork child's copy never detaches
     std::uint64_t expected = token;
     // SYNC(slot): release — our last records are visible to the next owner.
     (void)slot_->owner.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
@@ -207,13 +234,13 @@ class MpmcRing {
       const std::uint64_t need = claim_span(t, s);
       const bool pad = need != s;
       Blocker reader;
-      if (t + need + kHeader > released_cache_ + capacity_) {
+      if (t + need + kHeader > reuse_limit_ + capacity_) {
         reader = refresh_released();
         if (t < released_cache_ || t - released_cache_ > capacity_) {
           if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
           return {RingStatus::corrupt, {}, {}};
         }
-        if (t + need + kHeader > released_cache_ + capacity_) {
+        if (t + need + kHeader > reuse_limit_ + capacity_) {
           if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
           return {RingStatus::full, {}, reader};
         }
@@ -240,13 +267,14 @@ class MpmcRing {
         return {RingStatus::corrupt, {}, {}};
       }
       // relaxed: written with empty(t), published by the same tail store.
-      // acquire: read before stale() looks at `released`.
+      // acquire: read before protect() looks at `released`.
       const std::uint32_t seq = static_cast<std::uint32_t>(h.meta.load(std::memory_order_acquire) >> 32);
-      if (stale(t)) {  // our tail is a lap old: that empty(t) was half-overwritten bytes
+      if (!protect(t)) {  // our tail is a lap old: that empty(t) was half-overwritten bytes
         if (behind_released(layout_->tail)) return {RingStatus::corrupt, {}, {}};
         continue;
       }
       if (!pad && max_messages_ != 0 && !room_for_message(seq)) {
+        unprotect();
         if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
         return {RingStatus::full, {}, {}};
       }
@@ -254,11 +282,12 @@ class MpmcRing {
       slot_->held_put.store(t, std::memory_order_relaxed);
       // SYNC(state): acq_rel — the one CAS that makes the record ours. Our
       // later writes to [t, t + need) must not move above it nor above the
-      // acquire of `released` that proved the room free.
-      if (!h.state.compare_exchange_strong(w, word(t, RecordKind::claimed, me_), std::memory_order_acq_rel,
-                                           std::memory_order_relaxed)) {
-        continue;
-      }
+      // acquire of `released` that proved the room free. Under the hazard:
+      // the word it compares cannot be reused bytes (see "Reuse").
+      const bool won = h.state.compare_exchange_strong(w, word(t, RecordKind::claimed, me_),
+                                                       std::memory_order_acq_rel, std::memory_order_relaxed);
+      unprotect();  // a claimed record holds `released` back by itself
+      if (!won) continue;
       const std::uint64_t next = t + need;
       MpmcRecordHeader& nh = header(next);
       // relaxed: both published by the tail store (release) below.
@@ -291,10 +320,11 @@ class MpmcRing {
   void limit_to_backed(const std::atomic<std::uint64_t>* end) noexcept { backed_end_ = end; }
 
   // Moves `released` over consumed records now (producers do it when they
-  // need room; the owner of on-demand memory, to return it); returns it.
+  // need room; the owner of on-demand memory, to return it); returns the end
+  // of the bytes that may be reused (no hazard stands on them).
   std::uint64_t release_consumed() noexcept {
     (void)refresh_released();
-    return released_cache_;
+    return reuse_limit_;
   }
   [[nodiscard]] std::uint64_t tail() const noexcept { return layout_->tail.value.load(std::memory_order_acquire); }
 
@@ -336,9 +366,9 @@ class MpmcRing {
     const std::uint64_t s = record_bytes(n);
     const std::uint64_t need = claim_span(t, s);
     if (max_messages_ != 0 && !room_for_message(seq_at(t))) return false;
-    if (t + need + kHeader <= released_cache_ + capacity_) return true;
+    if (t + need + kHeader <= reuse_limit_ + capacity_) return true;
     (void)refresh_released();
-    return t + need + kHeader <= released_cache_ + capacity_ ||
+    return t + need + kHeader <= reuse_limit_ + capacity_ ||
            layout_->tail.value.load(std::memory_order_acquire) != t;
   }
 
@@ -383,14 +413,14 @@ class MpmcRing {
     MpmcRecordHeader& x = header(b.pos);
     std::uint64_t w = word(b.pos, RecordKind::claimed, b.owner);
     // A blocker seen a lap ago names bytes that are another lap's now.
-    if (x.state.load(std::memory_order_acquire) != w || stale(b.pos)) return false;
+    if (x.state.load(std::memory_order_acquire) != w || !protect(b.pos)) return false;
     slot_->held_put.store(b.pos, std::memory_order_relaxed);  // if we die too, the next repairer knows
     // SYNC(state): acq_rel — the dead owner's writes before its death, and
     // our takeover, are ordered for the next repairer.
-    if (!x.state.compare_exchange_strong(w, word(b.pos, RecordKind::claimed, me_), std::memory_order_acq_rel,
-                                         std::memory_order_relaxed)) {
-      return false;
-    }
+    const bool won = x.state.compare_exchange_strong(w, word(b.pos, RecordKind::claimed, me_),
+                                                     std::memory_order_acq_rel, std::memory_order_relaxed);
+    unprotect();
+    if (!won) return false;
     // SYNC(tail): acquire — if the owner moved the tail, its meta and the next
     // header are visible. Nobody else moves the tail from b.pos: the record
     // there is claimed (by us now).
@@ -420,17 +450,28 @@ class MpmcRing {
 
   // A consumer died reading the record at b.pos: it is consumed (lost).
   [[nodiscard]] bool repair_consumer(Blocker b) noexcept {
-    if (b.owner >= kMpmcParticipants) return false;
+    if (b.owner >= kMpmcParticipants || slot_ == nullptr) return false;
     std::uint64_t w = word(b.pos, RecordKind::reading, b.owner);
-    if (header(b.pos).state.load(std::memory_order_acquire) != w || stale(b.pos)) return false;
+    if (header(b.pos).state.load(std::memory_order_acquire) != w || !protect(b.pos)) return false;
     // SYNC(state): release — as pop().
-    if (!header(b.pos).state.compare_exchange_strong(w, word(b.pos, RecordKind::consumed, b.owner),
-                                                     std::memory_order_acq_rel, std::memory_order_relaxed)) {
-      return false;
-    }
+    const bool won = header(b.pos).state.compare_exchange_strong(w, word(b.pos, RecordKind::consumed, b.owner),
+                                                                 std::memory_order_acq_rel, std::memory_order_relaxed);
+    unprotect();
+    if (!won) return false;
     // relaxed: a statistic.
     layout_->key.reads_lost.fetch_add(1, std::memory_order_relaxed);
     return true;
+  }
+
+  // A participant died holding a hazard at b.pos (refresh_released() named
+  // it as what keeps producers from room): clear it. False when its hazard
+  // is not (or no longer) that one.
+  [[nodiscard]] bool repair_hazard(Blocker b) noexcept {
+    if (b.owner >= kMpmcParticipants) return false;
+    std::uint64_t expected = kHazardFlag | b.pos;
+    // SYNC(hazard): release — as unprotect(); the owner is dead, it CASes nothing more.
+    return layout_->participants[b.owner].hazard.compare_exchange_strong(expected, 0, std::memory_order_release,
+                                                                       std::memory_order_relaxed);
   }
 
   // Repairs every record that a dead consumer still holds (`is_dead(token)`
@@ -562,7 +603,9 @@ class MpmcRing {
       return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, len}, {}};
     }
     bool again = false;
+    HazardScope hazard{*this};  // cleared on every way out
   restart:
+    hazard.clear();
     // Every walk after the first was restarted by a stale() verdict or a
     // moved head; a head behind `released` would restart it forever.
     if (again && behind_released(layout_->head)) return {RingStatus::corrupt, {}, {}};
@@ -593,14 +636,17 @@ class MpmcRing {
       if (kind == RecordKind::empty) return {RingStatus::empty, {}, writer};
       if (kind == RecordKind::committed && (skipped[owner_of(w) / 64] >> (owner_of(w) % 64) & 1) == 0) {
         if (!take) return {RingStatus::ok, {}, {}};
-        if (stale(start)) goto restart;
+        // The walk from `start` is vouched for, and the CAS below compares a
+        // header that cannot be reused bytes, while the hazard stands.
+        if (!hazard.protect(start)) goto restart;
         // relaxed: read only by whoever proves us dead, after our death.
         slot_->held_get.store(r, std::memory_order_relaxed);
         // SYNC(state): acquire — the payload is visible once the record is ours.
         if (!x.state.compare_exchange_strong(w, word(r, RecordKind::reading, me_), std::memory_order_acquire,
                                              std::memory_order_relaxed)) {
-          continue;  // taken by another consumer: look at it again
+          continue;  // taken by another consumer: look at it again (still protected)
         }
+        hazard.clear();  // a record being read holds `released` back by itself
         const std::uint32_t len = static_cast<std::uint32_t>(x.meta.load(std::memory_order_relaxed));
         const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
         read_pos_ = r;
@@ -681,11 +727,17 @@ class MpmcRing {
                                                       std::memory_order_relaxed);
   }
 
-  // Moves `released` over consumed records (never past head); returns the
-  // consumer holding the oldest record, if a read is what stops it.
+  // Moves `released` over consumed records (never past head); sets
+  // released_cache_ to it and reuse_limit_ to the end of the bytes producers
+  // may reuse: `released`, or the lowest hazard below it (a hazard below
+  // `released` may be one about to fail its check: honouring it only waits
+  // a little). Returns who stops it from going further:
+  // the participant whose hazard is lowest, if one is below `released`, else
+  // the consumer holding the oldest record, if a read is what stops it.
   Blocker refresh_released() noexcept {
-    // SYNC(released): acquire — pairs with the release CAS of whoever moved it.
-    std::uint64_t cur = layout_->released.value.load(std::memory_order_acquire);
+    // SYNC(released): seq_cst — pairs with the release CAS of whoever moved
+    // it, and is ordered before the hazard loads below (see "Reuse").
+    std::uint64_t cur = layout_->released.value.load(std::memory_order_seq_cst);
     const std::uint64_t hd = layout_->head.value.load(std::memory_order_acquire);
     std::uint64_t r = cur;
     Blocker reader;
@@ -703,16 +755,69 @@ class MpmcRing {
       if (size == 0 || size > hd - r) break;  // damaged: stop here
       r += size;
     }
-    // SYNC(released): acq_rel — success proves nobody moved `released` while
-    // we read, so what we read was not overwritten; release publishes it.
-    if (r != cur && !layout_->released.value.compare_exchange_strong(cur, r, std::memory_order_acq_rel,
-                                                                     std::memory_order_acquire)) {
-      released_cache_ = cur;  // someone else moved it further
-      return {};
+    // SYNC(released): seq_cst — success proves nobody moved `released` while
+    // we read, so what we read was not overwritten; it publishes the new
+    // value, and precedes the hazard loads below in the single total order.
+    if (r != cur && !layout_->released.value.compare_exchange_strong(cur, r, std::memory_order_seq_cst,
+                                                                     std::memory_order_seq_cst)) {
+      r = cur;  // someone else moved it further
+      reader = {};
     }
+    const Blocker scanner = lowest_hazard(r);
     released_cache_ = r;
-    return reader;
+    reuse_limit_ = scanner.owner == kNoOwner ? r : scanner.pos;
+    return scanner.owner == kNoOwner ? reader : scanner;
   }
+
+  // The participant with the lowest hazard below `limit` (its position), or
+  // kNoOwner.
+  [[nodiscard]] Blocker lowest_hazard(std::uint64_t limit) const noexcept {
+    Blocker lowest{kNoOwner, limit};
+    for (std::uint32_t i = 0; i < kMpmcParticipants; ++i) {
+      // SYNC(hazard): seq_cst — after our read or CAS of `released`: a
+      // participant whose check of `released` came before it is seen here.
+      const std::uint64_t hz = layout_->participants[i].hazard.load(std::memory_order_seq_cst);
+      // A damaged word (flag clear) protects nothing: positions are aligned.
+      if ((hz & kHazardFlag) == 0) continue;
+      const std::uint64_t pos = hz & ~(kMpmcAlign - 1);
+      if (pos < lowest.pos) lowest = {i, pos};
+    }
+    return lowest;
+  }
+
+  // Publishes this participant's hazard at `pos` and checks that nothing
+  // from `pos` on was reused before it stood (stale() after the store).
+  // False: stale; no hazard is left standing.
+  [[nodiscard]] bool protect(std::uint64_t pos) noexcept {
+    // SYNC(hazard): seq_cst — the store is ordered before the load of
+    // `released` below (store-then-load: the pair refresh_released() and
+    // lowest_hazard() complete). Either that load sees a `released` past pos,
+    // or every later lowest_hazard() sees this hazard.
+    slot_->hazard.store(kHazardFlag | pos, std::memory_order_seq_cst);
+    if (layout_->released.value.load(std::memory_order_seq_cst) <= pos) return true;
+    unprotect();
+    return false;
+  }
+  void unprotect() noexcept {
+    // SYNC(hazard): release — our CAS on the protected bytes comes before
+    // any producer's reuse of them (lowest_hazard() loads this with seq_cst).
+    slot_->hazard.store(0, std::memory_order_release);
+  }
+  // protect() for a walk with many exits: the hazard is cleared by clear()
+  // or when the scope ends.
+  struct HazardScope {
+    MpmcRing& ring;
+    bool set = false;
+    explicit HazardScope(MpmcRing& r) noexcept : ring(r) {}
+    HazardScope(const HazardScope&) = delete;
+    HazardScope& operator=(const HazardScope&) = delete;
+    ~HazardScope() { clear(); }
+    [[nodiscard]] bool protect(std::uint64_t pos) noexcept { return set || (set = ring.protect(pos)); }
+    void clear() noexcept {
+      if (set) ring.unprotect();
+      set = false;
+    }
+  };
 
   // The message number the next message will get.
   [[nodiscard]] std::uint32_t tail_seq() const noexcept {
@@ -772,7 +877,8 @@ class MpmcRing {
   std::uint64_t key_;
   MpmcParticipantLayout* slot_ = nullptr;
   std::uint32_t me_ = kNoOwner;
-  std::uint64_t released_cache_ = 0;
+  std::uint64_t released_cache_ = 0;  // `released` as last read (sanity checks)
+  std::uint64_t reuse_limit_ = 0;     // bytes below it may be reused (room checks)
   std::uint32_t head_seq_cache_ = 0;
   const std::atomic<std::uint64_t>* backed_end_ = nullptr;  // on-demand memory: see limit_to_backed()
   std::uint64_t backed_cache_ = 0;

@@ -65,12 +65,18 @@ struct alignas(platform::kFalseSharingRange) MpmcKeyLayout {
 // claim/read, written before the claim: whoever finds the owner dead repairs
 // those two records (if they are still claimed/read by this index) before
 // reusing the slot, so no header ever names a slot's next owner.
+// `hazard` is kHazardFlag | p while the participant may compare-and-swap a
+// header word at a position >= p (0: none): bytes from p on are not reused
+// until it is cleared (mpmc_ring.hpp, "Reuse").
 struct MpmcParticipantLayout {
   std::atomic<std::uint64_t> owner;     // platform::pack_owner(); 0: free
   std::atomic<std::uint64_t> held_put;
   std::atomic<std::uint64_t> held_get;
-  std::uint64_t reserved;
+  std::atomic<std::uint64_t> hazard;
 };
+// Positions are multiples of kMpmcAlign: bit 0 marks a hazard as set, so a
+// zero-filled table means "no hazards".
+inline constexpr std::uint64_t kHazardFlag = 1;
 static_assert(sizeof(MpmcParticipantLayout) == 32);
 
 struct MpmcRingLayout {

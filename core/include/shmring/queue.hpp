@@ -306,6 +306,7 @@ class Queue {
   [[nodiscard]] std::uint64_t reads_lost() const noexcept;       // a message a dead consumer held: lost
   // MPMC: repairs now every record a dead consumer still holds (they are
   // otherwise repaired when a producer needs their room); returns how many.
+  // The handle attaches as a participant first (as a get would) if it is not.
   std::uint64_t recover() noexcept;
 
  protected:

@@ -16,7 +16,7 @@ namespace shmring {
 
 inline constexpr std::uint32_t kQueueKind = 0x55455551u;          // "QUEU"
 inline constexpr std::uint32_t kJoinableQueueKind = 0x4555514au;  // "JQUE": same layout, counts tasks
-inline constexpr std::uint32_t kQueueLayoutVersion = 3;  // 2: engine + the MPMC ring; 3: fixed-size slots
+inline constexpr std::uint32_t kQueueLayoutVersion = 4;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards
 
 // Written once by the creator before publish; read-only afterwards.
 struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
@@ -94,6 +94,7 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueBackingLayout, unbacked_below), offsetof(QueueBackingLayout, lock),
     offsetof(MpmcRingLayout, tail), offsetof(MpmcRingLayout, head), offsetof(MpmcRingLayout, released),
     offsetof(MpmcRingLayout, key), offsetof(MpmcRingLayout, participants), sizeof(MpmcParticipantLayout),
+    offsetof(MpmcParticipantLayout, hazard),
     sizeof(MpmcRecordHeader), kMpmcParticipants,
     offsetof(QueueControlLayout, closed), offsetof(QueueControlLayout, producer_owner),
     offsetof(QueueControlLayout, consumer_owner), offsetof(SpscRingLayout, producer),
