@@ -77,6 +77,7 @@
 #include <span>
 
 #include "shmring/mpmc_ring_layout.hpp"
+#include "shmring/platform/preempt.hpp"  // SHMRING_PREEMPTION_POINT (stress builds only)
 #include "shmring/platform/segment_layout.hpp"  // layout_at
 #include "shmring/spsc_ring.hpp"  // RingStatus
 
@@ -231,6 +232,7 @@ class MpmcRing {
       // written before the tail moved here is visible.
       const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
       const std::uint64_t offset = t & mask_;
+      SHMRING_PREEMPTION_POINT();
       const std::uint64_t need = claim_span(t, s);
       const bool pad = need != s;
       Blocker reader;
@@ -255,6 +257,7 @@ class MpmcRing {
       // SYNC(state): acquire — see the claim CAS below.
       std::uint64_t w = h.state.load(std::memory_order_acquire);
       if (w != word(t, RecordKind::empty, 0)) {
+        SHMRING_PREEMPTION_POINT();
         if (stale(t)) {  // our tail is a lap old: these bytes are another lap's
           if (behind_released(layout_->tail)) return {RingStatus::corrupt, {}, {}};
           continue;
@@ -278,6 +281,7 @@ class MpmcRing {
         if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
         return {RingStatus::full, {}, {}};
       }
+      SHMRING_PREEMPTION_POINT();
       // relaxed: read only by whoever proves us dead, after our death.
       slot_->held_put.store(t, std::memory_order_relaxed);
       // SYNC(state): acq_rel — the one CAS that makes the record ours. Our
@@ -288,6 +292,7 @@ class MpmcRing {
                                                        std::memory_order_acq_rel, std::memory_order_relaxed);
       unprotect();  // a claimed record holds `released` back by itself
       if (!won) continue;
+      SHMRING_PREEMPTION_POINT();
       const std::uint64_t next = t + need;
       MpmcRecordHeader& nh = header(next);
       // relaxed: both published by the tail store (release) below.
@@ -301,6 +306,7 @@ class MpmcRing {
         h.state.store(word(t, RecordKind::consumed, me_), std::memory_order_release);
         continue;
       }
+      SHMRING_PREEMPTION_POINT();
       h.meta.store(std::uint64_t{seq} << 32 | n, std::memory_order_relaxed);  // final length at commit
       // SYNC(tail): release — publishes meta and the next header.
       layout_->tail.value.store(next, std::memory_order_release);
@@ -342,6 +348,7 @@ class MpmcRing {
                     std::memory_order_relaxed);
       ph.state.store(word(t + used, RecordKind::consumed, me_), std::memory_order_relaxed);
     }
+    SHMRING_PREEMPTION_POINT();
     h.meta.store(std::uint64_t{claim_seq_} << 32 | n, std::memory_order_relaxed);
     // SYNC(state): release — the payload and meta are visible to the consumer
     // whose CAS (acquire) takes this record.
@@ -393,6 +400,7 @@ class MpmcRing {
   // Consumes the record front() handed out.
   void pop() noexcept {
     if (read_pos_ == kNone) return;
+    SHMRING_PREEMPTION_POINT();
     // SYNC(state): release — our reads of the payload come before any
     // producer's reuse of these bytes (it acquires this state first).
     header(read_pos_).state.store(word(read_pos_, RecordKind::consumed, me_), std::memory_order_release);
@@ -414,6 +422,7 @@ class MpmcRing {
     std::uint64_t w = word(b.pos, RecordKind::claimed, b.owner);
     // A blocker seen a lap ago names bytes that are another lap's now.
     if (x.state.load(std::memory_order_acquire) != w || !protect(b.pos)) return false;
+    SHMRING_PREEMPTION_POINT();
     slot_->held_put.store(b.pos, std::memory_order_relaxed);  // if we die too, the next repairer knows
     // SYNC(state): acq_rel — the dead owner's writes before its death, and
     // our takeover, are ordered for the next repairer.
@@ -612,6 +621,7 @@ class MpmcRing {
     again = true;
     // SYNC(head): acquire — pairs with the release CAS that moved it here.
     std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+    SHMRING_PREEMPTION_POINT();
     const std::uint64_t start = h;  // the walk is trusted while nothing from here on was reused
     std::uint64_t r = h;
     Blocker writer;                       // the oldest record still being written
@@ -620,6 +630,7 @@ class MpmcRing {
       MpmcRecordHeader& x = header(r);
       // SYNC(state): acquire — pairs with the producer's commit (release).
       std::uint64_t w = x.state.load(std::memory_order_acquire);
+      SHMRING_PREEMPTION_POINT();
       // What a walk read is acted on (a CAS) or reported (corrupt) only after
       // stale(start) vouches that no byte from its start on was reused
       // meanwhile: a walk descheduled for a lap reads another lap's bytes —
@@ -639,6 +650,7 @@ class MpmcRing {
         // The walk from `start` is vouched for, and the CAS below compares a
         // header that cannot be reused bytes, while the hazard stands.
         if (!hazard.protect(start)) goto restart;
+        SHMRING_PREEMPTION_POINT();
         // relaxed: read only by whoever proves us dead, after our death.
         slot_->held_get.store(r, std::memory_order_relaxed);
         // SYNC(state): acquire — the payload is visible once the record is ours.
@@ -647,6 +659,7 @@ class MpmcRing {
           continue;  // taken by another consumer: look at it again (still protected)
         }
         hazard.clear();  // a record being read holds `released` back by itself
+        SHMRING_PREEMPTION_POINT();
         const std::uint32_t len = static_cast<std::uint32_t>(x.meta.load(std::memory_order_relaxed));
         const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
         read_pos_ = r;
@@ -681,6 +694,7 @@ class MpmcRing {
       }
       // acquire: read before stale() below looks at `released`.
       const std::uint64_t size = span_of(x.meta.load(std::memory_order_acquire));
+      SHMRING_PREEMPTION_POINT();
       if (size == 0 || size > tail - r) {
         if (stale(start) || layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
         return {RingStatus::corrupt, {}, {}};
@@ -721,6 +735,7 @@ class MpmcRing {
 
   void advance_head(std::uint64_t from, std::uint64_t size) noexcept {
     std::uint64_t expected = from;
+    SHMRING_PREEMPTION_POINT();
     // SYNC(head): release — a consumer that reads the new head sees the
     // header there (written before the record we passed was committed).
     (void)layout_->head.value.compare_exchange_strong(expected, from + size, std::memory_order_release,
@@ -741,6 +756,7 @@ class MpmcRing {
     const std::uint64_t hd = layout_->head.value.load(std::memory_order_acquire);
     std::uint64_t r = cur;
     Blocker reader;
+    SHMRING_PREEMPTION_POINT();
     while (r < hd) {
       MpmcRecordHeader& x = header(r);
       // SYNC(state): acquire — pairs with pop() (release): the reader is done
@@ -755,6 +771,7 @@ class MpmcRing {
       if (size == 0 || size > hd - r) break;  // damaged: stop here
       r += size;
     }
+    SHMRING_PREEMPTION_POINT();
     // SYNC(released): seq_cst — success proves nobody moved `released` while
     // we read, so what we read was not overwritten; it publishes the new
     // value, and precedes the hazard loads below in the single total order.
@@ -763,6 +780,7 @@ class MpmcRing {
       r = cur;  // someone else moved it further
       reader = {};
     }
+    SHMRING_PREEMPTION_POINT();
     const Blocker scanner = lowest_hazard(r);
     released_cache_ = r;
     reuse_limit_ = scanner.owner == kNoOwner ? r : scanner.pos;
@@ -794,6 +812,7 @@ class MpmcRing {
     // lowest_hazard() complete). Either that load sees a `released` past pos,
     // or every later lowest_hazard() sees this hazard.
     slot_->hazard.store(kHazardFlag | pos, std::memory_order_seq_cst);
+    SHMRING_PREEMPTION_POINT();
     if (layout_->released.value.load(std::memory_order_seq_cst) <= pos) return true;
     unprotect();
     return false;
