@@ -247,7 +247,7 @@ TEST(Segment, InvalidNamesFailWithInvalidName) {
     auto o = Segment::open(name, expect());
     ASSERT_FALSE(o) << "open accepted '" << n << "'";
     EXPECT_EQ(o.error().code, Errc::invalid_name) << "open '" << n << "'";
-    auto u = Segment::unlink(name);
+    auto u = Segment::unlink(name, kTestKind);
     ASSERT_FALSE(u) << "unlink accepted '" << n << "'";
     EXPECT_EQ(u.error().code, Errc::invalid_name) << "unlink '" << n << "'";
   }
@@ -275,7 +275,7 @@ TEST(Segment, AbsolutePathOutsideDevShmWorks) {
   auto opened = Segment::open(path, expect());
   ASSERT_TRUE(opened) << opened.error().message();
   EXPECT_EQ(opened->payload()[7], std::byte{7});
-  ASSERT_TRUE(Segment::unlink(path));
+  ASSERT_TRUE(Segment::unlink(path, kTestKind));
   EXPECT_FALSE(exists_no_follow(path));
 }
 
@@ -287,10 +287,10 @@ TEST(Segment, UnlinkRemovesTheFileAndASecondUnlinkFailsWithNotFound) {
     seg->publish();
   }
   ASSERT_TRUE(exists_no_follow(name.path()));
-  auto first = Segment::unlink(name);
+  auto first = Segment::unlink(name, kTestKind);
   EXPECT_TRUE(first) << first.error().message();
   EXPECT_FALSE(exists_no_follow(name.path()));
-  auto second = Segment::unlink(name);
+  auto second = Segment::unlink(name, kTestKind);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, Errc::not_found);
 }
