@@ -567,7 +567,7 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpect& expect
       });
       if (!removal) return removal.error();
       if (*removal == Removal::removed) return fail(Errc::creator_died, "creator died before publishing");
-      continue;  // someone else removed or is removing it: look at the name again
+      // Someone else removed it or is removing it: look at the name again.
     }
     if (ready_deadline.passed()) return verdict.error();
     sleep_until_ns(monotonic_ns() + kRetryPauseNs);
