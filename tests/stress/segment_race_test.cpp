@@ -15,9 +15,17 @@
 //    says not_found / creator_died, a create after it succeeds, and no
 //    temporary name of the dead creator is left once the next create ran.
 //
+// 3. Creators in three processes race for one name, make it, hold it
+//    briefly and unlink it, while the test kills one of them at random
+//    moments and starts another, and an opener hammers the name: create's
+//    O_EXCL holds (never two holders at once), no holder loses its file to a
+//    taker (the name still leads to its file when it unlinks it), and every
+//    open ends in a specific error or a published segment.
+//
 // SHMRING_SEGMENT_RACE_KILLS (default 60) and SHMRING_SEGMENT_RACE_SEED
-// (printed) change part 2; SHMRING_SEGMENT_RACE_MS (default 500) is the
-// hammering time per shape in part 1. A few seconds with the defaults.
+// (printed) change parts 2 and 3; SHMRING_SEGMENT_RACE_MS (default 500) is
+// the hammering time per shape in part 1 and the length of part 3. A few
+// seconds with the defaults.
 #include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -238,6 +246,162 @@ TEST(SegmentRace, CreatorsKilledAtRandomMomentsNeverLeaveTheNameUnusable) {
     if (::testing::Test::HasFailure()) break;
   }
   for (const auto& [what, n] : outcomes) std::printf("  the kill left %s: %d\n", what.c_str(), n);
+}
+
+// ---- 3. creators racing for one name, some killed ---------------------------
+
+constexpr std::uint32_t kRaceKind = 0x45434152u;  // "RACE"
+
+platform::SegmentSpec race_spec(std::uint64_t payload) {
+  platform::SegmentSpec s;
+  s.kind = kRaceKind;
+  s.layout_version = 1;
+  s.layout_hash = 1;
+  s.payload_size = payload;
+  return s;
+}
+
+platform::SegmentExpect race_expect(std::chrono::nanoseconds ready_timeout) {
+  platform::SegmentExpect e;
+  e.kind = kRaceKind;
+  e.layout_version = 1;
+  e.layout_hash = 1;
+  e.ready_timeout = ready_timeout;
+  return e;
+}
+
+struct RaceLedger {
+  std::atomic<std::uint64_t> holder;      // pid of the creator holding the name, 0: none
+  std::atomic<std::uint64_t> held;        // successful creates
+  std::atomic<std::uint64_t> two_holders;  // a create succeeded while another holder held the name
+  std::atomic<std::uint64_t> lost_file;   // a holder found the name leading to another file
+  std::atomic<std::uint64_t> bad_unlink;  // a holder's unlink of its own file failed
+  std::atomic<std::uint64_t> bad_create;  // a create failed with something other than exists
+  std::atomic<int> stop;
+};
+
+int race_creator(const UniqueName& name, RaceLedger& g, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const auto self = static_cast<std::uint64_t>(::getpid());
+  // relaxed (every atomic here): counters and the stop flag are read by the
+  // parent after this process exited; `holder` is a CAS token whose only
+  // question is "was anyone else holding it".
+  while (g.stop.load(std::memory_order_relaxed) == 0) {
+    const std::uint64_t payload = std::uint64_t{4096} << (rng() % 11);  // 4 KiB .. 4 MiB
+    auto seg = platform::Segment::create(name, race_spec(payload));
+    if (!seg) {
+      if (seg.error().code != Errc::exists) g.bad_create.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    // Unpublished for a while: takers must leave a live creator's file alone.
+    sleep_until_ns(monotonic_ns() + static_cast<std::int64_t>(rng() % 300'000));
+    seg->publish();
+    std::uint64_t none = 0;
+    if (!g.holder.compare_exchange_strong(none, self, std::memory_order_relaxed)) {
+      g.two_holders.fetch_add(1, std::memory_order_relaxed);
+    }
+    g.held.fetch_add(1, std::memory_order_relaxed);
+    auto mine = platform::Segment::open(name, race_expect(std::chrono::nanoseconds(0)));
+    if (!mine || mine->header().creator_pid != self ||
+        mine->header().created_realtime_ns != seg->header().created_realtime_ns) {
+      g.lost_file.fetch_add(1, std::memory_order_relaxed);
+    }
+    sleep_until_ns(monotonic_ns() + static_cast<std::int64_t>(rng() % 200'000));
+    // Give the token back before the name: nobody can create while it exists.
+    g.holder.store(0, std::memory_order_relaxed);
+    if (!platform::Segment::unlink(name, kRaceKind)) g.bad_unlink.fetch_add(1, std::memory_order_relaxed);
+  }
+  return 0;
+}
+
+TEST(SegmentRace, CreatorsRacingForANameWhileSomeAreKilledNeverShareIt) {
+  const std::uint64_t kills = env_or("SHMRING_SEGMENT_RACE_KILLS", 60);
+  const std::uint64_t seed = env_or("SHMRING_SEGMENT_RACE_SEED", std::random_device{}());
+  const std::int64_t length_ns = static_cast<std::int64_t>(env_or("SHMRING_SEGMENT_RACE_MS", 500)) * kMs;
+  std::printf("%llu kills over at least %lld ms, SHMRING_SEGMENT_RACE_SEED=%llu\n",
+              static_cast<unsigned long long>(kills), static_cast<long long>(length_ns / kMs),
+              static_cast<unsigned long long>(seed));
+  std::fflush(stdout);
+  std::mt19937_64 rng(seed);
+  UniqueName name("race-creators");
+  SharedMemory<RaceLedger> g;
+  SharedMemory<std::atomic<int>> stop_opener;
+  Child opener = fork_child([&](int out) {
+    std::map<std::string, std::uint64_t> bad;
+    std::uint64_t died = 0;
+    // relaxed: a stop request; nothing is read on its strength.
+    while (stop_opener->load(std::memory_order_relaxed) == 0) {
+      const std::int64_t t0 = monotonic_ns();
+      auto s = platform::Segment::open(name, race_expect(kReadyTimeout));
+      if (s) continue;
+      const Errc e = s.error().code;
+      died += e == Errc::creator_died ? 1 : 0;
+      const bool late_not_ready = e == Errc::not_ready && monotonic_ns() - t0 >= kReadyTimeout.count() * kMs;
+      if (e != Errc::not_found && e != Errc::creator_died && !late_not_ready) ++bad[s.error().message()];
+    }
+    write_line(out, "died " + std::to_string(died));
+    for (const auto& [what, n] : bad) write_line(out, "bad " + std::to_string(n) + "x " + what);
+    return 0;
+  });
+
+  std::vector<Child> creators;
+  std::vector<pid_t> pids;
+  std::uint64_t next_seed = seed;
+  const auto start_creator = [&] {
+    const std::uint64_t s = ++next_seed;
+    creators.push_back(fork_child([&, s](int) { return race_creator(name, *g, s); }));
+    pids.push_back(creators.back().pid());
+  };
+  for (int i = 0; i < 3; ++i) start_creator();
+
+  const std::int64_t until = monotonic_ns() + length_ns;
+  const std::int64_t pause_ns = length_ns / static_cast<std::int64_t>(kills == 0 ? 1 : kills);
+  for (std::uint64_t k = 0; k < kills || monotonic_ns() < until; ++k) {
+    sleep_until_ns(monotonic_ns() + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(2 * pause_ns + 1)));
+    if (k >= kills) continue;
+    const std::size_t victim = rng() % creators.size();
+    const auto victim_pid = static_cast<std::uint64_t>(pids[victim]);
+    creators[victim].kill(SIGKILL);
+    ASSERT_EQ(creators[victim].wait(10s), 128 + SIGKILL);
+    // A victim killed holding a published segment leaves a ready object:
+    // the user's to unlink, as for any published object. Give its token back
+    // before removing it (nobody can create while the name holds it).
+    auto left = platform::Segment::open(name, race_expect(std::chrono::nanoseconds(0)));
+    if (left && left->header().creator_pid == victim_pid) {
+      std::uint64_t token = victim_pid;
+      // relaxed: see race_creator().
+      (void)g->holder.compare_exchange_strong(token, 0, std::memory_order_relaxed);
+      EXPECT_TRUE(platform::Segment::unlink(name, kRaceKind));
+    }
+    creators.erase(creators.begin() + static_cast<std::ptrdiff_t>(victim));
+    pids.erase(pids.begin() + static_cast<std::ptrdiff_t>(victim));
+    start_creator();
+  }
+  g->stop.store(1, std::memory_order_relaxed);
+  for (Child& c : creators) EXPECT_EQ(c.wait(30s), 0);
+  stop_opener->store(1, std::memory_order_relaxed);
+  for (std::string line = opener.read_line(30s); !line.empty(); line = opener.read_line(30s)) {
+    if (line.rfind("bad ", 0) == 0) ADD_FAILURE() << "an open failed with " << line.substr(4);
+    if (line.rfind("died ", 0) == 0) std::printf("  the opener removed %s dead creators' files\n", line.c_str() + 5);
+  }
+  EXPECT_EQ(opener.wait(30s), 0);
+
+  std::printf("  %llu creates held the name\n", static_cast<unsigned long long>(g->held.load()));
+  EXPECT_GT(g->held.load(), 0u);
+  EXPECT_EQ(g->two_holders.load(), 0u) << "create succeeded while another creator held the name";
+  EXPECT_EQ(g->lost_file.load(), 0u) << "a holder's file was removed or replaced";
+  EXPECT_EQ(g->bad_unlink.load(), 0u) << "a holder could not unlink its own file";
+  EXPECT_EQ(g->bad_create.load(), 0u) << "a create failed with something other than exists";
+  // The name is usable afterwards.
+  auto after = platform::Segment::open(name, race_expect(std::chrono::seconds(1)));
+  if (after) {
+    EXPECT_TRUE(platform::Segment::unlink(name, kRaceKind));
+  } else {
+    EXPECT_TRUE(after.error().code == Errc::not_found || after.error().code == Errc::creator_died)
+        << after.error().message();
+  }
+  auto fresh = platform::Segment::create(name, race_spec(4096));
+  EXPECT_TRUE(fresh) << fresh.error().message();
 }
 
 }  // namespace
