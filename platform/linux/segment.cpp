@@ -58,8 +58,9 @@
 //
 // Tests: Segment.* in tests/unit/segment_test.cpp (leftovers of dead,
 // stopped and live creators, temp files, RLIMIT_FSIZE, unlink kinds) and
-// SegmentRace.* in tests/unit/segment_race_test.cpp (openers hammering
-// creators of 4 KiB to 256 MiB, creators SIGKILLed at random moments).
+// SegmentRace.* in tests/stress/segment_race_test.cpp (openers hammering
+// creators of 4 KiB to 256 MiB, creators SIGKILLed at random moments,
+// creators racing for one name).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -351,10 +352,8 @@ Result<void> link_at_name(const UnnamedFile& f, const std::string& path) {
   if (f.temp_path.empty()) {
     char proc[40];
     std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f.fd);
-    if (auto r = sys_call("linkat", [&] { return ::linkat(AT_FDCWD, proc, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW); });
-        !r) {
-      return r.error();
-    }
+    auto r = sys_call("linkat", [&] { return ::linkat(AT_FDCWD, proc, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW); });
+    if (!r) return r.error();
     return {};
   }
   if (auto r = sys_call("link", [&] { return ::link(f.temp_path.c_str(), path.c_str()); }); !r) return r.error();
@@ -386,6 +385,30 @@ Result<Holder> settle_holder(const std::string& path) {
     case Removal::declined: break;
   }
   return Holder::taken;
+}
+
+// The creator's mapping and descriptor were made before the file had its
+// name, so /proc/<pid>/maps and fd would show them as an unnamed O_TMPFILE or
+// a removed temporary name ("(deleted)"). Once linked, they are made again
+// through the name, as every opener's are — only if the name still leads to
+// this file (same device and inode); otherwise the old ones stay.
+void hold_through_name(const std::string& path, std::size_t size, std::byte** base, int* fd) noexcept {
+  const int named = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (named < 0) return;
+  struct stat made{};
+  struct stat found{};
+  void* p = MAP_FAILED;
+  if (::fstat(*fd, &made) == 0 && ::fstat(named, &found) == 0 && made.st_dev == found.st_dev &&
+      made.st_ino == found.st_ino) {
+    p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, named, 0);
+  }
+  if (p == MAP_FAILED) {
+    ::close(named);
+    return;
+  }
+  ::munmap(*base, size);
+  *base = static_cast<std::byte*>(p);
+  ::close(std::exchange(*fd, named));
 }
 
 // Fails before the file grows past RLIMIT_FSIZE: growing it would raise
@@ -503,6 +526,7 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec) 
     if (monotonic_ns() > give_up) return fail(Errc::exists, "another process keeps removing and taking the name");
     if (*holder == Holder::busy) sleep_until_ns(monotonic_ns() + kRetryPauseNs);
   }
+  hold_through_name(*path, seg.map_size_, &seg.base_, &fd.fd);
   seg.path_ = std::move(*path);
   seg.fd_ = std::exchange(fd.fd, -1);
   seg.unpublished_ = true;  // from here on, a failure removes the file again (~Segment)

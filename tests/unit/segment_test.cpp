@@ -4,6 +4,7 @@
 // for a full file system, a file size limit and a file of another owner, the
 // leftovers of creators that died (taken over) or stopped (kept), and unlink
 // refusing what is not a segment of its kind.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,24 +13,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
-#include <map>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "process.hpp"
+#include "shared_memory.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/platform/process.hpp"
 #include "shmring/platform/segment.hpp"
@@ -582,25 +584,33 @@ TEST(Segment, OpenDuringTheCreateOfALargeSegmentWaitsForItOrFindsNothing) {
   UniqueName name;
   constexpr int kRounds = 4;
   constexpr std::uint64_t kLarge = std::uint64_t{128} << 20;
+  test::SharedMemory<std::atomic<int>> done;
   test::Child creator = test::fork_child([&](int out) {
     test::write_line(out, "start");
-    for (int i = 0; i < kRounds; ++i) {
+    int rc = 0;
+    for (int i = 0; i < kRounds && rc == 0; ++i) {
       auto seg = Segment::create(name, spec(0600, kLarge));
-      if (!seg) return 1;
+      if (!seg) {
+        test::write_line(out, "create: " + seg.error().message());
+        rc = 1;
+        break;
+      }
       seg->payload()[kLarge - 1] = std::byte{0x5a};
       seg->publish();
-      sleep_until_ns(monotonic_ns() + 5'000'000);
-      if (!Segment::unlink(name, kTestKind)) return 2;
+      sleep_until_ns(monotonic_ns() + 20'000'000);  // published long enough to be found
+      if (auto u = Segment::unlink(name, kTestKind); !u) {
+        test::write_line(out, "unlink: " + u.error().message());
+        rc = 2;
+      }
     }
-    return 0;
+    done->store(1, std::memory_order_relaxed);  // relaxed: a stop request for the opener loop
+    return rc;
   });
   ASSERT_EQ(creator.read_line(10s), "start");
   std::map<std::string, int> seen;
   int opened = 0;
-  int st = 0;
-  while (::waitpid(creator.pid(), &st, WNOHANG) == 0) {
-    SegmentExpect e = expect(5s);
-    auto o = Segment::open(name, e);
+  while (done->load(std::memory_order_relaxed) == 0) {
+    auto o = Segment::open(name, expect(5s));
     if (o) {
       ++opened;
       EXPECT_EQ(o->payload()[kLarge - 1], std::byte{0x5a});
@@ -608,9 +618,34 @@ TEST(Segment, OpenDuringTheCreateOfALargeSegmentWaitsForItOrFindsNothing) {
       ++seen[o.error().message()];
     }
   }
-  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "creator status " << st;
+  EXPECT_EQ(creator.wait(30s), 0) << creator.read_line(1s);
   for (const auto& [what, count] : seen) ADD_FAILURE() << count << " opens failed with: " << what;
   EXPECT_GT(opened, 0);
+}
+
+// The creator's mapping is of the named file, as an opener's is: tools that
+// read /proc/<pid>/maps find the creator, not an unnamed or "(deleted)" file.
+TEST(Segment, TheCreatorMapsTheFileThroughItsName) {
+  for (const bool named_temp : {false, true}) {
+    detail::use_named_temp_files(named_temp);
+    UniqueName name;
+    auto seg = Segment::create(name, spec());
+    detail::use_named_temp_files(false);
+    ASSERT_TRUE(seg) << seg.error().message();
+    std::FILE* maps = std::fopen("/proc/self/maps", "r");
+    ASSERT_NE(maps, nullptr);
+    int found = 0;
+    char line[4096];
+    while (std::fgets(line, sizeof(line), maps) != nullptr) {
+      std::string l(line);
+      if (!l.empty() && l.back() == '\n') l.pop_back();
+      const std::string& path = name.path();
+      if (l.size() >= path.size() && l.compare(l.size() - path.size(), path.size(), path) == 0) ++found;
+      EXPECT_EQ(l.find("shmring-tmp"), std::string::npos) << l;
+    }
+    std::fclose(maps);
+    EXPECT_EQ(found, 1) << (named_temp ? "temporary names" : "O_TMPFILE");
+  }
 }
 
 // Restores O_TMPFILE for the next test.
@@ -630,8 +665,11 @@ TEST(Segment, CreateWithTemporaryNamesRemovesOnlyThoseOfDeadCreators) {
   ASSERT_FALSE(dir.path().empty());
   const ProcessId dead = dead_process();
   const ProcessId self = current_process();
-  const std::string dead_temp = ".shmring-tmp." + std::to_string(dead.pid) + "." + std::to_string(dead.start_time) + ".0";
-  const std::string live_temp = ".shmring-tmp." + std::to_string(self.pid) + "." + std::to_string(self.start_time) + ".999999";
+  const auto temp_name = [](const ProcessId& p, const char* seq) {
+    return ".shmring-tmp." + std::to_string(p.pid) + "." + std::to_string(p.start_time) + "." + seq;
+  };
+  const std::string dead_temp = temp_name(dead, "0");
+  const std::string live_temp = temp_name(self, "999999");
   for (const std::string& leaf : {dead_temp, live_temp}) {
     const int fd = ::open((dir.path() + "/" + leaf).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0) << std::strerror(errno);
