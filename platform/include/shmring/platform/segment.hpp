@@ -15,9 +15,11 @@
 // start time), and only then links it at the name, which fails if anything
 // is there. So a name only ever holds a complete header: an opener never
 // sees an empty, short or zero file in the making, and a creator that dies
-// leaves either nothing, a temporary file named after it, or a file whose
-// header says who made it. The next create or open proves that creator dead
-// (pid + start time; a stopped process is alive) and removes its leftover.
+// leaves either nothing, a temporary file named after it (removed by the
+// next create in that directory that uses temporary names), or a file
+// whose header says who made it (removed by the next create or open of the
+// name). Either is removed only once that creator is proven dead (pid +
+// start time; a stopped process is alive).
 //
 // Create reserves every byte up front (posix_fallocate), so a full tmpfs or
 // a file size limit (RLIMIT_FSIZE) is an error at create time and never a
@@ -57,8 +59,8 @@ struct SegmentExpect {
   std::uint32_t layout_version = 0;
   std::uint64_t layout_hash = 0;
   std::uint64_t min_payload_size = 0;
-  // How long to wait for a creator that is still initialising the file (an
-  // empty, short or not-yet-ready file) before reporting it as such.
+  // How long to wait for a live creator whose file is still `initializing`
+  // before reporting not_ready (a dead creator's: creator_died at once).
   std::chrono::nanoseconds ready_timeout = std::chrono::milliseconds(1000);
   bool allow_foreign_owner = false;  // accept a file owned by another uid
 };
