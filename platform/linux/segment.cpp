@@ -293,12 +293,24 @@ std::string directory_of(const std::string& path) {
   return slash == 0 ? std::string("/") : path.substr(0, slash);
 }
 
+// readdir64, not readdir: a 32-bit process built without 64-bit file
+// offsets gets EOVERFLOW from readdir on a directory whose offsets need 64
+// bits (ext4's hashes, seen by a 32-bit program on a 64-bit kernel, qemu-user
+// included), and would silently see no entries.
+#if defined(__GLIBC__)
+using DirEntry = struct dirent64;
+const DirEntry* next_entry(DIR* d) noexcept { return ::readdir64(d); }
+#else
+using DirEntry = struct dirent;
+const DirEntry* next_entry(DIR* d) noexcept { return ::readdir(d); }
+#endif
+
 // Removes the temporary names of dead creators in `dir` (named-temp path).
 void collect_dead_temp_files(const std::string& dir) noexcept {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return;
   const std::size_t prefix = sizeof(kTempPrefix) - 1;
-  while (const dirent* e = ::readdir(d)) {
+  while (const DirEntry* e = next_entry(d)) {
     if (std::strncmp(e->d_name, kTempPrefix, prefix) != 0) continue;
     unsigned pid = 0;
     unsigned long long start = 0;

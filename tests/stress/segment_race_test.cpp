@@ -26,7 +26,6 @@
 // (printed) change parts 2 and 3; SHMRING_SEGMENT_RACE_MS (default 500) is
 // the hammering time per shape in part 1 and the length of part 3. A few
 // seconds with the defaults.
-#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,11 +36,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -86,12 +85,12 @@ std::vector<Shape> shapes() {
 std::vector<std::string> temp_names_of(pid_t pid) {
   const std::string prefix = ".shmring-tmp." + std::to_string(pid) + ".";
   std::vector<std::string> out;
-  DIR* d = ::opendir("/dev/shm");
-  if (d == nullptr) return out;
-  while (const dirent* e = ::readdir(d)) {
-    if (std::string_view(e->d_name).substr(0, prefix.size()) == prefix) out.emplace_back(e->d_name);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    std::string leaf = e.path().filename().string();
+    if (leaf.compare(0, prefix.size(), prefix) == 0) out.push_back(std::move(leaf));
   }
-  ::closedir(d);
+  EXPECT_FALSE(ec) << ec.message();
   return out;
 }
 
@@ -196,7 +195,7 @@ TEST(SegmentRace, CreatorsKilledAtRandomMomentsNeverLeaveTheNameUnusable) {
 
   std::map<std::string, int> outcomes;  // what the kill left, by the first open after it
   for (std::uint64_t round = 0; round < kills; ++round) {
-    const std::size_t which = rng() % 5 == 0 ? 2 : rng() % 2;  // the large one in one round of five
+    const auto which = static_cast<std::size_t>(rng() % 5 == 0 ? 2 : rng() % 2);  // the large one in one round of five
     const Shape& shape = all[which];
     const bool named_temp = rng() % 4 == 0;
     // From the creator's "go" to a little past a typical create's end.
@@ -359,7 +358,7 @@ TEST(SegmentRace, CreatorsRacingForANameWhileSomeAreKilledNeverShareIt) {
   for (std::uint64_t k = 0; k < kills || monotonic_ns() < until; ++k) {
     sleep_until_ns(monotonic_ns() + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(2 * pause_ns + 1)));
     if (k >= kills) continue;
-    const std::size_t victim = rng() % creators.size();
+    const auto victim = static_cast<std::size_t>(rng() % creators.size());
     const auto victim_pid = static_cast<std::uint64_t>(pids[victim]);
     creators[victim].kill(SIGKILL);
     ASSERT_EQ(creators[victim].wait(10s), 128 + SIGKILL);

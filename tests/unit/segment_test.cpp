@@ -4,7 +4,6 @@
 // for a full file system, a file size limit and a file of another owner, the
 // leftovers of creators that died (taken over) or stopped (kept), and unlink
 // refusing what is not a segment of its kind.
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -474,12 +473,12 @@ TEST(Segment, OpenerSeesThePayloadTheCreatorWroteBeforePublish) {
 // The names in `dir` that start with `prefix`.
 std::vector<std::string> names_in(const std::string& dir, const std::string& prefix) {
   std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (const dirent* e = ::readdir(d)) {
-    if (std::string_view(e->d_name).substr(0, prefix.size()) == prefix) out.emplace_back(e->d_name);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string leaf = e.path().filename().string();
+    if (leaf.compare(0, prefix.size(), prefix) == 0) out.push_back(std::move(leaf));
   }
-  ::closedir(d);
+  EXPECT_FALSE(ec) << dir << ": " << ec.message();
   return out;
 }
 
