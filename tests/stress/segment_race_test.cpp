@@ -145,7 +145,7 @@ TEST(SegmentRace, OpenersHammeringANameSeeOnlyPublishedQueues) {
         ++created;
         const std::string m(64, 'm');
         ASSERT_EQ(q->put_nowait(std::as_bytes(std::span(m))), PutStatus::ok);
-        sleep_until_ns(monotonic_ns() + 5 * kMs);  // openers find it published
+        sleep_until_ns(monotonic_ns() + 10 * kMs);  // openers find it published
       }
       ASSERT_TRUE(Queue::unlink(name));
     }
