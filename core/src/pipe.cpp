@@ -306,7 +306,7 @@ Result<Connection> Connection::open(std::string_view name, End end, const Connec
   return c;
 }
 
-Result<void> Pipe::unlink(std::string_view name) { return platform::Segment::unlink(name); }
+Result<void> Pipe::unlink(std::string_view name) { return platform::Segment::unlink(name, kPipeKind); }
 
 ConnStatus Connection::attach() noexcept { return s_->take(); }
 

@@ -667,7 +667,11 @@ Result<Queue> Queue::open_kind(std::string_view name, const OpenOptions& options
   return queue;
 }
 
-Result<void> Queue::unlink(std::string_view name) { return platform::Segment::unlink(name); }
+Result<void> Queue::unlink(std::string_view name) { return platform::Segment::unlink(name, kQueueKind); }
+
+Result<void> JoinableQueue::unlink(std::string_view name) {
+  return platform::Segment::unlink(name, kJoinableQueueKind);
+}
 
 // ---- producer ---------------------------------------------------------------
 

@@ -25,6 +25,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::wrong_kind: return "the segment holds another kind of object";
     case Errc::bad_size: return "a size in the segment is inconsistent";
     case Errc::not_ready: return "the segment was never published by its creator";
+    case Errc::creator_died: return "the segment's creator died before publishing it (its leftover was removed)";
     case Errc::corrupt: return "the object's positions or records are out of range";
     case Errc::role_taken: return "another live process holds this role";
     case Errc::unsupported: return "the object needs a kernel feature this process cannot use (membarrier)";

@@ -1,10 +1,12 @@
 // Queue::open on hostile and damaged files: every damage has its own Errc
 // and nothing crashes. Damaged files are made from a valid queue by writing
 // the layouts' fields directly (offsets from offsetof, never hard-coded).
-// Also: records damaged after open, and the producer/consumer roles across
-// real processes (a separately started peer, and fork).
+// Also: records damaged after open, the producer/consumer roles across
+// real processes (a separately started peer, and fork), unlink removing only
+// a queue, and create under a file size limit.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -23,6 +25,8 @@
 
 #include "process.hpp"
 #include "queue_helpers.hpp"
+#include "shmring/lock.hpp"
+#include "shmring/pipe.hpp"
 #include "shmring/platform/segment_layout.hpp"
 #include "shmring/queue.hpp"
 #include "shmring/queue_layout.hpp"
@@ -654,6 +658,81 @@ TEST(QueueOpen, ForkedChildCannotPutThroughAnInheritedHandleWhileTheParentIsProd
   EXPECT_EQ(q->qsize(), 2u);
   EXPECT_EQ(q->get_nowait().text(), "from parent");
   EXPECT_EQ(q->get_nowait().text(), "again");
+}
+
+// Queue::unlink removes a queue and nothing else: a Lock, a JoinableQueue, a
+// Pipe and a file that is not a segment are refused and stay (it used to
+// delete any file at any path).
+TEST(QueueOpen, UnlinkRemovesOnlyAQueue) {
+  UniqueName lock_name("unlink-lock");
+  UniqueName joinable_name("unlink-joinable");
+  UniqueName pipe_name("unlink-pipe");
+  UniqueName queue_name("unlink-queue");
+  UniqueName plain_name("unlink-plain");
+  auto lock = Lock::create(lock_name);
+  ASSERT_TRUE(lock) << lock.error().message();
+  auto joinable = JoinableQueue::create(joinable_name, {.capacity_bytes = kCapacity});
+  ASSERT_TRUE(joinable) << joinable.error().message();
+  auto pipe = Pipe::create(pipe_name);
+  ASSERT_TRUE(pipe) << pipe.error().message();
+  auto queue = Queue::create(queue_name, {.capacity_bytes = kCapacity});
+  ASSERT_TRUE(queue) << queue.error().message();
+  {
+    const int fd = ::open(plain_name.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    const std::string text(200, 'p');
+    ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fd);
+  }
+
+  for (const UniqueName* other : {&lock_name, &joinable_name, &pipe_name}) {
+    auto r = Queue::unlink(*other);
+    ASSERT_FALSE(r) << other->str();
+    EXPECT_EQ(r.error().code, Errc::wrong_kind) << other->str();
+  }
+  auto plain = Queue::unlink(plain_name);
+  ASSERT_FALSE(plain);
+  EXPECT_EQ(plain.error().code, Errc::bad_magic);
+  auto lock_on_queue = Lock::unlink(queue_name);
+  ASSERT_FALSE(lock_on_queue);
+  EXPECT_EQ(lock_on_queue.error().code, Errc::wrong_kind);
+  EXPECT_TRUE(Lock::open(lock_name));
+  EXPECT_TRUE(JoinableQueue::open(joinable_name));
+  EXPECT_TRUE(Connection::open(pipe_name, End::a));
+  EXPECT_TRUE(Queue::open(queue_name));
+  struct stat st{};
+  EXPECT_EQ(::stat(plain_name.path().c_str(), &st), 0);
+
+  EXPECT_TRUE(Queue::unlink(queue_name));
+  EXPECT_TRUE(JoinableQueue::unlink(joinable_name));
+  EXPECT_TRUE(Lock::unlink(lock_name));
+  EXPECT_TRUE(Pipe::unlink(pipe_name));
+  for (const UniqueName* gone : {&queue_name, &joinable_name, &lock_name, &pipe_name}) {
+    auto r = Queue::open(*gone);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::not_found) << gone->str();
+  }
+}
+
+// A 4 MiB queue under a 1 MiB RLIMIT_FSIZE: no_space, no signal, no file
+// (it used to die of SIGXFSZ and leave a 0-byte file at the name).
+TEST(QueueOpen, CreateUnderAFileSizeLimitFailsWithNoSpaceAndLeavesNoFile) {
+  UniqueName name;
+  test::Child child = test::fork_child([&](int) {
+    const rlimit small{1 << 20, 1 << 20};
+    if (::setrlimit(RLIMIT_FSIZE, &small) != 0) return 10;
+    QueueOptions o;
+    o.engine = Engine::spsc;
+    o.capacity_bytes = 4u << 20;
+    o.message_size = 64;
+    auto q = Queue::create(name, o);
+    if (q) return 11;
+    return q.error().code == Errc::no_space ? 0 : 12;
+  });
+  EXPECT_EQ(child.wait(10s), 0);
+  struct stat st{};
+  EXPECT_NE(::lstat(name.path().c_str(), &st), 0);
+  EXPECT_TRUE(Queue::create(name, {.capacity_bytes = kCapacity}));
 }
 
 }  // namespace

@@ -1,22 +1,28 @@
 // platform::Segment (shmring/platform/segment.hpp): what create leaves on
 // disk (mode, header), names it refuses, symlinks it never follows, cleanup
-// of unpublished files, the ready handshake with another process, and the
-// errors for a full file system and a file of another owner.
+// of unpublished files, the ready handshake with another process, the errors
+// for a full file system, a file size limit and a file of another owner, the
+// leftovers of creators that died (taken over) or stopped (kept), and unlink
+// refusing what is not a segment of its kind.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +30,7 @@
 #include <gtest/gtest.h>
 
 #include "process.hpp"
+#include "shared_memory.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/platform/process.hpp"
 #include "shmring/platform/segment.hpp"
@@ -247,7 +254,7 @@ TEST(Segment, InvalidNamesFailWithInvalidName) {
     auto o = Segment::open(name, expect());
     ASSERT_FALSE(o) << "open accepted '" << n << "'";
     EXPECT_EQ(o.error().code, Errc::invalid_name) << "open '" << n << "'";
-    auto u = Segment::unlink(name);
+    auto u = Segment::unlink(name, kTestKind);
     ASSERT_FALSE(u) << "unlink accepted '" << n << "'";
     EXPECT_EQ(u.error().code, Errc::invalid_name) << "unlink '" << n << "'";
   }
@@ -275,7 +282,7 @@ TEST(Segment, AbsolutePathOutsideDevShmWorks) {
   auto opened = Segment::open(path, expect());
   ASSERT_TRUE(opened) << opened.error().message();
   EXPECT_EQ(opened->payload()[7], std::byte{7});
-  ASSERT_TRUE(Segment::unlink(path));
+  ASSERT_TRUE(Segment::unlink(path, kTestKind));
   EXPECT_FALSE(exists_no_follow(path));
 }
 
@@ -287,10 +294,10 @@ TEST(Segment, UnlinkRemovesTheFileAndASecondUnlinkFailsWithNotFound) {
     seg->publish();
   }
   ASSERT_TRUE(exists_no_follow(name.path()));
-  auto first = Segment::unlink(name);
+  auto first = Segment::unlink(name, kTestKind);
   EXPECT_TRUE(first) << first.error().message();
   EXPECT_FALSE(exists_no_follow(name.path()));
-  auto second = Segment::unlink(name);
+  auto second = Segment::unlink(name, kTestKind);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, Errc::not_found);
 }
@@ -459,6 +466,334 @@ TEST(Segment, OpenerSeesThePayloadTheCreatorWroteBeforePublish) {
   // Both handles map the same memory.
   opened->payload()[1] = std::byte{0xee};
   EXPECT_EQ(seg->payload()[1], std::byte{0xee});
+}
+
+// ---- a name only ever holds a complete file; dead creators lose it ----------
+
+// The names in `dir` that start with `prefix`.
+std::vector<std::string> names_in(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string leaf = e.path().filename().string();
+    if (leaf.compare(0, prefix.size(), prefix) == 0) out.push_back(std::move(leaf));
+  }
+  EXPECT_FALSE(ec) << dir << ": " << ec.message();
+  return out;
+}
+
+// The identity of a process that existed and is now dead (reaped).
+ProcessId dead_process() {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const ProcessId id{static_cast<std::uint32_t>(pid), process_start_time(static_cast<std::uint32_t>(pid))};
+  ::kill(pid, SIGKILL);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return id;
+}
+
+// A child that creates `name` (payload bytes) and then, before publishing,
+// does `then` to itself: SIGKILL (a creator dying mid-create) or SIGSTOP (a
+// creator stopped mid-create). It reports "created" first.
+test::Child creator_that(const UniqueName& name, int then, std::uint64_t payload = kPayload) {
+  return test::fork_child([&name, then, payload](int out) {
+    auto seg = Segment::create(name, spec(0600, payload));
+    if (!seg) return 1;
+    test::write_line(out, "created");
+    ::raise(then);
+    return 2;
+  });
+}
+
+// A creator killed after its file got the name and before it published: the
+// next open proves it dead, removes the file and says so at once (it used to
+// wait out its ready timeout and say not_ready, and the name stayed blocked).
+TEST(Segment, OpenRemovesTheFileOfACreatorThatDiedBeforePublishingAndSaysCreatorDied) {
+  UniqueName name;
+  test::Child creator = creator_that(name, SIGKILL);
+  ASSERT_EQ(creator.read_line(10s), "created");
+  ASSERT_EQ(creator.wait(10s), 128 + SIGKILL);
+  ASSERT_TRUE(exists_no_follow(name.path()));
+
+  const std::int64_t start = monotonic_ns();
+  auto opened = Segment::open(name, expect(5s));
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, Errc::creator_died) << opened.error().message();
+  EXPECT_LT(monotonic_ns() - start, 1'000'000'000);  // proven dead: no waiting for a ready timeout
+  EXPECT_FALSE(exists_no_follow(name.path()));
+
+  auto created = Segment::create(name, spec());
+  ASSERT_TRUE(created) << created.error().message();
+}
+
+// The same leftover is taken over by the next create (it used to say exists).
+TEST(Segment, CreateTakesTheNameFromACreatorThatDiedBeforePublishing) {
+  UniqueName name;
+  test::Child creator = creator_that(name, SIGKILL);
+  ASSERT_EQ(creator.read_line(10s), "created");
+  ASSERT_EQ(creator.wait(10s), 128 + SIGKILL);
+
+  auto created = Segment::create(name, spec());
+  ASSERT_TRUE(created) << created.error().message();
+  created->payload()[0] = std::byte{0x77};
+  created->publish();
+  EXPECT_EQ(created->header().creator_pid, static_cast<std::uint64_t>(::getpid()));
+  auto opened = Segment::open(name, expect());
+  ASSERT_TRUE(opened) << opened.error().message();
+  EXPECT_EQ(opened->payload()[0], std::byte{0x77});
+}
+
+// A stopped process is alive: its file keeps the name (create: exists; open:
+// waits its ready timeout, then not_ready) until it is proven dead.
+TEST(Segment, ACreatorStoppedBeforePublishingKeepsTheNameUntilItDies) {
+  UniqueName name;
+  test::Child creator = creator_that(name, SIGSTOP);
+  ASSERT_EQ(creator.read_line(10s), "created");
+  int st = 0;
+  ASSERT_EQ(::waitpid(creator.pid(), &st, WUNTRACED), creator.pid());
+  ASSERT_TRUE(WIFSTOPPED(st));
+
+  auto second = Segment::create(name, spec());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::exists);
+  const std::int64_t start = monotonic_ns();
+  auto waited = Segment::open(name, expect(200ms));
+  ASSERT_FALSE(waited);
+  EXPECT_EQ(waited.error().code, Errc::not_ready);
+  EXPECT_GE(monotonic_ns() - start, 200'000'000);
+  EXPECT_TRUE(exists_no_follow(name.path()));
+
+  creator.kill(SIGKILL);
+  EXPECT_EQ(creator.wait(10s), 128 + SIGKILL);
+  auto after = Segment::open(name, expect(2s));
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, Errc::creator_died);
+}
+
+// Openers hammering a name while a creator makes 128 MiB segments: each open
+// finds nothing (not yet linked, or unlinked) or a complete file it waits for.
+// It never sees the file being sized (it used to fail at once with
+// bad_magic for the whole fallocate, about 20 ms per create).
+TEST(Segment, OpenDuringTheCreateOfALargeSegmentWaitsForItOrFindsNothing) {
+  UniqueName name;
+  constexpr int kRounds = 4;
+  constexpr std::uint64_t kLarge = std::uint64_t{128} << 20;
+  test::SharedMemory<std::atomic<int>> done;
+  test::Child creator = test::fork_child([&](int out) {
+    test::write_line(out, "start");
+    int rc = 0;
+    for (int i = 0; i < kRounds && rc == 0; ++i) {
+      auto seg = Segment::create(name, spec(0600, kLarge));
+      if (!seg) {
+        test::write_line(out, "create: " + seg.error().message());
+        rc = 1;
+        break;
+      }
+      seg->payload()[kLarge - 1] = std::byte{0x5a};
+      seg->publish();
+      sleep_until_ns(monotonic_ns() + 20'000'000);  // published long enough to be found
+      if (auto u = Segment::unlink(name, kTestKind); !u) {
+        test::write_line(out, "unlink: " + u.error().message());
+        rc = 2;
+      }
+    }
+    done->store(1, std::memory_order_relaxed);  // relaxed: a stop request for the opener loop
+    return rc;
+  });
+  ASSERT_EQ(creator.read_line(10s), "start");
+  std::map<std::string, int> seen;
+  int opened = 0;
+  while (done->load(std::memory_order_relaxed) == 0) {
+    auto o = Segment::open(name, expect(5s));
+    if (o) {
+      ++opened;
+      EXPECT_EQ(o->payload()[kLarge - 1], std::byte{0x5a});
+    } else if (o.error().code != Errc::not_found) {
+      ++seen[o.error().message()];
+    }
+  }
+  EXPECT_EQ(creator.wait(30s), 0) << creator.read_line(1s);
+  for (const auto& [what, count] : seen) ADD_FAILURE() << count << " opens failed with: " << what;
+  EXPECT_GT(opened, 0);
+}
+
+// The creator's mapping is of the named file, as an opener's is: tools that
+// read /proc/<pid>/maps find the creator, not an unnamed or "(deleted)" file.
+TEST(Segment, TheCreatorMapsTheFileThroughItsName) {
+  for (const bool named_temp : {false, true}) {
+    detail::use_named_temp_files(named_temp);
+    UniqueName name;
+    auto seg = Segment::create(name, spec());
+    detail::use_named_temp_files(false);
+    ASSERT_TRUE(seg) << seg.error().message();
+    std::FILE* maps = std::fopen("/proc/self/maps", "r");
+    ASSERT_NE(maps, nullptr);
+    int found = 0;
+    char line[4096];
+    while (std::fgets(line, sizeof(line), maps) != nullptr) {
+      std::string l(line);
+      if (!l.empty() && l.back() == '\n') l.pop_back();
+      const std::string& path = name.path();
+      if (l.size() >= path.size() && l.compare(l.size() - path.size(), path.size(), path) == 0) ++found;
+      EXPECT_EQ(l.find("shmring-tmp"), std::string::npos) << l;
+    }
+    std::fclose(maps);
+    EXPECT_EQ(found, 1) << (named_temp ? "temporary names" : "O_TMPFILE");
+  }
+}
+
+// Restores O_TMPFILE for the next test.
+struct NamedTempFiles {
+  NamedTempFiles() { detail::use_named_temp_files(true); }
+  NamedTempFiles(const NamedTempFiles&) = delete;
+  NamedTempFiles& operator=(const NamedTempFiles&) = delete;
+  ~NamedTempFiles() { detail::use_named_temp_files(false); }
+};
+
+// Where a file system has no O_TMPFILE, create makes the file under a
+// temporary name that carries its pid and start time: the next create in
+// that directory removes those of dead creators and keeps a live one's.
+TEST(Segment, CreateWithTemporaryNamesRemovesOnlyThoseOfDeadCreators) {
+  NamedTempFiles mode;
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const ProcessId dead = dead_process();
+  const ProcessId self = current_process();
+  const auto temp_name = [](const ProcessId& p, const char* seq) {
+    return ".shmring-tmp." + std::to_string(p.pid) + "." + std::to_string(p.start_time) + "." + seq;
+  };
+  const std::string dead_temp = temp_name(dead, "0");
+  const std::string live_temp = temp_name(self, "999999");
+  for (const std::string& leaf : {dead_temp, live_temp}) {
+    const int fd = ::open((dir.path() + "/" + leaf).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    ASSERT_EQ(::ftruncate(fd, 1 << 20), 0);
+    ::close(fd);
+  }
+
+  const std::string path = dir.path() + "/segment";
+  auto seg = Segment::create(path, spec());
+  ASSERT_TRUE(seg) << seg.error().message();
+  seg->publish();
+  EXPECT_EQ(names_in(dir.path(), ".shmring-tmp."), std::vector<std::string>{live_temp});
+  auto opened = Segment::open(path, expect());
+  EXPECT_TRUE(opened) << opened.error().message();
+  EXPECT_TRUE(Segment::unlink(path, kTestKind));
+}
+
+// The same leftovers on the temporary-name path: a creator killed before
+// publishing loses the name to the next create, and leaves no temporary name.
+TEST(Segment, CreateWithTemporaryNamesTakesTheNameFromACreatorThatDied) {
+  NamedTempFiles mode;
+  UniqueName name;
+  test::Child creator = creator_that(name, SIGKILL);
+  ASSERT_EQ(creator.read_line(10s), "created");
+  ASSERT_EQ(creator.wait(10s), 128 + SIGKILL);
+  const std::string prefix = ".shmring-tmp." + std::to_string(creator.pid()) + ".";
+  auto created = Segment::create(name, spec());
+  ASSERT_TRUE(created) << created.error().message();
+  EXPECT_TRUE(names_in("/dev/shm", prefix).empty());
+}
+
+// RLIMIT_FSIZE below the file size: create says no_space (EFBIG) before it
+// grows anything, instead of the process dying of SIGXFSZ (left at its
+// default action here) with a 0-byte file at the name.
+TEST(Segment, CreateUnderAFileSizeLimitFailsWithNoSpaceInsteadOfSIGXFSZAndLeavesNothing) {
+  UniqueName name;
+  test::Child child = test::fork_child([&](int out) {
+    const rlimit small{1 << 20, 1 << 20};
+    if (::setrlimit(RLIMIT_FSIZE, &small) != 0) return 10;
+    auto seg = Segment::create(name, spec(0600, 4u << 20));
+    if (seg) return 11;
+    test::write_line(out, std::string(to_string(seg.error().code)) + " " + std::to_string(seg.error().sys_errno));
+    // Below the limit it still works.
+    auto fits = Segment::create(name, spec(0600, 512u << 10));
+    if (!fits) return 12;
+    return 0;
+  });
+  const std::string line = child.read_line(10s);
+  EXPECT_EQ(child.wait(10s), 0) << "child reported: " << line;
+  EXPECT_EQ(line, std::string(to_string(Errc::no_space)) + " " + std::to_string(EFBIG));
+  EXPECT_FALSE(exists_no_follow(name.path()));
+  EXPECT_TRUE(names_in("/dev/shm", ".shmring-tmp." + std::to_string(child.pid()) + ".").empty());
+}
+
+// ---- unlink removes only a segment of its kind ------------------------------
+
+TEST(Segment, UnlinkRefusesASegmentOfAnotherKindAndLeavesIt) {
+  UniqueName name;
+  {
+    auto seg = Segment::create(name, spec());
+    ASSERT_TRUE(seg) << seg.error().message();
+    seg->publish();
+  }
+  auto refused = Segment::unlink(name, kTestKind + 1);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::wrong_kind);
+  EXPECT_TRUE(Segment::open(name, expect()));
+  EXPECT_TRUE(Segment::unlink(name, kTestKind));
+  EXPECT_FALSE(exists_no_follow(name.path()));
+}
+
+TEST(Segment, UnlinkRefusesWhatIsNotASegmentAndLeavesItUntouched) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const auto write_file = [&](const std::string& leaf, const std::string& bytes) {
+    const std::string path = dir.path() + "/" + leaf;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+    return path;
+  };
+  const std::string text = write_file("text", std::string(4096, 'x'));
+  const std::string empty = write_file("empty", "");
+  const std::string short_file = write_file("short", "SHMRING");
+  const std::string subdir = dir.path() + "/dir";
+  ASSERT_EQ(::mkdir(subdir.c_str(), 0700), 0);
+  const std::string link = dir.path() + "/link";
+  ASSERT_EQ(::symlink(text.c_str(), link.c_str()), 0);
+
+  const std::vector<std::pair<std::string, Errc>> cases = {
+      {text, Errc::bad_magic},           {empty, Errc::empty_file}, {short_file, Errc::truncated},
+      {subdir, Errc::not_regular_file}, {link, Errc::is_symlink},
+  };
+  for (const auto& [path, code] : cases) {
+    auto r = Segment::unlink(path, kTestKind);
+    ASSERT_FALSE(r) << path;
+    EXPECT_EQ(r.error().code, code) << path << ": " << r.error().message();
+    EXPECT_TRUE(exists_no_follow(path)) << path;
+  }
+  EXPECT_EQ(lstat_of(text).st_size, 4096);
+}
+
+// A dead creator's leftover of the asked kind is a segment like any other.
+TEST(Segment, UnlinkRemovesTheFileOfACreatorThatDiedBeforePublishing) {
+  UniqueName name;
+  test::Child creator = creator_that(name, SIGKILL);
+  ASSERT_EQ(creator.read_line(10s), "created");
+  ASSERT_EQ(creator.wait(10s), 128 + SIGKILL);
+  EXPECT_TRUE(Segment::unlink(name, kTestKind));
+  EXPECT_FALSE(exists_no_follow(name.path()));
+}
+
+// A creator that drops its unpublished file removes only its own: a file
+// another creator made after an unlink keeps the name.
+TEST(Segment, AnUnpublishedSegmentRemovesOnlyItsOwnFile) {
+  UniqueName name;
+  auto first = Segment::create(name, spec());
+  ASSERT_TRUE(first) << first.error().message();
+  ASSERT_TRUE(Segment::unlink(name, kTestKind));
+  auto second = Segment::create(name, spec());
+  ASSERT_TRUE(second) << second.error().message();
+  second->publish();
+  { Segment dropped = std::move(*first); }
+  EXPECT_TRUE(Segment::open(name, expect()));
 }
 
 }  // namespace

@@ -125,7 +125,12 @@ class Barrier : public BarrierRef {
                                               const SyncOptions& options = {});
   [[nodiscard]] static Result<Barrier> open(std::string_view name, Action action = {},
                                             const SyncOpenOptions& options = {});
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds a Barrier (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one Barrier::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kBarrierKind);
+  }
   [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:

@@ -160,7 +160,12 @@ class Condition : public ConditionRef {
  public:
   [[nodiscard]] static Result<Condition> create(std::string_view name, const ConditionOptions& options = {});
   [[nodiscard]] static Result<Condition> open(std::string_view name, const SyncOpenOptions& options = {});
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds a Condition (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one Condition::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kConditionKind);
+  }
   [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:

@@ -44,7 +44,12 @@ class Event : public EventRef {
  public:
   [[nodiscard]] static Result<Event> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<Event> open(std::string_view name, const SyncOpenOptions& options = {});
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds an Event (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one Event::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kEventKind);
+  }
   [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:

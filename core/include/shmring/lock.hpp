@@ -123,7 +123,12 @@ class Lock : public LockRef {
  public:
   [[nodiscard]] static Result<Lock> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<Lock> open(std::string_view name, const SyncOpenOptions& options = {});
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds a Lock (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one Lock::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kLockKind);
+  }
   [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
@@ -136,7 +141,12 @@ class RLock : public RLockRef {
  public:
   [[nodiscard]] static Result<RLock> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<RLock> open(std::string_view name, const SyncOpenOptions& options = {});
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds an RLock (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one RLock::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kRLockKind);
+  }
   [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:

@@ -205,6 +205,10 @@ class Pipe {
   // End::b), neither taken yet: each is taken by the process that first uses it.
   [[nodiscard]] static Result<std::pair<Connection, Connection>> create(std::string_view name,
                                                                         const PipeOptions& options = {});
+  // Removes the name only if it holds a Pipe; anything else is refused and
+  // left alone (wrong_kind, or bad_magic / truncated / empty_file for a file
+  // that is not a shmring segment). An absolute path may name a file on
+  // hugetlbfs or a disk, and it must be one Pipe::create made.
   [[nodiscard]] static Result<void> unlink(std::string_view name);
 };
 

@@ -224,6 +224,12 @@ class Queue {
  public:
   [[nodiscard]] static Result<Queue> create(std::string_view name, const QueueOptions& options = {});
   [[nodiscard]] static Result<Queue> open(std::string_view name, const OpenOptions& options = {});
+  // Removes the name only if it holds a Queue (a JoinableQueue: its own
+  // unlink); anything else is refused and left alone (wrong_kind, or
+  // bad_magic / truncated / empty_file for a file that is not a shmring
+  // segment). An absolute path may name a file on hugetlbfs or a disk, and
+  // it must be one Queue::create made. Handles keep working on the removed
+  // file; a dead creator's leftover of this kind is removed like any other.
   [[nodiscard]] static Result<void> unlink(std::string_view name);
 
   Queue(Queue&&) noexcept;
@@ -342,6 +348,8 @@ class JoinableQueue : public Queue {
  public:
   [[nodiscard]] static Result<JoinableQueue> create(std::string_view name, const QueueOptions& options = {});
   [[nodiscard]] static Result<JoinableQueue> open(std::string_view name, const OpenOptions& options = {});
+  // Removes the name only if it holds a JoinableQueue (see Queue::unlink).
+  [[nodiscard]] static Result<void> unlink(std::string_view name);
 
   // Marks one item as processed; too_many when no item is unfinished.
   [[nodiscard]] TaskDoneStatus task_done() noexcept;

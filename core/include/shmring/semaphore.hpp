@@ -67,7 +67,12 @@ class Semaphore : public SemaphoreRef {
   [[nodiscard]] static Result<Semaphore> create(std::string_view name, std::uint32_t value = 1,
                                                 const SyncOptions& options = {});
   [[nodiscard]] static Result<Semaphore> open(std::string_view name, const SyncOpenOptions& options = {});
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds a Semaphore (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one Semaphore::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kSemaphoreKind);
+  }
   [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
@@ -82,7 +87,12 @@ class BoundedSemaphore : public SemaphoreRef {
   [[nodiscard]] static Result<BoundedSemaphore> create(std::string_view name, std::uint32_t value = 1,
                                                        const SyncOptions& options = {});
   [[nodiscard]] static Result<BoundedSemaphore> open(std::string_view name, const SyncOpenOptions& options = {});
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds a BoundedSemaphore (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one BoundedSemaphore::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kBoundedSemaphoreKind);
+  }
   [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:

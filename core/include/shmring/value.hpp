@@ -177,7 +177,12 @@ class Array {
     if (!seg) return seg.error();
     return Array(std::move(*seg), v);
   }
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds an Array (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one Array::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kArrayKind);
+  }
 
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
   // A copy of element i (i < size(), unchecked), under the lock if it has one.
@@ -304,7 +309,12 @@ class Value : private Array<T> {
     if (v.count != 1) return Error{Errc::bad_size, 0, "a Value holds one element"};
     return Value(Base(std::move(*seg), v));
   }
-  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name); }
+  // Removes the name if it holds a Value (Errc::wrong_kind, bad_magic... otherwise: the
+  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
+  // be one Value::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) {
+    return platform::Segment::unlink(name, kValueKind);
+  }
 
   // Python's v.value (read and write), under the lock if it has one.
   [[nodiscard]] T get() const noexcept { return Base::get(0); }

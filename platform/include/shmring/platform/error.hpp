@@ -27,7 +27,8 @@ enum class Errc : std::uint8_t {
   bad_layout,         // layout hash, endianness or header size differ from this build
   wrong_kind,         // a segment of another object kind (a Lock opened as a Queue)
   bad_size,           // a size field is inconsistent with the file or with itself
-  not_ready,          // the creator has not published the segment (or died doing so)
+  not_ready,          // the creator has not published the segment within the ready timeout
+  creator_died,       // open: the creator died before publishing; its leftover was removed
   corrupt,            // positions or records inside the object are out of range
   role_taken,         // another live process holds the producer/consumer role
   unsupported,        // the object needs a kernel feature this process cannot use (membarrier)
