@@ -19,12 +19,14 @@
 #            tests (tsan_twin_test) are what it is for
 #   cross    aarch64, armhf, riscv64 under qemu-user, stress label included
 #   fuzz     both libFuzzer targets for 10 minutes each
+#   preempt  the MPMC tests built with random preemption points (build-preempt),
+#            the race rounds for 10 minutes (SHMRING_RACE_SECONDS to change)
 #   model    the spin models on their own (scripts/model.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in -h|--help) usage_from_header "$0"; exit 0 ;; esac
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(native asan tsan cross fuzz model)
+[ ${#steps[@]} -eq 0 ] && steps=(native asan tsan cross fuzz preempt model)
 
 declare -A result
 for step in "${steps[@]}"; do
@@ -39,6 +41,7 @@ for step in "${steps[@]}"; do
     tsan) install_missing; sanitized_suite thread -LE 'stress|model' || rc=$? ;;
     cross) for a in aarch64 armhf riscv64; do cross_suite "$a" -LE model || rc=1; done ;;
     fuzz) fuzz_targets 600 || rc=$? ;;
+    preempt) install_missing; preempt_suite "${SHMRING_RACE_SECONDS:-600}" || rc=$? ;;
     model)
       out=$("$ROOT/scripts/model.sh" 2>&1) || rc=$?
       echo "$out"

@@ -11,7 +11,9 @@
 #   4. armhf: the same for 32-bit ARM (build-cross-armhf): size_t and
 #      pointers are 32 bits there, and a conversion that x86-64 and aarch64
 #      accept breaks its -Werror build (it did once);
-#   5. fuzz: both libFuzzer targets for 30 s each (build-fuzz).
+#   5. fuzz: both libFuzzer targets for 30 s each (build-fuzz);
+#   6. preempt: the MPMC tests built with preemption points that pause at
+#      random (build-preempt, -DSHMRING_PREEMPT=ON), the race rounds for 20 s.
 # About 20 minutes from scratch on 2 cores; rebuilds only what changed.
 #
 #   scripts/test.sh [--native] [ctest args...]
@@ -43,6 +45,7 @@ if [ "$native_only" -eq 0 ]; then
   cross_suite aarch64 -LE 'stress|model' "$@" || status=1
   cross_suite armhf -LE 'stress|model' "$@" || status=1
   fuzz_targets 30 || status=1
+  preempt_suite 20 "$@" || status=1
 fi
 print_totals
 if [ "$status" -ne 0 ]; then
