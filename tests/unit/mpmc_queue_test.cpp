@@ -17,11 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "helpers.hpp"
 #include "process.hpp"
 #include "queue_helpers.hpp"
 #include "shmring/mpmc_ring_layout.hpp"
 #include "shmring/platform/clock.hpp"
+#include "shmring/platform/segment_layout.hpp"
 #include "shmring/queue.hpp"
+#include "shmring/queue_layout.hpp"
 #include "traffic_run.hpp"
 
 namespace shmring {
@@ -209,6 +212,71 @@ TEST(MpmcQueue, MoreHandlesThanParticipantSlotsAreRefusedUntilOneLetsGo) {
   handles.pop_back();  // gives its slot back
   EXPECT_EQ(q.put_nowait("now there is room"), PutStatus::ok);
   EXPECT_EQ(q.qsize(), kMpmcParticipants + 1);
+}
+
+// A participant stalled between checking a header and its CAS holds a
+// hazard (mpmc_ring.hpp, "Reuse"): producers must not reuse the bytes from
+// there on while it stands, and the hazard of a participant proved dead is
+// cleared by the producer it blocks. Set up by writing the hazard word of a
+// forked child's participant slot directly, as a child stopped at that
+// instruction would have left it.
+constexpr std::uint64_t kParticipantsAt = sizeof(platform::SegmentHeaderLayout) + offsetof(QueueLayout, mpmc) +
+                                          offsetof(MpmcRingLayout, participants);
+std::uint64_t participant_at(std::uint32_t index) { return kParticipantsAt + index * sizeof(MpmcParticipantLayout); }
+
+// The participant slot of process `pid` (its owner token names it).
+std::uint32_t slot_of(const std::string& path, pid_t pid) {
+  for (std::uint32_t i = 0; i < kMpmcParticipants; ++i) {
+    const auto token = test::peek<std::uint64_t>(path, participant_at(i) + offsetof(MpmcParticipantLayout, owner));
+    if (token != 0 && platform::unpack_owner(token).pid == static_cast<std::uint32_t>(pid)) return i;
+  }
+  return kMpmcParticipants;
+}
+
+// A child that attaches to the queue as a participant, says so, and waits
+// for a line on its stdin pipe (or dies there when killed).
+test::Child attached_child(const UniqueName& name) {
+  return test::fork_child([&name](int out) {
+    Queue q = test::open_or_throw(name, Role::consumer);
+    test::write_line(out, "attached");
+    ::pause();
+    return 0;
+  });
+}
+
+TEST(MpmcQueue, AStandingHazardKeepsProducersOffTheBytesBehindItUntilItsOwnerIsProvedDead) {
+  UniqueName name("mpmc-hazard");
+  Queue q = test::create_or_throw(name, {.capacity_bytes = 4096});
+  Child stalled = attached_child(name);
+  ASSERT_EQ(stalled.read_line(10s), "attached");
+  const std::uint32_t slot = slot_of(name.path(), stalled.pid());
+  ASSERT_LT(slot, kMpmcParticipants);
+  // One message, taken: the stalled child "checked" the header at position
+  // 0 and stopped before its CAS.
+  ASSERT_EQ(q.put_nowait("first"), PutStatus::ok);
+  ASSERT_EQ(q.get_nowait().text(), "first");
+  test::poke<std::uint64_t>(name.path(), participant_at(slot) + offsetof(MpmcParticipantLayout, hazard),
+                            kHazardFlag | 0);
+  const std::uint64_t ring_at = sizeof(platform::SegmentHeaderLayout) + sizeof(QueueLayout);
+  const std::uint64_t word_at_0 = test::peek<std::uint64_t>(name.path(), ring_at);
+  // Put and take 64-byte messages: the ring would wrap onto position 0 after
+  // about 50; while the child lives, the producer finds no room there.
+  const std::string msg(64, 'x');
+  int put = 0;
+  for (; put < 200; ++put) {
+    if (q.put(msg, 30ms) != PutStatus::ok) break;
+    ASSERT_EQ(q.get_nowait().status, GetStatus::ok);
+  }
+  EXPECT_LT(put, 200) << "the ring wrapped over a standing hazard";
+  EXPECT_EQ(test::peek<std::uint64_t>(name.path(), ring_at), word_at_0) << "the bytes behind the hazard were reused";
+  // Dead, the child's hazard is cleared by the producer waiting for room.
+  stalled.kill(SIGKILL);
+  EXPECT_EQ(stalled.wait(), 128 + SIGKILL);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(q.put(msg, 2s), PutStatus::ok) << "message " << i << " after the owner's death";
+    ASSERT_EQ(q.get_nowait().status, GetStatus::ok);
+  }
+  EXPECT_EQ(test::peek<std::uint64_t>(name.path(), participant_at(slot) + offsetof(MpmcParticipantLayout, hazard)), 0u);
 }
 
 }  // namespace
