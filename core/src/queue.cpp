@@ -516,6 +516,9 @@ struct Queue::State : detail::QueueHot {
     }
     if (slots) {
       sring.commit(size);
+      // The claim is published: the inline put that claim() turned off is
+      // back on (as take() sets it), whether a commit() or put_slow() got here.
+      if (!joinable && holds(Role::producer)) put_generation = held_generation;
     } else {
       ring.commit(size);
     }
@@ -765,7 +768,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
     } else if (s.slots) {
       const RingClaim c = s.sring.claim(size);
       // The inline put (QueueHot::try_put) would write into the claimed
-      // slot: it stays off until commit() turns it back on.
+      // slot: it stays off until publish_claim() turns it back on.
       if (c.status == RingStatus::ok) s.put_generation = detail::QueueHot::kOff;
       if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
     } else {
@@ -797,7 +800,6 @@ void Queue::commit(std::size_t size) noexcept {
   if (!s.with_ring([](const auto& r) { return r.has_claim(); })) return;  // nothing claimed: nothing to publish or count
   s.count_task();  // zero-copy puts count too, before the record is published
   s.publish_claim(size);
-  if (s.slots && !s.joinable && s.holds(Role::producer)) s.put_generation = s.held_generation;  // as take() sets it
 }
 
 // Fixed-size messages are put and got inline in the caller (queue.hpp,

@@ -590,6 +590,41 @@ TEST(MisuseDoubleClaim, SecondClaimAndPutAreRefusedAndTheFirstClaimStillWorksOnE
   }
 }
 
+// The fixed-size engine's inline put (queue.hpp, detail::QueueHot) would
+// write into an open claim's slot, so a claim turns it off; the commit, or
+// a put that went the slow way, must turn it back on, or every later put
+// pays for the out-of-line path. Seen through the protected hot_ pointer.
+class HotPeek : public Queue {
+ public:
+  explicit HotPeek(Queue&& q) noexcept : Queue(std::move(q)) {}
+  [[nodiscard]] bool inline_put_on() const noexcept { return hot_->put_generation != detail::QueueHot::kOff; }
+  [[nodiscard]] bool inline_get_on() const noexcept { return hot_->get_generation != detail::QueueHot::kOff; }
+};
+
+TEST(MisuseDoubleClaim, FixedSizeInlinePutIsOffOnlyWhileAClaimIsOpen) {
+  UniqueName name("misuse-inline-claim");
+  QueueOptions o;
+  o.engine = Engine::spsc;
+  o.message_size = 8;
+  HotPeek q(or_throw(Queue::create(name, o)));
+  EXPECT_FALSE(q.inline_put_on());  // no role yet
+  ASSERT_EQ(q.put(std::string_view("first..."), nowait), PutStatus::ok);  // the slow path takes the role
+  EXPECT_TRUE(q.inline_put_on());
+  const PutClaim c = q.claim(8, nowait);
+  ASSERT_EQ(c.status, PutStatus::ok);
+  EXPECT_FALSE(q.inline_put_on());
+  EXPECT_EQ(q.put(std::string_view("refused."), nowait), PutStatus::claim_open);
+  q.commit(8);
+  EXPECT_TRUE(q.inline_put_on());
+  std::vector<std::byte> buf(8);
+  ASSERT_EQ(q.get_into(buf, nowait), GetStatus::ok);
+  EXPECT_TRUE(q.inline_get_on());
+  HotPeek moved(std::move(q));
+  EXPECT_FALSE(q.inline_put_on());  // NOLINT(bugprone-use-after-move): the off QueueHot
+  EXPECT_FALSE(q.inline_get_on());
+  EXPECT_TRUE(moved.inline_put_on());
+}
+
 TEST(MisuseDoubleClaim, JoinableQueueCountsOnlyTheCommittedClaim) {
   UniqueName name("misuse-double-claim-joinable");
   in_child("joinable", [&](Checks& ck) {

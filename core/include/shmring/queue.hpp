@@ -180,7 +180,9 @@ namespace detail {
 // heels (CatchUpPatience, spsc_ring.hpp).
 //
 // Lives at the start of the handle's State (a stable address; the handle
-// keeps a pointer to it). Memory ordering: that of SpscSlotRing (slot
+// keeps a pointer to it). A moved-from handle points at a static one whose
+// generations are kOff (queue.cpp, off_hot()): its inline paths fall
+// through to the out-of-line ones, which report handle_closed. Memory ordering: that of SpscSlotRing (slot
 // release/acquire through tail and head) and notify() (blocking.hpp); the
 // closed flag is read with acquire as in the out-of-line paths.
 struct QueueHot {
