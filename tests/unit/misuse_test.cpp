@@ -10,6 +10,7 @@
 // instead of ending the test run. Resource limits are set in such children
 // only, so they never leak into the test process.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1070,6 +1071,31 @@ TEST(MisuseLimits, WithNoFileDescriptorLeftCreateAndOpenFailCleanly) {
     for (const int fd : fds) ::close(fd);
     MISUSE_TRUE(ck, Queue::open(queue).has_value());  // and all is well once fds are back
   });
+}
+
+// A thread names itself by tid and start time, read from /proc; with no
+// descriptor left it cannot read its start time. The lock it then takes must
+// still be its own: another process must not prove that live holder dead
+// (a start time that differs from /proc's) and take the lock over.
+TEST(MisuseLimits, ALockTakenWithNoFileDescriptorLeftIsNotTakenOverWhileItsHolderLives) {
+  UniqueName name("misuse-nofile-holder");
+  Lock lock = or_throw(Lock::create(name));
+  Child holder = fork_child([&](int out) {
+    const std::vector<int> fds = exhaust_fds(64);
+    // The first lock call of this (forked) thread: its identity is read now.
+    const AcquireStatus st = lock.acquire(nowait);
+    write_line(out, to_string(st));
+    ::sleep(5);  // alive and holding; killed by the test when it is done
+    return 0;
+  });
+  ASSERT_EQ(holder.read_line(10s), "acquired");
+  EXPECT_EQ(lock.acquire(nowait), AcquireStatus::timeout) << "a live holder's lock was taken over";
+  EXPECT_EQ(lock.acquire(50ms), AcquireStatus::timeout);
+  EXPECT_EQ(lock.takeovers(), 0u);
+  holder.kill(SIGKILL);
+  (void)holder.wait();
+  // Once it is dead, its lock is taken over as usual.
+  EXPECT_EQ(lock.acquire(5s), AcquireStatus::owner_died);
 }
 
 // The process's address space now, in bytes (/proc/self/statm, first field).
