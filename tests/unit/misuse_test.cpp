@@ -304,8 +304,9 @@ TEST(MisuseMovedFrom, ConnectionAnswersHandleClosedOnEveryCall) {
   });
 }
 
-// A moved-from Lock must not reach the mapping its successor owns: the call
-// after that successor is gone is the one that used to crash.
+// A moved-from Lock must not reach the mapping its successor owns: neither
+// while the successor lives (it would take the successor's lock) nor after
+// the successor unmapped it.
 template <class L>
 void expect_lock_moved_from(const char* what, const UniqueName& name) {
   in_child(what, [&](Checks& ck) {
@@ -713,14 +714,15 @@ TEST(MisuseTimeouts, QueueGetAndPutWithMaxDurationsWaitForTheOtherSide) {
           Queue consumer = or_throw(Queue::open(puts));
           std::this_thread::sleep_for(milliseconds(100));
           (void)producer.put(bytes_of(eight));
+          std::this_thread::sleep_for(milliseconds(100));
           std::vector<std::byte> b(8);
           (void)consumer.get_into(b);  // makes room for the put below
         });
-        std::int64_t t0 = monotonic_ns();
+        // ok, not empty/full: the call waited for the other side instead
+        // of ending at once (no timing checks: a slow machine may let the
+        // other side come first, which is fine).
         MISUSE_STATUS(ck, g->get_into(buf, w), "ok");
-        ck.expect(monotonic_ns() - t0 >= 50 * kMs, "get returned before the put");
         MISUSE_STATUS(ck, p->put(bytes_of(eight), w), "ok");
-        ck.expect(monotonic_ns() - t0 >= 50 * kMs, "put returned before the get made room");
         other.join();
       });
     }
@@ -765,10 +767,9 @@ TEST(MisuseTimeouts, SyncObjectsWithMaxDurationsWaitForTheOtherSide) {
       (void)j.task_done();
       (void)pipe.second.send(std::string_view("ping"));
     });
-    std::int64_t t0 = monotonic_ns();
+    // acquired/ok/passed/done, not timeout: each call waited for the other side.
     auto lock2 = or_throw(Lock::open(lname));
     MISUSE_STATUS(ck, lock2.acquire(milliseconds::max()), "acquired");
-    ck.expect(monotonic_ns() - t0 >= 50 * kMs, "lock acquired before its release");
     MISUSE_STATUS(ck, sem.acquire(seconds::max()), "acquired");
     MISUSE_TRUE(ck, event.wait(hours::max()));
     MISUSE_STATUS(ck, cond.acquire(), "acquired");
