@@ -52,6 +52,7 @@ const char* to_string(BarrierStatus s) noexcept {
     case BarrierStatus::passed: return "passed";
     case BarrierStatus::broken: return "broken";
     case BarrierStatus::timeout: return "timeout";
+    case BarrierStatus::handle_closed: return "handle_closed";
   }
   return "?";
 }
@@ -64,7 +65,9 @@ void BarrierRef::initialize(BarrierLayout& layout, std::uint32_t parties) noexce
   layout.generation.store(0, std::memory_order_relaxed);
 }
 
+// A null b_: a moved-from or default-constructed handle (barrier.hpp).
 BarrierResult BarrierRef::wait(Wait wait) {
+  if (b_ == nullptr) [[unlikely]] return {BarrierStatus::handle_closed, 0};
   BarrierLayout& b = *b_;
   // The deadline starts with the call; taking the internal lock counts against it.
   const Deadline deadline = wait.is_nowait() ? Deadline::expired() : wait.deadline();
@@ -131,6 +134,7 @@ BarrierResult BarrierRef::wait(Wait wait) {
 }
 
 void BarrierRef::reset() noexcept {
+  if (b_ == nullptr) [[unlikely]] return;
   BarrierLayout& b = *b_;
   lock_barrier(b, detail::my_token());
   const std::uint64_t g = b.generation.load(std::memory_order_relaxed);
@@ -142,6 +146,7 @@ void BarrierRef::reset() noexcept {
 }
 
 void BarrierRef::abort() noexcept {
+  if (b_ == nullptr) [[unlikely]] return;
   BarrierLayout& b = *b_;
   lock_barrier(b, detail::my_token());
   break_barrier(b);
@@ -150,10 +155,13 @@ void BarrierRef::abort() noexcept {
 
 // relaxed: observers' snapshots.
 std::uint32_t BarrierRef::n_waiting() const noexcept {
+  if (b_ == nullptr) return 0;
   return b_->broken.load(std::memory_order_relaxed) != 0 ? 0 : b_->count.load(std::memory_order_relaxed);
 }
-bool BarrierRef::broken() const noexcept { return b_->broken.load(std::memory_order_relaxed) != 0; }
-std::uint64_t BarrierRef::generation() const noexcept { return b_->generation.load(std::memory_order_relaxed); }
+bool BarrierRef::broken() const noexcept { return b_ != nullptr && b_->broken.load(std::memory_order_relaxed) != 0; }
+std::uint64_t BarrierRef::generation() const noexcept {
+  return b_ != nullptr ? b_->generation.load(std::memory_order_relaxed) : 0;
+}
 
 // ---- named --------------------------------------------------------------------------
 

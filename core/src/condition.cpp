@@ -23,22 +23,29 @@ const char* to_string(ConditionStatus s) noexcept {
     case ConditionStatus::owner_died: return "owner_died";
     case ConditionStatus::not_owner: return "not_owner";
     case ConditionStatus::too_many_waiters: return "too_many_waiters";
+    case ConditionStatus::handle_closed: return "handle_closed";
   }
   return "?";
 }
 
+// A null c_ or l_: a moved-from or default-constructed handle (condition.hpp).
 AcquireStatus ConditionRef::acquire(Wait wait) noexcept {
+  if (!valid()) [[unlikely]] return AcquireStatus::handle_closed;
   return recursive_ ? RLockRef(*l_).acquire(wait) : LockRef(*l_).acquire(wait);
 }
 
 ReleaseStatus ConditionRef::release() noexcept {
+  if (!valid()) [[unlikely]] return ReleaseStatus::handle_closed;
   return recursive_ ? RLockRef(*l_).release() : LockRef(*l_).release();
 }
 
 // relaxed: only the calling thread ever stores its own token (lock.cpp).
-bool ConditionRef::is_owned() const noexcept { return l_->owner.load(std::memory_order_relaxed) == detail::my_token(); }
+bool ConditionRef::is_owned() const noexcept {
+  return valid() && l_->owner.load(std::memory_order_relaxed) == detail::my_token();
+}
 
 ConditionStatus ConditionRef::wait(Wait wait) noexcept {
+  if (!valid()) [[unlikely]] return ConditionStatus::handle_closed;
   return wait_until(wait.is_nowait() ? Deadline::expired() : wait.deadline());
 }
 
@@ -75,6 +82,7 @@ ConditionStatus ConditionRef::wait_until(Deadline deadline) noexcept {
 }
 
 ConditionStatus ConditionRef::notify(std::uint32_t n) noexcept {
+  if (!valid()) [[unlikely]] return ConditionStatus::handle_closed;
   if (!is_owned()) return ConditionStatus::not_owner;
   ConditionLayout& c = *c_;
   // Under the lock; relaxed as in wait_until(). The common case (nobody
@@ -123,6 +131,7 @@ ConditionStatus ConditionRef::notify_all() noexcept {
 
 std::uint32_t ConditionRef::n_waiting() const noexcept {
   std::uint32_t n = 0;
+  if (!valid()) return n;
   for (const WaiterSlotLayout& s : c_->waiters.slots) {
     // relaxed: an observer's snapshot.
     if (s.owner.load(std::memory_order_relaxed) != 0 && is_waiting(s.state.load(std::memory_order_relaxed))) ++n;
@@ -130,7 +139,9 @@ std::uint32_t ConditionRef::n_waiting() const noexcept {
   return n;
 }
 
-std::uint64_t ConditionRef::reclaimed() const noexcept { return c_->reclaimed.load(std::memory_order_relaxed); }
+std::uint64_t ConditionRef::reclaimed() const noexcept {
+  return valid() ? c_->reclaimed.load(std::memory_order_relaxed) : 0;
+}
 
 // ---- named --------------------------------------------------------------------------
 

@@ -12,7 +12,9 @@ constexpr std::uint32_t kFlag = 1;
 [[nodiscard]] constexpr std::uint32_t sets_of(std::uint32_t state) noexcept { return state >> 1; }
 }  // namespace
 
+// A null e_: a moved-from or default-constructed handle (event.hpp).
 void EventRef::set() noexcept {
+  if (e_ == nullptr) [[unlikely]] return;
   // relaxed: a first guess; the compare-exchange decides.
   std::uint32_t s = e_->state.load(std::memory_order_relaxed);
   std::uint32_t raised = 0;
@@ -27,16 +29,19 @@ void EventRef::set() noexcept {
 }
 
 void EventRef::clear() noexcept {
+  if (e_ == nullptr) [[unlikely]] return;
   // release: a clear is ordered after what this process did before it.
   e_->state.fetch_and(~kFlag, std::memory_order_release);
 }
 
 bool EventRef::is_set() const noexcept {
+  if (e_ == nullptr) [[unlikely]] return false;
   // SYNC(event): acquire — pairs with set()'s release.
   return (e_->state.load(std::memory_order_acquire) & kFlag) != 0;
 }
 
 bool EventRef::wait(Wait wait) const noexcept {
+  if (e_ == nullptr) [[unlikely]] return false;
   // SYNC(event): acquire — pairs with set()'s release.
   const std::uint32_t start = e_->state.load(std::memory_order_acquire);
   if ((start & kFlag) != 0) return true;

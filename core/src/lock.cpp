@@ -96,9 +96,14 @@ using detail::release_owner;
 
 // ---- Lock -----------------------------------------------------------------------
 
-AcquireStatus LockRef::acquire(Wait wait) noexcept { return acquire_owner(*l_, my_token(), wait); }
+// A null l_: a moved-from or default-constructed handle (lock.hpp).
+AcquireStatus LockRef::acquire(Wait wait) noexcept {
+  if (l_ == nullptr) [[unlikely]] return AcquireStatus::handle_closed;
+  return acquire_owner(*l_, my_token(), wait);
+}
 
 ReleaseStatus LockRef::release() noexcept {
+  if (l_ == nullptr) [[unlikely]] return ReleaseStatus::handle_closed;
   // SYNC(lock): release — pairs with the next acquirer's compare-exchange.
   if (l_->owner.exchange(0, std::memory_order_release) == 0) return ReleaseStatus::not_held;
   BlockingStats stats;
@@ -107,13 +112,18 @@ ReleaseStatus LockRef::release() noexcept {
 }
 
 // relaxed: observers only; a snapshot that may be stale when it returns.
-bool LockRef::locked() const noexcept { return l_->owner.load(std::memory_order_relaxed) != 0; }
-bool LockRef::is_owned() const noexcept { return l_->owner.load(std::memory_order_relaxed) == my_token(); }
-std::uint64_t LockRef::takeovers() const noexcept { return l_->takeovers.load(std::memory_order_relaxed); }
+bool LockRef::locked() const noexcept { return l_ != nullptr && l_->owner.load(std::memory_order_relaxed) != 0; }
+bool LockRef::is_owned() const noexcept {
+  return l_ != nullptr && l_->owner.load(std::memory_order_relaxed) == my_token();
+}
+std::uint64_t LockRef::takeovers() const noexcept {
+  return l_ != nullptr ? l_->takeovers.load(std::memory_order_relaxed) : 0;
+}
 
 // ---- RLock ----------------------------------------------------------------------
 
 AcquireStatus RLockRef::acquire(Wait wait) noexcept {
+  if (l_ == nullptr) [[unlikely]] return AcquireStatus::handle_closed;
   const std::uint64_t me = my_token();
   // relaxed: only this thread ever stores `me` (a token names one live
   // thread), so seeing it means we hold the lock and ordered it ourselves.
@@ -130,6 +140,7 @@ AcquireStatus RLockRef::acquire(Wait wait) noexcept {
 }
 
 ReleaseStatus RLockRef::release() noexcept {
+  if (l_ == nullptr) [[unlikely]] return ReleaseStatus::handle_closed;
   // relaxed: see acquire(); a thread that does not hold it never sees its token.
   if (l_->owner.load(std::memory_order_relaxed) != my_token()) return ReleaseStatus::not_owner;
   const std::uint64_t d = l_->depth.load(std::memory_order_relaxed);
@@ -142,12 +153,16 @@ ReleaseStatus RLockRef::release() noexcept {
   return ReleaseStatus::ok;
 }
 
-bool RLockRef::locked() const noexcept { return l_->owner.load(std::memory_order_relaxed) != 0; }
-bool RLockRef::is_owned() const noexcept { return l_->owner.load(std::memory_order_relaxed) == my_token(); }
+bool RLockRef::locked() const noexcept { return l_ != nullptr && l_->owner.load(std::memory_order_relaxed) != 0; }
+bool RLockRef::is_owned() const noexcept {
+  return l_ != nullptr && l_->owner.load(std::memory_order_relaxed) == my_token();
+}
 std::uint64_t RLockRef::depth() const noexcept {
   return is_owned() ? l_->depth.load(std::memory_order_relaxed) : 0;
 }
-std::uint64_t RLockRef::takeovers() const noexcept { return l_->takeovers.load(std::memory_order_relaxed); }
+std::uint64_t RLockRef::takeovers() const noexcept {
+  return l_ != nullptr ? l_->takeovers.load(std::memory_order_relaxed) : 0;
+}
 
 // ---- named --------------------------------------------------------------------------
 

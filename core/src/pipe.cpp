@@ -237,6 +237,11 @@ struct Connection::State {
   }
 };
 
+namespace {
+const std::string kNoPath;
+const BlockingStats kNoStats{};
+}  // namespace
+
 Connection::Connection(std::unique_ptr<State> state) noexcept : s_(std::move(state)) {}
 Connection::Connection(Connection&&) noexcept = default;
 Connection& Connection::operator=(Connection&&) noexcept = default;
@@ -308,13 +313,16 @@ Result<Connection> Connection::open(std::string_view name, End end, const Connec
 
 Result<void> Pipe::unlink(std::string_view name) { return platform::Segment::unlink(name, kPipeKind); }
 
-ConnStatus Connection::attach() noexcept { return s_->take(); }
+// ---- a moved-from handle (s_ null): see "A moved-from handle" in pipe.hpp.
+
+ConnStatus Connection::attach() noexcept { return s_ ? s_->take() : ConnStatus::handle_closed; }
 
 // ---- sending --------------------------------------------------------------------
 
 // Fast path: this handle holds the end, the reader is there and the ring has
 // room: the checks, the copy, the publication, the notify.
 ConnStatus Connection::send(std::span<const std::byte> bytes, Wait wait) noexcept {
+  if (!s_) [[unlikely]] return ConnStatus::handle_closed;
   State& s = *s_;
   if (!s.holds() || !s.can_send) [[unlikely]] {  // held or not, a receive-only end never sends
     if (const ConnStatus st = s.ready_to(true); st != ConnStatus::ok) return st;
@@ -354,6 +362,7 @@ ConnStatus Connection::send_bytes(std::span<const std::byte> buf, std::size_t of
 // ---- receiving ------------------------------------------------------------------
 
 Connection::View Connection::read(Wait wait) noexcept {
+  if (!s_) [[unlikely]] return {ConnStatus::handle_closed, {}};
   State& s = *s_;
   if (!s.holds() || !s.can_recv) [[unlikely]] {  // held or not, a send-only end never receives
     if (const ConnStatus st = s.ready_to(false); st != ConnStatus::ok) return {st, {}};
@@ -387,6 +396,7 @@ Connection::View Connection::read(Wait wait) noexcept {
 }
 
 void Connection::release() noexcept {
+  if (!s_) [[unlikely]] return;
   State& s = *s_;
   s.in.pop();
   notify(s.in_layout().not_full, s.stats, s.plan);
@@ -426,14 +436,14 @@ void Connection::close() noexcept {
 
 // ---- observers -------------------------------------------------------------------
 
-End Connection::end() const noexcept { return static_cast<End>(s_->me); }
-bool Connection::readable() const noexcept { return s_->can_recv; }
-bool Connection::writable() const noexcept { return s_->can_send; }
-bool Connection::closed() const noexcept { return s_->closed; }
-bool Connection::attached() const noexcept { return s_->holds(); }
-std::uint64_t Connection::max_message() const noexcept { return s_->max_message; }
-std::uint64_t Connection::capacity_bytes() const noexcept { return s_->out.capacity(); }
-const std::string& Connection::path() const noexcept { return s_->segment->path(); }
-const BlockingStats& Connection::stats() const noexcept { return s_->stats; }
+End Connection::end() const noexcept { return s_ ? static_cast<End>(s_->me) : End::a; }
+bool Connection::readable() const noexcept { return s_ && s_->can_recv; }
+bool Connection::writable() const noexcept { return s_ && s_->can_send; }
+bool Connection::closed() const noexcept { return !s_ || s_->closed; }
+bool Connection::attached() const noexcept { return s_ && s_->holds(); }
+std::uint64_t Connection::max_message() const noexcept { return s_ ? s_->max_message : 0; }
+std::uint64_t Connection::capacity_bytes() const noexcept { return s_ ? s_->out.capacity() : 0; }
+const std::string& Connection::path() const noexcept { return s_ ? s_->segment->path() : kNoPath; }
+const BlockingStats& Connection::stats() const noexcept { return s_ ? s_->stats : kNoStats; }
 
 }  // namespace shmring

@@ -27,6 +27,8 @@ const char* to_string(PutStatus s) noexcept {
     case PutStatus::corrupt: return "corrupt";
     case PutStatus::no_memory: return "no_memory";
     case PutStatus::wrong_size: return "wrong_size";
+    case PutStatus::claim_open: return "claim_open";
+    case PutStatus::handle_closed: return "handle_closed";
   }
   return "?";
 }
@@ -35,6 +37,16 @@ const char* to_string(TaskDoneStatus s) noexcept {
   switch (s) {
     case TaskDoneStatus::ok: return "ok";
     case TaskDoneStatus::too_many: return "task_done() called more times than items were put";
+    case TaskDoneStatus::handle_closed: return "handle_closed";
+  }
+  return "?";
+}
+
+const char* to_string(JoinStatus s) noexcept {
+  switch (s) {
+    case JoinStatus::done: return "done";
+    case JoinStatus::timed_out: return "timed_out";
+    case JoinStatus::handle_closed: return "handle_closed";
   }
   return "?";
 }
@@ -47,6 +59,7 @@ const char* to_string(GetStatus s) noexcept {
     case GetStatus::wrong_size: return "wrong_size";
     case GetStatus::role_taken: return "role_taken";
     case GetStatus::corrupt: return "corrupt";
+    case GetStatus::handle_closed: return "handle_closed";
   }
   return "?";
 }
@@ -348,6 +361,17 @@ struct Queue::State : detail::QueueHot {
     if (self.slots) return f(self.sring);
     return f(self.ring);
   }
+  // The same, for a caller that knows the engine at compile time.
+  template <std::uint32_t kEngine, class F>
+  decltype(auto) with_engine(F&& f) const {
+    if constexpr (kEngine == kEngineMpmc) {
+      return f(mring);
+    } else if constexpr (kEngine == kEngineSlots) {
+      return f(sring);
+    } else {
+      return f(ring);
+    }
+  }
 
   // Fast check on every put/get: a role taken by this handle in this process.
   [[nodiscard]] bool holds(Role r) const noexcept {
@@ -495,6 +519,9 @@ struct Queue::State : detail::QueueHot {
     }
     if (slots) {
       sring.commit(size);
+      // The claim is published: the inline put that claim() turned off is
+      // back on (as take() sets it), whether a commit() or put_slow() got here.
+      if (!joinable && holds(Role::producer)) put_generation = held_generation;
     } else {
       ring.commit(size);
     }
@@ -537,11 +564,33 @@ struct Queue::State : detail::QueueHot {
   }
 };
 
+namespace {
+// What a moved-from handle's hot_ points at: a QueueHot whose generations
+// are kOff, so its try_put/try_get return false before they touch anything
+// and the caller takes the out-of-line path, which finds s_ null. Its ring
+// and flags are never used; they exist so that the object is whole (a queue
+// that reads as closed and empty, should anything ever look).
+struct OffHot {
+  std::atomic<std::uint64_t> tail{0};
+  std::atomic<std::uint64_t> head{0};
+  ParkingLayout park{};
+  std::atomic<std::uint32_t> closed{1};
+  detail::QueueHot hot{SpscSlotRing<>(tail, head, nullptr, 1, 0, 0), park, park, closed};
+};
+detail::QueueHot* off_hot() noexcept {
+  static OffHot off;  // a function-local static: ready for moves made during static initialisation
+  return &off.hot;
+}
+const std::string kNoPath;
+}  // namespace
+
 Queue::Queue(std::unique_ptr<State> state) noexcept : s_(std::move(state)), hot_(s_.get()) {}
-Queue::Queue(Queue&& other) noexcept : s_(std::move(other.s_)), hot_(std::exchange(other.hot_, nullptr)) {}
+Queue::Queue(Queue&& other) noexcept : s_(std::move(other.s_)), hot_(std::exchange(other.hot_, off_hot())) {}
 Queue& Queue::operator=(Queue&& other) noexcept {
-  s_ = std::move(other.s_);
-  hot_ = std::exchange(other.hot_, nullptr);
+  if (this != &other) {
+    s_ = std::move(other.s_);
+    hot_ = std::exchange(other.hot_, off_hot());
+  }
   return *this;
 }
 Queue::~Queue() = default;
@@ -676,12 +725,17 @@ Result<void> JoinableQueue::unlink(std::string_view name) {
 // ---- producer ---------------------------------------------------------------
 
 PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
+  if (!s_) [[unlikely]] return {PutStatus::handle_closed, {}};
   State& s = *s_;
   if (!s.holds(Role::producer)) [[unlikely]] {
     if (const Errc e = s.take(Role::producer); e != Errc{}) {
       return {e == Errc::corrupt ? PutStatus::corrupt : PutStatus::role_taken, {}};
     }
   }
+  // One claim at a time: a second one would re-claim the same room (SPSC)
+  // or claim a second record that the first commit never publishes, which
+  // wedges every consumer behind it (MPMC). The open claim stays usable.
+  if (s.with_ring([](const auto& r) { return r.has_claim(); })) return {PutStatus::claim_open, {}};
   if (s.slots) {
     if (size != s.sring.slot_size()) return {PutStatus::wrong_size, {}};
   } else if (size > (s.mpmc ? s.mring.max_payload() : s.ring.max_payload())) {
@@ -720,6 +774,9 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
       reader = c.blocker;
     } else if (s.slots) {
       const RingClaim c = s.sring.claim(size);
+      // The inline put (QueueHot::try_put) would write into the claimed
+      // slot: it stays off until publish_claim() turns it back on.
+      if (c.status == RingStatus::ok) s.put_generation = detail::QueueHot::kOff;
       if (c.status != RingStatus::full) return {put_status(c.status), c.bytes};
     } else {
       if (const PutStatus st = s.backed_for(size); st != PutStatus::ok) return {st, {}};
@@ -745,6 +802,7 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
 }
 
 void Queue::commit(std::size_t size) noexcept {
+  if (!s_) [[unlikely]] return;
   State& s = *s_;
   if (!s.with_ring([](const auto& r) { return r.has_claim(); })) return;  // nothing claimed: nothing to publish or count
   s.count_task();  // zero-copy puts count too, before the record is published
@@ -770,6 +828,7 @@ inline PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait
 }
 
 PutStatus Queue::put_any(std::span<const std::byte> bytes, Wait wait) noexcept {
+  if (!s_) [[unlikely]] return PutStatus::handle_closed;
   if (s_->joinable) [[unlikely]] return put_counted(bytes, wait);
   return put_unjoined(bytes, wait);
 }
@@ -785,7 +844,9 @@ PutStatus Queue::put_counted(std::span<const std::byte> bytes, Wait wait) noexce
 template <std::uint32_t kEngine>
 PutStatus Queue::put_on(std::span<const std::byte> bytes, Wait wait) noexcept {
   State& s = *s_;
-  if (s.holds(Role::producer) && !s.is_closed()) [[likely]] {
+  // An open claim sends the put to the slow path, whose claim() refuses it.
+  if (s.holds(Role::producer) && !s.is_closed() && !s.with_engine<kEngine>([](const auto& r) { return r.has_claim(); }))
+      [[likely]] {
     if constexpr (kEngine == kEngineSlots) {
       const RingStatus r = s.push(bytes.data(), bytes.size());
       if (r == RingStatus::ok) [[likely]] return PutStatus::ok;
@@ -823,6 +884,7 @@ PutStatus Queue::put_slow(std::span<const std::byte> bytes, Wait wait) noexcept 
 // ---- consumer ---------------------------------------------------------------
 
 GetView Queue::read(Wait wait) noexcept {
+  if (!s_) [[unlikely]] return {GetStatus::handle_closed, {}};
   State& s = *s_;
   if (!s.holds(Role::consumer)) [[unlikely]] {
     if (const Errc e = s.take(Role::consumer); e != Errc{}) {
@@ -879,11 +941,14 @@ inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> byt
 }
 }  // namespace
 
-void Queue::release() noexcept { s_->finish_get(); }
+void Queue::release() noexcept {
+  if (s_) [[likely]] s_->finish_get();
+}
 
 // Fixed-size queues come here only when the inline get could not finish
 // (first use, empty, a buffer of another size): the slow path at once.
 GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
+  if (!s_) [[unlikely]] return GetStatus::handle_closed;
   if (s_->slots) return get_slow(out, wait);
   if (s_->mpmc) return get_on<kEngineMpmc>(out, wait);
   return get_on<kEngineSpsc>(out, wait);
@@ -937,17 +1002,22 @@ Message Queue::get(Wait wait) {
 
 // ---- observers ----------------------------------------------------------------
 
+// ---- a moved-from handle (s_ null): see "A moved-from handle" in queue.hpp.
+
 std::size_t Queue::qsize() const noexcept {
+  if (!s_) return 0;
   const State& s = *s_;
   return static_cast<std::size_t>(s.with_ring([](const auto& r) { return r.message_count(); }));
 }
 
 bool Queue::empty() const noexcept {
+  if (!s_) return true;
   const State& s = *s_;
   return s.mpmc ? s.mring.message_count() == 0 : s.slots ? s.sring.message_count() == 0 : s.ring.used_bytes() == 0;
 }
 
 bool Queue::full() const noexcept {
+  if (!s_) return false;
   const State& s = *s_;
   if (s.maxsize > 0 && qsize() >= static_cast<std::uint64_t>(s.maxsize)) return true;
   if (s.slots) return s.sring.full();
@@ -957,6 +1027,7 @@ bool Queue::full() const noexcept {
 }
 
 void Queue::close() noexcept {
+  if (!s_) return;
   State& s = *s_;
   // SYNC(close): seq_cst — pairs with the acquire in is_closed(); then every
   // parked process wakes (unconditionally: close is rare).
@@ -965,17 +1036,21 @@ void Queue::close() noexcept {
   notify_all(s.layout->not_full, s.stats);
 }
 
-bool Queue::closed() const noexcept { return s_->is_closed(); }
-std::int64_t Queue::maxsize() const noexcept { return s_->maxsize; }
-std::uint64_t Queue::capacity_bytes() const noexcept { return s_->ring.capacity(); }
-std::uint64_t Queue::max_message() const noexcept { return s_->mpmc ? s_->mring.max_payload() : s_->ring.max_payload(); }
-std::uint64_t Queue::message_size() const noexcept { return s_->slots ? s_->sring.slot_size() : 0; }
-Engine Queue::engine() const noexcept { return s_->mpmc ? Engine::mpmc : Engine::spsc; }
-std::uint64_t Queue::memory_bytes() const noexcept { return s_->segment.allocated_bytes(); }
-std::uint64_t Queue::claims_repaired() const noexcept { return s_->mpmc ? s_->mring.claims_abandoned() : 0; }
-std::uint64_t Queue::reads_lost() const noexcept { return s_->mpmc ? s_->mring.reads_lost() : 0; }
+bool Queue::closed() const noexcept { return !s_ || s_->is_closed(); }
+std::int64_t Queue::maxsize() const noexcept { return s_ ? s_->maxsize : 0; }
+std::uint64_t Queue::capacity_bytes() const noexcept { return s_ ? s_->ring.capacity() : 0; }
+std::uint64_t Queue::max_message() const noexcept {
+  if (!s_) return 0;
+  return s_->mpmc ? s_->mring.max_payload() : s_->ring.max_payload();
+}
+std::uint64_t Queue::message_size() const noexcept { return s_ && s_->slots ? s_->sring.slot_size() : 0; }
+// A moved-from handle: the default engine (it has none of its own).
+Engine Queue::engine() const noexcept { return !s_ || s_->mpmc ? Engine::mpmc : Engine::spsc; }
+std::uint64_t Queue::memory_bytes() const noexcept { return s_ ? s_->segment.allocated_bytes() : 0; }
+std::uint64_t Queue::claims_repaired() const noexcept { return s_ && s_->mpmc ? s_->mring.claims_abandoned() : 0; }
+std::uint64_t Queue::reads_lost() const noexcept { return s_ && s_->mpmc ? s_->mring.reads_lost() : 0; }
 std::uint64_t Queue::recover() noexcept {
-  if (!s_->mpmc) return 0;
+  if (!s_ || !s_->mpmc) return 0;
   // Repairs are made under a hazard, which needs a participant slot.
   if (s_->take(Role::consumer) != Errc{}) return 0;
   const std::uint64_t n = s_->mring.repair_dead_readers([](std::uint64_t token) {
@@ -984,16 +1059,21 @@ std::uint64_t Queue::recover() noexcept {
   if (n != 0) notify_all(s_->layout->not_full, s_->stats);
   return n;
 }
-const std::string& Queue::path() const noexcept { return s_->segment.path(); }
-Role Queue::roles_held() const noexcept { return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none; }
-const BlockingStats& Queue::stats() const noexcept { return s_->stats; }
+const std::string& Queue::path() const noexcept { return s_ ? s_->segment.path() : kNoPath; }
+Role Queue::roles_held() const noexcept {
+  if (!s_) return Role::none;
+  return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none;
+}
+const BlockingStats& Queue::stats() const noexcept { return hot_->stats; }  // moved from: the off QueueHot's zeroes
 // ---- JoinableQueue -------------------------------------------------------------
 
 TaskDoneStatus JoinableQueue::task_done() noexcept {
+  if (!s_) [[unlikely]] return TaskDoneStatus::handle_closed;
   return s_->finish_task() ? TaskDoneStatus::ok : TaskDoneStatus::too_many;
 }
 
 JoinStatus JoinableQueue::join(Wait wait) noexcept {
+  if (!s_) [[unlikely]] return JoinStatus::handle_closed;
   State& s = *s_;
   // SYNC(tasks): acquire — pairs with the release of the task_done that reached 0.
   const auto all_done = [&] { return s.layout->tasks.unfinished.load(std::memory_order_acquire) == 0; };
@@ -1005,9 +1085,9 @@ JoinStatus JoinableQueue::join(Wait wait) noexcept {
 }
 
 std::uint64_t JoinableQueue::unfinished_tasks() const noexcept {
-  return s_->layout->tasks.unfinished.load(std::memory_order_acquire);
+  return s_ ? s_->layout->tasks.unfinished.load(std::memory_order_acquire) : 0;
 }
 
-Barriers Queue::barriers() const noexcept { return s_->plan.waiter_heavy ? Barriers::asymmetric : Barriers::fences; }
+Barriers Queue::barriers() const noexcept { return hot_->plan.waiter_heavy ? Barriers::asymmetric : Barriers::fences; }
 
 }  // namespace shmring

@@ -19,7 +19,9 @@ void SemaphoreRef::initialize(SemaphoreLayout& layout, std::uint32_t value, bool
   layout.bound = bounded ? value : 0u;
 }
 
+// A null s_: a moved-from or default-constructed handle (semaphore.hpp).
 AcquireStatus SemaphoreRef::acquire(Wait wait) noexcept {
+  if (s_ == nullptr) [[unlikely]] return AcquireStatus::handle_closed;
   std::atomic<std::uint32_t>& value = s_->value;
   // relaxed: only a first guess; the compare-exchange decides.
   std::uint32_t v = value.load(std::memory_order_relaxed);
@@ -50,6 +52,7 @@ AcquireStatus SemaphoreRef::acquire(Wait wait) noexcept {
 }
 
 ReleaseStatus SemaphoreRef::release() noexcept {
+  if (s_ == nullptr) [[unlikely]] return ReleaseStatus::handle_closed;
   std::atomic<std::uint32_t>& value = s_->value;
   const std::uint32_t limit = bounded_ ? bound_ : kSemaphoreValueMax;
   std::uint32_t v = value.load(std::memory_order_relaxed);
@@ -63,7 +66,9 @@ ReleaseStatus SemaphoreRef::release() noexcept {
 }
 
 // relaxed: an observer's snapshot.
-std::uint32_t SemaphoreRef::get_value() const noexcept { return s_->value.load(std::memory_order_relaxed); }
+std::uint32_t SemaphoreRef::get_value() const noexcept {
+  return s_ != nullptr ? s_->value.load(std::memory_order_relaxed) : 0;
+}
 
 namespace {
 

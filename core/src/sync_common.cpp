@@ -9,6 +9,7 @@ const char* to_string(AcquireStatus s) noexcept {
     case AcquireStatus::acquired: return "acquired";
     case AcquireStatus::owner_died: return "owner_died";
     case AcquireStatus::timeout: return "timeout";
+    case AcquireStatus::handle_closed: return "handle_closed";
   }
   return "?";
 }
@@ -19,6 +20,7 @@ const char* to_string(ReleaseStatus s) noexcept {
     case ReleaseStatus::not_held: return "not_held";
     case ReleaseStatus::not_owner: return "not_owner";
     case ReleaseStatus::too_many: return "too_many";
+    case ReleaseStatus::handle_closed: return "handle_closed";
   }
   return "?";
 }

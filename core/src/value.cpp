@@ -1,6 +1,7 @@
 #include "shmring/value.hpp"
 
 #include <cstring>
+#include <limits>
 #include <new>
 
 namespace shmring::detail {
@@ -30,6 +31,11 @@ Result<platform::Segment> create_typed(std::string_view name, const TypedSpec& s
   const std::uint64_t offset = data_offset_for(spec.elem_align);
   if (count > (std::uint64_t{1} << 48) / spec.elem_size) return fail(Errc::invalid_argument, "Array too large");
   const std::uint64_t size = offset + count * spec.elem_size;
+  // Refused before any file exists: a 32-bit process could reserve the
+  // memory of an array it can never map.
+  if (size > std::numeric_limits<std::size_t>::max()) {
+    return fail(Errc::invalid_argument, "Array larger than this process's address space");
+  }
   auto seg = detail::create_sync_segment(name, spec.kind, kTypedLayoutHash, size, o);
   if (!seg) return seg.error();
   auto* t = new (seg->payload()) TypedLayout{};  // the lock: free

@@ -142,7 +142,14 @@ Liveness liveness(ProcessId id) noexcept {
   }
   // Compare only the bits that fit in an owner token.
   constexpr std::uint64_t kMask = (std::uint64_t{1} << (64 - kPidBits)) - 1;
-  if ((st.start_time & kMask) != (id.start_time & kMask)) return Liveness::dead;  // pid reused
+  // A start time of 0: its owner could not read its own (read_proc_stat
+  // failed: no descriptor left under RLIMIT_NOFILE, /proc hidden), so a
+  // differing start time proves nothing and only the pid's state below
+  // decides (a reused pid keeps such a holder's word until that pid is
+  // gone: a doubt, so alive; never two holders). misuse_test:
+  // MisuseLimits.ALockTakenWithNoFileDescriptorLeftIsNotTakenOverWhileItsHolderLives.
+  const bool has_start_time = (id.start_time & kMask) != 0;
+  if (has_start_time && (st.start_time & kMask) != (id.start_time & kMask)) return Liveness::dead;  // pid reused
   if (st.state == 'Z') {
     // A zombie thread-group leader whose other threads still run (its main
     // thread called pthread_exit) is alive.

@@ -30,6 +30,10 @@
 // `forever` — as in Python — and get timeout/broken with a timeout. Use
 // timeouts, or abort() from a supervisor, when parties may die.
 //
+// A moved-from (or default-constructed) handle holds no barrier: wait()
+// returns handle_closed, reset() and abort() do nothing, parties(),
+// n_waiting() and generation() are 0, broken() false, path() "".
+//
 // The internal lock is held only for bookkeeping and while the action runs.
 // BarrierRef works on a BarrierLayout inside any segment (initialize() it
 // before sharing); Barrier is the named object. 1 <= parties <= kWaiterSlots.
@@ -79,6 +83,7 @@ enum class BarrierStatus : std::uint8_t {
   passed,   // all parties arrived; `index` is this caller's arrival index
   broken,   // the barrier is or became broken, or was reset while waiting (Python: BrokenBarrierError)
   timeout,  // this caller's wait ended first: it broke the barrier (Python: BrokenBarrierError)
+  handle_closed,  // a moved-from (or default-constructed) handle: it holds no barrier; nothing happened
 };
 
 [[nodiscard]] const char* to_string(BarrierStatus s) noexcept;
@@ -106,12 +111,14 @@ class BarrierRef {
   // Python's abort(): broken (current and later waits get broken) until reset().
   void abort() noexcept;
 
-  [[nodiscard]] std::uint32_t parties() const noexcept { return b_->parties; }
+  [[nodiscard]] std::uint32_t parties() const noexcept { return b_ != nullptr ? b_->parties : 0; }
   // Python's n_waiting: parties waiting in the current generation (0 if broken).
   [[nodiscard]] std::uint32_t n_waiting() const noexcept;
   [[nodiscard]] bool broken() const noexcept;
   [[nodiscard]] std::uint64_t generation() const noexcept;
   [[nodiscard]] BarrierLayout* layout() const noexcept { return b_; }
+  // False for a moved-from or default-constructed handle.
+  [[nodiscard]] bool valid() const noexcept { return b_ != nullptr; }
 
  private:
   BarrierLayout* b_ = nullptr;
@@ -121,6 +128,15 @@ class BarrierRef {
 // A named Barrier.
 class Barrier : public BarrierRef {
  public:
+  Barrier(Barrier&& o) noexcept : BarrierRef(std::exchange<BarrierRef>(o, {})), segment_(std::move(o.segment_)) {}
+  Barrier& operator=(Barrier&& o) noexcept {
+    if (this != &o) {
+      BarrierRef::operator=(std::exchange<BarrierRef>(o, {}));
+      segment_ = std::move(o.segment_);
+    }
+    return *this;
+  }
+
   [[nodiscard]] static Result<Barrier> create(std::string_view name, std::uint32_t parties, Action action = {},
                                               const SyncOptions& options = {});
   [[nodiscard]] static Result<Barrier> open(std::string_view name, Action action = {},

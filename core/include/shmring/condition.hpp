@@ -43,6 +43,11 @@
 //    after freeing the slots of any dead waiters.
 //  * A process killed while holding the lock: the next acquirer of the lock
 //    gets owner_died (in wait(): the status owner_died).
+//
+// A moved-from (or default-constructed) handle holds no condition: wait,
+// wait_for (pred() is not called), notify and notify_all return
+// handle_closed, acquire()/release() too; is_owned() is false, n_waiting()
+// and reclaimed() 0, path() "".
 #pragma once
 
 #include <atomic>
@@ -99,6 +104,7 @@ enum class ConditionStatus : std::uint8_t {
   owner_died,        // re-taking the lock found its holder dead; the caller holds it (see above)
   not_owner,         // the calling thread does not hold the lock (Python: RuntimeError); nothing changed
   too_many_waiters,  // kWaiterSlots live threads already wait; nothing changed, the caller holds the lock
+  handle_closed,     // a moved-from (or default-constructed) handle: it holds no condition; nothing happened
 };
 
 [[nodiscard]] const char* to_string(ConditionStatus s) noexcept;
@@ -128,6 +134,8 @@ class ConditionRef : public detail::Lockable<ConditionRef> {
   [[nodiscard]] bool recursive() const noexcept { return recursive_; }
   [[nodiscard]] ConditionLayout* layout() const noexcept { return c_; }
   [[nodiscard]] LockLayout* lock_layout() const noexcept { return l_; }
+  // False for a moved-from or default-constructed handle.
+  [[nodiscard]] bool valid() const noexcept { return c_ != nullptr && l_ != nullptr; }
 
  private:
   [[nodiscard]] ConditionStatus wait_until(platform::Deadline deadline) noexcept;
@@ -140,6 +148,7 @@ template <class Pred>
 ConditionStatus ConditionRef::wait_for(Pred&& pred, Wait wait) {
   // Python calls pred() before checking the lock; we check first: pred()
   // reads what the lock protects.
+  if (!valid()) return ConditionStatus::handle_closed;
   if (!is_owned()) return ConditionStatus::not_owner;
   if (pred()) return ConditionStatus::ok;
   const platform::Deadline deadline = wait.is_nowait() ? platform::Deadline::expired() : wait.deadline();
@@ -158,6 +167,16 @@ struct ConditionOptions : SyncOptions {
 // A named Condition with its own lock.
 class Condition : public ConditionRef {
  public:
+  Condition(Condition&& o) noexcept
+      : ConditionRef(std::exchange<ConditionRef>(o, {})), segment_(std::move(o.segment_)) {}
+  Condition& operator=(Condition&& o) noexcept {
+    if (this != &o) {
+      ConditionRef::operator=(std::exchange<ConditionRef>(o, {}));
+      segment_ = std::move(o.segment_);
+    }
+    return *this;
+  }
+
   [[nodiscard]] static Result<Condition> create(std::string_view name, const ConditionOptions& options = {});
   [[nodiscard]] static Result<Condition> open(std::string_view name, const SyncOpenOptions& options = {});
   // Removes the name if it holds a Condition (Errc::wrong_kind, bad_magic... otherwise: the

@@ -10,6 +10,11 @@
 //
 // EventRef works on an EventLayout inside any mapped segment (all zeroes: a
 // clear event); Event is the named object. Handles may be shared by threads.
+//
+// A moved-from (or default-constructed) handle holds no event. Its calls
+// have no status to return, so they answer as an event nobody can set:
+// set() and clear() do nothing, is_set() is false, wait() returns false at
+// once (whatever the wait), path() is "". valid() tells such a handle apart.
 #pragma once
 
 #include <string>
@@ -35,6 +40,8 @@ class EventRef {
   // Python's wait(timeout=None): forever, nowait, or a duration.
   [[nodiscard]] bool wait(Wait wait = forever) const noexcept;
   [[nodiscard]] EventLayout* layout() const noexcept { return e_; }
+  // False for a moved-from or default-constructed handle.
+  [[nodiscard]] bool valid() const noexcept { return e_ != nullptr; }
 
  private:
   EventLayout* e_ = nullptr;
@@ -42,6 +49,15 @@ class EventRef {
 
 class Event : public EventRef {
  public:
+  Event(Event&& o) noexcept : EventRef(std::exchange<EventRef>(o, {})), segment_(std::move(o.segment_)) {}
+  Event& operator=(Event&& o) noexcept {
+    if (this != &o) {
+      EventRef::operator=(std::exchange<EventRef>(o, {}));
+      segment_ = std::move(o.segment_);
+    }
+    return *this;
+  }
+
   [[nodiscard]] static Result<Event> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<Event> open(std::string_view name, const SyncOpenOptions& options = {});
   // Removes the name if it holds an Event (Errc::wrong_kind, bad_magic... otherwise: the

@@ -44,6 +44,12 @@
 // Waking. release() wakes every parked waiter of the lock (blocking.hpp's
 // protocol: a futex wake only when someone sleeps); they race for it, so the
 // lock is not fair, like Python's.
+//
+// A moved-from Lock or RLock (and a default-constructed LockRef/RLockRef)
+// holds no lock: acquire() and release() return handle_closed and change
+// nothing, locked() and is_owned() are false, depth() and takeovers() 0,
+// path() "". Moving a named object moves its mapping: the moved-from handle
+// never points into memory the new one may unmap (misuse_test.cpp).
 #pragma once
 
 #include <chrono>
@@ -81,6 +87,8 @@ class LockRef : public detail::Lockable<LockRef> {
   // Times the lock was taken over from a dead holder (by anyone).
   [[nodiscard]] std::uint64_t takeovers() const noexcept;
   [[nodiscard]] LockLayout* layout() const noexcept { return l_; }
+  // False for a moved-from or default-constructed handle.
+  [[nodiscard]] bool valid() const noexcept { return l_ != nullptr; }
 
  private:
   LockLayout* l_ = nullptr;
@@ -103,6 +111,8 @@ class RLockRef : public detail::Lockable<RLockRef> {
   [[nodiscard]] std::uint64_t depth() const noexcept;
   [[nodiscard]] std::uint64_t takeovers() const noexcept;
   [[nodiscard]] LockLayout* layout() const noexcept { return l_; }
+  // False for a moved-from or default-constructed handle.
+  [[nodiscard]] bool valid() const noexcept { return l_ != nullptr; }
 
  private:
   LockLayout* l_ = nullptr;
@@ -121,6 +131,15 @@ void release_owner(LockLayout& l) noexcept;
 // A named Lock: /dev/shm/<name> (or an absolute path) holding one LockLayout.
 class Lock : public LockRef {
  public:
+  Lock(Lock&& o) noexcept : LockRef(std::exchange<LockRef>(o, {})), segment_(std::move(o.segment_)) {}
+  Lock& operator=(Lock&& o) noexcept {
+    if (this != &o) {
+      LockRef::operator=(std::exchange<LockRef>(o, {}));
+      segment_ = std::move(o.segment_);
+    }
+    return *this;
+  }
+
   [[nodiscard]] static Result<Lock> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<Lock> open(std::string_view name, const SyncOpenOptions& options = {});
   // Removes the name if it holds a Lock (Errc::wrong_kind, bad_magic... otherwise: the
@@ -139,6 +158,15 @@ class Lock : public LockRef {
 // A named RLock (a distinct segment kind: a Lock file does not open as an RLock).
 class RLock : public RLockRef {
  public:
+  RLock(RLock&& o) noexcept : RLockRef(std::exchange<RLockRef>(o, {})), segment_(std::move(o.segment_)) {}
+  RLock& operator=(RLock&& o) noexcept {
+    if (this != &o) {
+      RLockRef::operator=(std::exchange<RLockRef>(o, {}));
+      segment_ = std::move(o.segment_);
+    }
+    return *this;
+  }
+
   [[nodiscard]] static Result<RLock> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<RLock> open(std::string_view name, const SyncOpenOptions& options = {});
   // Removes the name if it holds an RLock (Errc::wrong_kind, bad_magic... otherwise: the

@@ -42,7 +42,10 @@
 // destructor closes as close() does.
 //
 // A handle is movable, not copyable, and not thread-safe (one thread at a
-// time, as for a Queue handle).
+// time, as for a Queue handle). A moved-from handle holds nothing and is
+// closed: every call returns handle_closed (poll() true: a recv would not
+// wait), close() does nothing, and the observers answer closed() true,
+// attached(), readable() and writable() false, sizes 0, path() "", end() a.
 #pragma once
 
 #include <cstddef>
@@ -95,7 +98,8 @@ struct PipeOptions {
 struct ConnectionOpenOptions {
   bool attach = true;  // take the end now (false: on first use)
   // How long to wait for a creator that has not finished creating the pipe.
-  std::chrono::nanoseconds ready_timeout = std::chrono::milliseconds(1000);
+  // (Too large to represent: as long as it takes; see Timeout, wait.hpp.)
+  Timeout ready_timeout = std::chrono::milliseconds(1000);
   bool allow_foreign_owner = false;  // open a file owned by another user
 };
 

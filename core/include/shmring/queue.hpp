@@ -26,6 +26,13 @@
 // A handle is movable, not copyable, and not thread-safe: use one handle per
 // thread. A handle inherited through fork() holds no role and no participant
 // slot in the child; the child takes its own on first use.
+//
+// A moved-from handle holds no queue: every call that returns a status
+// returns handle_closed (put, claim, get, read, task_done, join...);
+// commit(), release() and close() do nothing; the observers answer as for
+// an empty queue that is closed: qsize() 0, empty() true, full() false,
+// closed() true, the sizes and counters 0, path() "", roles_held() none.
+// Assigning a live handle to it makes it usable again (misuse_test.cpp).
 #pragma once
 
 #include <chrono>
@@ -56,6 +63,8 @@ enum class PutStatus : std::uint8_t {
   corrupt,     // the shared positions are inconsistent (a damaged or hostile file)
   no_memory,   // on-demand memory: tmpfs or memory is full, the next chunk could not be reserved
   wrong_size,  // fixed-size messages: not message_size() bytes
+  claim_open,  // this handle has a claim() not yet committed: commit it first (nothing changed)
+  handle_closed,  // a moved-from handle: it holds no queue
 };
 
 enum class GetStatus : std::uint8_t {
@@ -65,21 +74,25 @@ enum class GetStatus : std::uint8_t {
   wrong_size,  // get_value<T>: the next message is not sizeof(T) bytes (it stays queued)
   role_taken,  // SPSC: another live process is the consumer; MPMC: 256 live handles attached
   corrupt,     // a record or position is out of range (a damaged or hostile file)
+  handle_closed,  // a moved-from handle: it holds no queue
 };
 
 enum class TaskDoneStatus : std::uint8_t {
   ok,
   too_many,  // more task_done() calls than items put (Python: ValueError); nothing changed
+  handle_closed,  // a moved-from handle: it holds no queue
 };
 
 enum class JoinStatus : std::uint8_t {
   done,       // every item put so far was marked done
   timed_out,  // the wait ended first
+  handle_closed,  // a moved-from handle: it holds no queue
 };
 
 [[nodiscard]] const char* to_string(PutStatus s) noexcept;
 [[nodiscard]] const char* to_string(GetStatus s) noexcept;
 [[nodiscard]] const char* to_string(TaskDoneStatus s) noexcept;
+[[nodiscard]] const char* to_string(JoinStatus s) noexcept;
 
 enum class Role : std::uint8_t { none = 0, producer = 1, consumer = 2, both = 3 };
 
@@ -125,7 +138,8 @@ struct QueueOptions {
 struct OpenOptions {
   Role role = Role::none;  // roles to take now (none: on first put/get)
   // How long to wait for a creator that has not finished creating the queue.
-  std::chrono::nanoseconds ready_timeout = std::chrono::milliseconds(1000);
+  // (Too large to represent: as long as it takes; see Timeout, wait.hpp.)
+  Timeout ready_timeout = std::chrono::milliseconds(1000);
   bool allow_foreign_owner = false;  // open a file owned by another user
 };
 
@@ -166,7 +180,9 @@ namespace detail {
 // heels (CatchUpPatience, spsc_ring.hpp).
 //
 // Lives at the start of the handle's State (a stable address; the handle
-// keeps a pointer to it). Memory ordering: that of SpscSlotRing (slot
+// keeps a pointer to it). A moved-from handle points at a static one whose
+// generations are kOff (queue.cpp, off_hot()): its inline paths fall
+// through to the out-of-line ones, which report handle_closed. Memory ordering: that of SpscSlotRing (slot
 // release/acquire through tail and head) and notify() (blocking.hpp); the
 // closed flag is read with acquire as in the out-of-line paths.
 struct QueueHot {
@@ -253,10 +269,11 @@ class Queue {
   }
 
   // Reserves `size` bytes in the ring (waiting for room as put does); the
-  // message is published by commit(n), n <= size. One claim at a time, and
-  // no put() between a claim and its commit. Fixed-size messages: `size`
-  // must be message_size(); commit(n) publishes the whole slot, bytes past n
-  // zeroed.
+  // message is published by commit(n), n <= size. One claim at a time: a
+  // second claim() or a put() before the commit returns claim_open and
+  // changes nothing (the open claim stays usable). Fixed-size messages:
+  // `size` must be message_size(); commit(n) publishes the whole slot, bytes
+  // past n zeroed. commit() without an open claim does nothing.
   [[nodiscard]] PutClaim claim(std::size_t size, Wait wait = forever) noexcept;
   void commit(std::size_t size) noexcept;
 
@@ -321,8 +338,12 @@ class Queue {
   [[nodiscard]] static Result<Queue> create_kind(std::string_view name, const QueueOptions& options,
                                                  std::uint32_t kind);
   [[nodiscard]] static Result<Queue> open_kind(std::string_view name, const OpenOptions& options, std::uint32_t kind);
-  std::unique_ptr<State> s_;
-  detail::QueueHot* hot_ = nullptr;  // the start of *s_ (null once moved from)
+  std::unique_ptr<State> s_;  // null once moved from
+  // The start of *s_; once moved from, a QueueHot whose fast path is off
+  // (both generations kOff), so the inline paths fall through to the
+  // out-of-line ones, which check s_ once. Never null: the inline paths
+  // dereference it without a check.
+  detail::QueueHot* hot_;
 
  private:
   // put() and get_into() when their inline fast path could not finish.

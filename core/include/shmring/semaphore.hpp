@@ -14,6 +14,11 @@
 // A semaphore has no owner (any process may release what another acquired),
 // so a process that dies holding units does not give them back — as in
 // Python. Use a Lock when a holder's death must be detected.
+//
+// A moved-from (or default-constructed) handle holds no semaphore:
+// acquire() and release() return handle_closed, try_lock() is false, lock()
+// and unlock() do nothing, get_value() and bound() are 0, bounded() false,
+// path() "".
 #pragma once
 
 #include <cstdint>
@@ -45,7 +50,7 @@ class SemaphoreRef {
   [[nodiscard]] ReleaseStatus release() noexcept;
 
   // BasicLockable/Lockable, for std::scoped_lock / std::unique_lock.
-  void lock() noexcept { (void)acquire(forever); }
+  void lock() noexcept { (void)acquire(forever); }  // moved-from: returns at once, holding nothing
   [[nodiscard]] bool try_lock() noexcept { return acquire(nowait) == AcquireStatus::acquired; }
   void unlock() noexcept { (void)release(); }
 
@@ -54,6 +59,8 @@ class SemaphoreRef {
   [[nodiscard]] bool bounded() const noexcept { return bounded_; }
   [[nodiscard]] std::uint32_t bound() const noexcept { return bound_; }
   [[nodiscard]] SemaphoreLayout* layout() const noexcept { return s_; }
+  // False for a moved-from or default-constructed handle.
+  [[nodiscard]] bool valid() const noexcept { return s_ != nullptr; }
 
  private:
   SemaphoreLayout* s_ = nullptr;
@@ -64,6 +71,16 @@ class SemaphoreRef {
 // Python's Semaphore(value=1), named.
 class Semaphore : public SemaphoreRef {
  public:
+  Semaphore(Semaphore&& o) noexcept
+      : SemaphoreRef(std::exchange<SemaphoreRef>(o, {})), segment_(std::move(o.segment_)) {}
+  Semaphore& operator=(Semaphore&& o) noexcept {
+    if (this != &o) {
+      SemaphoreRef::operator=(std::exchange<SemaphoreRef>(o, {}));
+      segment_ = std::move(o.segment_);
+    }
+    return *this;
+  }
+
   [[nodiscard]] static Result<Semaphore> create(std::string_view name, std::uint32_t value = 1,
                                                 const SyncOptions& options = {});
   [[nodiscard]] static Result<Semaphore> open(std::string_view name, const SyncOpenOptions& options = {});
@@ -84,6 +101,16 @@ class Semaphore : public SemaphoreRef {
 // Python's BoundedSemaphore(value=1), named (a distinct segment kind).
 class BoundedSemaphore : public SemaphoreRef {
  public:
+  BoundedSemaphore(BoundedSemaphore&& o) noexcept
+      : SemaphoreRef(std::exchange<SemaphoreRef>(o, {})), segment_(std::move(o.segment_)) {}
+  BoundedSemaphore& operator=(BoundedSemaphore&& o) noexcept {
+    if (this != &o) {
+      SemaphoreRef::operator=(std::exchange<SemaphoreRef>(o, {}));
+      segment_ = std::move(o.segment_);
+    }
+    return *this;
+  }
+
   [[nodiscard]] static Result<BoundedSemaphore> create(std::string_view name, std::uint32_t value = 1,
                                                        const SyncOptions& options = {});
   [[nodiscard]] static Result<BoundedSemaphore> open(std::string_view name, const SyncOpenOptions& options = {});

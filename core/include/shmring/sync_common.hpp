@@ -18,6 +18,7 @@ enum class AcquireStatus : std::uint8_t {
   owner_died,  // the caller holds it, taken over from a holder that died holding it:
                // what that holder protected may be half-updated (Lock and RLock only)
   timeout,     // the wait ended first (nowait: it was not free)
+  handle_closed,  // a moved-from (or default-constructed) handle: it holds no object; nothing happened
 };
 
 enum class ReleaseStatus : std::uint8_t {
@@ -26,6 +27,7 @@ enum class ReleaseStatus : std::uint8_t {
   not_owner,  // RLock: the calling thread does not hold it (Python: RuntimeError)
   too_many,   // BoundedSemaphore: above its initial value (Python: ValueError);
               // Semaphore: above kSemaphoreValueMax. Nothing changed.
+  handle_closed,  // a moved-from (or default-constructed) handle: it holds no object; nothing happened
 };
 
 [[nodiscard]] const char* to_string(AcquireStatus s) noexcept;
@@ -39,7 +41,8 @@ struct SyncOptions {
 // Opening a named primitive created by another process.
 struct SyncOpenOptions {
   // How long to wait for a creator that has not finished creating it.
-  std::chrono::nanoseconds ready_timeout = std::chrono::milliseconds(1000);
+  // (Too large to represent: as long as it takes; see Timeout, wait.hpp.)
+  Timeout ready_timeout = std::chrono::milliseconds(1000);
   bool allow_foreign_owner = false;  // open a file owned by another user
 };
 
@@ -47,13 +50,19 @@ namespace detail {
 // BasicLockable/Lockable (std::scoped_lock, std::unique_lock) over D's
 // acquire(Wait) and release(), for the owner-tracking locks (LockRef,
 // RLockRef, ConditionRef): lock() waits forever and treats owner_died like
-// acquired, try_lock() is acquire(nowait) != timeout, unlock() is release()
-// (lock.hpp's header comment says why).
+// acquired, try_lock() is true when the caller then holds the lock
+// (acquired or owner_died), unlock() is release() (lock.hpp's header
+// comment says why). On a moved-from handle lock() returns at once holding
+// nothing (it has no way to say so: acquire() returns handle_closed),
+// try_lock() is false and unlock() does nothing.
 template <class D>
 class Lockable {
  public:
   void lock() noexcept { (void)self().acquire(forever); }
-  [[nodiscard]] bool try_lock() noexcept { return self().acquire(nowait) != AcquireStatus::timeout; }
+  [[nodiscard]] bool try_lock() noexcept {
+    const AcquireStatus st = self().acquire(nowait);
+    return st == AcquireStatus::acquired || st == AcquireStatus::owner_died;
+  }
   void unlock() noexcept { (void)self().release(); }
 
  private:

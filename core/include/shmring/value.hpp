@@ -31,6 +31,21 @@
 // telling apart two structs of one size), the count against the file size.
 // Different T of the same size and class (two 8-byte structs) are only told
 // apart by the tag. Handles are views (threads may share one).
+//
+// Element access (Python's a[i], a[i] = x). a[i] is a proxy: `T v = a[i]`
+// reads and `a[i] = v` writes, each under the lock (never a copy whose
+// assignment silently writes nothing: SPEC §2). Keep it to those two forms:
+// `auto v = a[i]` holds the proxy, not a value (use a[i].get() or T).
+// Indexes are checked everywhere (Python's IndexError), never undefined:
+// at(i) answers nullopt and set(i, v) false; a[i], get(i) and the atomic
+// fast path (load, store, fetch_add, fetch_sub, compare_exchange) throw
+// std::out_of_range, since they have no status to return.
+//
+// A moved-from handle holds no memory: size() 0 (so every index is out of
+// range, as above), get_span() empty, get_obj() null, has_lock() false,
+// get_lock() a lock handle that answers handle_closed, path() "",
+// valid() false; Value's get() and load() throw std::out_of_range and its
+// set() returns false.
 #pragma once
 
 #include <atomic>
@@ -39,6 +54,7 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -184,10 +200,62 @@ class Array {
     return platform::Segment::unlink(name, kArrayKind);
   }
 
+ private:
+  // Only Array makes element proxies.
+  class Key {
+    friend class Array;
+    Key() = default;
+  };
+
+ public:
+  // a[i] on a mutable array: reads and writes element i (see the header comment).
+  class Element {
+   public:
+    // The element now, under the lock; std::out_of_range when i >= size().
+    operator T() const { return a_->get(i_); }  // NOLINT: implicit by design (T v = a[i])
+    [[nodiscard]] T get() const { return a_->get(i_); }
+    // Writes the element under the lock; std::out_of_range when i >= size().
+    Element& operator=(const T& v) {
+      a_->checked_set(i_, v);
+      return *this;
+    }
+    // a[i] = a[j] copies the value (an implicit copy would rebind the proxy
+    // and write nothing).
+    Element& operator=(const Element& other) { return *this = other.get(); }
+    Element(const Element&) = default;
+
+   private:
+    friend class Array;
+    // The tag keeps a braced `a[i] = {x, y}` from ever meaning this constructor.
+    Element(Array* a, std::size_t i, Key /*unused*/) noexcept : a_(a), i_(i) {}
+    Array* a_;
+    std::size_t i_;
+  };
+  // a[i] on a const array: reads only (assigning to it does not compile).
+  class ConstElement {
+   public:
+    operator T() const { return a_->get(i_); }  // NOLINT: implicit by design (T v = a[i])
+    [[nodiscard]] T get() const { return a_->get(i_); }
+    ConstElement& operator=(const ConstElement&) = delete;
+    ConstElement(const ConstElement&) = default;
+
+   private:
+    friend class Array;
+    ConstElement(const Array* a, std::size_t i, Key /*unused*/) noexcept : a_(a), i_(i) {}
+    const Array* a_;
+    std::size_t i_;
+  };
+
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
-  // A copy of element i (i < size(), unchecked), under the lock if it has one.
-  [[nodiscard]] T operator[](std::size_t i) const noexcept { return get(i); }
-  [[nodiscard]] T get(std::size_t i) const noexcept {
+  // False for a moved-from handle (size() is then 0).
+  [[nodiscard]] bool valid() const noexcept { return data_ != nullptr; }
+  // Python's a[i] and a[i] = x: see Element.
+  [[nodiscard]] Element operator[](std::size_t i) noexcept { return Element(this, i, Key{}); }
+  [[nodiscard]] ConstElement operator[](std::size_t i) const noexcept { return ConstElement(this, i, Key{}); }
+  // A copy of element i, under the lock if it has one; std::out_of_range
+  // when i >= size() (Python's IndexError).
+  [[nodiscard]] T get(std::size_t i) const {
+    check(i);
     Guard g(*this);
     return detail::load_elem(data_ + i);
   }
@@ -211,7 +279,8 @@ class Array {
     return out;
   }
   // The raw elements (Python's get_obj()): use them while holding get_lock(),
-  // or without it for lock = false data you synchronize yourself.
+  // or without it for lock = false data you synchronize yourself. Empty
+  // for a moved-from handle.
   [[nodiscard]] std::span<T> get_span() const noexcept { return {data_, count_}; }
 
   // The embedded RLock (Python's get_lock()).
@@ -219,33 +288,52 @@ class Array {
   [[nodiscard]] bool has_lock() const noexcept { return has_lock_; }
 
   // The atomic fast path (never takes the lock; see the header comment).
-  [[nodiscard]] T load(std::size_t i, std::memory_order o = std::memory_order_seq_cst) const noexcept
+  // std::out_of_range when i >= size(): one compare with a local field.
+  [[nodiscard]] T load(std::size_t i, std::memory_order o = std::memory_order_seq_cst) const
     requires kLockFree
   {
-    return std::atomic_ref<T>(data_[i]).load(o);
+    return std::atomic_ref<T>(data_[check(i)]).load(o);
   }
-  void store(std::size_t i, T v, std::memory_order o = std::memory_order_seq_cst) noexcept
+  void store(std::size_t i, T v, std::memory_order o = std::memory_order_seq_cst)
     requires kLockFree
   {
-    std::atomic_ref<T>(data_[i]).store(v, o);
+    std::atomic_ref<T>(data_[check(i)]).store(v, o);
   }
-  T fetch_add(std::size_t i, T d, std::memory_order o = std::memory_order_seq_cst) noexcept
+  T fetch_add(std::size_t i, T d, std::memory_order o = std::memory_order_seq_cst)
     requires(kLockFree && std::is_integral_v<T> && !std::is_same_v<T, bool>)
   {
-    return std::atomic_ref<T>(data_[i]).fetch_add(d, o);
+    return std::atomic_ref<T>(data_[check(i)]).fetch_add(d, o);
   }
-  T fetch_sub(std::size_t i, T d, std::memory_order o = std::memory_order_seq_cst) noexcept
+  T fetch_sub(std::size_t i, T d, std::memory_order o = std::memory_order_seq_cst)
     requires(kLockFree && std::is_integral_v<T> && !std::is_same_v<T, bool>)
   {
-    return std::atomic_ref<T>(data_[i]).fetch_sub(d, o);
+    return std::atomic_ref<T>(data_[check(i)]).fetch_sub(d, o);
   }
-  bool compare_exchange(std::size_t i, T& expected, T desired) noexcept
+  bool compare_exchange(std::size_t i, T& expected, T desired)
     requires kLockFree
   {
-    return std::atomic_ref<T>(data_[i]).compare_exchange_strong(expected, desired);
+    return std::atomic_ref<T>(data_[check(i)]).compare_exchange_strong(expected, desired);
   }
 
   [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
+
+  // The moved-from handle holds nothing (see the header comment).
+  Array(Array&& o) noexcept
+      : segment_(std::move(o.segment_)),
+        data_(std::exchange(o.data_, nullptr)),
+        count_(std::exchange(o.count_, 0)),
+        lock_(std::exchange(o.lock_, RLockRef{})),
+        has_lock_(std::exchange(o.has_lock_, false)) {}
+  Array& operator=(Array&& o) noexcept {
+    if (this != &o) {
+      segment_ = std::move(o.segment_);
+      data_ = std::exchange(o.data_, nullptr);
+      count_ = std::exchange(o.count_, 0);
+      lock_ = std::exchange(o.lock_, RLockRef{});
+      has_lock_ = std::exchange(o.has_lock_, false);
+    }
+    return *this;
+  }
 
  protected:
   static detail::TypedSpec spec(std::uint32_t kind, std::uint64_t tag) noexcept {
@@ -264,6 +352,20 @@ class Array {
         count_(static_cast<std::size_t>(v.count)),
         lock_(*v.lock),
         has_lock_(v.has_lock) {}
+
+  // `i`, or std::out_of_range when it is not an element (a moved-from handle has none).
+  std::size_t check(std::size_t i) const {
+    if (i >= count_) [[unlikely]] {
+      throw std::out_of_range(data_ == nullptr ? "shmring::Array: a moved-from handle has no elements"
+                                               : "shmring::Array: index out of range");
+    }
+    return i;
+  }
+  void checked_set(std::size_t i, const T& v) {
+    check(i);
+    Guard g(*this);
+    detail::store_elem(data_ + i, v);
+  }
 
   // Holds the lock for one access when the object has one (recursive: fine
   // inside the caller's own get_lock() block).
@@ -316,40 +418,47 @@ class Value : private Array<T> {
     return platform::Segment::unlink(name, kValueKind);
   }
 
-  // Python's v.value (read and write), under the lock if it has one.
-  [[nodiscard]] T get() const noexcept { return Base::get(0); }
-  void set(const T& v) noexcept { (void)Base::set(0, v); }
-  // Python's get_obj(): the raw T (use it under get_lock(), or for lock = false).
+  // Python's v.value (read and write), under the lock if it has one. A
+  // moved-from handle: get() throws std::out_of_range, set() returns false
+  // and writes nothing (true otherwise).
+  [[nodiscard]] T get() const { return Base::get(0); }
+  bool set(const T& v) noexcept { return Base::set(0, v); }
+  // Python's get_obj(): the raw T (use it under get_lock(), or for lock =
+  // false); null for a moved-from handle.
   [[nodiscard]] T* get_obj() const noexcept { return Base::data_; }
   using Base::get_lock;
   using Base::has_lock;
   using Base::path;
+  using Base::valid;
 
-  [[nodiscard]] T load(std::memory_order o = std::memory_order_seq_cst) const noexcept
+  // The atomic fast path; a moved-from handle throws std::out_of_range.
+  [[nodiscard]] T load(std::memory_order o = std::memory_order_seq_cst) const
     requires kLockFree
   {
     return Base::load(0, o);
   }
-  void store(T v, std::memory_order o = std::memory_order_seq_cst) noexcept
+  void store(T v, std::memory_order o = std::memory_order_seq_cst)
     requires kLockFree
   {
     Base::store(0, v, o);
   }
-  T fetch_add(T d, std::memory_order o = std::memory_order_seq_cst) noexcept
+  T fetch_add(T d, std::memory_order o = std::memory_order_seq_cst)
     requires(kLockFree && std::is_integral_v<T> && !std::is_same_v<T, bool>)
   {
     return Base::fetch_add(0, d, o);
   }
-  T fetch_sub(T d, std::memory_order o = std::memory_order_seq_cst) noexcept
+  T fetch_sub(T d, std::memory_order o = std::memory_order_seq_cst)
     requires(kLockFree && std::is_integral_v<T> && !std::is_same_v<T, bool>)
   {
     return Base::fetch_sub(0, d, o);
   }
-  bool compare_exchange(T& expected, T desired) noexcept
+  bool compare_exchange(T& expected, T desired)
     requires kLockFree
   {
     return Base::compare_exchange(0, expected, desired);
   }
+  Value(Value&&) noexcept = default;
+  Value& operator=(Value&&) noexcept = default;
 
  private:
   explicit Value(Base&& a) noexcept : Base(std::move(a)) {}

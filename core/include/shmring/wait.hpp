@@ -1,6 +1,17 @@
 // Wait: how long a put/get may block. Forever, not at all, or a relative
 // timeout that becomes an absolute CLOCK_MONOTONIC deadline once, when the
 // call starts.
+//
+// Extreme timeouts (SPEC §2: too large to represent means forever, never
+// now), checked by misuse_test.cpp's MisuseTimeouts tests:
+//  * A timeout too large for int64 nanoseconds (milliseconds::max(),
+//    seconds::max(), hours(10^9), an infinite duration<double>) waits
+//    forever, as do finite ones that end past the clock's range.
+//  * A zero or negative timeout, duration::min() included, is nowait: one
+//    attempt, then full/empty/timeout at once. Python's multiprocessing does
+//    the same (Queue.get/put pass a negative timeout to SemLock.acquire and
+//    poll, which treat it as 0; queue.Queue would raise ValueError instead).
+//  * A NaN duration<double> is nowait.
 #pragma once
 
 #include <chrono>
@@ -13,10 +24,13 @@ class Wait {
  public:
   [[nodiscard]] static constexpr Wait forever() noexcept { return Wait(Kind::forever, {}); }
   [[nodiscard]] static constexpr Wait nowait() noexcept { return Wait(Kind::nowait, {}); }
-  // Python's timeout: a relative duration (<= 0 behaves like nowait).
+  // Python's timeout: a relative duration (<= 0 behaves like nowait; one too
+  // large to represent waits forever: see the header comment).
   template <class Rep, class Period>
   constexpr Wait(std::chrono::duration<Rep, Period> timeout) noexcept  // NOLINT: implicit by design
-      : kind_(Kind::timeout), timeout_(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout)) {}
+      : kind_(Kind::timeout), timeout_(platform::saturating_ns(timeout)) {
+    if (timeout_ == std::chrono::nanoseconds::max()) kind_ = Kind::forever;
+  }
 
   [[nodiscard]] constexpr bool is_nowait() const noexcept {
     return kind_ == Kind::nowait || (kind_ == Kind::timeout && timeout_.count() <= 0);
@@ -42,5 +56,23 @@ class Wait {
 
 inline constexpr Wait forever = Wait::forever();
 inline constexpr Wait nowait = Wait::nowait();
+
+// A relative timeout held as nanoseconds without overflow: any duration
+// converts to it implicitly and saturates (platform::saturating_ns), so
+// `options.ready_timeout = std::chrono::hours::max()` means "wait as long as
+// it takes", never "give up now". A negative one acts as zero.
+class Timeout {
+ public:
+  constexpr Timeout() noexcept = default;
+  template <class Rep, class Period>
+  constexpr Timeout(std::chrono::duration<Rep, Period> d) noexcept  // NOLINT: implicit by design
+      : ns_(platform::saturating_ns(d)) {}
+  [[nodiscard]] constexpr std::chrono::nanoseconds ns() const noexcept { return ns_; }
+  constexpr operator std::chrono::nanoseconds() const noexcept { return ns_; }  // NOLINT: implicit by design
+  friend constexpr bool operator==(Timeout, Timeout) noexcept = default;
+
+ private:
+  std::chrono::nanoseconds ns_{0};
+};
 
 }  // namespace shmring

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -46,26 +48,63 @@ struct Error {
   friend bool operator==(const Error& e, Errc c) noexcept { return e.code == c; }
 };
 
-// Result<T>: a T or an Error. Member names follow std::expected.
+// What value() throws when a Result holds an Error (std::expected's
+// bad_expected_access): the error, and its message as what().
+class BadResultAccess : public std::exception {
+ public:
+  explicit BadResultAccess(const Error& e) : error_(e), what_(e.message()) {}
+  [[nodiscard]] const Error& error() const noexcept { return error_; }
+  [[nodiscard]] const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  Error error_;
+  std::string what_;
+};
+
+// Result<T>: a T or an Error. Member names and behaviour follow
+// std::expected, but checked: value(), operator* and operator-> throw
+// BadResultAccess when there is no value (std::expected leaves * and ->
+// undefined there; a misuse here is a setup-path exception, never a crash);
+// error() throws std::bad_variant_access when there is a value; value_or(d)
+// is the value or d.
 template <class T>
 class [[nodiscard]] Result {
  public:
+  using value_type = T;
+  using error_type = Error;
+
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Result(Error error) : v_(std::in_place_index<1>, error) {}         // NOLINT: implicit by design
 
   [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T& operator*() & { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
+  T& value() & { return checked(*this); }
+  const T& value() const& { return checked(*this); }
+  T&& value() && { return std::move(checked(*this)); }
+  const T&& value() const&& { return std::move(checked(*this)); }
+  T& operator*() & { return checked(*this); }
+  const T& operator*() const& { return checked(*this); }
+  T&& operator*() && { return std::move(checked(*this)); }
+  const T&& operator*() const&& { return std::move(checked(*this)); }
+  T* operator->() { return &checked(*this); }
+  const T* operator->() const { return &checked(*this); }
   [[nodiscard]] const Error& error() const { return std::get<1>(v_); }
+  template <class U>
+  [[nodiscard]] T value_or(U&& fallback) const& {
+    return has_value() ? *std::get_if<0>(&v_) : static_cast<T>(std::forward<U>(fallback));
+  }
+  template <class U>
+  [[nodiscard]] T value_or(U&& fallback) && {
+    return has_value() ? std::move(*std::get_if<0>(&v_)) : static_cast<T>(std::forward<U>(fallback));
+  }
 
  private:
+  template <class Self>
+  static auto& checked(Self& self) {
+    if (!self.has_value()) throw BadResultAccess(*std::get_if<1>(&self.v_));
+    return *std::get_if<0>(&self.v_);
+  }
   std::variant<T, Error> v_;
 };
 
@@ -75,9 +114,16 @@ class [[nodiscard]] Result<void> {
   Result() = default;
   Result(Error error) : error_(error), failed_(true) {}  // NOLINT: implicit by design
 
+  using value_type = void;
+  using error_type = Error;
+
   [[nodiscard]] bool has_value() const noexcept { return !failed_; }
   explicit operator bool() const noexcept { return has_value(); }
-  [[nodiscard]] const Error& error() const { return error_; }
+  // std::expected<void, E>'s value(): throws BadResultAccess when there is an error.
+  void value() const {
+    if (failed_) throw BadResultAccess(error_);
+  }
+  [[nodiscard]] const Error& error() const noexcept { return error_; }
 
  private:
   Error error_{};

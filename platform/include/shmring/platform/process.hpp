@@ -33,6 +33,9 @@ enum class Liveness : std::uint8_t {
   dead,   // gone, a zombie, or the pid now belongs to another process
 };
 
+// An id whose start time is 0 (its process could not read its own, e.g.
+// with no file descriptor left) is judged by its pid alone: never proved
+// dead by a start time that differs.
 [[nodiscard]] Liveness liveness(ProcessId id) noexcept;
 
 // A process identity packed in one 64-bit word, so an owner slot in shared
