@@ -1,6 +1,6 @@
 /* mpmc_ring.pml: the MPMC byte ring of core/include/shmring/mpmc_ring.hpp
- * (claim/commit/skip on per-record state words, the `released` walk, and the
- * repairs of dead participants).
+ * (claim/commit/skip on per-record state words, the `released` walk, the
+ * hazards every header CAS runs under, and the repairs of dead participants).
  *
  * P producers put K messages each (claim() + commit(), nondeterministic
  * sizes, and a commit of fewer bytes than claimed); C consumers take them
@@ -8,7 +8,27 @@
  * kMpmcAlign = 16 bytes; a record is its header (one unit: state + meta) and
  * its payload units. Positions are in units and grow without bound, as the
  * code's byte positions do; a record's tag is its position itself (the code
- * keys it: tag(pos) = pos/16 ^ key), so a stale position fails every CAS.
+ * keys it: tag(pos) = pos/16 ^ key), so a stale position fails every CAS on
+ * a whole header of another lap.
+ *
+ * Reuse: a payload unit of a later lap written over a unit that held a header
+ * leaves the old state word's tag bytes standing in the code and rewrites its
+ * kind and owner with payload bytes. In the model a payload store leaves
+ * sk/st/so as they were (a read sees the old word) and marks the unit as
+ * payload in memory (py != 0 once it lands; a state word landing clears it);
+ * a CAS expecting tag p then succeeds on such a unit whenever st == p,
+ * whatever kind and owner it expects (CAS_MATCHES: the worst case of one
+ * payload byte recreating the expected word). Hazards (protect()): before
+ * every header CAS (claim, take, both repair takeovers) the participant
+ * stores hz[me] = p, then loads `released` and backs off if it is past p,
+ * then CASes, then clears hz[me] -- four separate steps. refresh_released(),
+ * after its load or CAS of `released`, loads the hazards and lets its
+ * producer reuse units only below the lowest one below `released` (lim,
+ * reuse_limit_; rc is released_cache_); the owner of that hazard is the
+ * blocker of a producer waiting for room, whose hazard it clears once the
+ * owner is dead (repair_hazard). The consumer's hazard is cleared after its
+ * CAS whether it won or not (the code keeps it while its walk goes on: a
+ * longer hazard only holds producers back more).
  *
  * Participants: producers are 0 .. P-1, consumers P .. P+C-1 (the owner
  * index in claimed/reading words). The owner field of empty, committed and
@@ -23,10 +43,12 @@
  * blocker) repairs the record once the owner is dead, as the Queue's
  * check_blocker() does after proving death; repairers may die too.
  *
- * Memory: loads, consumers' stores and every read-modify-write are
- * sequentially consistent. The producers' relaxed stores of meta, the next
- * header and the payload go through a per-producer store buffer (one pending
- * value per unit and field) that drains in any order at any time; a release
+ * Memory: loads, consumers' stores, hazard stores and every read-modify-write
+ * are sequentially consistent (the code's hazard store, its load of
+ * `released`, refresh's CAS of `released` and its hazard loads are
+ * seq_cst). The producers' relaxed stores of meta, the next header and the
+ * payload go through a per-producer store buffer (one pending value per
+ * unit and field) that drains in any order at any time; a release
  * store (tail, commit's state, padding's consumed) or an RMW drains the
  * producer's buffer first. Repairs store sequentially consistently.
  *
@@ -42,11 +64,15 @@
  *  - no producer (or repairer) overwrites a record not yet consumed: a store
  *    to position p in a new lap needs the unit's previous position consumed
  *    (ghost `ulap`/`ucons`);
+ *  - no header CAS (claim, take, repair takeovers) succeeds on a unit whose
+ *    bytes belong to a later lap: at a successful CAS at position p the
+ *    unit's last store was for p (ghost `ulap`; `cas_won`);
  *  - the code's corruption checks (`corrupt` returns) never fire, tail never
  *    moves backwards;
  *  - no wedge: every blocked participant waits for something that another
- *    live one will change, or for a death it then repairs (invalid end
- *    states); liveness: <> every participant finished (weak fairness).
+ *    live one will change, or for a death it then repairs, a dead
+ *    participant's hazard included (invalid end states); liveness: <> every
+ *    participant finished (weak fairness).
  *
  * Weakened variants (each must be caught):
  *   -DTAIL_BEFORE_NEXT   claim() stores tail before writing the next header
@@ -58,6 +84,19 @@
  *   -DCONSUMED_BEFORE_COPY  pop() (state = consumed) before the payload copy
  *   -DRELAXED_TAIL       the tail store does not drain the store buffer
  *   -DRELAXED_COMMIT     the commit store does not drain the store buffer
+ *   -DNO_HAZARD          the check of `released` before each CAS without a
+ *                        hazard (stale(); refresh reuses up to `released`)
+ *   -DHAZARD_AFTER_CHECK the hazard is stored after the load of `released`
+ *
+ * Options: -DSC_STORES (no store buffer), -DFIXED_SIZE (every put MAXP units,
+ * committed whole), -DSIZE_PLAN (the last producer's first put 0 units,
+ * every other MAXP, committed whole: with CAP=4 the header at unit 1 is
+ * under the next lap's payload after three records), -DMAXU=n (the largest payload the
+ * consumer's check accepts; CAP=4 with MAXU=1 is one unit above
+ * max_payload_for() and still within what the room argument needs: record,
+ * wrap padding and next header take at most 2 * record units <= CAP),
+ * -DNO_LAP_ASSERT (leaves out the ghost assertion at a CAS, so a run goes on
+ * to the duplicate take or moved tail that follows it).
  */
 
 #ifndef P
@@ -72,7 +111,9 @@
 #ifndef CAP
 #define CAP 8            /* ring units (capacity_ = 16 * CAP bytes) */
 #endif
+#ifndef MAXU
 #define MAXU (CAP / 2 - 2)   /* max_payload_for(): capacity / 2 - 2 * kHeader, in units */
+#endif
 #ifndef MAXP
 #define MAXP 1           /* payload units a put chooses from: 0 .. MAXP (<= MAXU) */
 #endif
@@ -102,6 +143,8 @@ byte so[CAP];            /*             owner */
 byte ml[CAP];            /* meta: payload units, or PAD | record units */
 byte mg[CAP];            /* meta, ghost: the message id (1 + p * K + n; 0 for padding) */
 byte py[CAP];            /* a payload unit's contents: the message id */
+
+byte hz[NP];             /* MpmcParticipantLayout::hazard: a position, NONE: none */
 
 byte T = 0;              /* MpmcRingLayout::tail */
 byte H = 0;              /* MpmcRingLayout::head */
@@ -168,7 +211,7 @@ inline consumed_ghost(p, n) {
 
 inline apply(x) {
   if
-  :: bs[x] -> sk[(x) % CAP] = bsk[x]; st[(x) % CAP] = bst[x]; so[(x) % CAP] = bso[x]; bs[x] = false
+  :: bs[x] -> sk[(x) % CAP] = bsk[x]; st[(x) % CAP] = bst[x]; so[(x) % CAP] = bso[x]; py[(x) % CAP] = 0; bs[x] = false
   :: else -> skip
   fi;
   if
@@ -189,7 +232,7 @@ inline drain_me() {
 }
 /* Relaxed stores (buffered; -DSC_STORES: straight to memory). */
 #ifdef SC_STORES
-inline w_state(p, k, o) { fresh(p); sk[(p) % CAP] = k; st[(p) % CAP] = p; so[(p) % CAP] = o }
+inline w_state(p, k, o) { fresh(p); sk[(p) % CAP] = k; st[(p) % CAP] = p; so[(p) % CAP] = o; py[(p) % CAP] = 0 }
 inline w_meta(p, l, g)  { fresh(p); ml[(p) % CAP] = l; mg[(p) % CAP] = g }
 inline w_pay(p, g)      { fresh(p); py[(p) % CAP] = g }
 #else
@@ -198,7 +241,7 @@ inline w_meta(p, l, g)  { fresh(p); bx = me * CAP + (p) % CAP; bm[bx] = true; bm
 inline w_pay(p, g)      { fresh(p); bx = me * CAP + (p) % CAP; bp[bx] = true; bpy[bx] = g; bx = 0 }
 #endif
 /* Stores made sequentially consistent (consumers, repairs). */
-inline s_state(p, k, o) { fresh(p); sk[(p) % CAP] = k; st[(p) % CAP] = p; so[(p) % CAP] = o }
+inline s_state(p, k, o) { fresh(p); sk[(p) % CAP] = k; st[(p) % CAP] = p; so[(p) % CAP] = o; py[(p) % CAP] = 0 }
 inline s_meta(p, l, g)  { fresh(p); ml[(p) % CAP] = l; mg[(p) % CAP] = g }
 
 /* span_of(meta): units a record spans, 0 if impossible */
@@ -223,26 +266,124 @@ inline advance_head(from, size) {
   }
 }
 
+/* ---- header CASes under a hazard (the "Reuse" paragraph of mpmc_ring.hpp) ------- */
+
+/* The compare of a CAS on the state word of position p expecting kind k and
+ * owner o. It succeeds on that word, and on bytes that a later lap's payload
+ * wrote over the header while leaving its tag standing (py != 0: the unit's
+ * last store to land was a payload; st still p): one payload byte can equal
+ * any kind and owner, so the worst case, equal, is taken. */
+#define CAS_MATCHES(p, k, o) \
+  ((sk[(p) % CAP] == (k) && st[(p) % CAP] == (p) && so[(p) % CAP] == (o)) || \
+   (py[(p) % CAP] != 0 && st[(p) % CAP] == (p)))
+
+/* After a CAS at position p succeeded: the unit's bytes belong to p's lap
+ * (ghost `ulap`: no store of a later position was issued to it). The CAS's
+ * store makes the unit's first word a header word again (py = 0). */
+inline cas_won(p) {
+  if
+  :: ulap[(p) % CAP] != (p) ->
+    printf("REUSED: a CAS at position %d succeeds on unit %d, whose bytes belong to position %d\n",
+           p, (p) % CAP, ulap[(p) % CAP])
+  :: else -> skip
+  fi;
+#ifndef NO_LAP_ASSERT
+  assert(ulap[(p) % CAP] == (p));
+#endif
+  py[(p) % CAP] = 0
+}
+
+/* protect(p): publish the hazard (seq_cst store), then load `released`
+ * (seq_cst); stale (released > p): the hazard is cleared, ok = false. Two
+ * steps, and the CAS is a third: anything may happen between them.
+ * -DNO_HAZARD: the load alone (stale()); -DHAZARD_AFTER_CHECK: the load, then
+ * the hazard. */
+inline protect(p, ok) {
+#if defined(NO_HAZARD)
+  d_step {
+    ok = (R <= (p));
+    if
+    :: ok -> printf("%d: checks released %d <= %d before its CAS at %d\n", me, R, p, p)
+    :: else -> skip
+    fi
+  }
+#elif defined(HAZARD_AFTER_CHECK)
+  d_step {
+    ok = (R <= (p));
+    if
+    :: ok -> printf("%d: checks released %d <= %d before its CAS at %d\n", me, R, p, p)
+    :: else -> skip
+    fi
+  };
+  if
+  :: ok -> d_step { if :: me < P -> drain_me() :: else -> skip fi; hz[me] = (p); printf("%d: hazard at %d\n", me, p) }
+  :: else -> skip
+  fi
+#else
+  d_step { if :: me < P -> drain_me() :: else -> skip fi; hz[me] = (p) };    /* SYNC(hazard) seq_cst */
+  d_step {                                                                  /* SYNC(released) seq_cst */
+    if
+    :: R > (p) -> hz[me] = NONE; ok = false
+    :: else -> ok = true; printf("%d: hazard at %d, released %d: may CAS\n", me, p, R)
+    fi
+  }
+#endif
+}
+/* unprotect(): SYNC(hazard) release (the CAS before it drained the buffer). */
+inline unprotect() {
+#ifndef NO_HAZARD
+  hz[me] = NONE
+#else
+  skip
+#endif
+}
+
 /* ---- repairs (the caller has proved the owner dead) --------------------------- */
+
+/* repair_hazard(Blocker{o, p}): CAS o's hazard p -> none */
+inline repair_hazard(o, p) {
+  d_step {
+    if
+    :: hz[o] == (p) ->
+      hz[o] = NONE;
+      printf("%d: repair_hazard: clears the hazard at %d of dead %d\n", me, p, o)
+    :: else -> skip
+    fi
+  }
+}
 
 /* repair_producer(Blocker{o, p}) by participant `me` */
 inline repair_producer(o, p) {
   ru = (p) % CAP;
-  d_step {
-    /* SYNC(state) acq_rel: the takeover CAS claimed(p, o) -> claimed(p, me) */
-    if
-    :: me < P -> drain_me()
-    :: else -> skip
-    fi;
-    if
-    :: sk[ru] == CLAIMED && st[ru] == (p) && so[ru] == (o) ->
+  d_step { rok = (sk[ru] == CLAIMED && st[ru] == (p) && so[ru] == (o)) };   /* SYNC(state) acquire */
+  if
+  :: rok -> protect(p, rok)
+  :: else -> skip
+  fi;
+  if
+  :: rok ->
+    d_step {
+      /* SYNC(state) acq_rel: the takeover CAS claimed(p, o) -> claimed(p, me) */
+      if
+      :: me < P -> drain_me()
+      :: else -> skip
+      fi;
+      if
+      :: CAS_MATCHES(p, CLAIMED, o) ->
+        cas_won(p);
+        sk[ru] = CLAIMED;
 #ifndef NO_TAKEOVER
-      so[ru] = me;
+        so[ru] = me;
+#else
+        so[ru] = (o);
 #endif
-      rok = true
-    :: else -> rok = false
-    fi
-  };
+        rok = true
+      :: else -> rok = false
+      fi
+    };
+    unprotect()
+  :: else -> skip
+  fi;
   if
   :: rok ->
     printf("%d: repair_producer: takes over the record at %d of dead %d\n", me, p, o);
@@ -289,33 +430,45 @@ inline repair_producer(o, p) {
 
 /* repair_consumer(Blocker{o, p}): reading(p, o) -> consumed(p) */
 inline repair_consumer(o, p) {
-  d_step {
-    ru = (p) % CAP;
-    if
-    :: me < P -> drain_me()
-    :: else -> skip
-    fi;
-    if
-    :: sk[ru] == READING && st[ru] == (p) && so[ru] == (o) ->
-      sk[ru] = CONSUMED; so[ru] = 0;
-      span_of(ml[ru], rk);
-      consumed_ghost(p, rk);
-      reads_lost = reads_lost + 1;
-      printf("%d: repair_consumer: record at %d of dead %d consumed\n", me, p, o)
-    :: else -> skip
-    fi;
-    ru = 0; rk = 0
-  }
+  ru = (p) % CAP;
+  d_step { rok = (sk[ru] == READING && st[ru] == (p) && so[ru] == (o)) };   /* SYNC(state) acquire */
+  if
+  :: rok -> protect(p, rok)
+  :: else -> skip
+  fi;
+  if
+  :: rok ->
+    d_step {                                           /* SYNC(state) acq_rel CAS reading(p, o) -> consumed(p) */
+      if
+      :: me < P -> drain_me()
+      :: else -> skip
+      fi;
+      if
+      :: CAS_MATCHES(p, READING, o) ->
+        cas_won(p);
+        sk[ru] = CONSUMED; so[ru] = 0;
+        span_of(ml[ru], rk);
+        consumed_ghost(p, rk);
+        reads_lost = reads_lost + 1;
+        printf("%d: repair_consumer: record at %d of dead %d consumed\n", me, p, o)
+      :: else -> skip
+      fi
+    };
+    unprotect()
+  :: else -> skip
+  fi;
+  d_step { ru = 0; rk = 0; rok = false }
 }
 
 /* ---- producer ---------------------------------------------------------------- */
 
 proctype producer(byte me) {
   byte k = 0;                    /* messages committed */
-  byte size, s, csize, t, off, need, nx, g, rc = 0, i;
+  byte size, s, csize, t, off, need, nx, g, rc = 0, lim = 0, i;   /* rc: released_cache_, lim: reuse_limit_ */
   bool pad;
   byte wk, wt, wo;               /* a state word read */
   byte cur, hd, r, rz, rdr, rpos, wr, wrk, wrt;   /* refresh_released() */
+  byte hzo, hzp;                 /* ... the lowest hazard below `released`: its owner and position */
   byte ru, rt, rl, rk, bx, gi;   /* repairs, buffers, ghosts */
   bool rok;
 
@@ -323,8 +476,13 @@ proctype producer(byte me) {
   do
   :: k == K -> break
   :: else ->
-#ifdef FIXED_SIZE
+#if defined(FIXED_SIZE)
     size = MAXP;                                       /* every put MAXP units, committed whole */
+#elif defined(SIZE_PLAN)
+    if                                                 /* the last producer's first put 0 units, every */
+    :: k == 0 && me == P - 1 -> size = 0               /* other MAXP, committed whole: a header at unit 1, */
+    :: else -> size = MAXP                             /* a payload over it in the next lap */
+    fi;
 #else
     select (size : 0 .. MAXP);
 #endif
@@ -338,7 +496,7 @@ claim:
     :: else -> pad = false; need = s
     fi;
     if
-    :: t + need + 1 > rc + CAP ->
+    :: t + need + 1 > lim + CAP ->
       /* refresh_released(): walk consumed records from `released`, never past head */
       cur = R;                                         /* SYNC(released) acquire */
       hd = H;                                          /* SYNC(head) acquire */
@@ -382,6 +540,7 @@ claim:
           if
           :: R == cur ->
             R = r; rc = r;
+            printf("%d: released %d -> %d\n", me, cur, r);
             if
             :: R > H -> printf("%d: released %d -> %d, past head %d\n", me, cur, r, H)
             :: else -> skip
@@ -391,6 +550,29 @@ claim:
         }
       :: else -> rc = r
       fi;
+#ifdef NO_HAZARD
+      d_step { lim = rc; hzo = NONE };
+#else
+      d_step {
+        /* lowest_hazard(rc): SYNC(hazard) seq_cst loads, after the load or CAS
+           of `released`. One step: each participant's hazard is ordered
+           against its own check of `released` alone, so splitting the loads
+           adds interleavings of independent outcomes only. Bytes are reused
+           only below the lowest hazard; its owner is the blocker. */
+        lim = rc; hzo = NONE;
+        for (i : 0 .. NP - 1) {
+          if
+          :: hz[i] != NONE && hz[i] < lim -> lim = hz[i]; hzo = i
+          :: else -> skip
+          fi
+        };
+        i = 0;
+        if
+        :: hzo != NONE -> hzp = lim; rdr = NONE; printf("%d: reuse only below %d: hazard of %d\n", me, lim, hzo)
+        :: else -> skip
+        fi
+      };
+#endif
       if
       :: t < rc || t - rc > CAP ->
         if
@@ -400,24 +582,27 @@ claim:
       :: else -> skip
       fi;
       if
-      :: t + need + 1 > rc + CAP ->
+      :: t + need + 1 > lim + CAP ->
         if
         :: T != t -> goto claim
         :: else -> skip
         fi;
-        /* full: wait (wakeup.pml, wakeone.pml) until what we read changes, or the reader is dead */
+        /* full: wait (wakeup.pml, wakeone.pml) until what we read changes, or
+           the blocker (the reader, or the owner of the lowest hazard) is dead */
         (T != t || R != rc || H != hd ||
          (wr != NONE && (sk[wr % CAP] != wrk || st[wr % CAP] != wrt)) ||
-         (rdr != NONE && dead[rdr]));
+         (rdr != NONE && dead[rdr]) ||
+         (hzo != NONE && (hz[hzo] != hzp || dead[hzo])));
         if
         :: rdr != NONE && dead[rdr] -> repair_consumer(rdr, rpos)
+        :: hzo != NONE && dead[hzo] -> repair_hazard(hzo, hzp)
         :: else -> skip
         fi;
-        d_step { cur = 0; hd = 0; r = 0; rz = 0; rdr = 0; rpos = 0; wr = 0; wrk = 0; wrt = 0 };
+        d_step { cur = 0; hd = 0; r = 0; rz = 0; rdr = 0; rpos = 0; wr = 0; wrk = 0; wrt = 0; hzo = 0; hzp = 0 };
         goto claim
       :: else -> skip
       fi;
-      d_step { cur = 0; hd = 0; r = 0; rz = 0; rdr = 0; rpos = 0; wr = 0; wrk = 0; wrt = 0 }
+      d_step { cur = 0; hd = 0; r = 0; rz = 0; rdr = 0; rpos = 0; wr = 0; wrk = 0; wrt = 0; hzo = 0; hzp = 0 }
     :: else -> skip
     fi;
     d_step { wk = sk[t % CAP]; wt = st[t % CAP]; wo = so[t % CAP] };   /* SYNC(state) acquire */
@@ -437,13 +622,24 @@ claim:
       :: else -> printf("%d: claim: header at tail %d reads kind %d tag %d\n", me, t, wk, wt); CORRUPT("claim: header at tail")
       fi
     fi;
+    /* protect(t): our tail may be a lap old, that empty(t) half-overwritten bytes */
+    protect(t, rok);
+    if
+    :: !rok ->
+      if
+      :: T < R -> CORRUPT("claim: tail behind released")   /* behind_released(tail) */
+      :: else -> goto claim
+      fi
+    :: else -> skip
+    fi;
     d_step {                                           /* SYNC(state) acq_rel: empty(t) -> claimed(t, me) */
       drain_me();
       if
-      :: sk[t % CAP] == EMPTY && st[t % CAP] == t && so[t % CAP] == 0 -> so[t % CAP] = me; sk[t % CAP] = CLAIMED; rok = true
+      :: CAS_MATCHES(t, EMPTY, 0) -> cas_won(t); so[t % CAP] = me; sk[t % CAP] = CLAIMED; rok = true
       :: else -> rok = false
       fi
     };
+    unprotect();                                       /* a claimed record holds `released` back by itself */
     if
     :: !rok -> goto claim
     :: else -> rok = false
@@ -484,7 +680,7 @@ claim:
     :: else -> skip
     fi;
     /* the payload, then commit(csize) with csize <= the claimed size; the rest becomes padding */
-#ifdef FIXED_SIZE
+#if defined(FIXED_SIZE) || defined(SIZE_PLAN)
     csize = size;
 #else
     select (csize : 0 .. size);
@@ -557,9 +753,17 @@ front:
       :: else -> skip
       fi
     :: wt == h && wk == COMMITTED ->
+      /* protect(h) (the hazard at the walk's start): our head may be a lap
+         old, and the bytes of committed(h) reused while we sleep */
+      protect(h, rok);
+      if
+      :: !rok -> goto front
+      :: else -> rok = false
+      fi;
       d_step {                                         /* SYNC(state) acquire: committed(h) -> reading(h, me) */
         if
-        :: sk[u] == COMMITTED && st[u] == h && so[u] == wo ->
+        :: CAS_MATCHES(h, COMMITTED, wo) ->
+          cas_won(h);
           sk[u] = READING; so[u] = me;
           g = mg[u];
           /* exactly once, in order per producer */
@@ -581,6 +785,7 @@ front:
         :: else -> holding = 0
         fi
       };
+      unprotect();                                     /* a record being read holds `released` back by itself */
       if
       :: holding == 0 -> goto front
       :: else -> skip
@@ -732,6 +937,7 @@ init {
   byte i;
   atomic {
     for (i : 0 .. CAP - 1) { st[i] = NONE; ulap[i] = NONE; ucons[i] = true };
+    for (i : 0 .. NP - 1) { hz[i] = NONE };
     /* initialize(): the first header empty(0), message number 0 */
     sk[0] = EMPTY; st[0] = 0; so[0] = 0; ml[0] = 0; mg[0] = 0; ulap[0] = 0; ucons[0] = false;
     for (i : 0 .. P - 1) { run producer(i) };

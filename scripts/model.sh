@@ -182,7 +182,8 @@ echo "==> model/mpmc_ring.pml (claim/commit/skip, released walk, repairs of dead
 echo "    safety: each message taken once, in order per producer, delivered unless its"
 echo "    consumer crashed holding it; no payload read before it is written; no store"
 echo "    over an unconsumed record; corruption checks never fire; no wedge (invalid end"
-echo "    states: every blocked participant is unblocked or repairs); liveness: <> all finished"
+echo "    states: every blocked participant is unblocked or repairs, dead hazards included);"
+echo "    liveness: <> all finished"
 check pass safety   mpmc_ring -DP=1 -DC=1 -DK=4 -DCAP=6 -DMAXP=1 -DCRASHP=0 -DCRASHC=0
 check pass safety   mpmc_ring -DP=2 -DC=2 -DK=1 -DCAP=4 -DMAXP=0 -DCRASHP=0 -DCRASHC=0
 check pass safety   mpmc_ring -DP=2 -DC=1 -DK=1 -DCAP=4 -DMAXP=0 -DCRASHP=1 -DCRASHC=0
@@ -197,6 +198,15 @@ check catch safety  mpmc_ring -DSHRINK_ALWAYS -DP=2 -DC=1 -DK=1 -DCAP=4 -DMAXP=0
 check catch safety  mpmc_ring -DCONSUMED_BEFORE_COPY -DFIXED_SIZE -DP=1 -DC=2 -DK=4 -DCAP=6 -DMAXP=1 -DCRASHP=0 -DCRASHC=0
 check catch safety  mpmc_ring -DRELAXED_TAIL -DP=2 -DC=1 -DK=1 -DCAP=4 -DMAXP=0 -DCRASHP=0 -DCRASHC=0
 check catch safety  mpmc_ring -DRELAXED_COMMIT -DP=1 -DC=1 -DK=2 -DCAP=6 -DMAXP=1 -DCRASHP=0 -DCRASHC=0
+echo "    reuse: a next lap's payload over an old header may recreate the word a stale"
+echo "    CAS expects; every header CAS under a hazard: no CAS succeeds on a unit a later"
+echo "    lap owns (ghost), and everything above (payload units 0, 1, 1; a 4-unit ring)"
+check pass safety   mpmc_ring -DSIZE_PLAN -DP=1 -DC=2 -DK=3 -DCAP=4 -DMAXU=1 -DMAXP=1 -DCRASHP=0 -DCRASHC=0
+echo "    weakened: the check of released before the CAS without a hazard (stale() alone), and"
+echo "    the hazard stored after that check"
+check catch safety  mpmc_ring -DNO_HAZARD -DSIZE_PLAN -DP=1 -DC=2 -DK=3 -DCAP=4 -DMAXU=1 -DMAXP=1 -DCRASHP=0 -DCRASHC=0
+check catch safety  mpmc_ring -DNO_HAZARD -DNO_LAP_ASSERT -DSIZE_PLAN -DP=1 -DC=2 -DK=3 -DCAP=4 -DMAXU=1 -DMAXP=1 -DCRASHP=0 -DCRASHC=0
+check catch safety  mpmc_ring -DHAZARD_AFTER_CHECK -DSIZE_PLAN -DP=1 -DC=2 -DK=3 -DCAP=4 -DMAXU=1 -DMAXP=1 -DCRASHP=0 -DCRASHC=0
 
 echo "==> $runs runs, $total_states states stored in all, $(( $(date +%s) - start )) s"
 if [ "$bugs" -ne 0 ]; then
