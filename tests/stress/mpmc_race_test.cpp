@@ -63,7 +63,7 @@ void pin_to(std::size_t cpu) {
 struct RaceTraffic {
   std::uint64_t seed;
   [[nodiscard]] std::size_t size_of(std::uint64_t tag) const noexcept {
-    return 16 * (1 + test::splitmix64(seed ^ tag) % 12) + 1;
+    return static_cast<std::size_t>(16 * (1 + test::splitmix64(seed ^ tag) % 12) + 1);
   }
   void fill(std::uint64_t tag, std::uint8_t poison, std::span<std::byte> out) const noexcept {
     std::memcpy(out.data(), &tag, sizeof(tag));
