@@ -182,9 +182,10 @@ namespace detail {
 // Lives at the start of the handle's State (a stable address; the handle
 // keeps a pointer to it). A moved-from handle points at a static one whose
 // generations are kOff (queue.cpp, off_hot()): its inline paths fall
-// through to the out-of-line ones, which report handle_closed. Memory ordering: that of SpscSlotRing (slot
-// release/acquire through tail and head) and notify() (blocking.hpp); the
-// closed flag is read with acquire as in the out-of-line paths.
+// through to the out-of-line ones, which report handle_closed. Memory
+// ordering: that of SpscSlotRing (slot release/acquire through tail and
+// head) and notify() (blocking.hpp); the closed flag is read with acquire
+// as in the out-of-line paths.
 struct QueueHot {
   // A fork generation never reached: the fast path is off.
   static constexpr std::uint64_t kOff = ~std::uint64_t{0};
