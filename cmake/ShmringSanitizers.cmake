@@ -9,7 +9,7 @@ elseif(SHMRING_SANITIZE STREQUAL "thread")
   # GCC warns (-Wtsan) that TSan does not model std::atomic_thread_fence.
   # The fences are the Dekker pair of the park/wake handshake (blocking.hpp
   # wait_until/notify/notify_one) and heavy_barrier's fallback
-  # (platform/linux/barrier.cpp); they order atomics only, never plain data,
+  # (platform/linux/membarrier.cpp); they order atomics only, never plain data,
   # so TSan's blindness to them can hide a lost wakeup (a hang the tests see;
   # the spin model in model/ checks it) but cannot make it report a data
   # race. Kept as a visible warning, not an error.

@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace {
 

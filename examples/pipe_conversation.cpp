@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <string>
 
-#include "shmring/pipe.hpp"
+#include "shmring/ipc/pipe.hpp"
 
 using shmring::ConnStatus;
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace {
 

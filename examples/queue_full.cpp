@@ -14,7 +14,7 @@
 #include <cstdio>
 #include <string>
 
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 using namespace std::chrono_literals;
 

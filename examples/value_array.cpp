@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "shmring/value.hpp"
+#include "shmring/ipc/value.hpp"
 
 int main() {
   const std::string pid = std::to_string(::getpid());

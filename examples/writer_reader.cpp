@@ -12,7 +12,7 @@
 #include <random>
 #include <string>
 
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace {
 

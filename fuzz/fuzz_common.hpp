@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace shmring::fuzz {
 

@@ -20,8 +20,8 @@
 
 #include "fuzz_common.hpp"
 #include "shmring/platform/segment_layout.hpp"
-#include "shmring/queue.hpp"
-#include "shmring/queue_layout.hpp"
+#include "shmring/ipc/queue.hpp"
+#include "shmring/ipc/queue_layout.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <span>
 
 #include "fuzz_common.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace {
 

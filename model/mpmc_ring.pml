@@ -1,4 +1,4 @@
-/* mpmc_ring.pml: the MPMC byte ring of core/include/shmring/mpmc_ring.hpp
+/* mpmc_ring.pml: the MPMC byte ring of core/include/shmring/engine/mpmc_ring.hpp
  * (claim/commit/skip on per-record state words, the `released` walk, the
  * hazards every header CAS runs under, and the repairs of dead participants).
  *

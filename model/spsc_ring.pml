@@ -1,4 +1,4 @@
-/* spsc_ring.pml: the SPSC byte ring of core/include/shmring/spsc_ring.hpp.
+/* spsc_ring.pml: the SPSC byte ring of core/include/shmring/engine/spsc_ring.hpp.
  *
  * One producer (try_push: the fast path, else claim() + commit()) and one
  * consumer (front() + pop()) move N messages of nondeterministic sizes

@@ -1,5 +1,5 @@
 /* spsc_slot_ring.pml: the SPSC ring of fixed-size slots,
- * core/include/shmring/spsc_slot_ring.hpp (Queue's fixed-size messages and
+ * core/include/shmring/engine/spsc_slot_ring.hpp (Queue's fixed-size messages and
  * SpscTypedRing<T>), with its producer and consumer killed and replaced.
  *
  * One slot holds one message; positions count slots (T: published, H:

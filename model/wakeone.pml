@@ -1,4 +1,4 @@
-/* wakeone.pml: notify_one() of core/include/shmring/blocking.hpp, the
+/* wakeone.pml: notify_one() of core/include/shmring/blocking/blocking.hpp, the
  * wake-one side of the eventcount used by MPMC queues (Queue: a commit wakes
  * one consumer parked on not_empty, a pop one producer parked on not_full).
  *

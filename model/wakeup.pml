@@ -1,4 +1,4 @@
-/* wakeup.pml: the spin-then-park protocol of core/include/shmring/blocking.hpp
+/* wakeup.pml: the spin-then-park protocol of core/include/shmring/blocking/blocking.hpp
  * (wait_until() and notify(), an eventcount on ParkingLayout).
  *
  * W waiters (consumers parked on "not empty") take messages; M notifiers

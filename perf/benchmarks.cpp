@@ -31,11 +31,11 @@
 
 #include "channels.hpp"
 #include "harness.hpp"
-#include "shmring/lock.hpp"
-#include "shmring/pipe.hpp"
-#include "shmring/spsc_ring.hpp"
-#include "shmring/spsc_typed_ring.hpp"
-#include "shmring/value.hpp"
+#include "shmring/ipc/lock.hpp"
+#include "shmring/ipc/pipe.hpp"
+#include "shmring/engine/spsc_ring.hpp"
+#include "shmring/engine/spsc_typed_ring.hpp"
+#include "shmring/ipc/value.hpp"
 
 namespace shmring::perf {
 namespace {

@@ -25,7 +25,7 @@
 
 #include "harness.hpp"
 #include "shmring/platform/futex.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace shmring::perf {
 

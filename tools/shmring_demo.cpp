@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "shmring/platform/cpu.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 #include "traffic_run.hpp"
 
 extern char** environ;

@@ -93,7 +93,6 @@ constexpr std::int64_t kRetryPauseNs = 1'000'000;
 
 std::atomic<bool> g_named_temp_files{false};
 
-Error fail(Errc code, const char* context) noexcept { return Error{code, 0, context}; }
 
 bool is_name_char(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||

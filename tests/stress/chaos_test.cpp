@@ -37,7 +37,7 @@
 
 #include "process.hpp"
 #include "shmring/platform/clock.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace shmring {
 namespace {

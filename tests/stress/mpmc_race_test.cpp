@@ -30,8 +30,8 @@
 
 #include "process.hpp"
 #include "queue_helpers.hpp"
-#include "shmring/mpmc_ring_layout.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/engine/mpmc_ring_layout.hpp"
+#include "shmring/ipc/queue.hpp"
 #include "traffic_run.hpp"
 
 namespace shmring {

@@ -12,7 +12,7 @@
 
 #include "process.hpp"
 #include "queue_helpers.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 #include "traffic_run.hpp"
 
 namespace shmring {

@@ -49,7 +49,7 @@
 #include "shared_memory.hpp"
 #include "shmring/platform/process.hpp"
 #include "shmring/platform/segment.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace shmring {
 namespace {

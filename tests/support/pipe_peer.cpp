@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "shmring/pipe.hpp"
+#include "shmring/ipc/pipe.hpp"
 #include "shmring/platform/clock.hpp"
 
 using namespace shmring;

@@ -14,7 +14,7 @@
 #include <atomic>
 
 #include "helpers.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 #include "traffic_run.hpp"
 
 namespace shmring::test {

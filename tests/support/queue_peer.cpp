@@ -10,7 +10,7 @@
 #include <string>
 
 #include "shmring/platform/clock.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 #include "traffic_run.hpp"
 
 using namespace shmring;

@@ -11,13 +11,13 @@
 #include <string>
 #include <thread>
 
-#include "shmring/barrier.hpp"
-#include "shmring/condition.hpp"
-#include "shmring/event.hpp"
-#include "shmring/lock.hpp"
+#include "shmring/ipc/barrier.hpp"
+#include "shmring/ipc/condition.hpp"
+#include "shmring/ipc/event.hpp"
+#include "shmring/ipc/lock.hpp"
 #include "shmring/platform/clock.hpp"
-#include "shmring/semaphore.hpp"
-#include "shmring/value.hpp"
+#include "shmring/ipc/semaphore.hpp"
+#include "shmring/ipc/value.hpp"
 
 using namespace shmring;
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 #include "traffic.hpp"
 
 namespace shmring::test {

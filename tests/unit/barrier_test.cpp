@@ -18,7 +18,7 @@
 #include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
-#include "shmring/barrier.hpp"
+#include "shmring/ipc/barrier.hpp"
 #include "shmring/platform/clock.hpp"
 
 namespace shmring {

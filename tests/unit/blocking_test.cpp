@@ -2,7 +2,7 @@
 // stored S, was preempted, and notifies only after the waiter has consumed S
 // and started parking for the next value. A lost wakeup shows up as a wait
 // that runs into its deadline although its value was stored and notified.
-#include "shmring/blocking.hpp"
+#include "shmring/blocking/blocking.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -16,7 +16,7 @@
 #include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
-#include "shmring/condition.hpp"
+#include "shmring/ipc/condition.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/platform/process.hpp"
 
@@ -358,7 +358,7 @@ TEST(Condition, AFullTableOfLiveWaitersGivesTooManyWaitersAndADeadOnesSlotIsReus
 
 // A notify killed between a waiter's outcome and its wake (here: the slot
 // set to signalled in the file, no wake at all): the waiter finds it within a
-// park slice (blocking.hpp, kParkSliceNs) instead of sleeping forever.
+// park slice (intervals.hpp, kParkSlice) instead of sleeping forever.
 TEST(Condition, AWaiterSeesASignalWhoseNotifierDiedBeforeWaking) {
   UniqueName name("cond-lost-wake");
   Condition c = create_or_throw(name);

@@ -13,10 +13,10 @@
 #include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
-#include "shmring/event.hpp"
-#include "shmring/lock.hpp"
+#include "shmring/ipc/event.hpp"
+#include "shmring/ipc/lock.hpp"
 #include "shmring/platform/clock.hpp"
-#include "shmring/sync_layout.hpp"
+#include "shmring/ipc/sync_layout.hpp"
 
 namespace shmring {
 namespace {
@@ -110,7 +110,7 @@ TEST(Event, WorksEmbeddedInMemorySharedWithForkedChildren) {
 
 // A set() killed between its store and its wake (here: the state written
 // into the file, no wake at all): the waiter sees it within a park slice
-// (blocking.hpp, kParkSliceNs) instead of sleeping forever.
+// (intervals.hpp, kParkSlice) instead of sleeping forever.
 TEST(Event, AWaiterSeesASetWhoseSetterDiedBeforeWaking) {
   UniqueName name("event-lost-wake");
   Event e = or_throw(Event::create(name));

@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "process.hpp"
-#include "shmring/blocking.hpp"
+#include "shmring/blocking/blocking.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/platform/futex.hpp"
 

@@ -8,7 +8,7 @@
 #include "process.hpp"
 #include "queue_helpers.hpp"
 #include "shmring/platform/clock.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace shmring {
 namespace {

@@ -22,7 +22,7 @@
 #include "helpers.hpp"
 #include "process.hpp"
 #include "shared_memory.hpp"
-#include "shmring/lock.hpp"
+#include "shmring/ipc/lock.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/platform/process.hpp"
 

@@ -37,15 +37,15 @@
 
 #include "helpers.hpp"
 #include "process.hpp"
-#include "shmring/barrier.hpp"
-#include "shmring/condition.hpp"
-#include "shmring/event.hpp"
-#include "shmring/lock.hpp"
-#include "shmring/pipe.hpp"
-#include "shmring/queue.hpp"
-#include "shmring/semaphore.hpp"
-#include "shmring/value.hpp"
-#include "shmring/wait.hpp"
+#include "shmring/ipc/barrier.hpp"
+#include "shmring/ipc/condition.hpp"
+#include "shmring/ipc/event.hpp"
+#include "shmring/ipc/lock.hpp"
+#include "shmring/ipc/pipe.hpp"
+#include "shmring/ipc/queue.hpp"
+#include "shmring/ipc/semaphore.hpp"
+#include "shmring/ipc/value.hpp"
+#include "shmring/blocking/wait.hpp"
 
 namespace shmring {
 namespace {

@@ -16,11 +16,11 @@
 #include "helpers.hpp"
 #include "process.hpp"
 #include "queue_helpers.hpp"
-#include "shmring/mpmc_ring.hpp"
+#include "shmring/engine/mpmc_ring.hpp"
 #include "shmring/platform/process.hpp"
 #include "shmring/platform/segment_layout.hpp"
-#include "shmring/queue.hpp"
-#include "shmring/queue_layout.hpp"
+#include "shmring/ipc/queue.hpp"
+#include "shmring/ipc/queue_layout.hpp"
 
 namespace shmring {
 namespace {

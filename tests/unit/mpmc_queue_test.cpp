@@ -20,11 +20,11 @@
 #include "helpers.hpp"
 #include "process.hpp"
 #include "queue_helpers.hpp"
-#include "shmring/mpmc_ring_layout.hpp"
+#include "shmring/engine/mpmc_ring_layout.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/platform/segment_layout.hpp"
-#include "shmring/queue.hpp"
-#include "shmring/queue_layout.hpp"
+#include "shmring/ipc/queue.hpp"
+#include "shmring/ipc/queue_layout.hpp"
 #include "traffic_run.hpp"
 
 namespace shmring {

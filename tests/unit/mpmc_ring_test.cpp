@@ -2,7 +2,7 @@
 // handle is in real use. Edge cases (wrap, padding, full, maxsize), crash
 // repairs set up by abandoning a handle mid-operation, corruption reported as
 // a status, and threads hammering one ring with every message checked.
-#include "shmring/mpmc_ring.hpp"
+#include "shmring/engine/mpmc_ring.hpp"
 
 #include <gtest/gtest.h>
 

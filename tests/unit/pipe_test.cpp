@@ -30,11 +30,11 @@
 #include "process.hpp"
 #include "queue_helpers.hpp"
 #include "shared_memory.hpp"
-#include "shmring/pipe.hpp"
-#include "shmring/pipe_layout.hpp"
+#include "shmring/ipc/pipe.hpp"
+#include "shmring/ipc/pipe_layout.hpp"
 #include "shmring/platform/clock.hpp"
 #include "shmring/platform/segment_layout.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace shmring {
 namespace {

@@ -21,8 +21,8 @@
 #include "helpers.hpp"
 #include "process.hpp"
 #include "queue_helpers.hpp"
-#include "shmring/queue.hpp"
-#include "shmring/queue_layout.hpp"
+#include "shmring/ipc/queue.hpp"
+#include "shmring/ipc/queue_layout.hpp"
 #include "shmring/platform/segment_layout.hpp"
 #include "traffic_run.hpp"
 
@@ -463,8 +463,8 @@ TEST(QueueFixed, PositionsDamagedAfterOpenMakeCallsReturnCorruptNotSpin) {
 
 // A producer killed between publishing a message and waking the consumer
 // (here: the slot and the tail written into the file, no wake at all): the
-// parked consumer finds the message within a park slice (blocking.hpp,
-// kParkSliceNs) instead of sleeping with a message queued.
+// parked consumer finds the message within a park slice (intervals.hpp,
+// kParkSlice) instead of sleeping with a message queued.
 TEST(QueueFixed, AParkedGetSeesAMessageWhoseProducerDiedBeforeWaking) {
   UniqueName name("fixed-lost-wake");
   Queue q = create_or_throw(name, fixed(8, 8 * 8));

@@ -25,12 +25,12 @@
 
 #include "process.hpp"
 #include "queue_helpers.hpp"
-#include "shmring/lock.hpp"
-#include "shmring/pipe.hpp"
+#include "shmring/ipc/lock.hpp"
+#include "shmring/ipc/pipe.hpp"
 #include "shmring/platform/segment_layout.hpp"
-#include "shmring/queue.hpp"
-#include "shmring/queue_layout.hpp"
-#include "shmring/spsc_ring_layout.hpp"
+#include "shmring/ipc/queue.hpp"
+#include "shmring/ipc/queue_layout.hpp"
+#include "shmring/engine/spsc_ring_layout.hpp"
 
 namespace shmring {
 namespace {

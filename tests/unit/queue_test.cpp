@@ -1,7 +1,7 @@
 // Queue semantics (SPEC §2), each row across real processes: forked children
 // and the separately started shmring_queue_peer, which opens by name.
-#include "shmring/mpmc_ring.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/engine/mpmc_ring.hpp"
+#include "shmring/ipc/queue.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,7 +16,7 @@
 #include "process.hpp"
 #include "queue_helpers.hpp"
 #include "shmring/platform/clock.hpp"
-#include "shmring/spsc_ring_layout.hpp"
+#include "shmring/engine/spsc_ring_layout.hpp"
 #include "traffic_run.hpp"
 
 namespace shmring {

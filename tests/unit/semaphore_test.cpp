@@ -15,7 +15,7 @@
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/platform/clock.hpp"
-#include "shmring/semaphore.hpp"
+#include "shmring/ipc/semaphore.hpp"
 
 namespace shmring {
 namespace {
@@ -177,7 +177,7 @@ void poke_payload(const UniqueName& name, std::size_t offset, std::uint32_t v) {
 
 // A release killed between its count and its wake (here: the count written
 // into the file, no wake at all) must not leave a waiter asleep while the
-// count says go: parks last one slice at most (blocking.hpp, kParkSliceNs).
+// count says go: parks last one slice at most (intervals.hpp, kParkSlice).
 TEST(Semaphore, AWaiterSeesACountWhoseReleaserDiedBeforeWaking) {
   UniqueName name("sem-lost-wake");
   Semaphore sem = create_or_throw<Semaphore>(name, 0);

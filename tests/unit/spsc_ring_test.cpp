@@ -1,6 +1,6 @@
 // SpscRing in one process: edge cases set up by writing the layout's indices
 // directly, corruption reported as a status, crash repair of the counts.
-#include "shmring/spsc_ring.hpp"
+#include "shmring/engine/spsc_ring.hpp"
 
 #include <gtest/gtest.h>
 

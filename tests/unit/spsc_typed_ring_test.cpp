@@ -1,6 +1,6 @@
 // SpscTypedRing<T>: fixed slots, positions set directly for the edge cases,
 // and a stream between two real processes.
-#include "shmring/spsc_typed_ring.hpp"
+#include "shmring/engine/spsc_typed_ring.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

@@ -31,7 +31,7 @@
 
 #include "process.hpp"
 #include "queue_helpers.hpp"
-#include "shmring/queue.hpp"
+#include "shmring/ipc/queue.hpp"
 
 namespace shmring {
 namespace {

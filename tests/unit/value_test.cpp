@@ -18,7 +18,7 @@
 #include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/platform/clock.hpp"
-#include "shmring/value.hpp"
+#include "shmring/ipc/value.hpp"
 
 namespace shmring {
 namespace {

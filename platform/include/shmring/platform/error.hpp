@@ -48,6 +48,9 @@ struct Error {
   friend bool operator==(const Error& e, Errc c) noexcept { return e.code == c; }
 };
 
+// An error found by a check, not reported by the kernel (sys_errno 0).
+[[nodiscard]] inline Error fail(Errc code, const char* context) noexcept { return Error{code, 0, context}; }
+
 // What value() throws when a Result holds an Error (std::expected's
 // bad_expected_access): the error, and its message as what().
 class BadResultAccess : public std::exception {

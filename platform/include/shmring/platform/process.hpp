@@ -50,6 +50,16 @@ inline constexpr unsigned kPidBits = 22;
   return ProcessId{static_cast<std::uint32_t>(token & ((1u << kPidBits) - 1u)), token >> kPidBits};
 }
 
+// An owner word's holder is proved dead (liveness() says dead). 0, nobody,
+// is not dead: callers that treat an empty word as free say so themselves.
+[[nodiscard]] inline bool is_dead(std::uint64_t token) noexcept {
+  return token != 0 && liveness(unpack_owner(token)) == Liveness::dead;
+}
+// An owner word's holder lives (running, sleeping or stopped).
+[[nodiscard]] inline bool is_alive(std::uint64_t token) noexcept {
+  return token != 0 && liveness(unpack_owner(token)) == Liveness::alive;
+}
+
 namespace detail {
 extern std::atomic<std::uint64_t> g_fork_generation;
 }

@@ -1,0 +1,279 @@
+// The blocking layer: spin briefly (adaptive), then park on a futex with an
+// absolute deadline; the other side makes the wake system call only when a
+// waiter count says someone sleeps, so steady streaming makes none.
+//
+// Protocol (an eventcount). State S is whatever the waiter's predicate reads
+// (ring positions, the closed flag); F is ParkingLayout::sleeping, a flag
+// meaning "someone may be asleep"; Q is ParkingLayout::sequence, the futex word.
+//
+//   waiter                                notifier
+//   q = Q               (acquire)         store S             (release, by caller)
+//   F = mark(q)         (seq_cst; raised)  fence(seq_cst)
+//   fence(seq_cst)                        if F == 0: return   (relaxed)
+//   if pred(S): done                      if F.exchange(0) == 0: return
+//   futex_wait(Q, q, deadline)            Q += 1              (release)
+//   loop                                  futex_wake(Q, all)
+//
+// No lost wakeup. By the two seq_cst fences (Dekker), either the notifier's
+// load sees the waiter's F = 1, or the waiter's pred() sees the new S. In the
+// first case some notifier's exchange takes that flag, and since the waiter
+// read Q before setting F, that notifier's bump of Q comes after the value q
+// in Q's modification order: the kernel's compare in futex_wait fails, or the
+// wake finds the waiter asleep. Either way the waiter re-checks pred(). If a
+// second notifier then finds F already cleared, its S is still seen: the
+// waiter's next F = 1 comes after that clear, so by the same fence argument
+// its next pred() sees S.
+//
+// Q must be read before F is set. Read after (the first version did), a late
+// notifier — one whose message the waiter already took while spinning — could
+// clear the flag of the waiter's *next* sleep and bump Q before the waiter read
+// it; the waiter then slept on the new Q value and the next notifier, finding
+// F == 0, did not wake it (found in review, reproduced with a scratch program).
+//
+// Asymmetric barriers (BarrierPlan, platform/barrier.hpp). The two seq_cst
+// fences above cost the notifier — every put and every get — a full barrier,
+// which waits for its store of S to reach the other core: measured, the
+// blocking Queue ran at under half the speed of the bare ring on 64-byte
+// messages. When the queue was created in asymmetric mode, a notifier in a
+// registered process replaces its fence by a compiler barrier, and every
+// waiter calls platform::heavy_barrier() (membarrier GLOBAL_EXPEDITED) after
+// setting F and before its last pred(). The kernel runs a barrier on each
+// notifier's CPU at some point P during that call; at P the notifier's
+// accesses are in program order. If its load of F comes after P, it sees
+// F = 1 (the waiter's store preceded the call); if before P, its store of S,
+// which precedes that load, is visible by the time the call returns, so the
+// waiter's pred() sees S. The rest of the argument is unchanged. A waiter
+// pays ~0.5 us per park; notifiers pay nothing extra.
+//
+// Why a flag and not a count of sleepers: the notifier that clears the flag
+// wakes everyone parked on the word, so one sleep costs one wake system call.
+// With a count, every put made while the consumer was still waking up (the
+// count not yet decremented) paid a wake call: ~3% of messages in the demo.
+// A waiter killed while parked leaves F == 1: the next notify clears it with
+// one needless wake, never a lost one.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "shmring/platform/membarrier.hpp"
+#include "shmring/platform/clock.hpp"
+#include "shmring/platform/cpu.hpp"
+#include "shmring/platform/futex.hpp"
+#include "shmring/blocking/intervals.hpp"
+
+namespace shmring {
+
+// Shared: one per direction ("not empty", "not full"), on its own block.
+struct alignas(platform::kFalseSharingRange) ParkingLayout {
+  std::atomic<std::uint32_t> sequence;  // the futex word; bumped by each wake
+  std::atomic<std::uint32_t> sleeping;  // 1: someone may be parked (or about to park)
+};
+static_assert(std::is_standard_layout_v<ParkingLayout>, "shared layouts must be standard-layout");
+static_assert(sizeof(ParkingLayout) == platform::kFalseSharingRange,
+              "a parking word owns its 128-byte block: the hot side polls it");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "futex words must be lock-free");
+
+// Process-local counters, so tests and benchmarks can show the system calls made.
+struct BlockingStats {
+  std::uint64_t futex_waits = 0;  // futex_wait calls (parks)
+  std::uint64_t futex_wakes = 0;  // futex_wake calls
+  std::uint64_t spin_hits = 0;    // waits that ended while spinning
+};
+
+// Adaptive spin budget (process-local). It adapts to how long waits really
+// last: a wait that ended while spinning, or soon after parking (within
+// kShortWaitNs, about what a park and wake cost here), says spinning pays:
+// the budget doubles. Only a wait that lasted longer halves it. (The first
+// version halved on every park: a few descheduling hiccups drove the budget
+// to its floor, after which every wait parked, each park made the next wait
+// end parked too, and 64 KiB streaming fell from ~35 to ~2 GB/s and stayed
+// there — found in the benchmark rounds.) The ceiling is low (512 pauses, a
+// few microseconds): on this 2-vCPU KVM machine longer spins measured slower
+// for 64 KiB streaming (11 vs 14-23 GB/s with a 4096 ceiling), likely because
+// the spinning vCPU takes resources its partner needs (SMT siblings on the
+// host, or pause-loop exits); a park and wake cost tens of microseconds here.
+class AdaptiveSpin {
+ public:
+  static constexpr std::uint32_t kMin = 32;
+  static constexpr std::uint32_t kMax = 512;
+  static constexpr std::int64_t kShortWaitNs = 100'000;
+  [[nodiscard]] std::uint32_t budget() const noexcept { return budget_; }
+  void hit() noexcept { budget_ = budget_ >= kMax / 2 ? kMax : budget_ * 2; }
+  void miss() noexcept { budget_ = budget_ <= kMin * 2 ? kMin : budget_ / 2; }
+  // A wait that parked and was over after `parked_ns`.
+  void parked_for(std::int64_t parked_ns) noexcept { parked_ns < kShortWaitNs ? hit() : miss(); }
+
+ private:
+  std::uint32_t budget_ = 256;
+};
+
+// How this process orders its side of the handshake (see "Asymmetric
+// barriers" above). All false: seq_cst fences on both sides.
+struct BarrierPlan {
+  bool waiter_heavy = false;    // every waiter of this object calls heavy_barrier() before sleeping
+  bool notifier_light = false;  // this process is registered: its notifies use a compiler barrier
+};
+
+// Test seam: called at the protocol's most delicate point, after the waiter's
+// flag and fence and before its last check. Tests inject a late notifier
+// there; the default does nothing and compiles away.
+struct NoWaitHooks {
+  void after_flag_set() noexcept {}
+};
+
+// The flag a waiter sets: non-zero, and different for each value of Q it
+// read (notify_one clears the flag only if it still holds the value it saw).
+[[nodiscard]] constexpr std::uint32_t sleep_mark(std::uint32_t seen_sequence) noexcept {
+  return seen_sequence + 1 == 0 ? 1 : seen_sequence + 1;
+}
+
+// Sets the flag to `mark` unless it holds a newer one (wrap-safe: marks are
+// sequence values + 1). Never lowers it: a waiter that read Q before a bump
+// must not overwrite the mark of one that read it after, which notify_one's
+// CAS would then clear while that waiter sleeps (a lost wakeup; found by the
+// spin model, model/wakeone.pml -DSTORE_MARK). SYNC(park): seq_cst CAS —
+// the flag is visible before the waiter's last check of S, as the store was.
+inline void raise_mark(std::atomic<std::uint32_t>& flag, std::uint32_t mark) noexcept {
+  std::uint32_t current = flag.load(std::memory_order_relaxed);
+  while (current == 0 || static_cast<std::int32_t>(mark - current) > 0) {
+    if (flag.compare_exchange_weak(current, mark, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
+  }
+}
+
+// The end of the next park: `deadline`, or one kParkSlice from now if sooner
+// (intervals.hpp: a notifier killed between its store and its wake sends no
+// wake; a waiter must not sleep to its deadline with the word saying go).
+[[nodiscard]] inline platform::Deadline park_slice(platform::Deadline deadline) noexcept {
+  return slice_end(deadline, kParkSlice);
+}
+
+// Waits until `ready()` is true or `deadline` passes; returns ready()'s last
+// verdict. `ready` must read shared state with acquire loads.
+template <class Ready, class Hooks = NoWaitHooks>
+[[nodiscard]] bool wait_until(ParkingLayout& park, Ready&& ready, platform::Deadline deadline, AdaptiveSpin& spin,
+                              BlockingStats& stats, BarrierPlan plan = {}, Hooks&& hooks = Hooks{}) noexcept {
+  for (std::uint32_t i = 0; i < spin.budget(); ++i) {
+    if (ready()) {
+      spin.hit();
+      ++stats.spin_hits;
+      return true;
+    }
+    platform::cpu_relax();
+  }
+  const std::int64_t parked_at = platform::monotonic_ns();  // vDSO: only on the slow path
+  for (;;) {
+    if (ready()) {
+      spin.parked_for(platform::monotonic_ns() - parked_at);
+      return true;
+    }
+    if (deadline.passed()) {
+      spin.miss();
+      return false;
+    }
+    // SYNC(park): acquire — pairs with the notifier's release bump of sequence.
+    // Read before the flag is set: see "Q must be read before F" above.
+    const std::uint32_t seen = park.sequence.load(std::memory_order_acquire);
+    // SYNC(park): seq_cst store + fence — the flag must be visible before we
+    // read S, paired with the notifier's fence between its store of S and its
+    // load of the flag.
+    raise_mark(park.sleeping, sleep_mark(seen));
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // SYNC(park): heavy barrier — stands in for the fence light notifiers omit.
+    if (plan.waiter_heavy) platform::heavy_barrier();
+    hooks.after_flag_set();
+    if (ready()) {  // the flag stays set: costs the notifier one wake at most
+      spin.parked_for(platform::monotonic_ns() - parked_at);
+      return true;
+    }
+    ++stats.futex_waits;
+    // Whatever comes back (woken, value changed, EINTR, timeout, spurious),
+    // the loop re-checks the predicate against the same absolute deadline.
+    if (platform::futex_wait(park.sequence, seen, park_slice(deadline)) == platform::FutexResult::failed) {
+      // The kernel refused the wait (ENOSYS under some emulators, EFAULT):
+      // poll gently instead of spinning until the deadline.
+      const std::int64_t soon = platform::monotonic_ns() + 1'000'000;
+      platform::sleep_until_ns(deadline.is_never() || deadline.ns() > soon ? soon : deadline.ns());
+    }
+  }
+}
+
+// The wake half of notify(), out of line: keeps the common case (nobody
+// asleep) free of the register saves a system call needs.
+[[gnu::noinline]] inline void wake_sleepers(ParkingLayout& park, BlockingStats& stats) noexcept {
+  // acq_rel: exactly one notifier per sleep episode goes on to wake.
+  if (park.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return;
+  // SYNC(park): release — a waiter that reads the new sequence sees S.
+  park.sequence.fetch_add(1, std::memory_order_release);
+  ++stats.futex_wakes;
+  (void)platform::futex_wake(park.sequence, platform::kWakeAll);
+}
+
+inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan = {}) noexcept {
+  // SYNC(park): seq_cst fence — orders the caller's store of S before our load
+  // of the flag (Dekker with the waiter's store + fence). A registered process
+  // of an asymmetric object needs only the compiler barrier: the waiter's
+  // heavy barrier does the rest.
+  if (plan.notifier_light) {
+    platform::light_barrier();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  // relaxed: ordered by the fence above; the common case ends here.
+  if (park.sleeping.load(std::memory_order_relaxed) == 0) return;
+  wake_sleepers(park, stats);
+}
+
+// Wakes one sleeper (many-producer/many-consumer objects: one message needs
+// one waiter, not a herd). The flag is not cleared when a sleeper was woken,
+// since others may still sleep behind it; a wake that finds nobody asleep
+// clears it, but only if it still holds the mark this notifier saw, so a
+// waiter that set its mark after our bump of Q keeps it:
+//
+//   notifier                               waiter (as in wait_until)
+//   store S; fence                         q = Q; F = max(F, mark(q)); fence
+//   f = F; if f == 0: return               if pred(S): done
+//   Q += 1                                 futex_wait(Q, q)
+//   if futex_wake(Q, 1) == 0: CAS(F, f, 0)
+//
+// No lost wakeup: a waiter asleep on q when we bump Q is either woken by our
+// wake(1) (which then reports 1: F stays set for the others) or was not yet in
+// the kernel, in which case its compare sees Q != q and it re-checks. A
+// waiter that reads Q after our bump marks F with mark(q') != f (Q only
+// grows; equality needs 2^32 bumps in between), so our CAS leaves its mark
+// and the next notifier wakes it — provided no waiter that read Q earlier
+// puts an older mark back over it: waiters only ever raise F (raise_mark). The Dekker argument for S is the one above.
+// Cost: one extra wake call per sleep episode (the notify after the waiter
+// woke finds nobody and clears the flag); a waiter killed while parked
+// leaves a mark that the next notify clears the same way.
+inline void notify_one(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan = {}) noexcept {
+  // SYNC(park): the same fence (or light barrier) as notify().
+  if (plan.notifier_light) {
+    platform::light_barrier();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  std::uint32_t mark = park.sleeping.load(std::memory_order_relaxed);
+  if (mark == 0) return;
+  // SYNC(park): release — a waiter that reads the new sequence sees S.
+  park.sequence.fetch_add(1, std::memory_order_release);
+  ++stats.futex_wakes;
+  if (platform::futex_wake(park.sequence, 1) == 0) {
+    // relaxed: a failed CAS changes nothing; a successful one only removes a
+    // mark whose owners all saw our bump of Q.
+    (void)park.sleeping.compare_exchange_strong(mark, 0, std::memory_order_relaxed, std::memory_order_relaxed);
+  }
+}
+
+// Wakes everyone, unconditionally (close()): rare, so no flag check and no
+// barrier plan — the bump alone orders it, whatever the waiter read.
+inline void notify_all(ParkingLayout& park, BlockingStats& stats) noexcept {
+  // SYNC(park): seq_cst (release would do) — a waiter that reads the new
+  // sequence sees S; one that read the old one fails futex_wait's compare.
+  park.sequence.fetch_add(1, std::memory_order_seq_cst);
+  ++stats.futex_wakes;
+  (void)platform::futex_wake(park.sequence, platform::kWakeAll);
+}
+
+}  // namespace shmring

@@ -1,0 +1,219 @@
+// Pipe and Connection: Python's multiprocessing.Pipe over a named segment
+// (SPEC §2). Pipe::create(name) makes the segment and returns its two ends;
+// any process may open an end by name with Connection::open(name, End::a|b).
+// Each direction is a SpscRing (spsc_ring.hpp) with the Queue's blocking
+// layer (blocking.hpp); messages are byte spans.
+//
+// Ends. Pipe({.duplex = true}) gives two ends that both send and receive.
+// Pipe({.duplex = false}) gives (receive end, send end) as Python's
+// Pipe(False): End::a only receives, End::b only sends; the wrong call
+// returns not_writable / not_readable at once.
+//
+// Ownership. Each end is held by at most one process at a time (its owner
+// word: pid + start time, platform/process.hpp), so two readers or two
+// writers of one end never meet. Connection::open takes the end at once and
+// fails with Errc::role_taken while another live process holds it (also
+// another handle of the same process); the two handles Pipe::create returns
+// take their end on first use (send, recv, poll, or attach()), so a parent
+// can create a pipe, fork, and let the child use one end while it uses the
+// other. A handle inherited through fork() holds nothing in the child. The
+// end of a process that died (gone, a zombie, or its pid reused; never a
+// stopped one) may be taken over by the next process that opens or uses it;
+// messages its owner committed are kept, a message it was reading may be
+// delivered again (as for the Queue's SPSC roles).
+//
+// End of file. A recv that finds nothing to read while the other end is
+// closed, or its owner process is dead, returns closed (Python's EOFError) —
+// only after everything already sent was received. A send to an end that is
+// closed or whose owner died returns closed (Python's BrokenPipeError). A
+// close() wakes the other side at once. A death sends no wake-up, so waits
+// run in slices of kOwnerCheckInterval (20 ms, lock.hpp) and check the other
+// owner's liveness at the end of each slice: a reader blocked in recv sees
+// closed at most one slice (plus its scheduling delay) after the writer's
+// death. A send checks the reader's liveness when it must wait for room, and
+// otherwise at most once per kOwnerCheckInterval (one clock read per send).
+// An end nobody has taken yet is not a closed end: recv waits for it, send
+// fills the buffer for it.
+//
+// close() ends this handle. When the handle holds its end, the end is closed
+// for good (the other side sees EOF) and its owner word freed; a handle that
+// never took its end (the creator's copy of the end it handed to a child)
+// only drops itself, like closing a duplicated descriptor in Python. The
+// destructor closes as close() does.
+//
+// A handle is movable, not copyable, and not thread-safe (one thread at a
+// time, as for a Queue handle). A moved-from handle holds nothing and is
+// closed: every call returns handle_closed (poll() true: a recv would not
+// wait), close() does nothing, and the observers answer closed() true,
+// attached(), readable() and writable() false, sizes 0, path() "", end() a.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "shmring/blocking/blocking.hpp"
+#include "shmring/platform/error.hpp"
+#include "shmring/ipc/queue.hpp"
+#include "shmring/blocking/wait.hpp"
+
+namespace shmring {
+
+enum class ConnStatus : std::uint8_t {
+  ok,
+  empty,          // recv: nothing arrived before the wait ended
+  full,           // send: no room before the wait ended
+  closed,         // recv: the other end is closed or dead and nothing is left (EOFError);
+                  // send: the other end is closed or dead (BrokenPipeError)
+  handle_closed,  // this handle (or its end) was closed (Python: OSError "handle is closed")
+  too_large,      // send: larger than max_message; could never fit
+  too_short,      // recv_bytes_into: the buffer is too small; the message stays queued (BufferTooShort)
+  wrong_size,     // recv_value<T>: the next message is not sizeof(T) bytes; it stays queued
+  out_of_range,   // send_bytes / recv_bytes_into: offset or size outside the buffer (ValueError)
+  not_readable,   // recv or poll on the send-only end of a one-way pipe
+  not_writable,   // send on the receive-only end of a one-way pipe
+  end_taken,      // another live process (or another handle here) holds this end
+  corrupt,        // a record or position is out of range (a damaged or hostile file)
+};
+
+[[nodiscard]] const char* to_string(ConnStatus s) noexcept;
+
+enum class End : std::uint8_t { a = 0, b = 1 };
+
+struct PipeOptions {
+  bool duplex = true;                        // false: End::a receives only, End::b sends only
+  std::uint64_t capacity_bytes = 1u << 20;   // ring bytes per direction, rounded up to a power of two (>= 4 KiB)
+  std::uint64_t max_message = 0;             // largest payload; 0: the most a ring can take (half of it)
+  std::uint32_t mode = 0600;                 // file permissions
+  Barriers barriers = Barriers::asymmetric;  // as for the Queue (queue.hpp)
+};
+
+struct ConnectionOpenOptions {
+  bool attach = true;  // take the end now (false: on first use)
+  // How long to wait for a creator that has not finished creating the pipe.
+  // (Too large to represent: as long as it takes; see Timeout, wait.hpp.)
+  Timeout ready_timeout = std::chrono::milliseconds(1000);
+  bool allow_foreign_owner = false;  // open a file owned by another user
+};
+
+struct ConnMessage {
+  ConnStatus status = ConnStatus::empty;
+  std::vector<std::byte> bytes;
+  explicit operator bool() const noexcept { return status == ConnStatus::ok; }
+  [[nodiscard]] std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+};
+
+// recv_bytes_into: `size` is the message's length — written at the offset
+// (ok), or the room it needs (too_short).
+struct RecvInto {
+  ConnStatus status;
+  std::size_t size;
+};
+
+class Connection {
+ public:
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  // Opens end `end` of the pipe `name` and, unless options.attach is false,
+  // takes it (Errc::role_taken while another live process holds it).
+  [[nodiscard]] static Result<Connection> open(std::string_view name, End end,
+                                               const ConnectionOpenOptions& options = {});
+
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();  // close()
+
+  // Takes this end now (send/recv/poll do it on first use): ok, end_taken,
+  // handle_closed, corrupt.
+  [[nodiscard]] ConnStatus attach() noexcept;
+
+  // ---- sending (Python: send, send_bytes) ----
+  [[nodiscard]] ConnStatus send(std::span<const std::byte> bytes, Wait wait = forever) noexcept;
+  [[nodiscard]] ConnStatus send(std::string_view text, Wait wait = forever) noexcept {
+    return send(std::as_bytes(std::span<const char>(text.data(), text.size())), wait);
+  }
+  // Sends buf[offset, offset + size) (size npos: to the end); out_of_range
+  // when that is not inside `buf`, and nothing is sent.
+  [[nodiscard]] ConnStatus send_bytes(std::span<const std::byte> buf, std::size_t offset = 0,
+                                      std::size_t size = npos, Wait wait = forever) noexcept;
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  [[nodiscard]] ConnStatus send_value(const T& value, Wait wait = forever) noexcept {
+    return send(std::as_bytes(std::span<const T, 1>(&value, 1)), wait);
+  }
+
+  // ---- receiving (Python: recv, recv_bytes, recv_bytes_into, poll) ----
+  [[nodiscard]] ConnMessage recv(Wait wait = forever);  // allocates, as Python does
+  // Copies the next message into `out` (resized; its capacity is reused).
+  [[nodiscard]] ConnStatus recv_into(std::vector<std::byte>& out, Wait wait = forever);
+  // Copies the next message into buffer[offset...]. too_short (with the size
+  // it needs) when it does not fit: the message stays queued. offset >
+  // buffer.size(): out_of_range.
+  [[nodiscard]] RecvInto recv_bytes_into(std::span<std::byte> buffer, std::size_t offset = 0,
+                                         Wait wait = forever) noexcept;
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  [[nodiscard]] ConnStatus recv_value(T& out, Wait wait = forever) noexcept {
+    const View v = read(wait);
+    if (v.status != ConnStatus::ok) return v.status;
+    if (v.bytes.size() != sizeof(T)) return ConnStatus::wrong_size;
+    std::memcpy(&out, v.bytes.data(), sizeof(T));
+    release();
+    return ConnStatus::ok;
+  }
+  // True when a recv would return without waiting: a message is there, the
+  // other end is closed or dead (recv gives closed), or recv would fail at
+  // once (not_readable, handle_closed, end_taken, corrupt). False when the
+  // wait ended with nothing to read.
+  [[nodiscard]] bool poll(Wait wait = nowait) noexcept;
+
+  // See the header comment: closes the end when this handle holds it.
+  void close() noexcept;
+
+  // ---- observers ----
+  [[nodiscard]] End end() const noexcept;
+  [[nodiscard]] bool readable() const noexcept;
+  [[nodiscard]] bool writable() const noexcept;
+  [[nodiscard]] bool closed() const noexcept;    // this handle
+  [[nodiscard]] bool attached() const noexcept;  // this handle holds its end in this process
+  [[nodiscard]] std::uint64_t max_message() const noexcept;
+  [[nodiscard]] std::uint64_t capacity_bytes() const noexcept;
+  [[nodiscard]] const std::string& path() const noexcept;
+  [[nodiscard]] const BlockingStats& stats() const noexcept;
+
+ private:
+  friend class Pipe;
+  struct State;
+  struct View {
+    ConnStatus status;
+    std::span<const std::byte> bytes;
+  };
+  explicit Connection(std::unique_ptr<State> state) noexcept;
+  [[nodiscard]] View read(Wait wait) noexcept;
+  void release() noexcept;
+  std::unique_ptr<State> s_;
+};
+
+class Pipe {
+ public:
+  // Creates the segment and returns its two ends (first: End::a, second:
+  // End::b), neither taken yet: each is taken by the process that first uses it.
+  [[nodiscard]] static Result<std::pair<Connection, Connection>> create(std::string_view name,
+                                                                        const PipeOptions& options = {});
+  // Removes the name only if it holds a Pipe; anything else is refused and
+  // left alone (wrong_kind, or bad_magic / truncated / empty_file for a file
+  // that is not a shmring segment). An absolute path may name a file on
+  // hugetlbfs or a disk, and it must be one Pipe::create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name);
+};
+
+}  // namespace shmring

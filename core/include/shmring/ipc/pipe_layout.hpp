@@ -1,0 +1,76 @@
+// PipeLayout: the shared part of a Pipe, the payload of its segment. A Pipe
+// is one or two SPSC directions (SpscRingLayout + its two parking words) and
+// the two ends' owner words and closed flags. Direction 0 carries end a's
+// messages to end b, direction 1 end b's to end a. A one-way pipe
+// (duplex = 0) has only direction 1: end a receives, end b sends (Python's
+// Pipe(False) returns (receive end, send end) in that order).
+//
+// Ring bytes follow the layout: direction d's at config.data_offset[d] from
+// the start of PipeLayout (0: the direction does not exist).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "shmring/blocking/blocking.hpp"
+#include "shmring/platform/segment_layout.hpp"
+#include "shmring/engine/spsc_ring_layout.hpp"
+
+namespace shmring {
+
+inline constexpr std::uint32_t kPipeKind = 0x45504950u;  // "PIPE"
+inline constexpr std::uint32_t kPipeLayoutVersion = 1;
+
+// Written once by the creator before publish; read-only afterwards.
+struct alignas(platform::kFalseSharingRange) PipeConfigLayout {
+  std::uint64_t capacity;        // ring bytes of each direction: a power of two
+  std::uint64_t max_message;     // largest payload accepted
+  std::uint64_t data_offset[2];  // direction d's ring bytes, from the start of PipeLayout; 0: absent
+  std::uint32_t duplex;          // 1: both directions; 0: direction 1 only
+  std::uint32_t barriers;        // 0: seq_cst fences; 1: asymmetric (BarrierPlan, blocking.hpp)
+};
+
+// Rarely written (attach, close): read by every send and by empty recvs.
+struct alignas(platform::kFalseSharingRange) PipeControlLayout {
+  std::atomic<std::uint64_t> owner[2];  // platform::pack_owner() of the process holding end a / b; 0: none
+  std::atomic<std::uint32_t> closed[2];  // 1: end a / b was closed (never reopens)
+};
+
+// One direction: the ring's positions, then where its consumer parks
+// (not_empty) and where its producer parks (not_full).
+struct PipeDirectionLayout {
+  SpscRingLayout ring;
+  ParkingLayout not_empty;
+  ParkingLayout not_full;
+};
+
+struct PipeLayout {
+  PipeConfigLayout config;
+  PipeControlLayout control;
+  PipeDirectionLayout direction[2];
+};
+
+static_assert(std::is_standard_layout_v<PipeLayout>, "shared layouts must be standard-layout");
+static_assert(sizeof(PipeLayout) % platform::kFalseSharingRange == 0, "ring bytes must start on a 128-byte block");
+static_assert(sizeof(PipeDirectionLayout) == 4 * platform::kFalseSharingRange,
+              "a direction is four blocks: producer, consumer, and one parking word each");
+static_assert(offsetof(PipeLayout, control) == 128 && offsetof(PipeLayout, direction) == 256 &&
+                  sizeof(PipeLayout) == 256 + 2 * 512,
+              "each hot word sits on its own 128-byte block; offsets are part of the file format");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
+              "every atomic in a shared layout must be lock-free");
+
+inline constexpr std::uint64_t kPipeLayoutHash = platform::layout_hash(
+    sizeof(PipeLayout), alignof(PipeLayout), offsetof(PipeLayout, config), offsetof(PipeLayout, control),
+    offsetof(PipeLayout, direction), sizeof(PipeDirectionLayout), offsetof(PipeConfigLayout, capacity),
+    offsetof(PipeConfigLayout, max_message), offsetof(PipeConfigLayout, data_offset),
+    offsetof(PipeConfigLayout, duplex), offsetof(PipeConfigLayout, barriers), offsetof(PipeControlLayout, owner),
+    offsetof(PipeControlLayout, closed), offsetof(PipeDirectionLayout, ring), offsetof(PipeDirectionLayout, not_empty),
+    offsetof(PipeDirectionLayout, not_full), offsetof(SpscRingLayout, producer), offsetof(SpscRingLayout, consumer),
+    offsetof(SpscProducerLayout, tail), offsetof(SpscProducerLayout, put_count), offsetof(SpscConsumerLayout, head),
+    offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence), offsetof(ParkingLayout, sleeping),
+    sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
+
+}  // namespace shmring

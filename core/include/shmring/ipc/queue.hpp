@@ -1,0 +1,384 @@
+// Queue: a named queue that unrelated processes open by name, with the
+// semantics of Python's multiprocessing.Queue (SPEC §2). Messages are byte
+// spans; put/get take a Wait (forever, nowait, or a timeout).
+//
+// Engines. By default (Engine::mpmc) any number of processes put and get at
+// once, as in Python: each handle is one participant of the MPMC ring
+// (mpmc_ring.hpp; at most 256 handles attached at a time). A participant
+// killed at any point loses no committed message and wedges nobody: whoever
+// it blocks proves it dead (pid + start time, never a stopped process) after
+// kDeadOwnerCheck of no progress and repairs what it held. A consumer killed
+// while holding a message loses that one message.
+//
+// Declared single-producer/single-consumer (Engine::spsc), the queue uses the
+// faster SPSC ring and admits one producer process and one consumer process
+// at a time. A handle takes the producer role on its first put (or at open
+// with OpenOptions::role) and the consumer role on its first get; while
+// another live process holds a role, put/get return role_taken and open fails
+// with Errc::role_taken. The role of a process that died is taken over.
+//
+// Fixed-size messages (QueueOptions::message_size, with Engine::spsc): every
+// message is exactly that many bytes, kept in slots with no record header
+// (spsc_slot_ring.hpp). A 64-byte message then fills one cache line instead
+// of sharing lines with its neighbours as a 72-byte record: the fastest path
+// for fixed structs (RESULTS.md). A put of another size is wrong_size.
+//
+// A handle is movable, not copyable, and not thread-safe: use one handle per
+// thread. A handle inherited through fork() holds no role and no participant
+// slot in the child; the child takes its own on first use.
+//
+// A moved-from handle holds no queue: every call that returns a status
+// returns handle_closed (put, claim, get, read, task_done, join...);
+// commit(), release() and close() do nothing; the observers answer as for
+// an empty queue that is closed: qsize() 0, empty() true, full() false,
+// closed() true, the sizes and counters 0, path() "", roles_held() none.
+// Assigning a live handle to it makes it usable again (misuse_test.cpp).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "shmring/blocking/blocking.hpp"
+#include "shmring/blocking/intervals.hpp"  // kDeadOwnerCheck: the detection window
+#include "shmring/platform/error.hpp"
+#include "shmring/platform/process.hpp"
+#include "shmring/engine/spsc_slot_ring.hpp"
+#include "shmring/blocking/wait.hpp"
+
+namespace shmring {
+
+enum class PutStatus : std::uint8_t {
+  ok,
+  full,        // no room before the wait ended (maxsize or byte capacity)
+  closed,      // the queue was closed
+  too_large,   // larger than max_message: could never fit
+  role_taken,  // SPSC: another live process is the producer; MPMC: 256 live handles attached
+  corrupt,     // the shared positions are inconsistent (a damaged or hostile file)
+  no_memory,   // on-demand memory: tmpfs or memory is full, the next chunk could not be reserved
+  wrong_size,  // fixed-size messages: not message_size() bytes
+  claim_open,  // this handle has a claim() not yet committed: commit it first (nothing changed)
+  handle_closed,  // a moved-from handle: it holds no queue
+};
+
+enum class GetStatus : std::uint8_t {
+  ok,
+  empty,       // nothing arrived before the wait ended
+  closed,      // closed and drained
+  wrong_size,  // get_value<T>: the next message is not sizeof(T) bytes (it stays queued)
+  role_taken,  // SPSC: another live process is the consumer; MPMC: 256 live handles attached
+  corrupt,     // a record or position is out of range (a damaged or hostile file)
+  handle_closed,  // a moved-from handle: it holds no queue
+};
+
+enum class TaskDoneStatus : std::uint8_t {
+  ok,
+  too_many,  // more task_done() calls than items put (Python: ValueError); nothing changed
+  handle_closed,  // a moved-from handle: it holds no queue
+};
+
+enum class JoinStatus : std::uint8_t {
+  done,       // every item put so far was marked done
+  timed_out,  // the wait ended first
+  handle_closed,  // a moved-from handle: it holds no queue
+};
+
+[[nodiscard]] const char* to_string(PutStatus s) noexcept;
+[[nodiscard]] const char* to_string(GetStatus s) noexcept;
+[[nodiscard]] const char* to_string(TaskDoneStatus s) noexcept;
+[[nodiscard]] const char* to_string(JoinStatus s) noexcept;
+
+enum class Role : std::uint8_t { none = 0, producer = 1, consumer = 2, both = 3 };
+
+// How put/get order their wake-up handshake (blocking.hpp). `asymmetric`
+// keeps full barriers off the hot path (a process that waits pays ~0.5 us per
+// sleep instead); it needs membarrier(2), and falls back to `fences` when
+// the creating process cannot use it.
+enum class Barriers : std::uint8_t { fences = 0, asymmetric = 1 };
+
+// Which ring a queue is built on (fixed at create; every opener uses it).
+enum class Engine : std::uint8_t {
+  mpmc = 1,  // any number of producers and consumers (Python's Queue)
+  spsc = 0,  // one producer process and one consumer process: the fastest path
+};
+
+// Rings larger than this have on-demand memory: the file is sparse, memory
+// is reserved kOnDemandChunk bytes at a time ahead of the producers and
+// returned behind the consumers, so a queue of 16 GiB (an "unbounded" one in
+// Python's terms, maxsize <= 0) holds memory for the bytes queued, not for its
+// capacity; a full tmpfs is PutStatus::no_memory at put, never a SIGBUS.
+inline constexpr std::uint64_t kOnDemandAbove = std::uint64_t{4} << 20;
+inline constexpr std::uint64_t kOnDemandChunk = std::uint64_t{1} << 20;
+
+struct QueueOptions {
+  std::int64_t maxsize = 0;                  // messages; <= 0: limited by bytes only
+  Engine engine = Engine::mpmc;
+  std::uint64_t capacity_bytes = 1u << 20;   // ring bytes, rounded up to a power of two (>= 4 KiB)
+  std::uint64_t max_message = 0;             // largest payload; 0: the most the ring can take
+  std::uint32_t mode = 0600;                 // file permissions
+  Barriers barriers = Barriers::asymmetric;
+  // > 0: every message is exactly this many bytes, one headerless slot each
+  // (Engine::spsc only; max_message must be 0 or equal). The ring holds
+  // capacity_bytes / message_size slots, rounded up to a power of two (at
+  // least 2), and reserves all its memory at create. (Last, so positional
+  // initialisers written before it existed keep their meaning.)
+  std::uint64_t message_size = 0;
+};
+
+struct OpenOptions {
+  Role role = Role::none;  // roles to take now (none: on first put/get)
+  // How long to wait for a creator that has not finished creating the queue.
+  // (Too large to represent: as long as it takes; see Timeout, wait.hpp.)
+  Timeout ready_timeout = std::chrono::milliseconds(1000);
+  bool allow_foreign_owner = false;  // open a file owned by another user
+};
+
+struct Message {
+  GetStatus status = GetStatus::empty;
+  std::vector<std::byte> bytes;
+  explicit operator bool() const noexcept { return status == GetStatus::ok; }
+  [[nodiscard]] std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+};
+
+// Zero-copy producer: write into `bytes`, then commit().
+struct PutClaim {
+  PutStatus status;
+  std::span<std::byte> bytes;
+};
+
+// Zero-copy consumer: read `bytes`, then release().
+struct GetView {
+  GetStatus status;
+  std::span<const std::byte> bytes;
+};
+
+namespace detail {
+
+// The fast path of fixed-size messages, inline in put()/get_into()/get_value
+// below. A put or get of a fixed-size message that this handle may make at
+// once (it holds the role, the queue is open, the ring has room or a
+// message) is done here, in the caller's code; everything else (first use,
+// a forked child, closed, full, empty, waiting, other engines, errors) goes
+// to the out-of-line paths in queue.cpp.
+//
+// What it buys, measured (perf/RESULTS.md): in one process a put+get pair
+// of 64-byte messages takes 120 instructions instead of 171 (put 3.7 ns
+// instead of 5.0); between two processes nothing measurable by itself:
+// what limited streaming there was a consumer running at the producer's
+// heels (CatchUpPatience, spsc_ring.hpp).
+//
+// Lives at the start of the handle's State (a stable address; the handle
+// keeps a pointer to it). A moved-from handle points at a static one whose
+// generations are kOff (queue.cpp, off_hot()): its inline paths fall
+// through to the out-of-line ones, which report handle_closed. Memory
+// ordering: that of SpscSlotRing (slot release/acquire through tail and
+// head) and notify() (blocking.hpp); the closed flag is read with acquire
+// as in the out-of-line paths.
+struct QueueHot {
+  // A fork generation never reached: the fast path is off.
+  static constexpr std::uint64_t kOff = ~std::uint64_t{0};
+
+  QueueHot(const SpscSlotRing<>& ring, ParkingLayout& not_empty_park, ParkingLayout& not_full_park,
+           const std::atomic<std::uint32_t>& closed_flag) noexcept
+      : sring(ring), not_empty(&not_empty_park), not_full(&not_full_park), closed(&closed_flag) {}
+
+  // The fork generation (platform/process.hpp) in which this handle took
+  // the producer (consumer) role of a fixed-size queue, or kOff. One compare
+  // says: this handle holds the role, in this process, and the engine is
+  // the slot ring (and, for put, the queue is not a JoinableQueue, whose
+  // puts count tasks out of line).
+  std::uint64_t put_generation = kOff;
+  std::uint64_t get_generation = kOff;
+  SpscSlotRing<> sring;      // the fixed-size engine's ring (unused by the others)
+  ParkingLayout* not_empty;  // in the mapped QueueLayout
+  ParkingLayout* not_full;
+  const std::atomic<std::uint32_t>* closed;
+  BlockingStats stats;
+  BarrierPlan plan;  // this process's side of the wake-up handshake
+
+  // Put or get now, or false: the caller takes the out-of-line path, which
+  // sorts out why (and repeats nothing that took effect: a false here
+  // changed nothing shared).
+  [[nodiscard]] bool try_put(const std::byte* bytes, std::size_t size) noexcept {
+    // SYNC(close): acquire — as Queue::State::is_closed().
+    if (put_generation != platform::fork_generation() || closed->load(std::memory_order_acquire) != 0) {
+      return false;
+    }
+    return push(bytes, size) == RingStatus::ok;
+  }
+  // The push and its wake, for a caller that checked the role and the
+  // closed flag (also Queue::put_on, for JoinableQueue's counted puts).
+  [[nodiscard]] RingStatus push(const std::byte* bytes, std::size_t size) noexcept {
+    const RingStatus r = sring.try_push(bytes, size);
+    if (r == RingStatus::ok) [[likely]] notify(*not_empty, stats, plan);
+    return r;
+  }
+  // kSize: the size of `out` when known at compile time (get_value<T>), else 0.
+  template <std::size_t kSize = 0>
+  [[nodiscard]] bool try_get(void* out, std::size_t size) noexcept {
+    if (get_generation != platform::fork_generation() || size != sring.slot_size()) return false;
+    if (!sring.try_pop<kSize>(out)) return false;
+    notify(*not_full, stats, plan);
+    return true;
+  }
+};
+
+}  // namespace detail
+
+class Queue {
+ public:
+  [[nodiscard]] static Result<Queue> create(std::string_view name, const QueueOptions& options = {});
+  [[nodiscard]] static Result<Queue> open(std::string_view name, const OpenOptions& options = {});
+  // Removes the name only if it holds a Queue (a JoinableQueue: its own
+  // unlink); anything else is refused and left alone (wrong_kind, or
+  // bad_magic / truncated / empty_file for a file that is not a shmring
+  // segment). An absolute path may name a file on hugetlbfs or a disk, and
+  // it must be one Queue::create made. Handles keep working on the removed
+  // file; a dead creator's leftover of this kind is removed like any other.
+  [[nodiscard]] static Result<void> unlink(std::string_view name);
+
+  Queue(Queue&&) noexcept;
+  Queue& operator=(Queue&&) noexcept;
+  ~Queue();  // gives back the roles this process took through this handle
+
+  // ---- producer ----
+  [[nodiscard]] PutStatus put(std::span<const std::byte> bytes, Wait wait = forever) noexcept {
+    if (hot_->try_put(bytes.data(), bytes.size())) [[likely]] return PutStatus::ok;
+    return put_any(bytes, wait);
+  }
+  [[nodiscard]] PutStatus put(std::string_view text, Wait wait = forever) noexcept {
+    return put(std::as_bytes(std::span<const char>(text.data(), text.size())), wait);
+  }
+  [[nodiscard]] PutStatus put_nowait(std::span<const std::byte> bytes) noexcept { return put(bytes, nowait); }
+  [[nodiscard]] PutStatus put_nowait(std::string_view text) noexcept { return put(text, nowait); }
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  [[nodiscard]] PutStatus put_value(const T& value, Wait wait = forever) noexcept {
+    return put(std::as_bytes(std::span<const T, 1>(&value, 1)), wait);
+  }
+
+  // Reserves `size` bytes in the ring (waiting for room as put does); the
+  // message is published by commit(n), n <= size. One claim at a time: a
+  // second claim() or a put() before the commit returns claim_open and
+  // changes nothing (the open claim stays usable). Fixed-size messages:
+  // `size` must be message_size(); commit(n) publishes the whole slot, bytes
+  // past n zeroed. commit() without an open claim does nothing.
+  [[nodiscard]] PutClaim claim(std::size_t size, Wait wait = forever) noexcept;
+  void commit(std::size_t size) noexcept;
+
+  // ---- consumer ----
+  [[nodiscard]] Message get(Wait wait = forever);  // allocates, as Python does
+  [[nodiscard]] Message get_nowait() { return get(nowait); }
+  // Copies the next message into `out` (resized; its capacity is reused).
+  [[nodiscard]] GetStatus get_into(std::vector<std::byte>& out, Wait wait = forever) {
+    if (hot_->try_get(out.data(), out.size())) [[likely]] return GetStatus::ok;
+    return get_any(out, wait);
+  }
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  [[nodiscard]] GetStatus get_value(T& out, Wait wait = forever) noexcept {
+    if (hot_->try_get<sizeof(T)>(&out, sizeof(T))) [[likely]] return GetStatus::ok;
+    const GetView v = read(wait);
+    if (v.status != GetStatus::ok) return v.status;
+    if (v.bytes.size() != sizeof(T)) return GetStatus::wrong_size;
+    std::memcpy(&out, v.bytes.data(), sizeof(T));
+    release();
+    return GetStatus::ok;
+  }
+
+  // A view of the next message, valid until release() (which consumes it).
+  [[nodiscard]] GetView read(Wait wait = forever) noexcept;
+  void release() noexcept;
+
+  // ---- both / observers ----
+  [[nodiscard]] std::size_t qsize() const noexcept;  // exact when quiescent
+  [[nodiscard]] bool empty() const noexcept;
+  [[nodiscard]] bool full() const noexcept;
+  // Closes the queue for everyone: blocked and later puts get closed; gets
+  // drain what is left, then get closed; every blocked waiter wakes now.
+  void close() noexcept;
+  [[nodiscard]] bool closed() const noexcept;
+
+  [[nodiscard]] std::int64_t maxsize() const noexcept;
+  [[nodiscard]] std::uint64_t capacity_bytes() const noexcept;
+  [[nodiscard]] std::uint64_t max_message() const noexcept;
+  // Fixed-size messages: their size; 0: messages of any size up to max_message().
+  [[nodiscard]] std::uint64_t message_size() const noexcept;
+  [[nodiscard]] const std::string& path() const noexcept;
+  [[nodiscard]] Role roles_held() const noexcept;
+  [[nodiscard]] const BlockingStats& stats() const noexcept;
+  [[nodiscard]] Barriers barriers() const noexcept;
+  [[nodiscard]] Engine engine() const noexcept;
+  // Bytes of memory the queue's file holds now (on-demand memory follows the
+  // bytes queued; otherwise the whole ring).
+  [[nodiscard]] std::uint64_t memory_bytes() const noexcept;
+  // MPMC: repairs of dead participants' records on this queue so far, by
+  // every process (0 for SPSC).
+  [[nodiscard]] std::uint64_t claims_repaired() const noexcept;  // a dead producer's uncommitted message
+  [[nodiscard]] std::uint64_t reads_lost() const noexcept;       // a message a dead consumer held: lost
+  // MPMC: repairs now every record a dead consumer still holds (they are
+  // otherwise repaired when a producer needs their room); returns how many.
+  // The handle attaches as a participant first (as a get would) if it is not.
+  std::uint64_t recover() noexcept;
+
+ protected:
+  struct State;
+  explicit Queue(std::unique_ptr<State> state) noexcept;
+  [[nodiscard]] static Result<Queue> create_kind(std::string_view name, const QueueOptions& options,
+                                                 std::uint32_t kind);
+  [[nodiscard]] static Result<Queue> open_kind(std::string_view name, const OpenOptions& options, std::uint32_t kind);
+  std::unique_ptr<State> s_;  // null once moved from
+  // The start of *s_; once moved from, a QueueHot whose fast path is off
+  // (both generations kOff), so the inline paths fall through to the
+  // out-of-line ones, which check s_ once. Never null: the inline paths
+  // dereference it without a check.
+  detail::QueueHot* hot_;
+
+ private:
+  // put() and get_into() when their inline fast path could not finish.
+  [[nodiscard]] PutStatus put_any(std::span<const std::byte> bytes, Wait wait) noexcept;
+  [[nodiscard]] GetStatus get_any(std::vector<std::byte>& out, Wait wait);
+  [[nodiscard]] PutStatus put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept;
+  [[nodiscard, gnu::noinline]] PutStatus put_counted(std::span<const std::byte> bytes, Wait wait) noexcept;
+  // One fast path per engine (queue.cpp), and the slow paths under them.
+  template <std::uint32_t kEngine>
+  [[nodiscard, gnu::noinline]] PutStatus put_on(std::span<const std::byte> bytes, Wait wait) noexcept;
+  template <std::uint32_t kEngine>
+  [[nodiscard, gnu::noinline]] GetStatus get_on(std::vector<std::byte>& out, Wait wait);
+  [[nodiscard, gnu::noinline]] PutStatus put_slow(std::span<const std::byte> bytes, Wait wait) noexcept;
+  [[nodiscard, gnu::noinline]] GetStatus get_slow(std::vector<std::byte>& out, Wait wait);
+};
+
+// JoinableQueue: Python's multiprocessing.JoinableQueue. Every put counts an
+// unfinished task (in the shared segment, so across processes); task_done()
+// marks one done; join() blocks until none is left. A distinct segment kind:
+// Queue::open refuses it (and JoinableQueue::open refuses a plain queue), so
+// no process can put without counting.
+class JoinableQueue : public Queue {
+ public:
+  [[nodiscard]] static Result<JoinableQueue> create(std::string_view name, const QueueOptions& options = {});
+  [[nodiscard]] static Result<JoinableQueue> open(std::string_view name, const OpenOptions& options = {});
+  // Removes the name only if it holds a JoinableQueue (see Queue::unlink).
+  [[nodiscard]] static Result<void> unlink(std::string_view name);
+
+  // Marks one item as processed; too_many when no item is unfinished.
+  [[nodiscard]] TaskDoneStatus task_done() noexcept;
+  // Blocks until every item put so far has been marked done (or the wait ends).
+  [[nodiscard]] JoinStatus join(Wait wait = forever) noexcept;
+  // Items put and not yet marked done (exact when quiescent).
+  [[nodiscard]] std::uint64_t unfinished_tasks() const noexcept;
+
+ private:
+  explicit JoinableQueue(Queue&& q) noexcept : Queue(std::move(q)) {}
+};
+
+}  // namespace shmring
