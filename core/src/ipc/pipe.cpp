@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "shmring/blocking/intervals.hpp"
+#include "role_slot.hpp"
 #include "shmring/ipc/pipe_layout.hpp"
 #include "shmring/platform/membarrier.hpp"
 #include "shmring/platform/clock.hpp"
@@ -79,16 +80,8 @@ Result<void> validate(const PipeConfigLayout& c, const PipeLayout& p, std::uint6
     return fail(Errc::bad_size, "pipe max_message out of range");
   }
   for (unsigned d = c.duplex != 0 ? 0 : 1; d < 2; ++d) {
-    const SpscRingLayout& r = p.direction[d].ring;
-    // acquire: the segment's acquire of the ready state already ordered these.
-    const std::uint64_t head = r.consumer.head.load(std::memory_order_acquire);
-    const std::uint64_t tail = r.producer.tail.load(std::memory_order_acquire);
-    if (head > tail || tail - head > c.capacity || head % kRecordAlign != 0 || tail % kRecordAlign != 0) {
-      return fail(Errc::corrupt, "pipe ring positions out of range");
-    }
-    if (r.consumer.get_count.load(std::memory_order_acquire) >
-        r.producer.put_count.load(std::memory_order_acquire) + 1) {
-      return fail(Errc::corrupt, "pipe: more messages taken than sent");
+    if (!SpscRing::layout_sane(p.direction[d].ring, c.capacity)) {
+      return fail(Errc::corrupt, "pipe ring positions out of range or more messages taken than sent");
     }
   }
   for (unsigned e = 0; e < 2; ++e) {
@@ -158,26 +151,18 @@ struct Connection::State {
     if (held) return ConnStatus::ok;
     const std::uint64_t me_token = platform::pack_owner(platform::current_process());
     std::atomic<std::uint64_t>& slot = layout->control.owner[me];
-    // SYNC(end): acquire — pairs with the previous owner's release in close().
-    std::uint64_t cur = slot.load(std::memory_order_acquire);
-    for (;;) {
-      if (cur != 0 &&
-          (cur == me_token || platform::is_alive(cur))) {
-        return ConnStatus::end_taken;
-      }
-      // SYNC(end): acq_rel — we see the previous owner's ring publications
-      // and its closed flag (stored before it freed the word).
-      if (slot.compare_exchange_weak(cur, me_token, std::memory_order_acq_rel, std::memory_order_acquire)) break;
-    }
+    // SYNC(end): the take's acq_rel — we see the previous owner's ring
+    // publications and its closed flag (stored before it freed the word).
+    if (!detail::take_role_slot(slot, me_token)) return ConnStatus::end_taken;
     if (layout->control.closed[me].load(std::memory_order_acquire) != 0) {
       // A closed end stays closed: give the word back, this handle is done.
-      slot.store(0, std::memory_order_release);
+      detail::drop_role_slot(slot);
       closed = true;
       return ConnStatus::handle_closed;
     }
     const bool sane = (!can_send || out.attach_producer()) && (!can_recv || in.attach_consumer());
     if (!sane) {
-      slot.store(0, std::memory_order_release);
+      detail::drop_role_slot(slot);
       return ConnStatus::corrupt;
     }
     held = true;
@@ -228,10 +213,8 @@ struct Connection::State {
     layout->control.closed[me].store(1, std::memory_order_seq_cst);
     if (can_send) notify_all(out_layout().not_empty, stats);  // the peer's recv
     if (can_recv) notify_all(in_layout().not_full, stats);    // the peer's send
-    std::uint64_t expected = platform::pack_owner(platform::current_process());
-    // SYNC(end): release — the next taker sees the closed flag.
-    (void)layout->control.owner[me].compare_exchange_strong(expected, 0, std::memory_order_release,
-                                                            std::memory_order_relaxed);
+    // SYNC(end): the give-back's release — the next taker sees the closed flag.
+    detail::give_back_role_slot(layout->control.owner[me], platform::pack_owner(platform::current_process()));
   }
 };
 

@@ -541,11 +541,14 @@ class MpmcRing {
   [[nodiscard]] std::uint64_t max_payload() const noexcept { return max_payload_; }
 
   // Positions as an opener validates them.
-  [[nodiscard]] bool positions_sane() const noexcept {
-    const std::uint64_t r = layout_->released.value.load(std::memory_order_acquire);
-    const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
-    const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
-    return r <= h && h <= t && t - r <= capacity_ - kHeader && r % kMpmcAlign == 0 && h % kMpmcAlign == 0 &&
+  [[nodiscard]] bool positions_sane() const noexcept { return layout_sane(*layout_, capacity_); }
+  // released <= head <= tail, within one ring, aligned: checked on a mapped
+  // layout another process controls before any handle uses it.
+  [[nodiscard]] static bool layout_sane(const MpmcRingLayout& l, std::uint64_t capacity) noexcept {
+    const std::uint64_t r = l.released.value.load(std::memory_order_acquire);
+    const std::uint64_t h = l.head.value.load(std::memory_order_acquire);
+    const std::uint64_t t = l.tail.value.load(std::memory_order_acquire);
+    return r <= h && h <= t && t - r <= capacity - kHeader && r % kMpmcAlign == 0 && h % kMpmcAlign == 0 &&
            t % kMpmcAlign == 0;
   }
 

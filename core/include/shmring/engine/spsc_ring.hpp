@@ -324,7 +324,21 @@ class SpscRing {
 
   // Shared positions are consistent: head <= tail <= head + capacity, aligned.
   [[nodiscard]] bool positions_sane(std::uint64_t head, std::uint64_t tail) const noexcept {
-    return head <= tail && tail - head <= capacity_ && head % kRecordAlign == 0 && tail % kRecordAlign == 0;
+    return positions_sane(head, tail, capacity_);
+  }
+  [[nodiscard]] static bool positions_sane(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
+    return head <= tail && tail - head <= capacity && head % kRecordAlign == 0 && tail % kRecordAlign == 0;
+  }
+  // A mapped layout another process controls, checked before any handle
+  // uses it: sane positions, and no more messages taken than put (+1: a
+  // producer that died between its tail and put_count stores left put_count
+  // one short, and its consumer may have taken that message).
+  [[nodiscard]] static bool layout_sane(const SpscRingLayout& l, std::uint64_t capacity) noexcept {
+    // acquire: as attach_*(); the segment's acquire of its ready state already ordered them.
+    const std::uint64_t head = l.consumer.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = l.producer.tail.load(std::memory_order_acquire);
+    return positions_sane(head, tail, capacity) &&
+           l.consumer.get_count.load(std::memory_order_acquire) <= l.producer.put_count.load(std::memory_order_acquire) + 1;
   }
 
  private:

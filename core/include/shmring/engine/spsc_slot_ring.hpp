@@ -159,6 +159,11 @@ class SpscSlotRing {
     return tail >= head ? (tail - head <= slots() ? tail - head : slots()) : 0;
   }
   [[nodiscard]] bool full() const noexcept { return message_count() >= limit_; }
+  // Shared positions (counted in slots) are consistent: head <= tail <= head + slots.
+  [[nodiscard]] static constexpr bool positions_sane(std::uint64_t head, std::uint64_t tail,
+                                                     std::uint64_t slots) noexcept {
+    return head <= tail && tail - head <= slots;
+  }
   [[nodiscard]] std::uint64_t slots() const noexcept { return mask_ + 1; }
   [[nodiscard]] std::uint64_t slot_size() const noexcept {
     if constexpr (kSlot != 0) {
@@ -170,7 +175,7 @@ class SpscSlotRing {
 
   // Positions of a sound ring: head <= tail <= head + slots.
   [[nodiscard]] bool sane(std::uint64_t head, std::uint64_t tail) const noexcept {
-    return head <= tail && tail - head <= slots();
+    return positions_sane(head, tail, slots());
   }
 
  private:

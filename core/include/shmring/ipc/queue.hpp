@@ -168,17 +168,12 @@ namespace detail {
 // once (it holds the role, the queue is open, the ring has room or a
 // message) is done here, in the caller's code; everything else (first use,
 // a forked child, closed, full, empty, waiting, other engines, errors) goes
-// to the out-of-line paths in queue.cpp.
-//
-// What it buys, measured (perf/RESULTS.md): in one process a put+get pair
-// of 64-byte messages takes 120 instructions instead of 171 (put 3.7 ns
-// instead of 5.0); between two processes nothing measurable by itself:
-// what limited streaming there was a consumer running at the producer's
-// heels (CatchUpPatience, spsc_ring.hpp).
+// to the out-of-line paths in core/src/ipc/queue/queue.cpp. (What it saves
+// is in docs/architecture.md.)
 //
 // Lives at the start of the handle's State (a stable address; the handle
 // keeps a pointer to it). A moved-from handle points at a static one whose
-// generations are kOff (queue.cpp, off_hot()): its inline paths fall
+// generations are kOff (off_hot(), queue_setup.cpp): its inline paths fall
 // through to the out-of-line ones, which report handle_closed. Memory
 // ordering: that of SpscSlotRing (slot release/acquire through tail and
 // head) and notify() (blocking.hpp); the closed flag is read with acquire
@@ -198,7 +193,7 @@ struct QueueHot {
   // puts count tasks out of line).
   std::uint64_t put_generation = kOff;
   std::uint64_t get_generation = kOff;
-  SpscSlotRing<> sring;      // the fixed-size engine's ring (unused by the others)
+  SpscSlotRing<> sring;      // the fixed-size engine's ring (a ring of nothing for the others)
   ParkingLayout* not_empty;  // in the mapped QueueLayout
   ParkingLayout* not_full;
   const std::atomic<std::uint32_t>* closed;
@@ -209,14 +204,14 @@ struct QueueHot {
   // sorts out why (and repeats nothing that took effect: a false here
   // changed nothing shared).
   [[nodiscard]] bool try_put(const std::byte* bytes, std::size_t size) noexcept {
-    // SYNC(close): acquire — as Queue::State::is_closed().
+    // SYNC(close): acquire — as Queue::State::is_closed(), pairs with close().
     if (put_generation != platform::fork_generation() || closed->load(std::memory_order_acquire) != 0) {
       return false;
     }
     return push(bytes, size) == RingStatus::ok;
   }
   // The push and its wake, for a caller that checked the role and the
-  // closed flag (also Queue::put_on, for JoinableQueue's counted puts).
+  // closed flag (also the slot engine's out-of-line put, engines.hpp).
   [[nodiscard]] RingStatus push(const std::byte* bytes, std::size_t size) noexcept {
     const RingStatus r = sring.try_push(bytes, size);
     if (r == RingStatus::ok) [[likely]] notify(*not_empty, stats, plan);
@@ -330,8 +325,10 @@ class Queue {
   // The handle attaches as a participant first (as a get would) if it is not.
   std::uint64_t recover() noexcept;
 
- protected:
+  // The handle's state: opaque here (core/src/ipc/queue/state.hpp).
   struct State;
+
+ protected:
   explicit Queue(std::unique_ptr<State> state) noexcept;
   [[nodiscard]] static Result<Queue> create_kind(std::string_view name, const QueueOptions& options,
                                                  std::uint32_t kind);
@@ -349,11 +346,12 @@ class Queue {
   [[nodiscard]] GetStatus get_any(std::vector<std::byte>& out, Wait wait);
   [[nodiscard]] PutStatus put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept;
   [[nodiscard, gnu::noinline]] PutStatus put_counted(std::span<const std::byte> bytes, Wait wait) noexcept;
-  // One fast path per engine (queue.cpp), and the slow paths under them.
-  template <std::uint32_t kEngine>
-  [[nodiscard, gnu::noinline]] PutStatus put_on(std::span<const std::byte> bytes, Wait wait) noexcept;
-  template <std::uint32_t kEngine>
-  [[nodiscard, gnu::noinline]] GetStatus get_on(std::vector<std::byte>& out, Wait wait);
+  // One fast path per engine (queue.cpp; E: an engine of engines.hpp), and
+  // the slow paths under them.
+  template <class E>
+  [[nodiscard, gnu::noinline]] PutStatus put_on(E& engine, std::span<const std::byte> bytes, Wait wait) noexcept;
+  template <class E>
+  [[nodiscard, gnu::noinline]] GetStatus get_on(E& engine, std::vector<std::byte>& out, Wait wait);
   [[nodiscard, gnu::noinline]] PutStatus put_slow(std::span<const std::byte> bytes, Wait wait) noexcept;
   [[nodiscard, gnu::noinline]] GetStatus get_slow(std::vector<std::byte>& out, Wait wait);
 };

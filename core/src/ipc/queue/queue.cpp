@@ -1,0 +1,348 @@
+// Queue's put and get, written once for every engine (engines.hpp): the
+// claim/commit and read/release loops with their waits, the out-of-line
+// fast paths, the observers and JoinableQueue's counting.
+//
+// Fixed-size messages are put and got inline in the caller (queue.hpp,
+// detail::QueueHot) when they can be at once; everything else comes here.
+// put_any and get_any dispatch on the engine to one small function each
+// (put_on, get_on): when this handle holds the role, the queue is open and
+// the ring has room (a message), the call is one straight line; anything
+// else (first use, closed, full, empty, waiting, errors) goes to the slow
+// path (put_slow: claim(); get_slow: read()). One function per engine keeps
+// each fast path free of the others' registers and branches.
+#include "shmring/ipc/queue.hpp"
+
+#include <chrono>
+#include <utility>
+
+#include "engines.hpp"
+#include "participant_watch.hpp"
+#include "shmring/platform/cpu.hpp"
+#include "state.hpp"
+
+namespace shmring {
+
+using platform::Deadline;
+
+namespace {
+
+// The deadline of a call's wait, read from the clock once and only when the
+// call must wait.
+class LazyDeadline {
+ public:
+  explicit LazyDeadline(Wait wait) noexcept : wait_(wait) {}
+  // The deadline; on first use it starts now.
+  [[nodiscard]] Deadline get() noexcept {
+    if (!set_) {
+      deadline_ = wait_.deadline();
+      set_ = true;
+    }
+    return deadline_;
+  }
+  // Before a park: false when the deadline has passed (a first call starts
+  // it and never reports it passed: the first park always happens).
+  [[nodiscard]] bool may_wait() noexcept {
+    if (!set_) {
+      (void)get();
+      return true;
+    }
+    return !deadline_.passed();
+  }
+  // For a participant mid-claim ahead of us: nowait callers still give it 100 us.
+  [[nodiscard]] Deadline busy_deadline() noexcept {
+    if (!set_) {
+      deadline_ = wait_.is_nowait() ? Deadline::after(std::chrono::microseconds(100)) : wait_.deadline();
+      set_ = true;
+    }
+    return deadline_;
+  }
+
+ private:
+  Wait wait_;
+  Deadline deadline_ = Deadline::expired();
+  bool set_ = false;
+};
+
+// Copies a message out, reusing the vector's storage.
+inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> bytes) {
+  if (out.size() != bytes.size()) out.resize(bytes.size());
+  copy_message(out.data(), bytes.data(), bytes.size());
+}
+
+// The claim loop: a claim, or why there is none. Waits for room as `wait` allows.
+template <class E>
+PutClaim claim_on(Queue::State& s, E& e, std::size_t size, Wait wait) noexcept {
+  LazyDeadline deadline(wait);
+  detail::ParticipantWatch watch;
+  std::uint32_t busy = 0;
+  for (;;) {
+    if (s.is_closed()) return {PutStatus::closed, {}};
+    const detail::ClaimStep c = e.claim(size, s);
+    using Kind = detail::ClaimStep::Kind;
+    if (c.kind == Kind::done) return {c.status, c.bytes};
+    if (c.kind == Kind::retry) continue;
+    // busy: a producer between its claim and its tail update (tens of
+    // nanoseconds, unless descheduled, stopped or killed); full: a reader
+    // (or a hazard) holds the room.
+    const RecordKind blocker_kind = c.kind == Kind::busy ? RecordKind::claimed : RecordKind::reading;
+    if (e.check_blocker(c.blocker, blocker_kind, watch, s)) continue;
+    if (c.kind == Kind::busy) {
+      if (++busy < 64) {
+        platform::cpu_relax();
+        continue;
+      }
+      if (deadline.busy_deadline().passed()) return {PutStatus::full, {}};
+      platform::yield_cpu();
+      continue;
+    }
+    if (wait.is_nowait() || !deadline.may_wait()) return {PutStatus::full, {}};
+    const auto room = [&] { return e.producer_can_claim(size) || s.is_closed(); };
+    if (!wait_until(s.layout->not_full, room, e.slice(deadline.get()), s.put_spin, s.stats, s.plan) &&
+        deadline.get().passed()) {
+      return {PutStatus::full, {}};
+    }
+  }
+}
+
+// The read loop: a view of the next message, or why there is none.
+template <class E>
+GetView read_on(Queue::State& s, E& e, Wait wait) noexcept {
+  LazyDeadline deadline(wait);
+  detail::ParticipantWatch watch;
+  bool saw_closed = false;
+  for (;;) {
+    const detail::ReadStep v = e.front();
+    if (v.status == RingStatus::ok) return {GetStatus::ok, v.bytes};
+    if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
+    // Empty. Closed only if the ring is still empty after we saw the flag:
+    // the acquire in is_closed() makes every record put before close() visible.
+    if (saw_closed) return {GetStatus::closed, {}};
+    if (s.is_closed()) {
+      saw_closed = true;
+      continue;
+    }
+    if (e.check_blocker(v.blocker, RecordKind::claimed, watch, s)) continue;
+    e.drained();  // give its memory back before waiting
+    if (wait.is_nowait() || !deadline.may_wait()) return {GetStatus::empty, {}};
+    const auto ready = [&] { return e.consumer_can_read() || s.is_closed(); };
+    if (!wait_until(s.layout->not_empty, ready, e.slice(deadline.get()), s.get_spin, s.stats, s.plan) &&
+        deadline.get().passed()) {
+      return {GetStatus::empty, {}};
+    }
+  }
+}
+
+}  // namespace
+
+// ---- producer ---------------------------------------------------------------
+
+PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
+  if (!s_) [[unlikely]] return {PutStatus::handle_closed, {}};
+  State& s = *s_;
+  if (!s.holds(Role::producer)) [[unlikely]] {
+    if (const Errc e = s.take(Role::producer); e != Errc{}) {
+      return {e == Errc::corrupt ? PutStatus::corrupt : PutStatus::role_taken, {}};
+    }
+  }
+  return s.visit([&](auto& e) -> PutClaim {
+    // One claim at a time: a second one would re-claim the same room (SPSC)
+    // or claim a second record that the first commit never publishes, which
+    // wedges every consumer behind it (MPMC). The open claim stays usable.
+    if (e.has_claim()) return {PutStatus::claim_open, {}};
+    if (const PutStatus st = e.check_size(size); st != PutStatus::ok) return {st, {}};
+    return claim_on(s, e, size, wait);
+  });
+}
+
+void Queue::commit(std::size_t size) noexcept {
+  if (!s_) [[unlikely]] return;
+  State& s = *s_;
+  s.visit([&](auto& e) {
+    if (!e.has_claim()) return;  // nothing claimed: nothing to publish or count
+    s.tasks.count();             // zero-copy puts count too, before the record is published
+    e.commit(size, s);
+  });
+}
+
+PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept {
+  return s_->visit([&](auto& e) { return put_on(e, bytes, wait); });
+}
+
+PutStatus Queue::put_any(std::span<const std::byte> bytes, Wait wait) noexcept {
+  if (!s_) [[unlikely]] return PutStatus::handle_closed;
+  if (s_->tasks.joinable()) [[unlikely]] return put_counted(bytes, wait);
+  return put_unjoined(bytes, wait);
+}
+
+// JoinableQueue: counted before the message can be seen; uncounted if it never is.
+PutStatus Queue::put_counted(std::span<const std::byte> bytes, Wait wait) noexcept {
+  State& s = *s_;
+  s.tasks.count();
+  const PutStatus st = put_unjoined(bytes, wait);
+  if (st != PutStatus::ok) (void)s.tasks.finish(s.stats, s.plan);
+  return st;
+}
+
+template <class E>
+PutStatus Queue::put_on(E& e, std::span<const std::byte> bytes, Wait wait) noexcept {
+  State& s = *s_;
+  // An open claim sends the put to the slow path, whose claim() refuses it.
+  if (s.holds(Role::producer) && !s.is_closed() && !e.has_claim()) [[likely]] {
+    const PutStatus st = e.try_put(bytes, s);
+    if (st == PutStatus::ok) [[likely]] return st;
+    if (st != PutStatus::full) return st;  // full: the slow path waits or sorts it out
+  }
+  return put_slow(bytes, wait);
+}
+
+PutStatus Queue::put_slow(std::span<const std::byte> bytes, Wait wait) noexcept {
+  const PutClaim c = claim(bytes.size(), wait);
+  if (c.status != PutStatus::ok) return c.status;
+  copy_message(c.bytes.data(), bytes.data(), bytes.size());
+  s_->visit([&](auto& e) { e.commit(bytes.size(), *s_); });
+  return PutStatus::ok;
+}
+
+// ---- consumer ---------------------------------------------------------------
+
+GetView Queue::read(Wait wait) noexcept {
+  if (!s_) [[unlikely]] return {GetStatus::handle_closed, {}};
+  State& s = *s_;
+  if (!s.holds(Role::consumer)) [[unlikely]] {
+    if (const Errc e = s.take(Role::consumer); e != Errc{}) {
+      return {e == Errc::corrupt ? GetStatus::corrupt : GetStatus::role_taken, {}};
+    }
+  }
+  return s.visit([&](auto& e) { return read_on(s, e, wait); });
+}
+
+// Consumes the record handed out by read() and tells a sleeping producer.
+void Queue::release() noexcept {
+  if (s_) [[likely]] s_->visit([this](auto& e) { e.pop(*s_); });
+}
+
+GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
+  if (!s_) [[unlikely]] return GetStatus::handle_closed;
+  return s_->visit([&](auto& e) { return get_on(e, out, wait); });
+}
+
+// Fast path: this handle holds the role, a message is there and `out` has
+// its size; else get_slow() (front() hands out the same view again).
+template <class E>
+GetStatus Queue::get_on(E& e, std::vector<std::byte>& out, Wait wait) {
+  State& s = *s_;
+  if (s.holds(Role::consumer)) [[likely]] {
+    const detail::ReadStep v = e.front();
+    if (v.status == RingStatus::ok && out.size() == v.bytes.size()) [[likely]] {
+      copy_message(out.data(), v.bytes.data(), v.bytes.size());
+      e.pop(s);
+      return GetStatus::ok;
+    }
+  }
+  return get_slow(out, wait);
+}
+
+GetStatus Queue::get_slow(std::vector<std::byte>& out, Wait wait) {
+  const GetView v = read(wait);
+  if (v.status != GetStatus::ok) return v.status;
+  copy_out(out, v.bytes);
+  release();
+  return GetStatus::ok;
+}
+
+// A new vector never has the message's size, so get_into's fast path would
+// only defer to its slow path (looking at the message twice): go there now.
+Message Queue::get(Wait wait) {
+  Message m;
+  const GetView v = read(wait);
+  m.status = v.status;
+  if (v.status == GetStatus::ok) {
+    m.bytes.assign(v.bytes.begin(), v.bytes.end());
+    release();
+  }
+  return m;
+}
+
+// ---- observers (a moved-from handle: see "A moved-from handle" in queue.hpp) ----
+
+namespace {
+const std::string kNoPath;
+}  // namespace
+
+std::size_t Queue::qsize() const noexcept {
+  if (!s_) return 0;
+  return static_cast<std::size_t>(s_->visit([](const auto& e) { return e.message_count(); }));
+}
+
+bool Queue::empty() const noexcept {
+  return !s_ || s_->visit([](const auto& e) { return e.empty(); });
+}
+
+bool Queue::full() const noexcept {
+  if (!s_) return false;
+  if (s_->maxsize > 0 && qsize() >= static_cast<std::uint64_t>(s_->maxsize)) return true;
+  return s_->visit([](const auto& e) { return e.full(); });
+}
+
+// Closes the queue for everyone.
+void Queue::close() noexcept {
+  if (!s_) return;
+  State& s = *s_;
+  // SYNC(close): seq_cst — pairs with the acquire in is_closed(); then every
+  // parked process wakes (unconditionally: close is rare).
+  s.layout->control.closed.store(1, std::memory_order_seq_cst);
+  notify_all(s.layout->not_empty, s.stats);
+  notify_all(s.layout->not_full, s.stats);
+}
+
+bool Queue::closed() const noexcept { return !s_ || s_->is_closed(); }
+std::int64_t Queue::maxsize() const noexcept { return s_ ? s_->maxsize : 0; }
+std::uint64_t Queue::capacity_bytes() const noexcept {
+  return s_ ? s_->visit([](const auto& e) { return e.capacity(); }) : 0;
+}
+std::uint64_t Queue::max_message() const noexcept {
+  return s_ ? s_->visit([](const auto& e) { return e.max_payload(); }) : 0;
+}
+std::uint64_t Queue::message_size() const noexcept {
+  return s_ ? s_->visit([](const auto& e) { return e.message_size(); }) : 0;
+}
+// A moved-from handle: the default engine (it has none of its own).
+Engine Queue::engine() const noexcept {
+  return s_ ? s_->visit([]<class E>(const E&) { return E::kEngine; }) : Engine::mpmc;
+}
+std::uint64_t Queue::memory_bytes() const noexcept { return s_ ? s_->segment.allocated_bytes() : 0; }
+std::uint64_t Queue::claims_repaired() const noexcept {
+  return s_ ? s_->visit([](const auto& e) { return e.claims_repaired(); }) : 0;
+}
+std::uint64_t Queue::reads_lost() const noexcept {
+  return s_ ? s_->visit([](const auto& e) { return e.reads_lost(); }) : 0;
+}
+std::uint64_t Queue::recover() noexcept {
+  if (!s_ || !std::holds_alternative<detail::MpmcEngine>(s_->engine)) return 0;
+  // Repairs are made under a hazard, which needs a participant slot.
+  if (s_->take(Role::consumer) != Errc{}) return 0;
+  return s_->visit([this](auto& e) { return e.recover(*s_); });
+}
+const std::string& Queue::path() const noexcept { return s_ ? s_->segment.path() : kNoPath; }
+Role Queue::roles_held() const noexcept {
+  if (!s_) return Role::none;
+  return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none;
+}
+const BlockingStats& Queue::stats() const noexcept { return hot_->stats; }  // moved from: the off QueueHot's zeroes
+Barriers Queue::barriers() const noexcept { return hot_->plan.waiter_heavy ? Barriers::asymmetric : Barriers::fences; }
+
+// ---- JoinableQueue -------------------------------------------------------------
+
+TaskDoneStatus JoinableQueue::task_done() noexcept {
+  if (!s_) [[unlikely]] return TaskDoneStatus::handle_closed;
+  return s_->tasks.finish(s_->stats, s_->plan) ? TaskDoneStatus::ok : TaskDoneStatus::too_many;
+}
+
+JoinStatus JoinableQueue::join(Wait wait) noexcept {
+  if (!s_) [[unlikely]] return JoinStatus::handle_closed;
+  return s_->tasks.join(wait, s_->stats, s_->plan) ? JoinStatus::done : JoinStatus::timed_out;
+}
+
+std::uint64_t JoinableQueue::unfinished_tasks() const noexcept { return s_ ? s_->tasks.unfinished() : 0; }
+
+}  // namespace shmring
