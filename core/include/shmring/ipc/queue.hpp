@@ -349,9 +349,9 @@ class Queue {
   // One fast path per engine (queue.cpp; E: an engine of engines.hpp), and
   // the slow paths under them.
   template <class E>
-  [[nodiscard, gnu::noinline]] PutStatus put_on(E& engine, std::span<const std::byte> bytes, Wait wait) noexcept;
+  [[nodiscard, gnu::noinline]] PutStatus put_on(std::span<const std::byte> bytes, Wait wait) noexcept;
   template <class E>
-  [[nodiscard, gnu::noinline]] GetStatus get_on(E& engine, std::vector<std::byte>& out, Wait wait);
+  [[nodiscard, gnu::noinline]] GetStatus get_on(std::vector<std::byte>& out, Wait wait);
   [[nodiscard, gnu::noinline]] PutStatus put_slow(std::span<const std::byte> bytes, Wait wait) noexcept;
   [[nodiscard, gnu::noinline]] GetStatus get_slow(std::vector<std::byte>& out, Wait wait);
 };

@@ -43,6 +43,9 @@
 
 namespace shmring::detail {
 
+// try_put, front, pop and commit are the fast paths' steps: always inlined
+// into Queue::put_on / get_on, which are one straight line per engine.
+
 // What one claim attempt found; the Queue's loop decides what to do next.
 struct ClaimStep {
   enum class Kind : std::uint8_t {
@@ -129,7 +132,7 @@ class SpscBytesEngine {
     return size > ring_.max_payload() ? PutStatus::too_large : PutStatus::ok;
   }
   // The whole put when it can be made at once; full: take the slow path.
-  [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
+  [[gnu::always_inline]] [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
     if (memory_ != nullptr && !memory_->known_backed(backing_target(bytes.size()))) return PutStatus::full;
     const RingStatus r = ring_.try_push(bytes);
     if (r == RingStatus::ok) [[likely]] notify(*hot.not_empty, hot.stats, hot.plan);
@@ -144,18 +147,18 @@ class SpscBytesEngine {
     if (c.status == RingStatus::full) return {ClaimStep::Kind::full};
     return {ClaimStep::Kind::done, put_status(c.status), c.bytes};
   }
-  void commit(std::size_t size, QueueHot& hot) noexcept {
+  [[gnu::always_inline]] void commit(std::size_t size, QueueHot& hot) noexcept {
     ring_.commit(size);
     notify(*hot.not_empty, hot.stats, hot.plan);
   }
   [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept { return ring_.producer_can_claim(size); }
 
   // ---- consumer ----
-  [[nodiscard]] ReadStep front() noexcept {
+  [[gnu::always_inline]] [[nodiscard]] ReadStep front() noexcept {
     const RingView v = ring_.front();
     return {v.status, v.bytes};
   }
-  void pop(QueueHot& hot) noexcept {
+  [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
     ring_.pop();
     notify(*hot.not_full, hot.stats, hot.plan);
     if (memory_ != nullptr) memory_->after_get(false, [this] { return ring_.consumer_head(); });
@@ -247,7 +250,7 @@ class SpscSlotEngine {
   [[nodiscard]] PutStatus check_size(std::size_t size) const noexcept {
     return size != ring().slot_size() ? PutStatus::wrong_size : PutStatus::ok;
   }
-  [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
+  [[gnu::always_inline]] [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
     return put_status(hot.push(bytes.data(), bytes.size()));
   }
   [[nodiscard]] ClaimStep claim(std::size_t size, QueueHot& hot) noexcept {
@@ -259,7 +262,7 @@ class SpscSlotEngine {
   }
   // Publishes the whole slot (bytes past `size` zeroed) and turns the
   // inline put back on, as attach() set it.
-  void commit(std::size_t size, QueueHot& hot) noexcept {
+  [[gnu::always_inline]] void commit(std::size_t size, QueueHot& hot) noexcept {
     hot.sring.commit(size);
     if (!counted_puts_ && producer_generation_ == platform::fork_generation()) {
       hot.put_generation = producer_generation_;
@@ -269,11 +272,11 @@ class SpscSlotEngine {
   [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept { return hot_->sring.producer_can_claim(size); }
 
   // ---- consumer ----
-  [[nodiscard]] ReadStep front() noexcept {
+  [[gnu::always_inline]] [[nodiscard]] ReadStep front() noexcept {
     const RingView v = hot_->sring.front();
     return {v.status, v.bytes};
   }
-  void pop(QueueHot& hot) noexcept {
+  [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
     hot.sring.pop();
     notify(*hot.not_full, hot.stats, hot.plan);
   }
@@ -349,7 +352,7 @@ class MpmcEngine {
   }
   // Anything but an immediate claim (full, busy, unbacked, errors): the
   // slow path sorts it out.
-  [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
+  [[gnu::always_inline]] [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
     const MpmcClaim c = ring_.claim(bytes.size());
     if (c.status != RingStatus::ok) return PutStatus::full;
     copy_message(c.bytes.data(), bytes.data(), bytes.size());
@@ -369,18 +372,18 @@ class MpmcEngine {
       default: return {ClaimStep::Kind::done, put_status(c.status), c.bytes};
     }
   }
-  void commit(std::size_t size, QueueHot& hot) noexcept {
+  [[gnu::always_inline]] void commit(std::size_t size, QueueHot& hot) noexcept {
     ring_.commit(size);
     notify_one(*hot.not_empty, hot.stats, hot.plan);
   }
   [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept { return ring_.producer_can_claim(size); }
 
   // ---- consumer ----
-  [[nodiscard]] ReadStep front() noexcept {
+  [[gnu::always_inline]] [[nodiscard]] ReadStep front() noexcept {
     const MpmcView v = ring_.front();
     return {v.status, v.bytes, v.blocker};
   }
-  void pop(QueueHot& hot) noexcept {
+  [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
     ring_.pop();
     notify_one(*hot.not_full, hot.stats, hot.plan);
     if (memory_ != nullptr) memory_->after_get(false, [this] { return ring_.release_consumed(); });

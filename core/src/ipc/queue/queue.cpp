@@ -164,8 +164,9 @@ void Queue::commit(std::size_t size) noexcept {
   });
 }
 
-PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept {
-  return s_->visit([&](auto& e) { return put_on(e, bytes, wait); });
+inline PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept {
+  // The fast path finds its engine itself: no extra argument to pass.
+  return s_->visit([&]<class E>(E&) { return put_on<E>(bytes, wait); });
 }
 
 PutStatus Queue::put_any(std::span<const std::byte> bytes, Wait wait) noexcept {
@@ -184,8 +185,9 @@ PutStatus Queue::put_counted(std::span<const std::byte> bytes, Wait wait) noexce
 }
 
 template <class E>
-PutStatus Queue::put_on(E& e, std::span<const std::byte> bytes, Wait wait) noexcept {
+PutStatus Queue::put_on(std::span<const std::byte> bytes, Wait wait) noexcept {
   State& s = *s_;
+  E& e = detail::engine_as<E>(s.engine);
   // An open claim sends the put to the slow path, whose claim() refuses it.
   if (s.holds(Role::producer) && !s.is_closed() && !e.has_claim()) [[likely]] {
     const PutStatus st = e.try_put(bytes, s);
@@ -223,14 +225,15 @@ void Queue::release() noexcept {
 
 GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
   if (!s_) [[unlikely]] return GetStatus::handle_closed;
-  return s_->visit([&](auto& e) { return get_on(e, out, wait); });
+  return s_->visit([&]<class E>(E&) { return get_on<E>(out, wait); });
 }
 
 // Fast path: this handle holds the role, a message is there and `out` has
 // its size; else get_slow() (front() hands out the same view again).
 template <class E>
-GetStatus Queue::get_on(E& e, std::vector<std::byte>& out, Wait wait) {
+GetStatus Queue::get_on(std::vector<std::byte>& out, Wait wait) {
   State& s = *s_;
+  E& e = detail::engine_as<E>(s.engine);
   if (s.holds(Role::consumer)) [[likely]] {
     const detail::ReadStep v = e.front();
     if (v.status == RingStatus::ok && out.size() == v.bytes.size()) [[likely]] {

@@ -20,6 +20,33 @@
 
 namespace shmring {
 
+namespace detail {
+// The engine `any` holds, as type E or type number N: the caller knows
+// (a visit chose it), so no check is made.
+template <class E, class Any>
+E& engine_as(Any& any) noexcept {
+  E* e = std::get_if<E>(&any);
+  if (e == nullptr) __builtin_unreachable();
+  return *e;
+}
+template <std::size_t N, class Any>
+auto& engine_at(Any& any) noexcept {
+  return engine_as<std::variant_alternative_t<N, AnyEngine>>(any);
+}
+// Calls `f` with the engine `any` holds: a switch on the index instead of
+// std::visit (whose valueless check and table the fast paths pay; an
+// engine is never valueless: constructed once, never assigned).
+template <class Any, class F>
+decltype(auto) visit_engine(Any& any, F& f) {
+  static_assert(std::variant_size_v<AnyEngine> == 3, "one case per engine");
+  switch (any.index()) {
+    case 1: return f(engine_at<1>(any));
+    case 2: return f(engine_at<2>(any));
+    default: return f(engine_at<0>(any));
+  }
+}
+}  // namespace detail
+
 struct Queue::State : detail::QueueHot {
   platform::Segment segment;
   QueueLayout* layout;
@@ -48,11 +75,11 @@ struct Queue::State : detail::QueueHot {
   // Calls `f` with this handle's engine (one of engines.hpp's types).
   template <class F>
   decltype(auto) visit(F&& f) {
-    return std::visit(std::forward<F>(f), engine);
+    return detail::visit_engine(engine, f);
   }
   template <class F>
   decltype(auto) visit(F&& f) const {
-    return std::visit(std::forward<F>(f), engine);
+    return detail::visit_engine(engine, f);
   }
 
   // A process may use the light barrier only once registered (redone in a
