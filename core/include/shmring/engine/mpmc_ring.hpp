@@ -228,94 +228,25 @@ class MpmcRing {
   [[nodiscard]] MpmcClaim claim(std::uint64_t n) noexcept {
     if (n > max_payload_) return {RingStatus::too_large, {}, {}};
     const std::uint64_t s = record_bytes(n);
-    for (;;) {
+    for (MpmcClaim answer{};;) {
       // SYNC(tail): acquire — the header at t (empty(t), its message number)
       // written before the tail moved here is visible.
       const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
-      const std::uint64_t offset = t & mask_;
       SHMRING_PREEMPTION_POINT();
       const std::uint64_t need = claim_span(t, s);
       const bool pad = need != s;
-      Blocker reader;
-      if (t + need + kHeader > reuse_limit_ + capacity_) {
-        reader = refresh_released();
-        if (t < released_cache_ || t - released_cache_ > capacity_) {
-          if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
-          return {RingStatus::corrupt, {}, {}};
-        }
-        if (t + need + kHeader > reuse_limit_ + capacity_) {
-          if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
-          return {RingStatus::full, {}, reader};
-        }
-      }
-      if (backed_end_ != nullptr && t + need + kHeader > backed_cache_) {
-        // SYNC(backing): acquire — pairs with the release that published the
-        // reservation; memory below it may be written.
-        backed_cache_ = backed_end_->load(std::memory_order_acquire);
-        if (t + need + kHeader > backed_cache_) return {RingStatus::unbacked, {}, {kNoOwner, t + need + kHeader}};
-      }
-      MpmcRecordHeader& h = header(t);
-      // SYNC(state): acquire — see the claim CAS below.
-      std::uint64_t w = h.state.load(std::memory_order_acquire);
-      if (w != word(t, RecordKind::empty, 0)) {
-        SHMRING_PREEMPTION_POINT();
-        if (stale(t)) {  // our tail is a lap old: these bytes are another lap's
-          if (behind_released(layout_->tail)) return {RingStatus::corrupt, {}, {}};
-          continue;
-        }
-        if (tag_of(w) == tag(t) && kind_of(w) == RecordKind::claimed) {
-          // Another producer claimed it and has not moved the tail yet.
-          return {RingStatus::busy, {}, {owner_of(w), t}};
-        }
-        if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;  // we read a stale tail
-        return {RingStatus::corrupt, {}, {}};
-      }
-      // relaxed: written with empty(t), published by the same tail store.
-      // acquire: read before protect() looks at `released`.
-      const std::uint32_t seq = static_cast<std::uint32_t>(h.meta.load(std::memory_order_acquire) >> 32);
-      if (!protect(t)) {  // our tail is a lap old: that empty(t) was half-overwritten bytes
-        if (behind_released(layout_->tail)) return {RingStatus::corrupt, {}, {}};
-        continue;
-      }
-      if (!pad && max_messages_ != 0 && !room_for_message(seq)) {
-        unprotect();
-        if (layout_->tail.value.load(std::memory_order_acquire) != t) continue;
-        return {RingStatus::full, {}, {}};
-      }
-      SHMRING_PREEMPTION_POINT();
-      // relaxed: read only by whoever proves us dead, after our death.
-      slot_->held_put.store(t, std::memory_order_relaxed);
-      // SYNC(state): acq_rel — the one CAS that makes the record ours. Our
-      // later writes to [t, t + need) must not move above it nor above the
-      // acquire of `released` that proved the room free. Under the hazard:
-      // the word it compares cannot be reused bytes (see "Reuse").
-      const bool won = h.state.compare_exchange_strong(w, word(t, RecordKind::claimed, me_),
-                                                       std::memory_order_acq_rel, std::memory_order_relaxed);
-      unprotect();  // a claimed record holds `released` back by itself
-      if (!won) continue;
-      SHMRING_PREEMPTION_POINT();
-      const std::uint64_t next = t + need;
-      MpmcRecordHeader& nh = header(next);
-      // relaxed: both published by the tail store (release) below.
-      nh.meta.store(std::uint64_t{pad ? seq : seq + 1} << 32, std::memory_order_relaxed);
-      nh.state.store(word(next, RecordKind::empty, 0), std::memory_order_relaxed);
-      if (pad) {
-        h.meta.store(std::uint64_t{seq} << 32 | kPaddingFlag | need / kMpmcAlign, std::memory_order_relaxed);
-        // SYNC(tail): release — publishes the next header.
-        layout_->tail.value.store(next, std::memory_order_release);
-        // SYNC(state): release — consumers read the padding's size after this.
-        h.state.store(word(t, RecordKind::consumed, me_), std::memory_order_release);
-        continue;
-      }
-      SHMRING_PREEMPTION_POINT();
-      h.meta.store(std::uint64_t{seq} << 32 | n, std::memory_order_relaxed);  // final length at commit
-      // SYNC(tail): release — publishes meta and the next header.
-      layout_->tail.value.store(next, std::memory_order_release);
+      Attempt a = room_at(t, need, answer);
+      std::uint32_t seq = 0;
+      if (a == Attempt::go) a = take_empty(t, pad, seq, answer);
+      if (a == Attempt::answer) return answer;
+      if (a == Attempt::again) continue;
+      publish_claim(t, need, seq, pad, pad ? kPaddingFlag | need / kMpmcAlign : n);
+      if (pad) continue;  // the padding is consumed; claim again at the ring's start
       claim_pos_ = t;
       claim_size_ = s;
       claim_len_ = n;
       claim_seq_ = seq;
-      return {RingStatus::ok, {data_ + offset + kHeader, static_cast<std::size_t>(n)}, {}};
+      return {RingStatus::ok, {data_ + (t & mask_) + kHeader, static_cast<std::size_t>(n)}, {}};
     }
   }
 
@@ -598,117 +529,300 @@ class MpmcRing {
   static constexpr int kMaxSkip = 64;
   static constexpr int kCountWalk = 4096;
 
+  // A claim attempt's step: go on, try again from a fresh tail (it moved,
+  // or what we read of it was a lap old), or return `answer`.
+  enum class Attempt : std::uint8_t { go, again, answer };
+
+  // Is there room for `need` bytes (and a next header) at tail t, and
+  // memory behind them?
+  [[gnu::always_inline]] Attempt room_at(std::uint64_t t, std::uint64_t need, MpmcClaim& answer) noexcept {
+    if (t + need + kHeader > reuse_limit_ + capacity_) {
+      const Blocker reader = refresh_released();
+      if (t < released_cache_ || t - released_cache_ > capacity_) {
+        if (layout_->tail.value.load(std::memory_order_acquire) != t) return Attempt::again;
+        answer = {RingStatus::corrupt, {}, {}};
+        return Attempt::answer;
+      }
+      if (t + need + kHeader > reuse_limit_ + capacity_) {
+        if (layout_->tail.value.load(std::memory_order_acquire) != t) return Attempt::again;
+        answer = {RingStatus::full, {}, reader};
+        return Attempt::answer;
+      }
+    }
+    if (backed_end_ != nullptr && t + need + kHeader > backed_cache_) {
+      // SYNC(backing): acquire — pairs with the release that published the
+      // reservation; memory below it may be written.
+      backed_cache_ = backed_end_->load(std::memory_order_acquire);
+      if (t + need + kHeader > backed_cache_) {
+        answer = {RingStatus::unbacked, {}, {kNoOwner, t + need + kHeader}};
+        return Attempt::answer;
+      }
+    }
+    return Attempt::go;
+  }
+
+  // Makes the empty record at tail t ours (claimed) with the one CAS of a
+  // claim; seq: its message number. A padding record (pad) takes no message
+  // number, so maxsize does not stop it.
+  [[gnu::always_inline]] Attempt take_empty(std::uint64_t t, bool pad, std::uint32_t& seq,
+                                            MpmcClaim& answer) noexcept {
+    MpmcRecordHeader& h = header(t);
+    // SYNC(state): acquire — see the claim CAS below.
+    std::uint64_t w = h.state.load(std::memory_order_acquire);
+    if (w != word(t, RecordKind::empty, 0)) return not_empty(t, w, answer);
+    // relaxed: written with empty(t), published by the same tail store.
+    // acquire: read before protect() looks at `released`.
+    seq = static_cast<std::uint32_t>(h.meta.load(std::memory_order_acquire) >> 32);
+    if (!protect(t)) {  // our tail is a lap old: that empty(t) was half-overwritten bytes
+      if (!behind_released(layout_->tail)) return Attempt::again;
+      answer = {RingStatus::corrupt, {}, {}};
+      return Attempt::answer;
+    }
+    if (!pad && max_messages_ != 0 && !room_for_message(seq)) {
+      unprotect();
+      if (layout_->tail.value.load(std::memory_order_acquire) != t) return Attempt::again;
+      answer = {RingStatus::full, {}, {}};
+      return Attempt::answer;
+    }
+    SHMRING_PREEMPTION_POINT();
+    // relaxed: read only by whoever proves us dead, after our death.
+    slot_->held_put.store(t, std::memory_order_relaxed);
+    // SYNC(state): acq_rel — the one CAS that makes the record ours. Our
+    // later writes to [t, t + need) must not move above it nor above the
+    // acquire of `released` that proved the room free. Under the hazard:
+    // the word it compares cannot be reused bytes (see "Reuse").
+    const bool won = h.state.compare_exchange_strong(w, word(t, RecordKind::claimed, me_), std::memory_order_acq_rel,
+                                                     std::memory_order_relaxed);
+    unprotect();  // a claimed record holds `released` back by itself
+    return won ? Attempt::go : Attempt::again;
+  }
+
+  // The record at tail t is not empty(t), state word w.
+  [[nodiscard]] Attempt not_empty(std::uint64_t t, std::uint64_t w, MpmcClaim& answer) const noexcept {
+    SHMRING_PREEMPTION_POINT();
+    if (stale(t)) {  // our tail is a lap old: these bytes are another lap's
+      if (!behind_released(layout_->tail)) return Attempt::again;
+      answer = {RingStatus::corrupt, {}, {}};
+      return Attempt::answer;
+    }
+    if (tag_of(w) == tag(t) && kind_of(w) == RecordKind::claimed) {
+      // Another producer claimed it and has not moved the tail yet.
+      answer = {RingStatus::busy, {}, {owner_of(w), t}};
+      return Attempt::answer;
+    }
+    if (layout_->tail.value.load(std::memory_order_acquire) != t) return Attempt::again;  // we read a stale tail
+    answer = {RingStatus::corrupt, {}, {}};
+    return Attempt::answer;
+  }
+
+  // After the claim CAS on the record at t: writes the next record's empty
+  // header (message number seq + 1, or seq again after padding) and this
+  // record's meta (its length, or kPaddingFlag | its span), then moves the
+  // tail past it. Padding is consumed at once.
+  [[gnu::always_inline]] void publish_claim(std::uint64_t t, std::uint64_t need, std::uint32_t seq, bool pad,
+                                            std::uint64_t meta_low) noexcept {
+    SHMRING_PREEMPTION_POINT();
+    const std::uint64_t next = t + need;
+    MpmcRecordHeader& h = header(t);
+    MpmcRecordHeader& nh = header(next);
+    // relaxed: both published by the tail store (release) below.
+    nh.meta.store(std::uint64_t{pad ? seq : seq + 1} << 32, std::memory_order_relaxed);
+    nh.state.store(word(next, RecordKind::empty, 0), std::memory_order_relaxed);
+    if (!pad) SHMRING_PREEMPTION_POINT();
+    h.meta.store(std::uint64_t{seq} << 32 | meta_low, std::memory_order_relaxed);  // final length at commit
+    // SYNC(tail): release — publishes meta and the next header.
+    layout_->tail.value.store(next, std::memory_order_release);
+    // SYNC(state): release — consumers read the padding's size after this.
+    if (pad) h.state.store(word(t, RecordKind::consumed, me_), std::memory_order_release);
+  }
+
+  // protect() for a walk with many exits: the hazard is cleared by clear()
+  // or when the scope ends.
+  struct HazardScope {
+    MpmcRing& ring;
+    bool set = false;
+    explicit HazardScope(MpmcRing& r) noexcept : ring(r) {}
+    HazardScope(const HazardScope&) = delete;
+    HazardScope& operator=(const HazardScope&) = delete;
+    ~HazardScope() { clear(); }
+    [[nodiscard]] bool protect(std::uint64_t pos) noexcept { return set || (set = ring.protect(pos)); }
+    void clear() noexcept {
+      if (set) ring.unprotect();
+      set = false;
+    }
+  };
+
   // front()'s walk from the head: helps the head past taken records, skips
   // records still being written, and takes (take) or reports (!take) the
-  // first committed one.
+  // first committed one. A walk that stale() or a moved head cannot vouch
+  // for starts again from the head.
   [[nodiscard]] MpmcView scan(bool take) noexcept {
-    if (read_pos_ != kNone) {  // read() twice without release(): the same record
-      // The length is read again from shared memory, so it is checked again:
-      // the record is ours, but a damaged file can still change its bytes
-      // (fuzz/fuzz_corrupt_ring found a view of 2.9 GB handed out here after a
-      // get_value of the wrong size left the record held; reproducer
-      // fuzz/crashes/corrupt_ring-reread-length).
-      const std::uint32_t len = static_cast<std::uint32_t>(header(read_pos_).meta.load(std::memory_order_relaxed));
-      if ((len & kPaddingFlag) != 0 || len > max_payload_ || (read_pos_ & mask_) + record_bytes(len) > capacity_) {
-        pop();  // as for a damaged record found by the walk below
-        return {RingStatus::corrupt, {}, {}};
-      }
-      return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, len}, {}};
+    if (read_pos_ != kNone) return reread();  // read() twice without release(): the same record
+    HazardScope hazard{*this};                // cleared on every way out
+    for (bool again = false;; again = true) {
+      hazard.clear();
+      // Every walk after the first was restarted by a stale() verdict or a
+      // moved head; a head behind `released` would restart it forever.
+      if (again && behind_released(layout_->head)) return {RingStatus::corrupt, {}, {}};
+      if (MpmcView out; walk(take, hazard, out)) return out;
     }
-    bool again = false;
-    HazardScope hazard{*this};  // cleared on every way out
-  restart:
-    hazard.clear();
-    // Every walk after the first was restarted by a stale() verdict or a
-    // moved head; a head behind `released` would restart it forever.
-    if (again && behind_released(layout_->head)) return {RingStatus::corrupt, {}, {}};
-    again = true;
+  }
+
+  // The record this consumer holds, handed out again. Its length is read
+  // again from shared memory, so it is checked again: the record is ours,
+  // but a damaged file can still change its bytes (reproducer
+  // fuzz/crashes/corrupt_ring-reread-length).
+  [[nodiscard]] MpmcView reread() noexcept {
+    const std::uint32_t len = static_cast<std::uint32_t>(header(read_pos_).meta.load(std::memory_order_relaxed));
+    if ((len & kPaddingFlag) != 0 || len > max_payload_ || (read_pos_ & mask_) + record_bytes(len) > capacity_) {
+      pop();  // as for a damaged record found by a walk
+      return {RingStatus::corrupt, {}, {}};
+    }
+    return {RingStatus::ok, {data_ + (read_pos_ & mask_) + kHeader, len}, {}};
+  }
+
+  // What step_over() says: walk on from k.r, start a new walk, or the answer is in `out`.
+  enum class Step : std::uint8_t { on, again, answer };
+
+  // One walk's position and what it has seen so far.
+  struct Walk {
+    std::uint64_t start;  // the head it began at: trusted while stale(start) is false
+    std::uint64_t h;      // the head as this walk moved it
+    std::uint64_t r;      // the record looked at
+    Blocker writer;       // the oldest record still being written; kNoOwner: none seen yet
+    // Producers with a record skipped; zeroed when the first one is (until
+    // then writer.owner is kNoOwner and the bits are not read).
+    std::uint64_t skipped[kMpmcParticipants / 64];
+    int hops = 0;
+
+    explicit Walk(std::uint64_t head) noexcept : start(head), h(head), r(head) {}
+    [[nodiscard]] bool was_skipped(std::uint32_t owner) const noexcept {
+      return writer.owner != kNoOwner && (skipped[owner / 64] >> (owner % 64) & 1) != 0;
+    }
+    void skip(std::uint32_t owner, std::uint64_t pos) noexcept {
+      if (writer.owner == kNoOwner) {
+        writer = {owner, pos};
+        for (std::uint64_t& bits : skipped) bits = 0;
+      }
+      skipped[owner / 64] |= std::uint64_t{1} << (owner % 64);
+    }
+  };
+
+  // One walk from the head: true with the answer in `out`, false to start again.
+  //
+  // What a walk read is acted on (a CAS) or reported (corrupt) only after
+  // stale(start) vouches that no byte from its start on was reused
+  // meanwhile: a walk descheduled for a lap reads another lap's bytes — a
+  // payload half-written over an old header, or an old header whose size
+  // jumps over records of this lap (taking the committed record it lands on
+  // would then pass over an earlier one of the same producer). Skipping
+  // over stale bytes is harmless: it ends in one of the checks.
+  [[gnu::always_inline]] [[nodiscard]] bool walk(bool take, HazardScope& hazard, MpmcView& out) noexcept {
     // SYNC(head): acquire — pairs with the release CAS that moved it here.
-    std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
+    const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
     SHMRING_PREEMPTION_POINT();
-    const std::uint64_t start = h;  // the walk is trusted while nothing from here on was reused
-    std::uint64_t r = h;
-    Blocker writer;                       // the oldest record still being written
-    std::uint64_t skipped[kMpmcParticipants / 64] = {};  // producers with a record skipped
-    for (int hops = 0;;) {
-      MpmcRecordHeader& x = header(r);
+    Walk k{h};
+    for (;;) {
+      MpmcRecordHeader& x = header(k.r);
       // SYNC(state): acquire — pairs with the producer's commit (release).
       std::uint64_t w = x.state.load(std::memory_order_acquire);
       SHMRING_PREEMPTION_POINT();
-      // What a walk read is acted on (a CAS) or reported (corrupt) only after
-      // stale(start) vouches that no byte from its start on was reused
-      // meanwhile: a walk descheduled for a lap reads another lap's bytes —
-      // a payload half-written over an old header, or an old header whose
-      // size jumps over records of this lap (taking the committed record it
-      // lands on would then pass over an earlier one of the same producer:
-      // the 4P4C stress caught both). Skipping over stale bytes is harmless:
-      // it ends in one of the checks.
-      if (tag_of(w) != tag(r)) {
-        if (stale(start) || layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
-        return {RingStatus::corrupt, {}, {}};
+      if (tag_of(w) != tag(k.r)) {
+        if (stale(k.start) || layout_->head.value.load(std::memory_order_acquire) != k.h) return false;
+        out = {RingStatus::corrupt, {}, {}};
+        return true;
       }
       const RecordKind kind = kind_of(w);
-      if (kind == RecordKind::empty) return {RingStatus::empty, {}, writer};
-      if (kind == RecordKind::committed && (skipped[owner_of(w) / 64] >> (owner_of(w) % 64) & 1) == 0) {
-        if (!take) return {RingStatus::ok, {}, {}};
+      if (kind == RecordKind::empty) {
+        out = {RingStatus::empty, {}, k.writer};
+        return true;
+      }
+      if (kind == RecordKind::committed && !k.was_skipped(owner_of(w))) {
+        if (!take) {
+          out = {RingStatus::ok, {}, {}};
+          return true;
+        }
         // The walk from `start` is vouched for, and the CAS below compares a
         // header that cannot be reused bytes, while the hazard stands.
-        if (!hazard.protect(start)) goto restart;
+        if (!hazard.protect(k.start)) return false;
         SHMRING_PREEMPTION_POINT();
         // relaxed: read only by whoever proves us dead, after our death.
-        slot_->held_get.store(r, std::memory_order_relaxed);
+        slot_->held_get.store(k.r, std::memory_order_relaxed);
         // SYNC(state): acquire — the payload is visible once the record is ours.
-        if (!x.state.compare_exchange_strong(w, word(r, RecordKind::reading, me_), std::memory_order_acquire,
+        if (!x.state.compare_exchange_strong(w, word(k.r, RecordKind::reading, me_), std::memory_order_acquire,
                                              std::memory_order_relaxed)) {
           continue;  // taken by another consumer: look at it again (still protected)
         }
         hazard.clear();  // a record being read holds `released` back by itself
-        SHMRING_PREEMPTION_POINT();
-        const std::uint32_t len = static_cast<std::uint32_t>(x.meta.load(std::memory_order_relaxed));
-        const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
-        read_pos_ = r;
-        // A sound record never crosses the ring's end (claim pads instead);
-        // checking it keeps a view inside the mapping even when a damaged
-        // tail makes `tail - r` meaningless.
-        if ((len & kPaddingFlag) != 0 || len > max_payload_ || record_bytes(len) > tail - r ||
-            (r & mask_) + record_bytes(len) > capacity_) {
-          pop();  // a damaged record: not handed out, not left to wedge the queue
-          return {RingStatus::corrupt, {}, {}};
-        }
-        if (r == h) advance_head(h, record_bytes(len));
-        return {RingStatus::ok, {data_ + (r & mask_) + kHeader, len}, {}};
+        out = taken(k.r, k.h);
+        return true;
       }
       if (kind == RecordKind::committed) {  // a later record of a producer we skipped: not yet
-        return {RingStatus::empty, {}, writer};
+        out = {RingStatus::empty, {}, k.writer};
+        return true;
       }
-      if (kind != RecordKind::claimed && kind != RecordKind::reading && kind != RecordKind::consumed) {
-        if (stale(start)) goto restart;
-        return {RingStatus::corrupt, {}, {}};
+      switch (step_over(k, x, w, out)) {
+        case Step::on: break;
+        case Step::again: return false;
+        case Step::answer: return true;
       }
-      // SYNC(tail): acquire — a claimed record's size (meta) was written
-      // before its producer moved the tail past it.
-      const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
-      if (kind == RecordKind::claimed) {
-        if (writer.owner == kNoOwner) writer = {owner_of(w), r};
-        skipped[owner_of(w) / 64] |= std::uint64_t{1} << (owner_of(w) % 64);
-        if (tail <= r || ++hops > kMaxSkip) {
-          if (stale(start)) goto restart;  // the blocker it names must be real: it may be repaired
-          return {RingStatus::empty, {}, writer};
-        }
-      }
-      // acquire: read before stale() below looks at `released`.
-      const std::uint64_t size = span_of(x.meta.load(std::memory_order_acquire));
-      SHMRING_PREEMPTION_POINT();
-      if (size == 0 || size > tail - r) {
-        if (stale(start) || layout_->head.value.load(std::memory_order_acquire) != h) goto restart;
-        return {RingStatus::corrupt, {}, {}};
-      }
-      if (r == h && kind != RecordKind::claimed) {  // taken already: help the head past it
-        advance_head(h, size);
-        h += size;
-      }
-      r += size;
     }
+  }
+
+  // The walk passes the record at k.r that is not its to take (being
+  // written, being read or consumed), helping the head past it when taken.
+  // on: walk on from k.r; again: start a new walk; answer: `out` holds it.
+  [[gnu::always_inline]] [[nodiscard]] Step step_over(Walk& k, MpmcRecordHeader& x, std::uint64_t w,
+                                                      MpmcView& out) noexcept {
+    const RecordKind kind = kind_of(w);
+    if (kind != RecordKind::claimed && kind != RecordKind::reading && kind != RecordKind::consumed) {
+      if (stale(k.start)) return Step::again;
+      out = {RingStatus::corrupt, {}, {}};
+      return Step::answer;
+    }
+    // SYNC(tail): acquire — a claimed record's size (meta) was written
+    // before its producer moved the tail past it.
+    const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
+    if (kind == RecordKind::claimed) {
+      k.skip(owner_of(w), k.r);
+      if (tail <= k.r || ++k.hops > kMaxSkip) {
+        if (stale(k.start)) return Step::again;  // the blocker it names must be real: it may be repaired
+        out = {RingStatus::empty, {}, k.writer};
+        return Step::answer;
+      }
+    }
+    // acquire: read before stale() below looks at `released`.
+    const std::uint64_t size = span_of(x.meta.load(std::memory_order_acquire));
+    SHMRING_PREEMPTION_POINT();
+    if (size == 0 || size > tail - k.r) {
+      if (stale(k.start) || layout_->head.value.load(std::memory_order_acquire) != k.h) return Step::again;
+      out = {RingStatus::corrupt, {}, {}};
+      return Step::answer;
+    }
+    if (k.r == k.h && kind != RecordKind::claimed) {  // taken already: help the head past it
+      advance_head(k.h, size);
+      k.h += size;
+    }
+    k.r += size;
+    return Step::on;
+  }
+
+  // The record at r is ours (reading); h is the head as the walk left it.
+  // A sound record never crosses the ring's end (claim pads instead);
+  // checking it keeps a view inside the mapping even when a damaged tail
+  // makes `tail - r` meaningless.
+  [[gnu::always_inline]] [[nodiscard]] MpmcView taken(std::uint64_t r, std::uint64_t h) noexcept {
+    SHMRING_PREEMPTION_POINT();
+    const std::uint32_t len = static_cast<std::uint32_t>(header(r).meta.load(std::memory_order_relaxed));
+    const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
+    read_pos_ = r;
+    if ((len & kPaddingFlag) != 0 || len > max_payload_ || record_bytes(len) > tail - r ||
+        (r & mask_) + record_bytes(len) > capacity_) {
+      pop();  // a damaged record: not handed out, not left to wedge the queue
+      return {RingStatus::corrupt, {}, {}};
+    }
+    if (r == h) advance_head(h, record_bytes(len));
+    return {RingStatus::ok, {data_ + (r & mask_) + kHeader, len}, {}};
   }
 
   // True when the bytes at position `pos` may have been reused since the
@@ -826,21 +940,6 @@ class MpmcRing {
     // any producer's reuse of them (lowest_hazard() loads this with seq_cst).
     slot_->hazard.store(0, std::memory_order_release);
   }
-  // protect() for a walk with many exits: the hazard is cleared by clear()
-  // or when the scope ends.
-  struct HazardScope {
-    MpmcRing& ring;
-    bool set = false;
-    explicit HazardScope(MpmcRing& r) noexcept : ring(r) {}
-    HazardScope(const HazardScope&) = delete;
-    HazardScope& operator=(const HazardScope&) = delete;
-    ~HazardScope() { clear(); }
-    [[nodiscard]] bool protect(std::uint64_t pos) noexcept { return set || (set = ring.protect(pos)); }
-    void clear() noexcept {
-      if (set) ring.unprotect();
-      set = false;
-    }
-  };
 
   // The message number the next message will get.
   [[nodiscard]] std::uint32_t tail_seq() const noexcept {
