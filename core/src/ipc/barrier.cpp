@@ -44,6 +44,48 @@ void lock_barrier(BarrierLayout& b, std::uint64_t me) noexcept {
   if (detail::acquire_owner(b.lock, me, forever) == AcquireStatus::owner_died) break_barrier(b);
 }
 
+// The last party of generation g, under the barrier's lock: runs the action
+// (if it throws, the barrier breaks and the exception propagates), wakes the
+// waiting parties and opens generation g + 1. Releases the lock.
+void pass_generation(BarrierLayout& b, std::uint64_t g, const std::function<void()>& action) {
+  if (action) {
+    try {
+      action();
+    } catch (...) {
+      break_barrier(b);
+      detail::release_owner(b.lock);
+      throw;
+    }
+  }
+  end_generation(b, g, kSlotSignalled);
+  b.count.store(0, std::memory_order_relaxed);
+  b.generation.store(g + 1, std::memory_order_relaxed);
+  // SYNC(lock): release inside — the next generation's arrivals see it all.
+  detail::release_owner(b.lock);
+}
+
+// Waits in waiter slot `slot` until the generation ends or the deadline
+// passes; frees the slot. Returns kSlotSignalled (passed), kSlotBroken, or
+// kSlotTimedOut (this party's timeout broke the barrier).
+std::uint32_t await_generation(BarrierLayout& b, std::uint32_t slot, Deadline deadline, std::uint64_t me) noexcept {
+  WaiterSlotLayout& s = b.waiters.slots[slot];
+  std::uint32_t outcome = detail::await_slot(s, deadline);
+  if (outcome != kSlotTimedOut) {
+    // SYNC(slot): await_slot's acquire saw the ender's release: the parties'
+    // writes before they arrived are visible to us now (barrier semantics).
+    detail::free_slot(b.waiters, slot);
+    return outcome;
+  }
+  // Decide under the lock, as Python's final predicate check: an ender
+  // that came first has stored the outcome into our slot.
+  lock_barrier(b, me);
+  outcome = s.state.load(std::memory_order_relaxed);  // relaxed: written under the lock we hold
+  if (outcome == kSlotTimedOut) break_barrier(b);   // our generation is still on: our timeout breaks it
+  detail::free_slot(b.waiters, slot);
+  detail::release_owner(b.lock);
+  return outcome;
+}
+
 }  // namespace
 
 const char* to_string(BarrierStatus s) noexcept {
@@ -80,20 +122,7 @@ BarrierResult BarrierRef::wait(Wait wait) {
   const std::uint32_t index = b.count.load(std::memory_order_relaxed);
   // A bad `parties` (a damaged file) cannot make a party wait forever: >= passes.
   if (index + 1 >= b.parties) {
-    if (action_) {
-      try {
-        action_();
-      } catch (...) {
-        break_barrier(b);
-        detail::release_owner(b.lock);
-        throw;
-      }
-    }
-    end_generation(b, g, kSlotSignalled);
-    b.count.store(0, std::memory_order_relaxed);
-    b.generation.store(g + 1, std::memory_order_relaxed);
-    // SYNC(lock): release inside — the next generation's arrivals see it all.
-    detail::release_owner(b.lock);
+    pass_generation(b, g, action_);  // releases the lock, also when the action throws
     return {BarrierStatus::passed, index};
   }
   const std::uint32_t slot = detail::claim_slot(b.waiters, me, g);
@@ -107,29 +136,9 @@ BarrierResult BarrierRef::wait(Wait wait) {
   }
   b.count.store(index + 1, std::memory_order_relaxed);
   detail::release_owner(b.lock);
-
-  WaiterSlotLayout& s = b.waiters.slots[slot];
-  std::uint32_t outcome = detail::await_slot(s, deadline);
-  BarrierStatus status = BarrierStatus::passed;
-  if (outcome == kSlotTimedOut) {
-    // Decide under the lock, as Python's final predicate check: an ender
-    // that came first has stored the outcome into our slot.
-    lock_barrier(b, me);
-    outcome = s.state.load(std::memory_order_relaxed);  // relaxed: written under the lock we hold
-    if (outcome == kSlotTimedOut) {
-      break_barrier(b);  // our generation is still on: our timeout breaks it
-      status = BarrierStatus::timeout;
-    }
-    detail::free_slot(b.waiters, slot);
-    detail::release_owner(b.lock);
-  } else {
-    // SYNC(slot): await_slot's acquire saw the ender's release: the parties'
-    // writes before they arrived are visible to us now (barrier semantics).
-    detail::free_slot(b.waiters, slot);
-  }
-  if (status == BarrierStatus::timeout) return {status, 0};
+  const std::uint32_t outcome = await_generation(b, slot, deadline, me);
   if (outcome == kSlotSignalled) return {BarrierStatus::passed, index};
-  return {BarrierStatus::broken, 0};
+  return {outcome == kSlotTimedOut ? BarrierStatus::timeout : BarrierStatus::broken, 0};
 }
 
 void BarrierRef::reset() noexcept {
