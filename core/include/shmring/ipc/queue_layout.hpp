@@ -25,16 +25,16 @@ struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
   std::int64_t maxsize;       // message-count limit; <= 0: none (only the byte capacity)
   std::uint64_t data_offset;  // ring bytes, from the start of QueueLayout
   std::uint32_t barriers;     // 0: seq_cst fences; 1: asymmetric (BarrierPlan, blocking.hpp)
-  std::uint32_t engine;       // kEngineSpsc, kEngineMpmc, kEngineSlots (below)
+  std::uint32_t engine;       // which engine made the file (below)
   std::uint64_t chunk;        // on-demand memory: bytes reserved/returned at a time; 0: all reserved at create
 };
 
-// QueueConfigLayout::engine. Slots: fixed-size messages of max_message bytes
-// in capacity / max_message slots (a power of two), positions counting slots
-// in `ring` (producer.tail, consumer.head; the counts stay 0).
-inline constexpr std::uint32_t kEngineSpsc = 0;   // the SPSC byte ring (`ring`)
-inline constexpr std::uint32_t kEngineMpmc = 1;   // the MPMC ring (`mpmc`)
-inline constexpr std::uint32_t kEngineSlots = 2;  // SPSC fixed-size slots (`ring`'s positions)
+// QueueConfigLayout::engine is the kStored of the engine that made the file
+// (core/src/ipc/queue/): 0 SpscBytesEngine (`ring`), 1 MpmcEngine (`mpmc`),
+// 2 SpscSlotEngine — fixed-size messages of max_message bytes in
+// capacity / max_message slots (a power of two), positions counting slots
+// in `ring` (producer.tail, consumer.head; the counts stay 0). A number is
+// part of the file format: it is never given to another engine.
 
 // Rarely written: who holds each role, and whether the queue is closed.
 struct alignas(platform::kFalseSharingRange) QueueControlLayout {

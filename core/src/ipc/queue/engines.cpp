@@ -88,7 +88,7 @@ Result<RingShape> SpscSlotEngine::shape(const QueueOptions& o) {
   return RingShape{kStored, slots * size, size};
 }
 
-void SpscBytesEngine::detach_spsc(QueueLayout& q, Role held, std::uint64_t me) noexcept {
+void detach_spsc(QueueLayout& q, Role held, std::uint64_t me) noexcept {
   for (const Role r : {Role::producer, Role::consumer}) {
     if (has_role(held, r)) give_back_role_slot(owner_slot(q, r), me);
   }
