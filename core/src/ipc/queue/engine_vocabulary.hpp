@@ -113,6 +113,7 @@ concept QueueEngine = requires(E& e, const E& ce, QueueHot& hot, std::size_t n, 
   { E::kEngine } -> std::convertible_to<Engine>;
   { E::kStored } -> std::convertible_to<std::uint32_t>;
   { E::kOnDemand } -> std::convertible_to<bool>;
+  { E::kRepairs } -> std::convertible_to<bool>;
   { ce.has_claim() } -> std::same_as<bool>;
   { ce.check_size(n) } -> std::same_as<PutStatus>;
   { e.try_put(bytes, hot) } -> std::same_as<PutStatus>;

@@ -14,6 +14,7 @@ class MpmcEngine {
   static constexpr Engine kEngine = Engine::mpmc;
   static constexpr std::uint32_t kStored = 1;
   static constexpr bool kOnDemand = true;
+  static constexpr bool kRepairs = true;  // recover() repairs dead participants' records
 
   MpmcEngine(QueueLayout& q, const QueueConfigLayout& c, OnDemandMemory* memory) noexcept
       : ring_(q.mpmc, ring_bytes(q, c), c.capacity, c.max_message, message_limit(c)), memory_(memory) {

@@ -321,10 +321,16 @@ std::uint64_t Queue::reads_lost() const noexcept {
   return s_ ? s_->visit([](const auto& e) { return e.reads_lost(); }) : 0;
 }
 std::uint64_t Queue::recover() noexcept {
-  if (!s_ || !std::holds_alternative<detail::MpmcEngine>(s_->engine)) return 0;
-  // Repairs are made under a hazard, which needs a participant slot.
-  if (s_->take(Role::consumer) != Errc{}) return 0;
-  return s_->visit([this](auto& e) { return e.recover(*s_); });
+  if (!s_) return 0;
+  return s_->visit([this]<class E>(E& e) -> std::uint64_t {
+    if constexpr (!E::kRepairs) {
+      return 0;
+    } else {
+      // Repairs are made under a hazard, which needs a participant slot.
+      if (s_->take(Role::consumer) != Errc{}) return 0;
+      return e.recover(*s_);
+    }
+  });
 }
 const std::string& Queue::path() const noexcept { return s_ ? s_->segment.path() : kNoPath; }
 Role Queue::roles_held() const noexcept {

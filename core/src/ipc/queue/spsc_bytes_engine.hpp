@@ -13,6 +13,7 @@ class SpscBytesEngine {
   static constexpr Engine kEngine = Engine::spsc;
   static constexpr std::uint32_t kStored = 0;
   static constexpr bool kOnDemand = true;  // large rings reserve memory as they fill
+  static constexpr bool kRepairs = false;  // a dead role is taken over at attach
 
   SpscBytesEngine(QueueLayout& q, const QueueConfigLayout& c, OnDemandMemory* memory) noexcept
       : layout_(&q), ring_(q.ring, ring_bytes(q, c), c.capacity, c.max_message, message_limit(c)), memory_(memory) {}
