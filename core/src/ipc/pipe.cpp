@@ -239,13 +239,11 @@ Result<std::pair<Connection, Connection>> Pipe::create(std::string_view name, co
   }
   const std::uint64_t directions = options.duplex ? 2 : 1;
 
-  platform::SegmentSpec spec;
-  spec.kind = kPipeKind;
-  spec.layout_version = kPipeLayoutVersion;
-  spec.layout_hash = kPipeLayoutHash;
-  spec.payload_size = sizeof(PipeLayout) + directions * capacity;
-  spec.mode = options.mode;
-  auto seg = platform::Segment::create(name, spec);
+  auto seg = platform::Segment::create(name, {.kind = kPipeKind,
+                                              .layout_version = kPipeLayoutVersion,
+                                              .layout_hash = kPipeLayoutHash,
+                                              .payload_size = sizeof(PipeLayout) + directions * capacity,
+                                              .mode = options.mode});
   if (!seg) return seg.error();
 
   // The file is zero-filled; construct the layout's objects in place.
@@ -268,14 +266,12 @@ Result<std::pair<Connection, Connection>> Pipe::create(std::string_view name, co
 
 Result<Connection> Connection::open(std::string_view name, End end, const ConnectionOpenOptions& options) {
   if (end != End::a && end != End::b) return fail(Errc::invalid_argument, "pipe end is neither a nor b");
-  platform::SegmentExpect expect;
-  expect.kind = kPipeKind;
-  expect.layout_version = kPipeLayoutVersion;
-  expect.layout_hash = kPipeLayoutHash;
-  expect.min_payload_size = sizeof(PipeLayout);
-  expect.ready_timeout = options.ready_timeout;
-  expect.allow_foreign_owner = options.allow_foreign_owner;
-  auto seg = platform::Segment::open(name, expect);
+  auto seg = platform::Segment::open(name, {.kind = kPipeKind,
+                                            .layout_version = kPipeLayoutVersion,
+                                            .layout_hash = kPipeLayoutHash,
+                                            .min_payload_size = sizeof(PipeLayout),
+                                            .ready_timeout = options.ready_timeout,
+                                            .allow_foreign_owner = options.allow_foreign_owner});
   if (!seg) return seg.error();
   auto* p = std::launder(platform::layout_at<PipeLayout>(seg->payload()));
   const PipeConfigLayout config = p->config;  // one copy; only it is checked and used

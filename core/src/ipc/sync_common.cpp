@@ -29,25 +29,21 @@ namespace detail {
 
 Result<platform::Segment> create_sync_segment(std::string_view name, std::uint32_t kind, std::uint64_t layout_hash,
                                               std::uint64_t size, const SyncOptions& options) {
-  platform::SegmentSpec spec;
-  spec.kind = kind;
-  spec.layout_version = kSyncLayoutVersion;
-  spec.layout_hash = layout_hash;
-  spec.payload_size = size;
-  spec.mode = options.mode;
-  return platform::Segment::create(name, spec);
+  return platform::Segment::create(name, {.kind = kind,
+                                         .layout_version = kSyncLayoutVersion,
+                                         .layout_hash = layout_hash,
+                                         .payload_size = size,
+                                         .mode = options.mode});
 }
 
 Result<platform::Segment> open_sync_segment(std::string_view name, std::uint32_t kind, std::uint64_t layout_hash,
                                             std::uint64_t size, const SyncOpenOptions& options) {
-  platform::SegmentExpect expect;
-  expect.kind = kind;
-  expect.layout_version = kSyncLayoutVersion;
-  expect.layout_hash = layout_hash;
-  expect.min_payload_size = size;
-  expect.ready_timeout = options.ready_timeout;
-  expect.allow_foreign_owner = options.allow_foreign_owner;
-  return platform::Segment::open(name, expect);
+  return platform::Segment::open(name, {.kind = kind,
+                                       .layout_version = kSyncLayoutVersion,
+                                       .layout_hash = layout_hash,
+                                       .min_payload_size = size,
+                                       .ready_timeout = options.ready_timeout,
+                                       .allow_foreign_owner = options.allow_foreign_owner});
 }
 
 }  // namespace detail

@@ -154,15 +154,14 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   const auto [engine, capacity, max_message] = *shape;
   const bool on_demand = with_engine_type(engine, []<class E>(E*) { return E::kOnDemand; }, false);
 
-  platform::SegmentSpec spec;
-  spec.kind = kind;
-  spec.layout_version = kQueueLayoutVersion;
-  spec.layout_hash = kQueueLayoutHash;
-  spec.payload_size = sizeof(QueueLayout) + capacity;
-  spec.mode = options.mode;
+  // On demand (chunk != 0): only the layout is reserved; the ring's memory comes as it fills.
   const std::uint64_t chunk = capacity > kOnDemandAbove && on_demand ? kOnDemandChunk : 0;
-  if (chunk != 0) spec.reserved_payload = sizeof(QueueLayout);  // the ring's memory comes on demand
-  auto seg = platform::Segment::create(name, spec);
+  auto seg = platform::Segment::create(name, {.kind = kind,
+                                              .layout_version = kQueueLayoutVersion,
+                                              .layout_hash = kQueueLayoutHash,
+                                              .payload_size = sizeof(QueueLayout) + capacity,
+                                              .mode = options.mode,
+                                              .reserved_payload = chunk != 0 ? sizeof(QueueLayout) : ~std::uint64_t{0}});
   if (!seg) return seg.error();
 
   // The file is zero-filled; construct the layout's objects in place.
@@ -182,14 +181,12 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
 }
 
 Result<Queue> Queue::open_kind(std::string_view name, const OpenOptions& options, std::uint32_t kind) {
-  platform::SegmentExpect expect;
-  expect.kind = kind;
-  expect.layout_version = kQueueLayoutVersion;
-  expect.layout_hash = kQueueLayoutHash;
-  expect.min_payload_size = sizeof(QueueLayout);
-  expect.ready_timeout = options.ready_timeout;
-  expect.allow_foreign_owner = options.allow_foreign_owner;
-  auto seg = platform::Segment::open(name, expect);
+  auto seg = platform::Segment::open(name, {.kind = kind,
+                                            .layout_version = kQueueLayoutVersion,
+                                            .layout_hash = kQueueLayoutHash,
+                                            .min_payload_size = sizeof(QueueLayout),
+                                            .ready_timeout = options.ready_timeout,
+                                            .allow_foreign_owner = options.allow_foreign_owner});
   if (!seg) return seg.error();
   auto* q = std::launder(platform::layout_at<QueueLayout>(seg->payload()));
   const QueueConfigLayout config = q->config;  // one copy; only it is checked and used
