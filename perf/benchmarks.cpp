@@ -629,7 +629,7 @@ void register_all() {
   RegisterBenchmark("BM_SpscSlots_Bytes", BM_SpscSlots_Bytes)->Arg(64)->UseRealTime();
   // 56-byte payloads make 64-byte records (8-byte header): one cache line a
   // message, as Boost's fixed 64-byte slots; a 64-byte payload makes a
-  // 72-byte record that shares lines with its neighbours (RESULTS.md).
+  // 72-byte record that shares lines with its neighbours (perf/HISTORY.md).
   RegisterBenchmark("BM_Spsc_Bytes", BM_Spsc_Bytes)->Arg(56)->Arg(64)->Arg(65536)->UseRealTime();
   stream_args(RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes), 65536);
   RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes)->Arg(56)->UseRealTime();

@@ -110,7 +110,7 @@ def find_bench(explicit):
     for path in [explicit, os.path.join(HERE, "..", "build", "perf", "shmring_bench")]:
         if path and os.path.exists(path):
             return path
-    sys.exit("report.py: shmring_bench not found; build first (scripts/demo.sh) or pass --bench PATH")
+    sys.exit("report.py: shmring_bench not found; build first (scripts/bench.sh) or pass --bench PATH")
 
 
 def run_rounds(bench, rounds, min_time, bench_filter):

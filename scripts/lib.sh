@@ -1,4 +1,4 @@
-# Shared by scripts/demo.sh and scripts/test.sh: install what is missing
+# Shared by scripts/bench.sh and scripts/test.sh: install what is missing
 # (Debian packages only), configure and build. Idempotent.
 set -euo pipefail
 
