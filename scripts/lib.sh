@@ -11,8 +11,9 @@ BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 #   python3, python3-numpy   the report, compare.py, the multiprocessing.Queue peer
 #   gnuplot-nox        the plot (no X11 needed)
 #   spin               the protocol model check (model/, scripts/model.sh, CTest Model.spin)
+#   clang-format-14    the format check (.clang-format, scripts/format.sh --check)
 PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
-          python3 python3-numpy gnuplot-nox spin)
+          python3 python3-numpy gnuplot-nox spin clang-format-14)
 # The fuzz configuration of scripts/test.sh and scripts/fuzz.sh install these:
 #   clang-14             libFuzzer targets need clang (SHMRING_FUZZ=ON)
 #   libclang-rt-14-dev   the libFuzzer, ASan and UBSan runtimes for clang 14
@@ -66,6 +67,21 @@ run_suite() {
   (cd "$dir" && ctest --output-on-failure --timeout 1800 --output-junit "$junit" "$@") || rc=$?
   local line
   line=$(python3 "$ROOT/scripts/ctest_totals.py" "$junit" "$name" "$(( $(date +%s) - start ))")
+  echo "$line"
+  SUITE_TOTALS+=("$line")
+  return $rc
+}
+
+# format_suite: scripts/format.sh --check (clang-format-14 --dry-run -Werror
+# on every C++ file git tracks), then records and prints its totals line like
+# run_suite. Returns non-zero if a file is not formatted.
+format_suite() {
+  local start rc=0 line
+  start=$(date +%s)
+  echo "==> format: clang-format-14 --dry-run -Werror (scripts/format.sh --check)"
+  line=$("$ROOT/scripts/format.sh" --check) || rc=$?
+  [ -n "$line" ] || line="format: scripts/format.sh --check failed (exit $rc)"
+  line="$line in $(( $(date +%s) - start )) s"
   echo "$line"
   SUITE_TOTALS+=("$line")
   return $rc

@@ -2,6 +2,8 @@
 # The whole test suite, exactly what CI runs (.ci/run). Installs what is
 # missing (Debian packages only), builds, and runs one configuration after
 # the other, then prints the totals of each:
+#   0. format: every C++ file formatted as .clang-format says
+#      (scripts/format.sh --check: clang-format-14 --dry-run -Werror);
 #   1. x86-64: every test natively (build/, warnings are errors), the
 #      stress label and the protocol model check (CTest Model.spin) included;
 #   2. ASan+UBSan: the suite in build-asan (stress label left out: the
@@ -17,7 +19,7 @@
 # About 20 minutes from scratch on 2 cores; rebuilds only what changed.
 #
 #   scripts/test.sh [--native] [ctest args...]
-#     --native     configuration 1 only (the quick loop while developing)
+#     --native     configurations 0 and 1 only (the quick loop while developing)
 #     ctest args   go to every ctest run, e.g. -R Queue or -LE stress
 #
 # The full matrix (TSan too, all three cross architectures, the stress label
@@ -33,6 +35,7 @@ esac
 install_missing
 start=$(date +%s)
 status=0
+format_suite || status=1
 if configure_and_build -DSHMRING_WERROR=ON; then
   echo "==> x86-64: running the tests"
   run_suite "x86-64" "$BUILD_DIR" "$@" || status=1
