@@ -26,8 +26,9 @@ std::uint64_t my_token() noexcept { return platform::pack_owner(platform::curren
 // dead holder's token to `me`, before the wait ends.
 AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept {
   std::uint64_t cur = 0;
-  // SYNC(lock): acquire — pairs with the release store of the previous
-  // holder's release(): everything it wrote under the lock is visible to us.
+  // SYNC(lock): acquire — pairs with the previous holder's release (the
+  // release store in release_owner(), or LockRef::release()'s release
+  // exchange): everything it wrote under the lock is visible to us.
   if (l.owner.compare_exchange_strong(cur, me, std::memory_order_acquire, std::memory_order_relaxed)) {
     return AcquireStatus::acquired;
   }

@@ -1,6 +1,6 @@
 // What the synchronization primitives share: their status values and the
 // options of their named forms (Lock, RLock, Semaphore, BoundedSemaphore,
-// Event). Outcomes are values, never exceptions (SPEC §2).
+// Event). Outcomes are values, never exceptions.
 #pragma once
 
 #include <chrono>
