@@ -12,12 +12,6 @@ namespace shmring {
 
 using platform::Deadline;
 
-namespace {
-
-constexpr std::int64_t kOwnerCheckNs = std::chrono::nanoseconds(kOwnerCheckInterval).count();
-
-}  // namespace
-
 namespace detail {
 
 std::uint64_t my_token() noexcept { return platform::pack_owner(platform::current_thread()); }
@@ -64,8 +58,7 @@ AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept
     if (deadline.passed()) return AcquireStatus::timeout;
     // Park for one slice at most: a dead holder sends no wake, so the end of
     // the slice is when we look for its death (the detection window).
-    const std::int64_t slice_end = platform::monotonic_ns() + kOwnerCheckNs;
-    const Deadline slice = deadline.ns() < slice_end ? deadline : Deadline::at_ns(slice_end);
+    const Deadline slice = slice_end(deadline, kOwnerCheckInterval);
     // SYNC(lock): acquire in the predicate, paired with release()'s store of
     // 0; the store-then-fence-then-flag order is blocking.hpp's protocol.
     const bool freed =

@@ -7,9 +7,6 @@
 
 namespace shmring {
 
-namespace {
-}  // namespace
-
 void SemaphoreRef::initialize(SemaphoreLayout& layout, std::uint32_t value, bool bounded) noexcept {
   // relaxed: the layout is not shared yet; publishing it (Segment::publish,
   // or the embedder's own release) orders these stores.
