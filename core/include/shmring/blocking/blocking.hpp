@@ -150,6 +150,13 @@ inline void raise_mark(std::atomic<std::uint32_t>& flag, std::uint32_t mark) noe
   return slice_end(deadline, kParkSlice);
 }
 
+// After the kernel refused a futex wait (ENOSYS under some emulators,
+// EFAULT): sleep a millisecond, never past `deadline`, so the caller polls
+// gently instead of spinning until the deadline.
+inline void pause_after_refused_wait(platform::Deadline deadline) noexcept {
+  platform::sleep_until_ns(slice_end(deadline, std::chrono::milliseconds(1)).ns());
+}
+
 // Waits until `ready()` is true or `deadline` passes; returns ready()'s last
 // verdict. `ready` must read shared state with acquire loads.
 template <class Ready, class Hooks = NoWaitHooks>
@@ -192,10 +199,7 @@ template <class Ready, class Hooks = NoWaitHooks>
     // Whatever comes back (woken, value changed, EINTR, timeout, spurious),
     // the loop re-checks the predicate against the same absolute deadline.
     if (platform::futex_wait(park.sequence, seen, park_slice(deadline)) == platform::FutexResult::failed) {
-      // The kernel refused the wait (ENOSYS under some emulators, EFAULT):
-      // poll gently instead of spinning until the deadline.
-      const std::int64_t soon = platform::monotonic_ns() + 1'000'000;
-      platform::sleep_until_ns(deadline.is_never() || deadline.ns() > soon ? soon : deadline.ns());
+      pause_after_refused_wait(deadline);
     }
   }
 }
