@@ -19,6 +19,8 @@ std::atomic<std::uint64_t> g_registered_generation{0};
 
 }  // namespace
 
+// relaxed (both caches): process-local answers that guard nothing else;
+// threads that race to fill one ask the kernel the same question.
 bool can_issue_heavy_barrier() noexcept {
   int v = g_can_issue.load(std::memory_order_relaxed);
   if (v == 0) {
@@ -45,6 +47,8 @@ void heavy_barrier() noexcept {
   // Only reached if the kernel stopped honouring a command it accepted at
   // open: the slow global barrier (every process, no registration) is still right.
   if (membarrier(MEMBARRIER_CMD_GLOBAL) == 0) return;
+  // Both refused: a fence orders this thread's side at least (it does not
+  // reach the light notifiers' CPUs).
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 

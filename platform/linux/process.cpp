@@ -91,6 +91,8 @@ void refresh_self() noexcept {
 
 void on_fork_child() noexcept {
   refresh_self();
+  // relaxed: the child runs this alone (atfork), before any of its threads
+  // compare generations.
   detail::g_fork_generation.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -114,9 +114,7 @@ std::uint32_t await_slot(WaiterSlotLayout& s, platform::Deadline deadline) noexc
     // One slice at most (intervals.hpp, kParkSlice): a signaller killed
     // between its outcome and its wake sends no wake.
     if (platform::futex_wait(s.state, kSlotSleeping, park_slice(deadline)) == platform::FutexResult::failed) {
-      // The kernel refused the wait (ENOSYS under some emulators): poll gently.
-      const std::int64_t soon = platform::monotonic_ns() + 1'000'000;
-      platform::sleep_until_ns(deadline.is_never() || deadline.ns() > soon ? soon : deadline.ns());
+      pause_after_refused_wait(deadline);
     }
     cur = s.state.load(std::memory_order_acquire);  // SYNC(slot): as above
   }

@@ -12,12 +12,6 @@ namespace shmring {
 
 using platform::Deadline;
 
-namespace {
-
-constexpr std::int64_t kOwnerCheckNs = std::chrono::nanoseconds(kOwnerCheckInterval).count();
-
-}  // namespace
-
 namespace detail {
 
 std::uint64_t my_token() noexcept { return platform::pack_owner(platform::current_thread()); }
@@ -26,8 +20,9 @@ std::uint64_t my_token() noexcept { return platform::pack_owner(platform::curren
 // dead holder's token to `me`, before the wait ends.
 AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept {
   std::uint64_t cur = 0;
-  // SYNC(lock): acquire — pairs with the release store of the previous
-  // holder's release(): everything it wrote under the lock is visible to us.
+  // SYNC(lock): acquire — pairs with the previous holder's release (the
+  // release store in release_owner(), or LockRef::release()'s release
+  // exchange): everything it wrote under the lock is visible to us.
   if (l.owner.compare_exchange_strong(cur, me, std::memory_order_acquire, std::memory_order_relaxed)) {
     return AcquireStatus::acquired;
   }
@@ -63,8 +58,7 @@ AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept
     if (deadline.passed()) return AcquireStatus::timeout;
     // Park for one slice at most: a dead holder sends no wake, so the end of
     // the slice is when we look for its death (the detection window).
-    const std::int64_t slice_end = platform::monotonic_ns() + kOwnerCheckNs;
-    const Deadline slice = deadline.ns() < slice_end ? deadline : Deadline::at_ns(slice_end);
+    const Deadline slice = slice_end(deadline, kOwnerCheckInterval);
     // SYNC(lock): acquire in the predicate, paired with release()'s store of
     // 0; the store-then-fence-then-flag order is blocking.hpp's protocol.
     const bool freed =

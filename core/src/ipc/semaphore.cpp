@@ -7,9 +7,6 @@
 
 namespace shmring {
 
-namespace {
-}  // namespace
-
 void SemaphoreRef::initialize(SemaphoreLayout& layout, std::uint32_t value, bool bounded) noexcept {
   // relaxed: the layout is not shared yet; publishing it (Segment::publish,
   // or the embedder's own release) orders these stores.
@@ -42,11 +39,11 @@ AcquireStatus SemaphoreRef::acquire(Wait wait) noexcept {
       deadline_set = true;
     }
     // SYNC(sem): acquire in the predicate; blocking.hpp's protocol pairs the
-    // releaser's store + fence with our flag + fence.
+    // releaser's compare-exchange + fence with our flag + fence.
     if (!wait_until(s_->park, [&] { return value.load(std::memory_order_acquire) > 0; }, deadline, spin, stats)) {
       return AcquireStatus::timeout;
     }
-    v = value.load(std::memory_order_relaxed);
+    v = value.load(std::memory_order_relaxed);  // relaxed: a first guess again
   }
 }
 
@@ -54,6 +51,7 @@ ReleaseStatus SemaphoreRef::release() noexcept {
   if (s_ == nullptr) [[unlikely]] return ReleaseStatus::handle_closed;
   std::atomic<std::uint32_t>& value = s_->value;
   const std::uint32_t limit = bounded_ ? bound_ : kSemaphoreValueMax;
+  // relaxed: a first guess; the compare-exchange decides.
   std::uint32_t v = value.load(std::memory_order_relaxed);
   do {
     if (v >= limit) return ReleaseStatus::too_many;

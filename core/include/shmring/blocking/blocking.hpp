@@ -1,6 +1,6 @@
 // The blocking layer: spin briefly (adaptive), then park on a futex with an
 // absolute deadline; the other side makes the wake system call only when a
-// waiter count says someone sleeps, so steady streaming makes none.
+// waiter's flag says someone may sleep, so steady streaming makes none.
 //
 // Protocol (an eventcount). State S is whatever the waiter's predicate reads
 // (ring positions, the closed flag); F is ParkingLayout::sleeping, a flag
@@ -15,42 +15,44 @@
 //   loop                                  futex_wake(Q, all)
 //
 // No lost wakeup. By the two seq_cst fences (Dekker), either the notifier's
-// load sees the waiter's F = 1, or the waiter's pred() sees the new S. In the
-// first case some notifier's exchange takes that flag, and since the waiter
+// load sees the waiter's mark (F != 0), or the waiter's pred() sees the new
+// S. In the first case some notifier's exchange takes that flag, and since the waiter
 // read Q before setting F, that notifier's bump of Q comes after the value q
 // in Q's modification order: the kernel's compare in futex_wait fails, or the
 // wake finds the waiter asleep. Either way the waiter re-checks pred(). If a
 // second notifier then finds F already cleared, its S is still seen: the
-// waiter's next F = 1 comes after that clear, so by the same fence argument
-// its next pred() sees S.
+// waiter's next mark comes after that clear, so by the same fence argument
+// its next pred() sees S. Checked by model/wakeup.pml.
 //
-// Q must be read before F is set. Read after (the first version did), a late
-// notifier — one whose message the waiter already took while spinning — could
-// clear the flag of the waiter's *next* sleep and bump Q before the waiter read
-// it; the waiter then slept on the new Q value and the next notifier, finding
-// F == 0, did not wake it (found in review, reproduced with a scratch program).
+// Q must be read before F is set. Read after, a late notifier — one whose
+// message the waiter already took while spinning — could clear the flag of
+// the waiter's *next* sleep and bump Q before the waiter read it; the waiter
+// would then sleep on the new Q value and the next notifier, finding F == 0,
+// would not wake it (model/wakeup.pml -DOLD_ORDER is that order, and the
+// model catches it).
 //
-// Asymmetric barriers (BarrierPlan, platform/barrier.hpp). The two seq_cst
+// Asymmetric barriers (BarrierPlan, platform/membarrier.hpp). The two seq_cst
 // fences above cost the notifier — every put and every get — a full barrier,
-// which waits for its store of S to reach the other core: measured, the
-// blocking Queue ran at under half the speed of the bare ring on 64-byte
-// messages. When the queue was created in asymmetric mode, a notifier in a
+// which waits for its store of S to reach the other core: a large part of
+// the cost of a small message (docs/notes-from-comments.md has the
+// measurement). When the queue was created in asymmetric mode, a notifier in a
 // registered process replaces its fence by a compiler barrier, and every
 // waiter calls platform::heavy_barrier() (membarrier GLOBAL_EXPEDITED) after
 // setting F and before its last pred(). The kernel runs a barrier on each
 // notifier's CPU at some point P during that call; at P the notifier's
 // accesses are in program order. If its load of F comes after P, it sees
-// F = 1 (the waiter's store preceded the call); if before P, its store of S,
+// the mark (the waiter's store preceded the call); if before P, its store of S,
 // which precedes that load, is visible by the time the call returns, so the
 // waiter's pred() sees S. The rest of the argument is unchanged. A waiter
-// pays ~0.5 us per park; notifiers pay nothing extra.
+// pays a membarrier system call per park; notifiers pay nothing extra
+// (model/wakeup.pml -DASYMMETRIC).
 //
 // Why a flag and not a count of sleepers: the notifier that clears the flag
 // wakes everyone parked on the word, so one sleep costs one wake system call.
 // With a count, every put made while the consumer was still waking up (the
-// count not yet decremented) paid a wake call: ~3% of messages in the demo.
-// A waiter killed while parked leaves F == 1: the next notify clears it with
-// one needless wake, never a lost one.
+// count not yet decremented) would pay a wake call.
+// A waiter killed while parked leaves its mark in F: the next notify clears
+// it with one needless wake, never a lost one.
 #pragma once
 
 #include <atomic>
@@ -84,16 +86,14 @@ struct BlockingStats {
 
 // Adaptive spin budget (process-local). It adapts to how long waits really
 // last: a wait that ended while spinning, or soon after parking (within
-// kShortWaitNs, about what a park and wake cost here), says spinning pays:
-// the budget doubles. Only a wait that lasted longer halves it. (The first
-// version halved on every park: a few descheduling hiccups drove the budget
-// to its floor, after which every wait parked, each park made the next wait
-// end parked too, and 64 KiB streaming fell from ~35 to ~2 GB/s and stayed
-// there — found in the benchmark rounds.) The ceiling is low (512 pauses, a
-// few microseconds): on this 2-vCPU KVM machine longer spins measured slower
-// for 64 KiB streaming (11 vs 14-23 GB/s with a 4096 ceiling), likely because
-// the spinning vCPU takes resources its partner needs (SMT siblings on the
-// host, or pause-loop exits); a park and wake cost tens of microseconds here.
+// kShortWaitNs, about what a park and wake cost), says spinning pays: the
+// budget doubles. Only a wait that lasted longer halves it. Halving on every
+// park would not settle: a few descheduling hiccups drive the budget to its
+// floor, after which every wait parks and each park makes the next wait end
+// parked too, for good. The ceiling is low (512 pauses, a few microseconds):
+// a longer spin takes resources its partner may need (an SMT sibling, or a
+// virtual CPU on a shared host). The measurements behind both choices are in
+// docs/notes-from-comments.md.
 class AdaptiveSpin {
  public:
   static constexpr std::uint32_t kMin = 32;
@@ -132,8 +132,9 @@ struct NoWaitHooks {
 // Sets the flag to `mark` unless it holds a newer one (wrap-safe: marks are
 // sequence values + 1). Never lowers it: a waiter that read Q before a bump
 // must not overwrite the mark of one that read it after, which notify_one's
-// CAS would then clear while that waiter sleeps (a lost wakeup; found by the
-// spin model, model/wakeone.pml -DSTORE_MARK). SYNC(park): seq_cst CAS —
+// CAS would then clear while that waiter sleeps (a lost wakeup:
+// model/wakeone.pml, whose -DSTORE_MARK variant, the plain store, it
+// catches). SYNC(park): seq_cst CAS —
 // the flag is visible before the waiter's last check of S, as the store was.
 inline void raise_mark(std::atomic<std::uint32_t>& flag, std::uint32_t mark) noexcept {
   std::uint32_t current = flag.load(std::memory_order_relaxed);
@@ -147,6 +148,13 @@ inline void raise_mark(std::atomic<std::uint32_t>& flag, std::uint32_t mark) noe
 // wake; a waiter must not sleep to its deadline with the word saying go).
 [[nodiscard]] inline platform::Deadline park_slice(platform::Deadline deadline) noexcept {
   return slice_end(deadline, kParkSlice);
+}
+
+// After the kernel refused a futex wait (ENOSYS under some emulators,
+// EFAULT): sleep a millisecond, never past `deadline`, so the caller polls
+// gently instead of spinning until the deadline.
+inline void pause_after_refused_wait(platform::Deadline deadline) noexcept {
+  platform::sleep_until_ns(slice_end(deadline, std::chrono::milliseconds(1)).ns());
 }
 
 // Waits until `ready()` is true or `deadline` passes; returns ready()'s last
@@ -175,9 +183,9 @@ template <class Ready, class Hooks = NoWaitHooks>
     // SYNC(park): acquire — pairs with the notifier's release bump of sequence.
     // Read before the flag is set: see "Q must be read before F" above.
     const std::uint32_t seen = park.sequence.load(std::memory_order_acquire);
-    // SYNC(park): seq_cst store + fence — the flag must be visible before we
-    // read S, paired with the notifier's fence between its store of S and its
-    // load of the flag.
+    // SYNC(park): seq_cst CAS (raise_mark) + fence — the flag must be visible
+    // before we read S, paired with the notifier's fence between its store of
+    // S and its load of the flag.
     raise_mark(park.sleeping, sleep_mark(seen));
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // SYNC(park): heavy barrier — stands in for the fence light notifiers omit.
@@ -191,10 +199,7 @@ template <class Ready, class Hooks = NoWaitHooks>
     // Whatever comes back (woken, value changed, EINTR, timeout, spurious),
     // the loop re-checks the predicate against the same absolute deadline.
     if (platform::futex_wait(park.sequence, seen, park_slice(deadline)) == platform::FutexResult::failed) {
-      // The kernel refused the wait (ENOSYS under some emulators, EFAULT):
-      // poll gently instead of spinning until the deadline.
-      const std::int64_t soon = platform::monotonic_ns() + 1'000'000;
-      platform::sleep_until_ns(deadline.is_never() || deadline.ns() > soon ? soon : deadline.ns());
+      pause_after_refused_wait(deadline);
     }
   }
 }
@@ -220,7 +225,8 @@ inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan =
   } else {
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
-  // relaxed: ordered by the fence above; the common case ends here.
+  // relaxed: ordered by the fence above (light: by the waiters' heavy
+  // barrier); the common case ends here.
   if (park.sleeping.load(std::memory_order_relaxed) == 0) return;
   wake_sleepers(park, stats);
 }
@@ -243,7 +249,8 @@ inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan =
 // waiter that reads Q after our bump marks F with mark(q') != f (Q only
 // grows; equality needs 2^32 bumps in between), so our CAS leaves its mark
 // and the next notifier wakes it — provided no waiter that read Q earlier
-// puts an older mark back over it: waiters only ever raise F (raise_mark). The Dekker argument for S is the one above.
+// puts an older mark back over it: waiters only ever raise F (raise_mark).
+// The Dekker argument for S is the one above. Checked by model/wakeone.pml.
 // Cost: one extra wake call per sleep episode (the notify after the waiter
 // woke finds nobody and clears the flag); a waiter killed while parked
 // leaves a mark that the next notify clears the same way.
@@ -254,6 +261,7 @@ inline void notify_one(ParkingLayout& park, BlockingStats& stats, BarrierPlan pl
   } else {
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
+  // relaxed: as in notify(), ordered by the fence (or the waiters' barrier).
   std::uint32_t mark = park.sleeping.load(std::memory_order_relaxed);
   if (mark == 0) return;
   // SYNC(park): release — a waiter that reads the new sequence sees S.

@@ -2,8 +2,8 @@
 // timeout that becomes an absolute CLOCK_MONOTONIC deadline once, when the
 // call starts.
 //
-// Extreme timeouts (SPEC §2: too large to represent means forever, never
-// now), checked by misuse_test.cpp's MisuseTimeouts tests:
+// Extreme timeouts (too large to represent means forever, never now),
+// checked by misuse_test.cpp's MisuseTimeouts tests:
 //  * A timeout too large for int64 nanoseconds (milliseconds::max(),
 //    seconds::max(), hours(10^9), an infinite duration<double>) waits
 //    forever, as do finite ones that end past the clock's range.

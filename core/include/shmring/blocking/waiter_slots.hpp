@@ -36,7 +36,7 @@
 //
 // A waiter killed while waiting leaves its slot in `waiting`/`sleeping` with
 // a dead owner token: signallers that must choose prove it dead
-// (platform::liveness) and free the slot; a claim that finds the table full
+// (platform::is_dead) and free the slot; a claim that finds the table full
 // frees the slots of dead owners.
 #pragma once
 
@@ -101,7 +101,7 @@ void free_slot(WaiterTableLayout& t, std::uint32_t i) noexcept;
 // gave up (a signal that raced with it lost, so none was absorbed).
 [[nodiscard]] std::uint32_t await_slot(WaiterSlotLayout& s, platform::Deadline deadline) noexcept;
 
-// The slot's waiter is proved dead (platform::liveness; a stopped one is alive).
+// The slot's waiter is proved dead (platform::is_dead; a stopped one is alive).
 [[nodiscard]] bool slot_owner_dead(const WaiterSlotLayout& s) noexcept;
 
 }  // namespace detail

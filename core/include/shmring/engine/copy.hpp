@@ -9,22 +9,17 @@
 // 64-byte message is four 16-byte moves. Larger copies go to memcpy, whose call is
 // then noise.
 //
-// Measured (perf/benchmarks.cpp, BM_SpscSlots_Bytes/64: a ring of 64-byte
-// slots spun on, size given at run time): 40-48 M msgs/s through memcpy,
-// 42-52 M with a first version that staged the two halves in local arrays
-// (the compiler spilled them to the stack), 71-85 M with direct copies, the
-// same as the size as a compile-time constant (BM_SpscSlotsK_Bytes, 76-105 M
-// in the same runs). A slower producer lets the consumer catch up, and a
+// Why it matters: a slower producer lets the consumer catch up, and a
 // consumer that keeps polling the producer's tail line slows the producer's
-// every publication: a few nanoseconds of copy cost twice that in throughput.
+// every publication (catch_up.hpp), so a few nanoseconds of copy cost twice
+// that in throughput. The copies go straight from `src` to `dst`: staging
+// the two halves in local arrays lets the compiler spill them to the stack.
 //
 // copy_message_inline is the same copy, always inlined: the fixed-size slot
-// ring's put and get use it. GCC left copy_message as a call in the
-// benchmark's Queue::put loop (objdump), and the call cost the fixed-size
-// 64-byte Queue between processes ~10-15% (39-48 M msgs/s, median ~46.5,
-// vs 46-58, median ~53, six alternating runs); forcing it on every user
-// (the byte ring too) made the byte ring's 64-byte row slower (32-34 vs
-// 37-40 M), so only the slot ring asks for it.
+// ring's put and get use it, since left to itself the compiler may keep
+// copy_message as a call in the Queue's put loop. Only the slot ring forces
+// it: forcing it on every user (the byte ring too) made the byte ring
+// slower. The measurements are in docs/notes-from-comments.md.
 //
 // `dst` and `src` must not overlap (as for memcpy).
 #pragma once

@@ -122,9 +122,9 @@ class MpmcRing {
         // nothing for a sound ring; for a position damaged after open (the
         // opener checks alignment, a handle already open does not) it keeps
         // every header access aligned and inside the ring instead of
-        // misaligned (undefined behaviour; found by fuzz/fuzz_corrupt_ring,
-        // reproducer fuzz/crashes/corrupt_ring-misaligned-mpmc-tail). Free:
-        // the mask is one AND either way.
+        // misaligned (undefined behaviour; reproducer
+        // fuzz/crashes/corrupt_ring-misaligned-mpmc-tail). Free: the mask is
+        // one AND either way.
         mask_((capacity - 1) & ~(kMpmcAlign - 1)),
         max_payload_(max_payload),
         max_messages_(max_messages), key_(layout.key.key) {}
@@ -323,8 +323,9 @@ class MpmcRing {
   // having seen its record X still claimed, we may not take a later record
   // of the same producer even though X cannot be in its claim any more by
   // then (one claim at a time) — X may have been committed just after we
-  // looked, and then X must be taken first. (The first version skipped by
-  // position alone; the 4P4C test caught the reorder.) Skipping keeps one
+  // looked, and then X must be taken first (skipping by position alone
+  // would reorder: MpmcFixture.ALaterRecordOfAProducerWhoseRecordWasSkippedIsNotTakenFirst,
+  // and the 4P4C tests check producer order). Skipping keeps one
   // descheduled producer (more processes than cores) from stalling every
   // consumer until it runs again. The head stays at the unfinished record.
   [[nodiscard]] MpmcView front() noexcept { return scan(true); }
@@ -366,11 +367,14 @@ class MpmcRing {
     // header are visible. Nobody else moves the tail from b.pos: the record
     // there is claimed (by us now).
     const std::uint64_t t = layout_->tail.value.load(std::memory_order_acquire);
+    // relaxed: after the takeover CAS (acq_rel) above; nobody else writes it now.
     const std::uint64_t m = x.meta.load(std::memory_order_relaxed);
     const std::uint32_t seq = static_cast<std::uint32_t>(m >> 32);
     if (t == b.pos) {
       // It died before moving the tail: nothing after it exists. The record
       // shrinks to a bare header; the room was proven when it was claimed.
+      // relaxed: the next header by the tail store (release) below, the
+      // padding size by the state store (release) at the end.
       MpmcRecordHeader& nh = header(b.pos + kHeader);
       nh.meta.store(std::uint64_t{seq} << 32, std::memory_order_relaxed);
       nh.state.store(word(b.pos + kHeader, RecordKind::empty, 0), std::memory_order_relaxed);
@@ -380,6 +384,7 @@ class MpmcRing {
     } else {
       const std::uint64_t size = span_of(m);
       const std::uint64_t keep = size == 0 || size > t - b.pos ? kHeader : size;
+      // relaxed: published by the state store (release) below.
       x.meta.store(std::uint64_t{seq} << 32 | kPaddingFlag | keep / kMpmcAlign, std::memory_order_relaxed);
     }
     // SYNC(state): release — the padding size is visible with the state.
@@ -394,7 +399,8 @@ class MpmcRing {
     if (b.owner >= kMpmcParticipants || slot_ == nullptr) return false;
     std::uint64_t w = word(b.pos, RecordKind::reading, b.owner);
     if (header(b.pos).state.load(std::memory_order_acquire) != w || !protect(b.pos)) return false;
-    // SYNC(state): release — as pop().
+    // SYNC(state): acq_rel — the release as pop()'s: a producer that acquires
+    // `consumed` may reuse the bytes; the acquire as repair_producer()'s takeover.
     const bool won = header(b.pos).state.compare_exchange_strong(w, word(b.pos, RecordKind::consumed, b.owner),
                                                                  std::memory_order_acq_rel, std::memory_order_relaxed);
     unprotect();
@@ -519,6 +525,8 @@ class MpmcRing {
   [[nodiscard]] MpmcRecordHeader& header(std::uint64_t pos) const noexcept {
     return *platform::layout_at<MpmcRecordHeader>(data_ + (pos & mask_));
   }
+  // relaxed: callers acquire the position first (tail or head), which
+  // publishes the header there.
   [[nodiscard]] std::uint32_t seq_at(std::uint64_t pos) const noexcept {
     return static_cast<std::uint32_t>(header(pos).meta.load(std::memory_order_relaxed) >> 32);
   }
@@ -570,8 +578,9 @@ class MpmcRing {
     // SYNC(state): acquire — see the claim CAS below.
     std::uint64_t w = h.state.load(std::memory_order_acquire);
     if (w != word(t, RecordKind::empty, 0)) return not_empty(t, w, answer);
-    // relaxed: written with empty(t), published by the same tail store.
-    // acquire: read before protect() looks at `released`.
+    // acquire: this read must stay before protect()'s load of `released`,
+    // which vouches for it. (The value itself was written with empty(t) and
+    // published by the tail store we acquired in claim().)
     seq = static_cast<std::uint32_t>(h.meta.load(std::memory_order_acquire) >> 32);
     if (!protect(t)) {  // our tail is a lap old: that empty(t) was half-overwritten bytes
       if (!behind_released(layout_->tail)) return Attempt::again;
@@ -715,8 +724,9 @@ class MpmcRing {
   // meanwhile: a walk descheduled for a lap reads another lap's bytes — a
   // payload half-written over an old header, or an old header whose size
   // jumps over records of this lap (taking the committed record it lands on
-  // would then pass over an earlier one of the same producer). Skipping
-  // over stale bytes is harmless: it ends in one of the checks.
+  // would then pass over an earlier one of the same producer;
+  // tests/stress/mpmc_race_test.cpp provokes such walks). Skipping over
+  // stale bytes is harmless: it ends in one of the checks.
   [[gnu::always_inline]] [[nodiscard]] bool walk(bool take, HazardScope& hazard, MpmcView& out) noexcept {
     // SYNC(head): acquire — pairs with the release CAS that moved it here.
     const std::uint64_t h = layout_->head.value.load(std::memory_order_acquire);
@@ -829,10 +839,11 @@ class MpmcRing {
   // reads before this call: reuse needs `released` past them, and `released`
   // only grows. Called after the reads it vouches for (acquire loads, so they
   // cannot move below this one). Without it, a participant descheduled for a
-  // whole lap read a header whose low bytes a later payload had overwritten
-  // and whose tag bytes were left: a "record" of no kind (the 10^7 4P4C
-  // stress with two runs at once returned corrupt), or worse, one that looks
-  // committed and whose CAS succeeds inside another message.
+  // whole lap reads a header whose low bytes a later payload overwrote and
+  // whose tag bytes were left: a "record" of no kind (reported as corrupt),
+  // or worse, one that looks committed and whose CAS succeeds inside another
+  // message (that CAS: model/mpmc_ring.pml, "Reuse"; both:
+  // tests/stress/mpmc_race_test.cpp).
   [[nodiscard]] bool stale(std::uint64_t pos) const noexcept {
     // SYNC(released): acquire — orders this load after the header reads.
     return layout_->released.value.load(std::memory_order_acquire) > pos;
@@ -841,8 +852,8 @@ class MpmcRing {
   // After stale() said yes: true when `anchor` (tail or head) is behind
   // `released`, which a sound ring never allows (released <= head <= tail):
   // a damaged file, where retrying until the position moves would spin
-  // forever (fuzz/fuzz_corrupt_ring found a put that never returned;
-  // reproducer fuzz/crashes/corrupt_ring-released-past-tail). `released` is
+  // forever (a put that never returns; reproducer
+  // fuzz/crashes/corrupt_ring-released-past-tail). `released` is
   // read first: the anchor only grows, so a sound anchor read after it is
   // at least that value.
   [[nodiscard]] bool behind_released(const MpmcPositionLayout& anchor) const noexcept {
@@ -868,8 +879,8 @@ class MpmcRing {
   // the participant whose hazard is lowest, if one is below `released`, else
   // the consumer holding the oldest record, if a read is what stops it.
   Blocker refresh_released() noexcept {
-    // SYNC(released): seq_cst — pairs with the release CAS of whoever moved
-    // it, and is ordered before the hazard loads below (see "Reuse").
+    // SYNC(released): seq_cst — pairs with the CAS (seq_cst, so release) of
+    // whoever moved it, and is ordered before the hazard loads below (see "Reuse").
     std::uint64_t cur = layout_->released.value.load(std::memory_order_seq_cst);
     const std::uint64_t hd = layout_->head.value.load(std::memory_order_acquire);
     std::uint64_t r = cur;

@@ -8,6 +8,10 @@
 //
 // Everything read from shared memory is untrusted: positions and record
 // headers are range-checked, and a violation is reported as `corrupt`.
+//
+// The protocol (every order below, the wrap padding, the fast path's lap
+// limit) is checked by model/spsc_ring.pml; damage by tests/unit/spsc_ring_test.cpp
+// and fuzz/fuzz_corrupt_ring.
 #pragma once
 
 #include <atomic>
@@ -202,9 +206,10 @@ class SpscRing {
     p_.cached_head = layout_->consumer.head.load(std::memory_order_acquire);
     p_.cached_get_count = layout_->consumer.get_count.load(std::memory_order_acquire);
     // A count ahead of ours is damage only where claim() looks at counts
-    // (a message limit); elsewhere "yes" here while claim() says full made a
-    // waiting producer spin without ever sleeping (a retry-loop review found
-    // it: a Pipe or a Queue without maxsize, get_count poked high).
+    // (a message limit). Elsewhere it must not decide anything: "yes" here
+    // while claim() says full would make a waiting producer (a Pipe, or a
+    // Queue without maxsize, whose get_count was damaged) spin without ever
+    // sleeping.
     if (!positions_sane(p_.cached_head, p_.tail) || (max_messages_ != 0 && p_.cached_get_count > p_.put_count)) {
       return true;  // let claim() report the corruption
     }
@@ -314,6 +319,7 @@ class SpscRing {
     return put >= got ? put - got : 0;
   }
   [[nodiscard]] std::uint64_t used_bytes() const noexcept {
+    // acquire: as message_count(); a snapshot.
     const std::uint64_t head = layout_->consumer.head.load(std::memory_order_acquire);
     const std::uint64_t tail = layout_->producer.tail.load(std::memory_order_acquire);
     if (tail <= head) return 0;

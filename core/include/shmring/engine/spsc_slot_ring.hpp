@@ -7,10 +7,9 @@
 // 8-byte header, so a 64-byte message is a 72-byte record and consecutive
 // records share cache lines: while the consumer reads record i, the producer
 // writes the head of record i+1 into the same line, and that line crosses
-// between the cores twice (measured: 0.52x Boost's spsc_queue of 64-byte
-// elements; 56-byte payloads, 64-byte records, ran at 1.0-1.1x). Slots of a
-// fixed size need no header; 64-byte slots on a line-aligned array are one
-// line each.
+// between the cores twice (the measurement is in docs/notes-from-comments.md).
+// Slots of a fixed size need no header; 64-byte slots on a line-aligned
+// array are one line each.
 //
 // Positions count slots (tail: slots published, head: slots consumed), so
 // the message count is tail - head, and a process that takes over a side
@@ -27,6 +26,10 @@
 //
 // kSlot: the slot size when known at compile time (SpscTypedRing<T>: the
 // copies fold into moves), or 0: given at run time (Queue).
+//
+// The protocol, with both sides killed and replaced at any step, is checked
+// by model/spsc_slot_ring.pml; damaged positions by tests/unit/queue_fixed_test.cpp
+// and fuzz/fuzz_corrupt_ring.
 #pragma once
 
 #include <atomic>
@@ -63,6 +66,7 @@ class SpscSlotRing {
     return sane(p_.cached_head, p_.tail);
   }
   [[nodiscard]] bool attach_consumer() noexcept {
+    // SYNC(role): acquire — as attach_producer(): the previous consumer's head.
     c_ = ConsumerLocal{};
     c_.head = head_->load(std::memory_order_acquire);
     c_.cached_tail = tail_->load(std::memory_order_acquire);
@@ -217,9 +221,9 @@ class SpscSlotRing {
   // shared tail only when the cached one says empty, and caches only a sane
   // one: the fast test (head != cached tail) does not check sanity, so a
   // damaged tail in the cache would hand out slots nobody wrote, call after
-  // call (a test of damage after open found it).
+  // call (QueueFixed.PositionsDamagedAfterOpenMakeCallsReturnCorruptNotSpin).
   // Waits first once two reloads in a row found several messages each:
-  // CatchUpPatience (spsc_ring.hpp).
+  // CatchUpPatience (catch_up.hpp).
   [[nodiscard]] RingStatus look() noexcept {
     if (c_.head != c_.cached_tail) [[likely]] return RingStatus::ok;
     c_.patience.before_reload();
@@ -234,9 +238,10 @@ class SpscSlotRing {
     c_.cached_tail = tail;
     return RingStatus::ok;
   }
-  // Also ends a view: a message front() showed and try_pop() then took is
-  // not consumed again by a later pop() (a review found Queue::release()
-  // after an inline get dropping the next message).
+  // Also ends a view: a message front() showed and try_pop() then took must
+  // not be consumed again by a later pop(), which would drop the next message
+  // (Queue::release() after an inline get:
+  // QueueFixed.GetAfterReadTakesTheViewedMessageAndEndsTheView).
   void consume() noexcept {
     c_.viewing = false;
     ++c_.head;

@@ -125,34 +125,17 @@ class BarrierRef {
   Action action_;
 };
 
-// A named Barrier.
-class Barrier : public BarrierRef {
+// A named Barrier. Moves, unlink() and path(): detail::NamedSync.
+class Barrier : public detail::NamedSync<BarrierRef, kBarrierKind> {
  public:
-  Barrier(Barrier&& o) noexcept : BarrierRef(std::exchange<BarrierRef>(o, {})), segment_(std::move(o.segment_)) {}
-  Barrier& operator=(Barrier&& o) noexcept {
-    if (this != &o) {
-      BarrierRef::operator=(std::exchange<BarrierRef>(o, {}));
-      segment_ = std::move(o.segment_);
-    }
-    return *this;
-  }
-
   [[nodiscard]] static Result<Barrier> create(std::string_view name, std::uint32_t parties, Action action = {},
                                               const SyncOptions& options = {});
   [[nodiscard]] static Result<Barrier> open(std::string_view name, Action action = {},
                                             const SyncOpenOptions& options = {});
-  // Removes the name if it holds a Barrier (Errc::wrong_kind, bad_magic... otherwise: the
-  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
-  // be one Barrier::create made.
-  [[nodiscard]] static Result<void> unlink(std::string_view name) {
-    return platform::Segment::unlink(name, kBarrierKind);
-  }
-  [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
   Barrier(platform::Segment segment, BarrierLayout& layout, Action action)
-      : BarrierRef(layout, std::move(action)), segment_(std::move(segment)) {}
-  platform::Segment segment_;
+      : NamedSync(std::move(segment), layout, std::move(action)) {}
 };
 
 }  // namespace shmring

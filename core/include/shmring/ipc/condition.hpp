@@ -164,33 +164,15 @@ struct ConditionOptions : SyncOptions {
   bool recursive = true;  // the condition's own lock: an RLock (Python's default) or a Lock
 };
 
-// A named Condition with its own lock.
-class Condition : public ConditionRef {
+// A named Condition with its own lock. Moves, unlink() and path():
+// detail::NamedSync.
+class Condition : public detail::NamedSync<ConditionRef, kConditionKind> {
  public:
-  Condition(Condition&& o) noexcept
-      : ConditionRef(std::exchange<ConditionRef>(o, {})), segment_(std::move(o.segment_)) {}
-  Condition& operator=(Condition&& o) noexcept {
-    if (this != &o) {
-      ConditionRef::operator=(std::exchange<ConditionRef>(o, {}));
-      segment_ = std::move(o.segment_);
-    }
-    return *this;
-  }
-
   [[nodiscard]] static Result<Condition> create(std::string_view name, const ConditionOptions& options = {});
   [[nodiscard]] static Result<Condition> open(std::string_view name, const SyncOpenOptions& options = {});
-  // Removes the name if it holds a Condition (Errc::wrong_kind, bad_magic... otherwise: the
-  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
-  // be one Condition::create made.
-  [[nodiscard]] static Result<void> unlink(std::string_view name) {
-    return platform::Segment::unlink(name, kConditionKind);
-  }
-  [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
-  Condition(platform::Segment segment, ConditionRef ref) noexcept
-      : ConditionRef(ref), segment_(std::move(segment)) {}
-  platform::Segment segment_;
+  Condition(platform::Segment segment, ConditionRef ref) noexcept : NamedSync(std::move(segment), ref) {}
 };
 
 }  // namespace shmring

@@ -47,30 +47,14 @@ class EventRef {
   EventLayout* e_ = nullptr;
 };
 
-class Event : public EventRef {
+// Moves, unlink() and path(): detail::NamedSync.
+class Event : public detail::NamedSync<EventRef, kEventKind> {
  public:
-  Event(Event&& o) noexcept : EventRef(std::exchange<EventRef>(o, {})), segment_(std::move(o.segment_)) {}
-  Event& operator=(Event&& o) noexcept {
-    if (this != &o) {
-      EventRef::operator=(std::exchange<EventRef>(o, {}));
-      segment_ = std::move(o.segment_);
-    }
-    return *this;
-  }
-
   [[nodiscard]] static Result<Event> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<Event> open(std::string_view name, const SyncOpenOptions& options = {});
-  // Removes the name if it holds an Event (Errc::wrong_kind, bad_magic... otherwise: the
-  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
-  // be one Event::create made.
-  [[nodiscard]] static Result<void> unlink(std::string_view name) {
-    return platform::Segment::unlink(name, kEventKind);
-  }
-  [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
-  Event(platform::Segment segment, EventLayout& layout) noexcept : EventRef(layout), segment_(std::move(segment)) {}
-  platform::Segment segment_;
+  Event(platform::Segment segment, EventLayout& layout) noexcept : NamedSync(std::move(segment), layout) {}
 };
 
 }  // namespace shmring

@@ -126,57 +126,24 @@ void release_owner(LockLayout& l) noexcept;
 }  // namespace detail
 
 // A named Lock: /dev/shm/<name> (or an absolute path) holding one LockLayout.
-class Lock : public LockRef {
+// Moves, unlink() and path(): detail::NamedSync.
+class Lock : public detail::NamedSync<LockRef, kLockKind> {
  public:
-  Lock(Lock&& o) noexcept : LockRef(std::exchange<LockRef>(o, {})), segment_(std::move(o.segment_)) {}
-  Lock& operator=(Lock&& o) noexcept {
-    if (this != &o) {
-      LockRef::operator=(std::exchange<LockRef>(o, {}));
-      segment_ = std::move(o.segment_);
-    }
-    return *this;
-  }
-
   [[nodiscard]] static Result<Lock> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<Lock> open(std::string_view name, const SyncOpenOptions& options = {});
-  // Removes the name if it holds a Lock (Errc::wrong_kind, bad_magic... otherwise: the
-  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
-  // be one Lock::create made.
-  [[nodiscard]] static Result<void> unlink(std::string_view name) {
-    return platform::Segment::unlink(name, kLockKind);
-  }
-  [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
-  Lock(platform::Segment segment, LockLayout& layout) noexcept : LockRef(layout), segment_(std::move(segment)) {}
-  platform::Segment segment_;
+  Lock(platform::Segment segment, LockLayout& layout) noexcept : NamedSync(std::move(segment), layout) {}
 };
 
 // A named RLock (a distinct segment kind: a Lock file does not open as an RLock).
-class RLock : public RLockRef {
+class RLock : public detail::NamedSync<RLockRef, kRLockKind> {
  public:
-  RLock(RLock&& o) noexcept : RLockRef(std::exchange<RLockRef>(o, {})), segment_(std::move(o.segment_)) {}
-  RLock& operator=(RLock&& o) noexcept {
-    if (this != &o) {
-      RLockRef::operator=(std::exchange<RLockRef>(o, {}));
-      segment_ = std::move(o.segment_);
-    }
-    return *this;
-  }
-
   [[nodiscard]] static Result<RLock> create(std::string_view name, const SyncOptions& options = {});
   [[nodiscard]] static Result<RLock> open(std::string_view name, const SyncOpenOptions& options = {});
-  // Removes the name if it holds an RLock (Errc::wrong_kind, bad_magic... otherwise: the
-  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
-  // be one RLock::create made.
-  [[nodiscard]] static Result<void> unlink(std::string_view name) {
-    return platform::Segment::unlink(name, kRLockKind);
-  }
-  [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
-  RLock(platform::Segment segment, LockLayout& layout) noexcept : RLockRef(layout), segment_(std::move(segment)) {}
-  platform::Segment segment_;
+  RLock(platform::Segment segment, LockLayout& layout) noexcept : NamedSync(std::move(segment), layout) {}
 };
 
 }  // namespace shmring

@@ -1,5 +1,5 @@
-// Pipe and Connection: Python's multiprocessing.Pipe over a named segment
-// (SPEC §2). Pipe::create(name) makes the segment and returns its two ends;
+// Pipe and Connection: Python's multiprocessing.Pipe over a named segment.
+// Pipe::create(name) makes the segment and returns its two ends;
 // any process may open an end by name with Connection::open(name, End::a|b).
 // Each direction is a SpscRing (spsc_ring.hpp) with the Queue's blocking
 // layer (blocking.hpp); messages are byte spans.
@@ -27,7 +27,7 @@
 // only after everything already sent was received. A send to an end that is
 // closed or whose owner died returns closed (Python's BrokenPipeError). A
 // close() wakes the other side at once. A death sends no wake-up, so waits
-// run in slices of kOwnerCheckInterval (20 ms, lock.hpp) and check the other
+// run in slices of kOwnerCheckInterval (20 ms, intervals.hpp) and check the other
 // owner's liveness at the end of each slice: a reader blocked in recv sees
 // closed at most one slice (plus its scheduling delay) after the writer's
 // death. A send checks the reader's liveness when it must wait for room, and

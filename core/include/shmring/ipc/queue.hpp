@@ -1,5 +1,5 @@
 // Queue: a named queue that unrelated processes open by name, with the
-// semantics of Python's multiprocessing.Queue (SPEC §2). Messages are byte
+// semantics of Python's multiprocessing.Queue. Messages are byte
 // spans; put/get take a Wait (forever, nowait, or a timeout).
 //
 // Engines. By default (Engine::mpmc) any number of processes put and get at
@@ -21,7 +21,7 @@
 // message is exactly that many bytes, kept in slots with no record header
 // (spsc_slot_ring.hpp). A 64-byte message then fills one cache line instead
 // of sharing lines with its neighbours as a 72-byte record: the fastest path
-// for fixed structs (RESULTS.md). A put of another size is wrong_size.
+// for fixed structs (perf/RESULTS.md). A put of another size is wrong_size.
 //
 // A handle is movable, not copyable, and not thread-safe: use one handle per
 // thread. A handle inherited through fork() holds no role and no participant
@@ -98,9 +98,9 @@ enum class JoinStatus : std::uint8_t {
 enum class Role : std::uint8_t { none = 0, producer = 1, consumer = 2, both = 3 };
 
 // How put/get order their wake-up handshake (blocking.hpp). `asymmetric`
-// keeps full barriers off the hot path (a process that waits pays ~0.5 us per
-// sleep instead); it needs membarrier(2), and falls back to `fences` when
-// the creating process cannot use it.
+// keeps full barriers off the hot path (a process that waits pays a
+// membarrier system call per sleep instead); it needs membarrier(2), and
+// falls back to `fences` when the creating process cannot use it.
 enum class Barriers : std::uint8_t { fences = 0, asymmetric = 1 };
 
 // Which ring a queue is built on (fixed at create; every opener uses it).
@@ -127,8 +127,8 @@ struct QueueOptions {
   // > 0: every message is exactly this many bytes, one headerless slot each
   // (Engine::spsc only; max_message must be 0 or equal). The ring holds
   // capacity_bytes / message_size slots, rounded up to a power of two (at
-  // least 2), and reserves all its memory at create. (Last, so positional
-  // initialisers written before it existed keep their meaning.)
+  // least 2), and reserves all its memory at create. (Keep it last: positional
+  // initialisers of the fields above keep their meaning.)
   std::uint64_t message_size = 0;
 };
 

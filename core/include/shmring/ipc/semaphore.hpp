@@ -69,63 +69,27 @@ class SemaphoreRef {
 };
 
 // Python's Semaphore(value=1), named.
-class Semaphore : public SemaphoreRef {
+// Moves, unlink() and path(): detail::NamedSync.
+class Semaphore : public detail::NamedSync<SemaphoreRef, kSemaphoreKind> {
  public:
-  Semaphore(Semaphore&& o) noexcept
-      : SemaphoreRef(std::exchange<SemaphoreRef>(o, {})), segment_(std::move(o.segment_)) {}
-  Semaphore& operator=(Semaphore&& o) noexcept {
-    if (this != &o) {
-      SemaphoreRef::operator=(std::exchange<SemaphoreRef>(o, {}));
-      segment_ = std::move(o.segment_);
-    }
-    return *this;
-  }
-
   [[nodiscard]] static Result<Semaphore> create(std::string_view name, std::uint32_t value = 1,
                                                 const SyncOptions& options = {});
   [[nodiscard]] static Result<Semaphore> open(std::string_view name, const SyncOpenOptions& options = {});
-  // Removes the name if it holds a Semaphore (Errc::wrong_kind, bad_magic... otherwise: the
-  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
-  // be one Semaphore::create made.
-  [[nodiscard]] static Result<void> unlink(std::string_view name) {
-    return platform::Segment::unlink(name, kSemaphoreKind);
-  }
-  [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
-  Semaphore(platform::Segment segment, SemaphoreLayout& layout) noexcept
-      : SemaphoreRef(layout), segment_(std::move(segment)) {}
-  platform::Segment segment_;
+  Semaphore(platform::Segment segment, SemaphoreLayout& layout) noexcept : NamedSync(std::move(segment), layout) {}
 };
 
 // Python's BoundedSemaphore(value=1), named (a distinct segment kind).
-class BoundedSemaphore : public SemaphoreRef {
+class BoundedSemaphore : public detail::NamedSync<SemaphoreRef, kBoundedSemaphoreKind> {
  public:
-  BoundedSemaphore(BoundedSemaphore&& o) noexcept
-      : SemaphoreRef(std::exchange<SemaphoreRef>(o, {})), segment_(std::move(o.segment_)) {}
-  BoundedSemaphore& operator=(BoundedSemaphore&& o) noexcept {
-    if (this != &o) {
-      SemaphoreRef::operator=(std::exchange<SemaphoreRef>(o, {}));
-      segment_ = std::move(o.segment_);
-    }
-    return *this;
-  }
-
   [[nodiscard]] static Result<BoundedSemaphore> create(std::string_view name, std::uint32_t value = 1,
                                                        const SyncOptions& options = {});
   [[nodiscard]] static Result<BoundedSemaphore> open(std::string_view name, const SyncOpenOptions& options = {});
-  // Removes the name if it holds a BoundedSemaphore (Errc::wrong_kind, bad_magic... otherwise: the
-  // file is left alone). An absolute path may name a file on hugetlbfs or a disk; it must
-  // be one BoundedSemaphore::create made.
-  [[nodiscard]] static Result<void> unlink(std::string_view name) {
-    return platform::Segment::unlink(name, kBoundedSemaphoreKind);
-  }
-  [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
 
  private:
   BoundedSemaphore(platform::Segment segment, SemaphoreLayout& layout) noexcept
-      : SemaphoreRef(layout), segment_(std::move(segment)) {}
-  platform::Segment segment_;
+      : NamedSync(std::move(segment), layout) {}
 };
 
 }  // namespace shmring

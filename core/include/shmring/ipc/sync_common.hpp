@@ -1,11 +1,14 @@
 // What the synchronization primitives share: their status values and the
 // options of their named forms (Lock, RLock, Semaphore, BoundedSemaphore,
-// Event). Outcomes are values, never exceptions (SPEC §2).
+// Event). Outcomes are values, never exceptions.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "shmring/platform/error.hpp"
 #include "shmring/platform/segment.hpp"
@@ -67,6 +70,43 @@ class Lockable {
 
  private:
   D& self() noexcept { return static_cast<D&>(*this); }
+};
+
+// A named primitive (Lock, RLock, Semaphore, BoundedSemaphore, Event,
+// Condition, Barrier): its handle `Ref`, which makes every call, and the
+// segment that holds the layout `Ref` points into. Moving moves both and
+// leaves the source an empty Ref (a default-constructed one: every call
+// answers handle_closed or does nothing), so a moved-from handle never
+// points into memory the new one may unmap (misuse_test.cpp). `kKind` is
+// the segment kind: a file of another kind does not open as this type, and
+// unlink() leaves it alone.
+template <class Ref, std::uint32_t kKind>
+class NamedSync : public Ref {
+ public:
+  NamedSync(NamedSync&& o) noexcept : Ref(std::exchange<Ref>(o, {})), segment_(std::move(o.segment_)) {}
+  NamedSync& operator=(NamedSync&& o) noexcept {
+    if (this != &o) {
+      Ref::operator=(std::exchange<Ref>(o, {}));
+      segment_ = std::move(o.segment_);
+    }
+    return *this;
+  }
+
+  // Removes the name if it holds an object of this kind (Errc::wrong_kind,
+  // bad_magic... otherwise: the file is left alone). An absolute path may
+  // name a file on hugetlbfs or a disk; it must be one this type's create made.
+  [[nodiscard]] static Result<void> unlink(std::string_view name) { return platform::Segment::unlink(name, kKind); }
+  [[nodiscard]] const std::string& path() const noexcept { return segment_.path(); }
+
+ protected:
+  // `ref`: the arguments of the Ref constructor (the layout in `segment`).
+  template <class... RefArgs>
+  explicit NamedSync(platform::Segment segment, RefArgs&&... ref) noexcept(
+      std::is_nothrow_constructible_v<Ref, RefArgs...>)
+      : Ref(std::forward<RefArgs>(ref)...), segment_(std::move(segment)) {}
+
+ private:
+  platform::Segment segment_;
 };
 
 // A segment for one primitive's layout: created (not yet published: the

@@ -34,7 +34,7 @@
 //
 // Element access (Python's a[i], a[i] = x). a[i] is a proxy: `T v = a[i]`
 // reads and `a[i] = v` writes, each under the lock (never a copy whose
-// assignment silently writes nothing: SPEC §2). Keep it to those two forms:
+// assignment silently writes nothing). Keep it to those two forms:
 // `auto v = a[i]` holds the proxy, not a value (use a[i].get() or T).
 // Indexes are checked everywhere (Python's IndexError), never undefined:
 // at(i) answers nullopt and set(i, v) false; a[i], get(i) and the atomic

@@ -29,9 +29,11 @@ void OnDemandMemory::unlock() noexcept {
 
 PutStatus OnDemandMemory::ensure_backed(std::uint64_t target) noexcept {
   QueueBackingLayout& b = *backing_;
+  // SYNC(backing): acquire — as the ring's claim: memory below it exists.
   backed_cache_ = b.backed_end.load(std::memory_order_acquire);
   if (target <= backed_cache_) return PutStatus::ok;
   if (!lock(true)) return PutStatus::corrupt;
+  // relaxed: under the lock, whose acquire ordered the last holder's stores.
   std::uint64_t end = b.backed_end.load(std::memory_order_relaxed);
   std::uint64_t low = b.unbacked_below.load(std::memory_order_relaxed);
   PutStatus status = PutStatus::ok;
@@ -52,6 +54,7 @@ PutStatus OnDemandMemory::ensure_backed(std::uint64_t target) noexcept {
     }
     end += chunk_;
   }
+  // relaxed: read only under the lock; the unlock (release) publishes it.
   b.unbacked_below.store(low, std::memory_order_relaxed);
   // SYNC(backing): release — pairs with the acquire in the ring's claim:
   // the memory below `end` exists before anyone writes there.
@@ -65,6 +68,7 @@ PutStatus OnDemandMemory::ensure_backed(std::uint64_t target) noexcept {
 void OnDemandMemory::return_chunks(std::uint64_t oldest) noexcept {
   if (oldest < unbacked_cache_ + chunk_ || !lock(false)) return;
   QueueBackingLayout& b = *backing_;
+  // relaxed: under the lock, as in ensure_backed().
   std::uint64_t low = b.unbacked_below.load(std::memory_order_relaxed);
   const std::uint64_t end = b.backed_end.load(std::memory_order_relaxed);
   if (!frontiers_sane(low, end) || oldest > end) {  // damage: return nothing
@@ -75,7 +79,7 @@ void OnDemandMemory::return_chunks(std::uint64_t oldest) noexcept {
     segment_->unback(data_offset_ + (low & (capacity_ - 1)), chunk_);
     low += chunk_;
   }
-  // SYNC(backing): release, with the unlock.
+  // relaxed: published by the unlock's release below.
   b.unbacked_below.store(low, std::memory_order_relaxed);
   unlock();
   unbacked_cache_ = low;

@@ -33,7 +33,8 @@ class TaskCount {
     std::uint64_t v = n.load(std::memory_order_relaxed);
     do {
       if (v == 0) return false;
-      // SYNC(tasks): release — join()'s acquire sees everything done before.
+      // SYNC(tasks): acq_rel — the release half pairs with join()'s acquire:
+      // it sees everything done before this task_done.
     } while (!n.compare_exchange_weak(v, v - 1, std::memory_order_acq_rel, std::memory_order_relaxed));
     if (v == 1) notify(layout_->all_done, stats, plan);
     return true;

@@ -27,9 +27,9 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// A busy wait of `n` loop iterations, about `n` cycles (256 took 75-108 ns
-// on the test machine, GCC and clang): finer-grained than cpu_relax()
-// (x86's pause measured ~25 ns there) and without its hint. The empty asm
+// A busy wait of `n` loop iterations, about `n` cycles: finer-grained than
+// cpu_relax() (one x86 pause lasts many cycles) and without its hint
+// (docs/notes-from-comments.md has the timings). The empty asm
 // keeps the loop from being removed; `unroll 1` keeps it from being
 // shortened by unrolling (GCC and clang both honour the pragma).
 inline void spin_iterations(unsigned n) noexcept {
