@@ -83,9 +83,7 @@ inline void drive(Queue& q, std::span<const std::uint8_t> ops, const std::vector
         if (m && m.bytes.size() > q.max_message()) fail("get: a message longer than max_message");
         break;
       }
-      case 1:
-        (void)q.put(std::span<const std::byte>(payload.data(), len * 9), nowait);
-        break;
+      case 1: (void)q.put(std::span<const std::byte>(payload.data(), len * 9), nowait); break;
       case 2: {
         const GetView v = q.read(nowait);
         if (v.status == GetStatus::ok) {
@@ -112,9 +110,7 @@ inline void drive(Queue& q, std::span<const std::uint8_t> ops, const std::vector
         (void)q.get_value(v, nowait);
         break;
       }
-      case 5:
-        (void)q.get_into(buf, nowait);
-        break;
+      case 5: (void)q.get_into(buf, nowait); break;
       case 6:
         (void)q.qsize();
         (void)q.empty();
@@ -131,8 +127,7 @@ inline void drive(Queue& q, std::span<const std::uint8_t> ops, const std::vector
           (void)q.put_value(static_cast<std::uint64_t>(n), nowait);
         }
         break;
-      default:
-        break;
+      default: break;
     }
   }
 }

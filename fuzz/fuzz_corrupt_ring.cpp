@@ -36,9 +36,9 @@ struct Region {
 };
 // What a damage may hit, in file offsets.
 constexpr Region kRegions[] = {
-    {kQueueAt + offsetof(QueueLayout, ring), sizeof(SpscRingLayout)},    // SPSC positions and counts
-    {kQueueAt + offsetof(QueueLayout, mpmc), sizeof(MpmcRingLayout)},    // MPMC positions, key, participants
-    {kQueueAt + sizeof(QueueLayout), kCapacity},                         // record headers and payloads
+    {kQueueAt + offsetof(QueueLayout, ring), sizeof(SpscRingLayout)},  // SPSC positions and counts
+    {kQueueAt + offsetof(QueueLayout, mpmc), sizeof(MpmcRingLayout)},  // MPMC positions, key, participants
+    {kQueueAt + sizeof(QueueLayout), kCapacity},                       // record headers and payloads
     {kQueueAt + offsetof(QueueLayout, not_empty), offsetof(QueueLayout, mpmc) - offsetof(QueueLayout, not_empty)},
     // parking words, closed flag, role owners, task count
     {kQueueAt + offsetof(QueueLayout, config), sizeof(QueueConfigLayout)},  // seen by the second open only

@@ -135,8 +135,8 @@ int main(int argc, char** argv) {
     const std::uint8_t flags = static_cast<std::uint8_t>(engine | (5u << 2) | (2u << 5));
     ring_seed(tag + "_undamaged", {flags, 37, 0});
     // region, offset lo, offset hi, length-1, bytes
-    ring_seed(tag + "_positions", {flags, 37, 1, static_cast<std::uint8_t>(engine == 1 ? 1 : 0), 0, 0, 7,
-                                   0x10, 0, 0, 0, 0, 0, 0, 0});
+    ring_seed(tag + "_positions",
+              {flags, 37, 1, static_cast<std::uint8_t>(engine == 1 ? 1 : 0), 0, 0, 7, 0x10, 0, 0, 0, 0, 0, 0, 0});
     ring_seed(tag + "_record_header", {flags, 37, 1, 2, 0, 0, 7, 0xff, 0xff, 0, 0, 0x40, 0, 0, 0});
     ring_seed(tag + "_record_length", {flags, 91, 1, 2, 8, 0, 3, 0xf0, 0xff, 0xff, 0x7f});
     ring_seed(tag + "_control", {flags, 37, 2, 3, 0, 1, 3, 1, 0, 0, 0, 3, 16, 1, 7, 1, 2, 3, 4, 5, 6, 7, 8});

@@ -84,9 +84,9 @@ void queue_bytes(benchmark::State& state) {
   const BlockingStats before = q.stats();
   stream(state, partner, size, [&] { ch.send(msg.data()); });
   const double messages = static_cast<double>(state.items_processed());
-  const double calls = static_cast<double>(q.stats().futex_waits - before.futex_waits + q.stats().futex_wakes -
-                                           before.futex_wakes +
-                                           partner.control().child_syscalls.load(std::memory_order_relaxed));
+  const double calls =
+      static_cast<double>(q.stats().futex_waits - before.futex_waits + q.stats().futex_wakes - before.futex_wakes +
+                          partner.control().child_syscalls.load(std::memory_order_relaxed));
   state.counters["syscalls_per_msg"] = messages > 0 ? calls / messages : 0;
 }
 
@@ -591,8 +591,8 @@ void BM_PythonMpQueue_Bytes64(benchmark::State& state) {
   const long messages = state.range(0);
   unpin_self();  // Python's two processes get both CPUs, as the others do
   for (auto _ : state) {
-    const std::string cmd = "python3 '" SHMRING_PERF_DIR "/python_mp_queue.py' --messages " +
-                            std::to_string(messages) + " --size 64";
+    const std::string cmd =
+        "python3 '" SHMRING_PERF_DIR "/python_mp_queue.py' --messages " + std::to_string(messages) + " --size 64";
     FILE* p = ::popen(cmd.c_str(), "r");
     double seconds = 0;
     char line[512] = {0};
@@ -662,10 +662,7 @@ void register_all() {
     b->UseRealTime();
   }
   RegisterBenchmark("BM_Queue_BlockedConsumerCpu", BM_Queue_BlockedConsumerCpu)->UseManualTime()->Iterations(1);
-  RegisterBenchmark("BM_PythonMpQueue_Bytes64", BM_PythonMpQueue_Bytes64)
-      ->Arg(200000)
-      ->UseManualTime()
-      ->Iterations(1);
+  RegisterBenchmark("BM_PythonMpQueue_Bytes64", BM_PythonMpQueue_Bytes64)->Arg(200000)->UseManualTime()->Iterations(1);
 }
 
 }  // namespace

@@ -116,8 +116,18 @@ bool parse(int argc, char** argv, int first, Config& c) {
 }
 
 std::vector<std::string> side_args(const char* self, const char* side, const std::string& name, const Config& c) {
-  return {self, side, name, "--count", std::to_string(c.count), "--min-size", std::to_string(c.min_size),
-          "--max-size", std::to_string(c.max_size), "--seed", std::to_string(c.seed), c.pin ? "--pin" : "--no-pin"};
+  return {self,
+          side,
+          name,
+          "--count",
+          std::to_string(c.count),
+          "--min-size",
+          std::to_string(c.min_size),
+          "--max-size",
+          std::to_string(c.max_size),
+          "--seed",
+          std::to_string(c.seed),
+          c.pin ? "--pin" : "--no-pin"};
 }
 
 // One side, in its own process: prints "result MESSAGES BYTES ERRORS CHECKSUM NS STOPPED".
@@ -162,7 +172,8 @@ int run_side(bool producer, int argc, char** argv) {
       }
     };
   }
-  const test::RunResult r = producer ? test::run_producer(*q, t, c.count) : test::run_consumer(*q, t, c.count, progress);
+  const test::RunResult r =
+      producer ? test::run_producer(*q, t, c.count) : test::run_consumer(*q, t, c.count, progress);
   if (!producer && tty) std::fprintf(stderr, "\r%60s\r", "");
   std::printf("result %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " %s %" PRIu64 " %" PRIu64 "\n",
               r.messages, r.bytes, r.errors, r.checksum, r.elapsed_ns, r.stopped, q->stats().futex_waits,
@@ -229,7 +240,8 @@ SideResult finish(Side& s, int status) {
   if (s.out != nullptr) {
     char line[512];
     while (std::fgets(line, sizeof(line), s.out) != nullptr) {
-      if (std::sscanf(line, "result %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNd64 " %31s %" SCNu64 " %" SCNu64,
+      if (std::sscanf(line,
+                      "result %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNd64 " %31s %" SCNu64 " %" SCNu64,
                       &r.messages, &r.bytes, &r.errors, &r.checksum, &r.ns, r.stopped, &r.waits, &r.wakes) == 8) {
         r.ok = true;
       }

@@ -32,8 +32,8 @@ std::uint64_t random_u64() noexcept {
     got += static_cast<std::size_t>(n);
   }
   if (got < sizeof(v)) {  // not secret, only unpredictable enough to never match user bytes by accident
-    v ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) *
-         0x9e3779b97f4a7c15ull;
+    v ^=
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) * 0x9e3779b97f4a7c15ull;
   }
   return v == 0 ? 1 : v;
 }

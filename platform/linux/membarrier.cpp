@@ -25,8 +25,7 @@ bool can_issue_heavy_barrier() noexcept {
   int v = g_can_issue.load(std::memory_order_relaxed);
   if (v == 0) {
     const long query = membarrier(MEMBARRIER_CMD_QUERY);
-    v = query >= 0 && (query & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0 &&
-                membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0
+    v = query >= 0 && (query & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0 && membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0
             ? 1
             : 2;
     g_can_issue.store(v, std::memory_order_relaxed);

@@ -93,10 +93,8 @@ constexpr std::int64_t kRetryPauseNs = 1'000'000;
 
 std::atomic<bool> g_named_temp_files{false};
 
-
 bool is_name_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 // Closes a descriptor on every path out of create/open.
@@ -175,7 +173,7 @@ struct HeaderPeek {
 };
 
 Result<HeaderPeek> peek_header(int fd) {
-  struct stat st{};
+  struct stat st {};
   if (auto r = sys_call("fstat", [&] { return ::fstat(fd, &st); }); !r) return r.error();
   if (!S_ISREG(st.st_mode)) return fail(Errc::not_regular_file, "segment file");
   HeaderPeek p;
@@ -262,8 +260,8 @@ Result<Removal> remove_if_still(int fd, const std::string& path, Check&& still_r
     return sys_error("flock", errno);
   }
   Result<Removal> out = Removal::declined;
-  struct stat mine{};
-  struct stat named{};
+  struct stat mine {};
+  struct stat named {};
   if (::fstat(fd, &mine) != 0) {
     out = sys_error("fstat", errno);
   } else if (::lstat(path.c_str(), &named) != 0 || named.st_dev != mine.st_dev || named.st_ino != mine.st_ino) {
@@ -333,9 +331,8 @@ Result<UnnamedFile> make_unnamed_file(const std::string& path, std::uint32_t mod
   const bool tmpfile_allowed = !g_named_temp_files.load(std::memory_order_relaxed) &&
                                ::access("/proc/self/fd", X_OK) == 0;  // linkat needs /proc/self/fd
   if (tmpfile_allowed) {
-    auto fd = sys_call("open(O_TMPFILE)", [&] {
-      return ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, static_cast<mode_t>(mode));
-    });
+    auto fd = sys_call("open(O_TMPFILE)",
+                       [&] { return ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, static_cast<mode_t>(mode)); });
     if (fd) return UnnamedFile{*fd, {}};
     // EOPNOTSUPP: the file system has no O_TMPFILE; EISDIR: a kernel that
     // predates it. Anything else (no such directory, no permission) is final.
@@ -406,8 +403,8 @@ Result<Holder> settle_holder(const std::string& path) {
 void hold_through_name(const std::string& path, std::size_t size, std::byte** base, int* fd) noexcept {
   const int named = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (named < 0) return;
-  struct stat made{};
-  struct stat found{};
+  struct stat made {};
+  struct stat found {};
   void* p = MAP_FAILED;
   if (::fstat(*fd, &made) == 0 && ::fstat(named, &found) == 0 && made.st_dev == found.st_dev &&
       made.st_ino == found.st_ino) {
@@ -493,8 +490,8 @@ Result<Segment> Segment::create(std::string_view name, const SegmentSpec& spec) 
   if (auto r = sys_call("ftruncate", [&] { return ::ftruncate(fd.fd, static_cast<off_t>(file_size)); }); !r) {
     return r.error();
   }
-  if (auto r = sys_call_rc("posix_fallocate",
-                           [&] { return ::posix_fallocate(fd.fd, 0, static_cast<off_t>(reserved)); });
+  if (auto r =
+          sys_call_rc("posix_fallocate", [&] { return ::posix_fallocate(fd.fd, 0, static_cast<off_t>(reserved)); });
       !r) {
     return r.error();
   }
@@ -565,7 +562,7 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpect& expect
       return opened.error();
     }
     fd.fd = *opened;
-    struct stat st{};
+    struct stat st {};
     if (auto r = sys_call("fstat", [&] { return ::fstat(fd.fd, &st); }); !r) return r.error();
     if (!S_ISREG(st.st_mode)) return fail(Errc::not_regular_file, "segment file");
     if (!expect.allow_foreign_owner && st.st_uid != ::geteuid()) {
@@ -687,9 +684,9 @@ void Segment::release() noexcept {
 Result<void> Segment::back(std::uint64_t offset, std::uint64_t size) const noexcept {
   if (offset > payload_size_ || size > payload_size_ - offset) return fail(Errc::invalid_argument, "back() range");
   // mode 0: allocate (the file size stays; the range lies inside it).
-  if (auto r = sys_call("fallocate", [&] {
-        return ::fallocate(fd_, 0, static_cast<off_t>(payload_offset_ + offset), static_cast<off_t>(size));
-      });
+  if (auto r = sys_call(
+          "fallocate",
+          [&] { return ::fallocate(fd_, 0, static_cast<off_t>(payload_offset_ + offset), static_cast<off_t>(size)); });
       !r) {
     return r.error();
   }
@@ -703,7 +700,7 @@ void Segment::unback(std::uint64_t offset, std::uint64_t size) const noexcept {
 }
 
 std::uint64_t Segment::allocated_bytes() const noexcept {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd_, &st) != 0) return 0;
   return static_cast<std::uint64_t>(st.st_blocks) * 512;
 }

@@ -43,7 +43,7 @@ namespace shmring {
 namespace {
 
 constexpr int kMaxIncarnations = 4096;
-constexpr int kMaxSide = 4;  // producers or consumers at once
+constexpr int kMaxSide = 4;                  // producers or consumers at once
 constexpr std::uint64_t kMaxSeq = 1u << 17;  // messages per producer incarnation, at most
 
 struct Message {
@@ -56,11 +56,12 @@ constexpr std::uint64_t check_of(std::uint32_t p, std::uint32_t s) {
 }
 
 struct Ledger {
-  std::atomic<std::uint32_t> committed[kMaxIncarnations];  // per producer incarnation
+  std::atomic<std::uint32_t> committed[kMaxIncarnations];            // per producer incarnation
   std::atomic<std::uint32_t> last_seen[kMaxSide][kMaxIncarnations];  // per consumer slot: last seq + 1 of p
   std::atomic<std::uint64_t> in_hand[kMaxSide];  // per consumer slot: (p << 32 | seq) + 1, 0 = nothing
-  std::atomic<std::uint64_t> excused;                      // how many excuse_ids are set
-  std::atomic<std::uint64_t> excuse_ids[kMaxIncarnations];  // (p << 32 | seq) of each message in a killed consumer's hands
+  std::atomic<std::uint64_t> excused;            // how many excuse_ids are set
+  std::atomic<std::uint64_t>
+      excuse_ids[kMaxIncarnations];  // (p << 32 | seq) of each message in a killed consumer's hands
   std::atomic<std::uint64_t> duplicated;
   std::atomic<std::uint64_t> reordered;
   std::atomic<std::uint64_t> corrupt;
@@ -188,8 +189,10 @@ TEST_P(Chaos, QueueSurvivesRandomKillsOfProducersAndConsumers) {
     const auto delay_us = static_cast<useconds_t>(rng() % 8 == 0 ? rng() % 20'000 : rng() % 2'000);
     ::usleep(delay_us);
     const bool kill_producer = (rng() & 1) != 0;
-    const int slot = static_cast<int>(rng() % static_cast<std::uint64_t>(kill_producer ? cfg.producers : cfg.consumers));
-    test::Child& victim = kill_producer ? producers[static_cast<std::size_t>(slot)] : consumers[static_cast<std::size_t>(slot)];
+    const int slot =
+        static_cast<int>(rng() % static_cast<std::uint64_t>(kill_producer ? cfg.producers : cfg.consumers));
+    test::Child& victim =
+        kill_producer ? producers[static_cast<std::size_t>(slot)] : consumers[static_cast<std::size_t>(slot)];
     victim.kill(SIGKILL);
     const int rc = victim.wait(std::chrono::seconds(30));
     if (rc != 128 + SIGKILL) {
@@ -239,12 +242,13 @@ TEST_P(Chaos, QueueSurvivesRandomKillsOfProducersAndConsumers) {
       "(+%llu committed but not yet recorded at the kill); lost %llu (of which %llu excused: in the hands of a killed "
       "consumer; %llu reads of dead consumers repaired by the ring); %llu uncommitted claims of dead producers repaired; duplicated %llu; out of order %llu; corrupt %llu; "
       "longest block %.1f ms\n",
-      config_name({cfg, 0}).c_str(), static_cast<unsigned long long>(seed), kills, producer_kills, consumer_kills, seconds,
-      static_cast<unsigned long long>(committed), static_cast<unsigned long long>(beyond),
+      config_name({cfg, 0}).c_str(), static_cast<unsigned long long>(seed), kills, producer_kills, consumer_kills,
+      seconds, static_cast<unsigned long long>(committed), static_cast<unsigned long long>(beyond),
       static_cast<unsigned long long>(lost), static_cast<unsigned long long>(lost_excused),
       static_cast<unsigned long long>(reads_lost), static_cast<unsigned long long>(closer->claims_repaired()),
       static_cast<unsigned long long>(ledger->duplicated.load()),
-      static_cast<unsigned long long>(ledger->reordered.load()), static_cast<unsigned long long>(ledger->corrupt.load()),
+      static_cast<unsigned long long>(ledger->reordered.load()),
+      static_cast<unsigned long long>(ledger->corrupt.load()),
       static_cast<double>(ledger->longest_block_ns.load()) / 1e6);
   if (cfg.engine == Engine::spsc) {
     EXPECT_EQ(lost, lost_excused) << "committed messages lost that were not in a killed consumer's hands";
@@ -261,7 +265,8 @@ TEST_P(Chaos, QueueSurvivesRandomKillsOfProducersAndConsumers) {
   EXPECT_GT(committed, 1000u) << "the run moved too little to mean anything";
   // Blocked no longer than the detection window plus 100 ms (the waits
   // include waiting for a killed peer's replacement to start).
-  EXPECT_LE(ledger->longest_block_ns.load(), std::chrono::nanoseconds(kDeadOwnerCheck + std::chrono::milliseconds(100)).count());
+  EXPECT_LE(ledger->longest_block_ns.load(),
+            std::chrono::nanoseconds(kDeadOwnerCheck + std::chrono::milliseconds(100)).count());
   ::munmap(mem, sizeof(Ledger));
 }
 

@@ -47,17 +47,17 @@ using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns
 constexpr std::uint32_t kHolderMark = 1, kWaiterMark = 2;
 
 struct Ledger {
-  std::atomic<std::uint32_t> in_cs;             // who is inside: 0, kHolderMark, kWaiterMark
-  std::atomic<std::uint64_t> violations;        // mutual exclusion broken (see above)
-  std::atomic<std::uint64_t> holder_errors;     // wrong status or depth seen by a holder
-  std::atomic<std::uint64_t> owner_died;        // the waiter's owner_died results
-  std::atomic<std::int64_t> owner_died_at;      // when the last one returned
-  std::atomic<std::int64_t> owner_died_rq_ns;   // the waiter's run-queue delay counter then
-  std::atomic<std::uint64_t> waiter_timeouts;   // acquire(5 s) ran out: a hang
+  std::atomic<std::uint32_t> in_cs;            // who is inside: 0, kHolderMark, kWaiterMark
+  std::atomic<std::uint64_t> violations;       // mutual exclusion broken (see above)
+  std::atomic<std::uint64_t> holder_errors;    // wrong status or depth seen by a holder
+  std::atomic<std::uint64_t> owner_died;       // the waiter's owner_died results
+  std::atomic<std::int64_t> owner_died_at;     // when the last one returned
+  std::atomic<std::int64_t> owner_died_rq_ns;  // the waiter's run-queue delay counter then
+  std::atomic<std::uint64_t> waiter_timeouts;  // acquire(5 s) ran out: a hang
   std::atomic<std::uint64_t> waiter_acquired;
-  std::atomic<std::uint64_t> holder_token;      // pack_owner(current_thread()) of this round's holder
-  std::atomic<std::uint32_t> holder_ready;      // the holder got the lock once
-  std::atomic<std::uint32_t> holding_long;      // the holder is in a long hold (the waiter parks)
+  std::atomic<std::uint64_t> holder_token;  // pack_owner(current_thread()) of this round's holder
+  std::atomic<std::uint32_t> holder_ready;  // the holder got the lock once
+  std::atomic<std::uint32_t> holding_long;  // the holder is in a long hold (the waiter parks)
   std::atomic<std::uint32_t> stop;
 };
 
@@ -198,13 +198,14 @@ void kill_holders_at_random(bool recursive, const char* what) {
   }
   g->stop.store(1);
   EXPECT_EQ(waiter.wait(std::chrono::seconds(120)), 0);
-  std::printf("%s: %llu kills, %llu with the lock held (%llu taken over; %llu of them while the waiter was parked "
-              "behind a 30 ms hold), worst takeover %.1f ms after the kill (%.1f ms before subtracting the waiter's "
-              "run-queue delay), waiter acquired normally %llu times\n",
-              what, static_cast<unsigned long long>(kills), static_cast<unsigned long long>(held_at_death),
-              static_cast<unsigned long long>(takeovers), static_cast<unsigned long long>(long_hold_takeovers),
-              static_cast<double>(worst_ns) / 1e6, static_cast<double>(worst_raw_ns) / 1e6,
-              static_cast<unsigned long long>(g->waiter_acquired.load()));
+  std::printf(
+      "%s: %llu kills, %llu with the lock held (%llu taken over; %llu of them while the waiter was parked "
+      "behind a 30 ms hold), worst takeover %.1f ms after the kill (%.1f ms before subtracting the waiter's "
+      "run-queue delay), waiter acquired normally %llu times\n",
+      what, static_cast<unsigned long long>(kills), static_cast<unsigned long long>(held_at_death),
+      static_cast<unsigned long long>(takeovers), static_cast<unsigned long long>(long_hold_takeovers),
+      static_cast<double>(worst_ns) / 1e6, static_cast<double>(worst_raw_ns) / 1e6,
+      static_cast<unsigned long long>(g->waiter_acquired.load()));
   EXPECT_EQ(g->violations.load(), 0u);
   EXPECT_EQ(g->holder_errors.load(), 0u);
   EXPECT_EQ(g->waiter_timeouts.load(), 0u) << "the waiter hung for 60 s";

@@ -190,13 +190,14 @@ TEST(MpmcRace, PreemptedParticipantsNeverTakeReusedBytesForAHeader) {
     const bool ok = r.total.errors == 0 && r.total.reordered == 0 && exactly_once(r.total) &&
                     r.producer_failures == 0 && r.repaired == 0;
     if (!ok) ++bad_rounds;
-    std::printf("mpmc race round %llu (seed %llu): %llu messages, errors %llu, out of order %llu, exactly once %s, "
-                "producer failures %llu, repairs %llu%s%s\n",
-                static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(seed),
-                static_cast<unsigned long long>(r.total.messages), static_cast<unsigned long long>(r.total.errors),
-                static_cast<unsigned long long>(r.total.reordered), exactly_once(r.total) ? "yes" : "NO",
-                static_cast<unsigned long long>(r.producer_failures), static_cast<unsigned long long>(r.repaired),
-                r.first_bad.empty() ? "" : "; first bad: ", r.first_bad.c_str());
+    std::printf(
+        "mpmc race round %llu (seed %llu): %llu messages, errors %llu, out of order %llu, exactly once %s, "
+        "producer failures %llu, repairs %llu%s%s\n",
+        static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(seed),
+        static_cast<unsigned long long>(r.total.messages), static_cast<unsigned long long>(r.total.errors),
+        static_cast<unsigned long long>(r.total.reordered), exactly_once(r.total) ? "yes" : "NO",
+        static_cast<unsigned long long>(r.producer_failures), static_cast<unsigned long long>(r.repaired),
+        r.first_bad.empty() ? "" : "; first bad: ", r.first_bad.c_str());
     std::fflush(stdout);
     EXPECT_TRUE(ok) << "round " << rounds << " (SHMRING_RACE_SEED=" << seed << ")";
   }

@@ -160,8 +160,7 @@ TEST(SegmentRace, OpenersHammeringANameSeeOnlyPublishedQueues) {
       }
       EXPECT_EQ(c.wait(30s), 0);
     }
-    std::printf("%s: %d creates, %llu opens succeeded\n", shape.what, created,
-                static_cast<unsigned long long>(opened));
+    std::printf("%s: %d creates, %llu opens succeeded\n", shape.what, created, static_cast<unsigned long long>(opened));
     EXPECT_GT(opened, 0u);
   }
 }
@@ -270,12 +269,12 @@ platform::SegmentExpect race_expect(std::chrono::nanoseconds ready_timeout) {
 }
 
 struct RaceLedger {
-  std::atomic<std::uint64_t> holder;      // pid of the creator holding the name, 0: none
-  std::atomic<std::uint64_t> held;        // successful creates
+  std::atomic<std::uint64_t> holder;       // pid of the creator holding the name, 0: none
+  std::atomic<std::uint64_t> held;         // successful creates
   std::atomic<std::uint64_t> two_holders;  // a create succeeded while another holder held the name
-  std::atomic<std::uint64_t> lost_file;   // a holder found the name leading to another file
-  std::atomic<std::uint64_t> bad_unlink;  // a holder's unlink of its own file failed
-  std::atomic<std::uint64_t> bad_create;  // a create failed with something other than exists
+  std::atomic<std::uint64_t> lost_file;    // a holder found the name leading to another file
+  std::atomic<std::uint64_t> bad_unlink;   // a holder's unlink of its own file failed
+  std::atomic<std::uint64_t> bad_create;   // a create failed with something other than exists
   std::atomic<int> stop;
 };
 

@@ -92,7 +92,8 @@ std::string Child::read_line(std::chrono::milliseconds timeout) {
       return line;
     }
     if (out_fd_ < 0) return {};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return {};
     pollfd p{out_fd_, POLLIN, 0};
     const int pr = ::poll(&p, 1, static_cast<int>(left.count()));
@@ -115,7 +116,8 @@ std::string Child::read_all(std::chrono::milliseconds timeout) {
   std::string all;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out_fd_ >= 0 || !buffered_.empty()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     std::string line = read_line(left);
     if (line.empty() && out_fd_ < 0 && buffered_.empty()) break;

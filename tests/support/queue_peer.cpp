@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
       say("error " + q.error().message());
       return 3;
     }
-    const test::RunResult r =
-        test::run_tagged_producer(*q, t, static_cast<std::uint32_t>(std::atoi(argv[7])), std::strtoull(argv[3], nullptr, 10));
+    const test::RunResult r = test::run_tagged_producer(*q, t, static_cast<std::uint32_t>(std::atoi(argv[7])),
+                                                        std::strtoull(argv[3], nullptr, 10));
     say("done " + std::to_string(r.messages) + " " + r.stopped);
     return 0;
   }

@@ -24,18 +24,19 @@ using namespace shmring;
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: shmring_sync_peer lock|rlock NAME HOLD_MS   (acquire, print, hold, release; -1: hold forever)\n"
-               "       shmring_sync_peer sem-acquire NAME TIMEOUT_MS (-1: forever)\n"
-               "       shmring_sync_peer sem-release NAME\n"
-               "       shmring_sync_peer event-wait NAME TIMEOUT_MS  (-1: forever)\n"
-               "       shmring_sync_peer event-set NAME\n"
-               "       shmring_sync_peer cond-wait NAME TIMEOUT_MS   (acquire, wait, print, release; -1: forever)\n"
-               "       shmring_sync_peer cond-notify NAME N          (acquire, notify(N) (-1: all), release)\n"
-               "       shmring_sync_peer barrier-wait NAME ROUNDS TIMEOUT_MS (waits ROUNDS times; -1: forever)\n"
-               "       shmring_sync_peer value-add NAME TIMES        (Value<double>: +1 under its lock, TIMES times)\n"
-               "       shmring_sync_peer array-set NAME INDEX VALUE  (Array<int32_t>: a[INDEX] = VALUE)\n"
-               "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond|barrier NAME (prints the open error or 'ok')\n");
+  std::fprintf(
+      stderr,
+      "usage: shmring_sync_peer lock|rlock NAME HOLD_MS   (acquire, print, hold, release; -1: hold forever)\n"
+      "       shmring_sync_peer sem-acquire NAME TIMEOUT_MS (-1: forever)\n"
+      "       shmring_sync_peer sem-release NAME\n"
+      "       shmring_sync_peer event-wait NAME TIMEOUT_MS  (-1: forever)\n"
+      "       shmring_sync_peer event-set NAME\n"
+      "       shmring_sync_peer cond-wait NAME TIMEOUT_MS   (acquire, wait, print, release; -1: forever)\n"
+      "       shmring_sync_peer cond-notify NAME N          (acquire, notify(N) (-1: all), release)\n"
+      "       shmring_sync_peer barrier-wait NAME ROUNDS TIMEOUT_MS (waits ROUNDS times; -1: forever)\n"
+      "       shmring_sync_peer value-add NAME TIMES        (Value<double>: +1 under its lock, TIMES times)\n"
+      "       shmring_sync_peer array-set NAME INDEX VALUE  (Array<int32_t>: a[INDEX] = VALUE)\n"
+      "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond|barrier NAME (prints the open error or 'ok')\n");
   return 2;
 }
 
@@ -98,8 +99,7 @@ int main(int argc, char** argv) {
       o.ready_timeout = std::chrono::milliseconds(0);
       auto r = Barrier::open(name, {}, o);
       say(r ? std::string("ok") : "error " + std::string(to_string(r.error().code)));
-    }
-    else return usage();
+    } else return usage();
     return 0;
   }
   const char* name = argv[2];

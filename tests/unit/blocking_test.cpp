@@ -50,27 +50,27 @@ struct LateNotifier {
 
 TEST(Blocking, LateNotifyDuringParkingDoesNotLoseTheNextWakeup) {
   for (const BarrierPlan plan : plans()) {
-  SCOPED_TRACE(plan.notifier_light ? "asymmetric" : "fences");
-  Shared s;
-  s.value.store(1);  // value 1 was stored; its notify is late
-  BlockingStats notifier_stats;
-  BlockingStats late_stats;  // the late notify runs on the waiter's thread: its own counters
-  std::thread next([&] {
-    ::usleep(100'000);  // the waiter is asleep by now
-    s.value.store(2, std::memory_order_release);
-    notify(s.park, notifier_stats, plan);
-  });
-  AdaptiveSpin spin;
-  BlockingStats stats;
-  const auto t0 = std::chrono::steady_clock::now();
-  const bool woke = wait_until(
-      s.park, [&] { return s.value.load(std::memory_order_acquire) >= 2; }, platform::Deadline::after(2s), spin, stats,
-      plan, LateNotifier{&s, &late_stats, plan});
-  const auto waited = std::chrono::steady_clock::now() - t0;
-  next.join();
-  EXPECT_TRUE(woke);
-  EXPECT_LT(waited, 1500ms) << "the wait ran into its deadline: the wakeup for value 2 was lost";
-  EXPECT_GE(stats.futex_waits, 1u) << "the waiter should have parked";
+    SCOPED_TRACE(plan.notifier_light ? "asymmetric" : "fences");
+    Shared s;
+    s.value.store(1);  // value 1 was stored; its notify is late
+    BlockingStats notifier_stats;
+    BlockingStats late_stats;  // the late notify runs on the waiter's thread: its own counters
+    std::thread next([&] {
+      ::usleep(100'000);  // the waiter is asleep by now
+      s.value.store(2, std::memory_order_release);
+      notify(s.park, notifier_stats, plan);
+    });
+    AdaptiveSpin spin;
+    BlockingStats stats;
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool woke = wait_until(
+        s.park, [&] { return s.value.load(std::memory_order_acquire) >= 2; }, platform::Deadline::after(2s), spin,
+        stats, plan, LateNotifier{&s, &late_stats, plan});
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    next.join();
+    EXPECT_TRUE(woke);
+    EXPECT_LT(waited, 1500ms) << "the wait ran into its deadline: the wakeup for value 2 was lost";
+    EXPECT_GE(stats.futex_waits, 1u) << "the waiter should have parked";
   }
 }
 
@@ -78,36 +78,36 @@ TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
   // The same at every round of a ping-pong between two threads: the late
   // notify of the previous round lands at the delicate point of every park.
   for (const BarrierPlan plan : plans()) {
-  SCOPED_TRACE(plan.notifier_light ? "asymmetric" : "fences");
-  Shared s;
-  BlockingStats notifier_stats;
-  BlockingStats late_stats;  // the late notify runs on the waiter's thread: its own counters
-  constexpr std::uint64_t kRounds = 200;
-  std::thread producer([&] {
-    for (std::uint64_t i = 1; i <= kRounds; ++i) {
-      ::usleep(500);
-      s.value.store(i, std::memory_order_release);
-      notify(s.park, notifier_stats, plan);
+    SCOPED_TRACE(plan.notifier_light ? "asymmetric" : "fences");
+    Shared s;
+    BlockingStats notifier_stats;
+    BlockingStats late_stats;  // the late notify runs on the waiter's thread: its own counters
+    constexpr std::uint64_t kRounds = 200;
+    std::thread producer([&] {
+      for (std::uint64_t i = 1; i <= kRounds; ++i) {
+        ::usleep(500);
+        s.value.store(i, std::memory_order_release);
+        notify(s.park, notifier_stats, plan);
+      }
+    });
+    AdaptiveSpin spin;
+    BlockingStats stats;
+    // A lost wakeup ends at the deadline, where the predicate is checked once
+    // more and may well be true by then: so a slow wait counts as lost too.
+    std::uint64_t lost = 0;
+    for (std::uint64_t want = 1; want <= kRounds; ++want) {
+      LateNotifier late{&s, &late_stats, plan};
+      const auto t0 = std::chrono::steady_clock::now();
+      const bool woke = wait_until(
+          s.park, [&] { return s.value.load(std::memory_order_acquire) >= want; }, platform::Deadline::after(1s), spin,
+          stats, plan, late);
+      if (!woke || std::chrono::steady_clock::now() - t0 >= 1s) {
+        ++lost;
+        want = s.value.load();
+      }
     }
-  });
-  AdaptiveSpin spin;
-  BlockingStats stats;
-  // A lost wakeup ends at the deadline, where the predicate is checked once
-  // more and may well be true by then: so a slow wait counts as lost too.
-  std::uint64_t lost = 0;
-  for (std::uint64_t want = 1; want <= kRounds; ++want) {
-    LateNotifier late{&s, &late_stats, plan};
-    const auto t0 = std::chrono::steady_clock::now();
-    const bool woke = wait_until(
-        s.park, [&] { return s.value.load(std::memory_order_acquire) >= want; }, platform::Deadline::after(1s), spin,
-        stats, plan, late);
-    if (!woke || std::chrono::steady_clock::now() - t0 >= 1s) {
-      ++lost;
-      want = s.value.load();
-    }
-  }
-  producer.join();
-  EXPECT_EQ(lost, 0u);
+    producer.join();
+    EXPECT_EQ(lost, 0u);
   }
 }
 

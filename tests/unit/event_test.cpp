@@ -23,9 +23,7 @@ namespace {
 
 using namespace test;  // helpers.hpp: Child, UniqueName, kMs, monotonic_ns, or_throw, 10ms
 
-Event create_or_throw(const UniqueName& name) {
-  return or_throw(Event::create(name));
-}
+Event create_or_throw(const UniqueName& name) { return or_throw(Event::create(name)); }
 
 TEST(Event, WaitWithTimeoutOnAClearEventReturnsFalseNoEarlierThanTheTimeout) {
   UniqueName name("event-timeout");
@@ -122,7 +120,7 @@ TEST(Event, AWaiterSeesASetWhoseSetterDiedBeforeWaking) {
     return 0;
   });
   ASSERT_EQ(waiter.read_line(10s), "waiting");
-  ::usleep(100'000);  // let it park
+  ::usleep(100'000);                                                           // let it park
   poke(name.path(), 128 + offsetof(EventLayout, state), std::uint32_t{0b11});  // one set(), flag up
   EXPECT_EQ(waiter.read_line(5s), "set");
   EXPECT_EQ(waiter.wait(10s), 0);

@@ -29,9 +29,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using platform::Deadline;
-using platform::FutexResult;
 using platform::futex_wait;
 using platform::futex_wake;
+using platform::FutexResult;
 using platform::monotonic_ns;
 
 constexpr std::int64_t kSlack = 1'000'000'000;  // loose upper bound on a busy 2-core machine
@@ -89,7 +89,7 @@ class Sigusr1Handler {
  public:
   Sigusr1Handler() {
     g_signals.store(0);
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = &count_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: a blocked system call returns EINTR
@@ -103,7 +103,7 @@ class Sigusr1Handler {
   [[nodiscard]] bool installed() const noexcept { return installed_; }
 
  private:
-  struct sigaction old_{};
+  struct sigaction old_ {};
   bool installed_ = false;
 };
 
@@ -194,7 +194,8 @@ TEST(WaitUntil, SignalNeitherCutsNorStretchesTheDeadline) {
     sent_at.store(monotonic_ns());
     ::pthread_kill(waiter, SIGUSR1);
   });
-  const bool ready = wait_until(park, [] { return false; }, deadline, spin, stats);
+  const bool ready = wait_until(
+      park, [] { return false; }, deadline, spin, stats);
   const std::int64_t end = monotonic_ns();
   sender.join();
   EXPECT_FALSE(ready);
@@ -217,7 +218,8 @@ TEST(WaitUntil, ReturnsTrueAtOnceWhenThePredicateHolds) {
   ParkingLayout park{};
   AdaptiveSpin spin;
   BlockingStats stats;
-  EXPECT_TRUE(wait_until(park, [] { return true; }, Deadline::after(5s), spin, stats));
+  EXPECT_TRUE(wait_until(
+      park, [] { return true; }, Deadline::after(5s), spin, stats));
   EXPECT_EQ(stats.futex_waits, 0u);
   EXPECT_EQ(stats.spin_hits, 1u);
 }
@@ -226,7 +228,8 @@ TEST(WaitUntil, ExpiredDeadlineWithFalsePredicateReturnsFalseWithoutParking) {
   ParkingLayout park{};
   AdaptiveSpin spin;
   BlockingStats stats;
-  EXPECT_FALSE(wait_until(park, [] { return false; }, Deadline::expired(), spin, stats));
+  EXPECT_FALSE(wait_until(
+      park, [] { return false; }, Deadline::expired(), spin, stats));
   EXPECT_EQ(stats.futex_waits, 0u);
   EXPECT_EQ(park.sleeping.load(), 0u);
 }
@@ -245,7 +248,8 @@ TEST(Notify, AStaleSleepingFlagCostsOneWakeCallThenNone) {
   ParkingLayout park{};
   AdaptiveSpin spin;
   BlockingStats waiter_stats;
-  EXPECT_FALSE(wait_until(park, [] { return false; }, Deadline::after(20ms), spin, waiter_stats));
+  EXPECT_FALSE(wait_until(
+      park, [] { return false; }, Deadline::after(20ms), spin, waiter_stats));
   ASSERT_EQ(park.sleeping.load(), 1u);
   BlockingStats stats;
   const std::uint32_t sequence = park.sequence.load();
@@ -289,7 +293,7 @@ TEST(Notify, WakesAWaitUntilInAnotherProcess) {
   EXPECT_EQ(child.wait(10s), 0);
   const std::string waits = child.read_line(1s);
   ASSERT_FALSE(waits.empty());
-  EXPECT_GE(std::stoul(waits), 1u);  // it really parked
+  EXPECT_GE(std::stoul(waits), 1u);             // it really parked
   EXPECT_EQ(shared->park.sleeping.load(), 0u);  // it woke to a true predicate: no new flag
 }
 

@@ -120,7 +120,7 @@ TEST(JoinableQueue, ZeroCopyPutsAndPutsThroughAQueueReferenceAreCounted) {
   ASSERT_EQ(c.status, PutStatus::ok);
   std::memcpy(c.bytes.data(), "abcd", 4);
   q.commit(4);
-  q.commit(4);  // a second commit of the same claim publishes and counts nothing
+  q.commit(4);      // a second commit of the same claim publishes and counts nothing
   Queue& base = q;  // Python's JoinableQueue is a Queue too
   ASSERT_EQ(base.put("efgh"), PutStatus::ok);
   EXPECT_EQ(q.unfinished_tasks(), 2u);

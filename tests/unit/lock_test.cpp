@@ -312,7 +312,7 @@ void blocked_waiter_gets_owner_died_when_a_spawned_holder_is_killed(const char* 
   ASSERT_EQ(peer.read_line().rfind("acquired", 0), 0u);
   std::int64_t killed_at = 0, rq_before = 0;
   std::thread killer([&] {
-    std::this_thread::sleep_for(150ms);  // the waiter below is parked by then
+    std::this_thread::sleep_for(150ms);              // the waiter below is parked by then
     rq_before = test::runqueue_wait_ns(::getpid());  // the main thread's run-queue delay
     killed_at = monotonic_ns();
     peer.kill(SIGKILL);

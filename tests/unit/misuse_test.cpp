@@ -91,20 +91,20 @@ class Checks {
     (ck).trail(#call);                \
     (ck).status(#call, (call), want); \
   } while (0)
-#define MISUSE_TRUE(ck, cond)  \
-  do {                         \
-    (ck).trail(#cond);         \
+#define MISUSE_TRUE(ck, cond)   \
+  do {                          \
+    (ck).trail(#cond);          \
     (ck).expect((cond), #cond); \
   } while (0)
-#define MISUSE_THROWS(ck, expr, Exception)     \
-  do {                                         \
-    (ck).trail(#expr);                         \
-    bool thrown = false;                       \
-    try {                                      \
-      (void)(expr);                            \
-    } catch (const Exception&) {               \
-      thrown = true;                           \
-    }                                          \
+#define MISUSE_THROWS(ck, expr, Exception)            \
+  do {                                                \
+    (ck).trail(#expr);                                \
+    bool thrown = false;                              \
+    try {                                             \
+      (void)(expr);                                   \
+    } catch (const Exception&) {                      \
+      thrown = true;                                  \
+    }                                                 \
     (ck).expect(thrown, #expr " throws " #Exception); \
   } while (0)
 
@@ -145,7 +145,7 @@ void in_child(const std::string& what, const std::function<void(Checks&)>& body,
 }
 
 bool file_exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 
@@ -609,7 +609,7 @@ TEST(MisuseDoubleClaim, FixedSizeInlinePutIsOffOnlyWhileAClaimIsOpen) {
   o.engine = Engine::spsc;
   o.message_size = 8;
   HotPeek q(or_throw(Queue::create(name, o)));
-  EXPECT_FALSE(q.inline_put_on());  // no role yet
+  EXPECT_FALSE(q.inline_put_on());                                        // no role yet
   ASSERT_EQ(q.put(std::string_view("first..."), nowait), PutStatus::ok);  // the slow path takes the role
   EXPECT_TRUE(q.inline_put_on());
   const PutClaim c = q.claim(8, nowait);
@@ -857,7 +857,7 @@ TEST(MisuseArguments, ZeroAndMaximalSizesGiveStatusesOrErrors) {
   EXPECT_FALSE(Queue::create(name, o).has_value());
   {
     QueueOptions tiny;
-    tiny.capacity_bytes = 0;  // rounds up to the smallest ring
+    tiny.capacity_bytes = 0;                                  // rounds up to the smallest ring
     tiny.maxsize = std::numeric_limits<std::int64_t>::min();  // <= 0: no message limit
     auto q = Queue::create(name, tiny);
     ASSERT_TRUE(q.has_value()) << q.error().message();

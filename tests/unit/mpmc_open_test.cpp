@@ -75,14 +75,11 @@ TEST(MpmcOpen, DamagedConfigAndPositionsFailAtOpen) {
   EXPECT_EQ(damaged([](const std::string& f) { poke<std::uint32_t>(f, kEngine, 7); }), Errc::corrupt);
   EXPECT_EQ(damaged([](const std::string& f) { poke<std::uint64_t>(f, kChunk, 3); }), Errc::bad_size);
   EXPECT_EQ(damaged([](const std::string& f) { poke<std::uint64_t>(f, kChunk, kCapacity); }), Errc::bad_size);
-  EXPECT_EQ(damaged([](const std::string& f) {
-              poke<std::uint64_t>(f, kReleased, peek<std::uint64_t>(f, kHead) + 16);
-            }),
-            Errc::corrupt)
+  EXPECT_EQ(
+      damaged([](const std::string& f) { poke<std::uint64_t>(f, kReleased, peek<std::uint64_t>(f, kHead) + 16); }),
+      Errc::corrupt)
       << "released past head";
-  EXPECT_EQ(damaged([](const std::string& f) {
-              poke<std::uint64_t>(f, kHead, peek<std::uint64_t>(f, kTail) + 16);
-            }),
+  EXPECT_EQ(damaged([](const std::string& f) { poke<std::uint64_t>(f, kHead, peek<std::uint64_t>(f, kTail) + 16); }),
             Errc::corrupt)
       << "head past tail";
   EXPECT_EQ(damaged([](const std::string& f) {
@@ -170,16 +167,17 @@ TEST(MpmcOpen, DamagedOnDemandFrontiersMakeNowaitCallsReturnNotSpin) {
   // A tail 1 MiB below 2^64 (head and released a ring below it): the chunk
   // rounding of the target wrapped to 0, "backed", and claim looped.
   // (After open: open checks the header at the tail.)
-  EXPECT_EQ(after_damage(Engine::mpmc, [](const std::string&) {},
-                         [](Queue& q) {
-                           const std::string& f = q.path();
-                           poke<std::uint64_t>(f, kReleased, 0 - kBig - 16);
-                           poke<std::uint64_t>(f, kHead, 0 - kBig - 16);
-                           poke<std::uint64_t>(f, kTail, 0 - (1u << 20));
-                           poke<std::uint64_t>(f, kBackedEnd, 1u << 20);
-                           poke<std::uint64_t>(f, kUnbackedBelow, 0);
-                           return std::string("put ") + to_string(q.put_nowait("x"));
-                         }),
+  EXPECT_EQ(after_damage(
+                Engine::mpmc, [](const std::string&) {},
+                [](Queue& q) {
+                  const std::string& f = q.path();
+                  poke<std::uint64_t>(f, kReleased, 0 - kBig - 16);
+                  poke<std::uint64_t>(f, kHead, 0 - kBig - 16);
+                  poke<std::uint64_t>(f, kTail, 0 - (1u << 20));
+                  poke<std::uint64_t>(f, kBackedEnd, 1u << 20);
+                  poke<std::uint64_t>(f, kUnbackedBelow, 0);
+                  return std::string("put ") + to_string(q.put_nowait("x"));
+                }),
             "put corrupt");
   // Positions at 2^62 and frontiers at 0: the get's return of chunks walked
   // 2^42 chunks (a hole punched each), the put's reservation as many.
@@ -195,12 +193,12 @@ TEST(MpmcOpen, DamagedOnDemandFrontiersMakeNowaitCallsReturnNotSpin) {
   EXPECT_EQ(after_damage(Engine::spsc, spsc_far, put), "put corrupt");
   // The lock word naming a live process (here: the one asking) was waited
   // on forever; after a second of it, corrupt.
-  EXPECT_EQ(after_damage(Engine::mpmc, [](const std::string& f) { poke<std::uint64_t>(f, kBackedEnd, 0); },
-                         [](Queue& q) {
-                           test::poke<std::uint64_t>(q.path(), kBackingLock,
-                                                     platform::pack_owner(platform::current_process()));
-                           return std::string("put ") + to_string(q.put_nowait("x"));
-                         }),
+  EXPECT_EQ(after_damage(
+                Engine::mpmc, [](const std::string& f) { poke<std::uint64_t>(f, kBackedEnd, 0); },
+                [](Queue& q) {
+                  test::poke<std::uint64_t>(q.path(), kBackingLock, platform::pack_owner(platform::current_process()));
+                  return std::string("put ") + to_string(q.put_nowait("x"));
+                }),
             "put corrupt");
 }
 

@@ -94,15 +94,15 @@ TEST(MpmcQueue, ProducersAndConsumersStartedAsSeparateExecutablesShareOneQueueBy
     consumers.push_back(test::spawn(test::queue_peer_path(), {"consume-tagged", name.str(), seed, lo, hi}));
   }
   for (int i = 0; i < 3; ++i) {
-    producers.push_back(test::spawn(test::queue_peer_path(), {"produce-tagged", name.str(), std::to_string(kEach),
-                                                              seed, lo, hi, std::to_string(i)}));
+    producers.push_back(test::spawn(test::queue_peer_path(), {"produce-tagged", name.str(), std::to_string(kEach), seed,
+                                                              lo, hi, std::to_string(i)}));
   }
   for (Child& p : producers) EXPECT_EQ(p.read_line(std::chrono::seconds(120)), "done " + std::to_string(kEach) + " ok");
   const Tally total = finish(q, producers, consumers);
   EXPECT_EQ(total.errors, 0u) << "first bad: producer " << (total.first_bad_tag >> test::kTagShift) << " index "
                               << (total.first_bad_tag & ((std::uint64_t{1} << test::kTagShift) - 1)) << ", "
-                              << total.first_bad_size << " bytes (expected "
-                              << kTraffic.size_of(total.first_bad_tag) << ")";
+                              << total.first_bad_size << " bytes (expected " << kTraffic.size_of(total.first_bad_tag)
+                              << ")";
   EXPECT_EQ(total.reordered, 0u);
   EXPECT_TRUE(test::exactly_once(total, 3, kEach));
   EXPECT_EQ(q.claims_repaired(), 0u);
@@ -176,7 +176,7 @@ TEST(MpmcQueue, CloseWakesEveryBlockedGetterAndPutterAtOnce) {
   }
   for (Child& w : waiters) ASSERT_EQ(w.read_line(), "ready");
   platform::sleep_until_ns(platform::monotonic_ns() + 300 * test::kMs);  // all parked by now
-  ASSERT_EQ(g.put_nowait("one"), PutStatus::ok);                        // wakes exactly one getter
+  ASSERT_EQ(g.put_nowait("one"), PutStatus::ok);                         // wakes exactly one getter
   platform::sleep_until_ns(platform::monotonic_ns() + 200 * test::kMs);
   EXPECT_EQ(g.qsize(), 0u) << "one getter took it";
   const std::int64_t closed_at = platform::monotonic_ns();
@@ -220,8 +220,8 @@ TEST(MpmcQueue, MoreHandlesThanParticipantSlotsAreRefusedUntilOneLetsGo) {
 // cleared by the producer it blocks. Set up by writing the hazard word of a
 // forked child's participant slot directly, as a child stopped at that
 // instruction would have left it.
-constexpr std::uint64_t kParticipantsAt = sizeof(platform::SegmentHeaderLayout) + offsetof(QueueLayout, mpmc) +
-                                          offsetof(MpmcRingLayout, participants);
+constexpr std::uint64_t kParticipantsAt =
+    sizeof(platform::SegmentHeaderLayout) + offsetof(QueueLayout, mpmc) + offsetof(MpmcRingLayout, participants);
 std::uint64_t participant_at(std::uint32_t index) { return kParticipantsAt + index * sizeof(MpmcParticipantLayout); }
 
 // The participant slot of process `pid` (its owner token names it).

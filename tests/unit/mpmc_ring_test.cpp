@@ -306,7 +306,7 @@ TEST_F(MpmcFixture, FourProducersFourConsumersEveryMessageExactlyOnceInProducerO
   std::atomic<std::uint64_t> taken{0};
   std::vector<std::vector<std::uint64_t>> seen(kConsumers, std::vector<std::uint64_t>(kProducers, 0));
   // 32-bit counters: byte-wide atomic RMWs are libatomic calls on riscv64.
-  std::unique_ptr<std::atomic<std::uint32_t>[]> got(new std::atomic<std::uint32_t>[kProducers * kPerProducer]{});
+  std::unique_ptr<std::atomic<std::uint32_t>[]> got(new std::atomic<std::uint32_t>[kProducers * kPerProducer] {});
   std::atomic<bool> order_ok{true};
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < kProducers; ++i) {

@@ -80,7 +80,8 @@ std::string message(std::uint64_t round, std::size_t length) {
 void ping_pong(Connection& a, int rounds, std::uint64_t seed, std::size_t min_length, std::size_t spread) {
   std::mt19937_64 rng(seed);
   for (int i = 0; i < rounds; ++i) {
-    const std::string ping = message(static_cast<std::uint64_t>(i), min_length + static_cast<std::size_t>(rng() % spread));
+    const std::string ping =
+        message(static_cast<std::uint64_t>(i), min_length + static_cast<std::size_t>(rng() % spread));
     ASSERT_EQ(a.send(ping), ConnStatus::ok);
     ConnMessage m = a.recv(10s);
     ASSERT_EQ(m.status, ConnStatus::ok) << to_string(m.status) << " in round " << i;
@@ -103,7 +104,7 @@ TEST(Pipe, DuplexConversationWithForkedChildChecksEveryByte) {
   });
   ASSERT_NO_FATAL_FAILURE(ping_pong(p.a, kRounds, 7, 8, 3000));
   EXPECT_FALSE(p.b.attached());  // the parent never used its copy of b
-  p.a.close();                     // the child's recv drains, then sees EOF
+  p.a.close();                   // the child's recv drains, then sees EOF
   EXPECT_EQ(child.wait(), 0);
 }
 
@@ -333,8 +334,8 @@ TEST(Pipe, ReaderGetsClosedWithin100msOfTheWritersSigkill) {
     EXPECT_LT(adjusted, bound) << "round " << round;
     EXPECT_LT(raw, 10'000 * kMs) << "round " << round << ": a hang, whatever the scheduler did";
   }
-  std::printf("worst: %.2f ms after the kill, %.2f ms without run-queue delay\n",
-              static_cast<double>(worst_raw) / 1e6, static_cast<double>(worst_adjusted) / 1e6);
+  std::printf("worst: %.2f ms after the kill, %.2f ms without run-queue delay\n", static_cast<double>(worst_raw) / 1e6,
+              static_cast<double>(worst_adjusted) / 1e6);
 }
 
 TEST(Pipe, AStoppedWriterIsNotDead) {
@@ -655,15 +656,15 @@ TEST(PipeOpen, DamagedConfigFailsWithAClearError) {
   const std::uint64_t off1 = off0 + sizeof(std::uint64_t);
   const std::uint64_t duplex = kConfig + offsetof(PipeConfigLayout, duplex);
   const std::uint64_t barriers = kConfig + offsetof(PipeConfigLayout, barriers);
-  EXPECT_TRUE(field(cap, std::uint64_t{5000}, Errc::bad_size));       // not a power of two
-  EXPECT_TRUE(field(cap, std::uint64_t{1} << 20, Errc::bad_size));    // larger than the file
+  EXPECT_TRUE(field(cap, std::uint64_t{5000}, Errc::bad_size));     // not a power of two
+  EXPECT_TRUE(field(cap, std::uint64_t{1} << 20, Errc::bad_size));  // larger than the file
   EXPECT_TRUE(field(cap, std::uint64_t{0}, Errc::bad_size));
   EXPECT_TRUE(field(maxmsg, std::uint64_t{0}, Errc::bad_size));
-  EXPECT_TRUE(field(maxmsg, std::uint64_t{4096}, Errc::bad_size));    // more than half the ring
-  EXPECT_TRUE(field(off0, std::uint64_t{0}, Errc::bad_size));         // duplex without direction 0
+  EXPECT_TRUE(field(maxmsg, std::uint64_t{4096}, Errc::bad_size));  // more than half the ring
+  EXPECT_TRUE(field(off0, std::uint64_t{0}, Errc::bad_size));       // duplex without direction 0
   EXPECT_TRUE(field(off1, std::uint64_t{1} << 40, Errc::bad_size));
   EXPECT_TRUE(field(duplex, std::uint32_t{7}, Errc::corrupt));
-  EXPECT_TRUE(field(duplex, std::uint32_t{0}, Errc::bad_size));       // one-way, yet direction 0 has bytes
+  EXPECT_TRUE(field(duplex, std::uint32_t{0}, Errc::bad_size));  // one-way, yet direction 0 has bytes
   EXPECT_TRUE(field(barriers, std::uint32_t{9}, Errc::corrupt));
   const std::uint64_t closed = kPayload + offsetof(PipeLayout, control) + offsetof(PipeControlLayout, closed);
   EXPECT_TRUE(field(closed, std::uint32_t{5}, Errc::corrupt));
@@ -676,8 +677,7 @@ TEST(PipeOpen, DamagedRingPositionsFailWithCorrupt) {
     const std::uint64_t head = ring + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, head);
     const std::uint64_t got = ring + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, get_count);
     const auto field = [](std::uint64_t offset, std::uint64_t value) {
-      return edited_pipe_fails_with([&](const std::string& path) { test::poke(path, offset, value); },
-                                    Errc::corrupt);
+      return edited_pipe_fails_with([&](const std::string& path) { test::poke(path, offset, value); }, Errc::corrupt);
     };
     EXPECT_TRUE(field(tail, 1u << 20)) << "direction " << d;  // beyond head + capacity
     EXPECT_TRUE(field(tail, 12)) << "direction " << d;        // misaligned

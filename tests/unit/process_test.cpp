@@ -145,7 +145,8 @@ TEST(Process, PidZeroIsDead) { EXPECT_EQ(liveness(ProcessId{0, 12345}), Liveness
 
 TEST(Process, StoppedChildIsAlive) {
   test::Child child = sleeping_child();
-  const ProcessId id{static_cast<std::uint32_t>(child.pid()), process_start_time(static_cast<std::uint32_t>(child.pid()))};
+  const ProcessId id{static_cast<std::uint32_t>(child.pid()),
+                     process_start_time(static_cast<std::uint32_t>(child.pid()))};
   ASSERT_NE(id.start_time, 0u);
   child.kill(SIGSTOP);
   int status = 0;

@@ -434,9 +434,9 @@ testing::AssertionResult damage_fails_open_with(std::uint64_t field, T value, Er
 
 TEST(QueueFixed, DamagedShapeOrPositionsFailToOpen) {
   EXPECT_TRUE(damage_fails_open_with(kCapacityField, std::uint64_t{16 * 64 + 1}, Errc::bad_size));  // not a multiple
-  EXPECT_TRUE(damage_fails_open_with(kCapacityField, std::uint64_t{12 * 64}, Errc::bad_size));  // 12 slots
-  EXPECT_TRUE(damage_fails_open_with(kCapacityField, std::uint64_t{64}, Errc::bad_size));       // 1 slot
-  EXPECT_TRUE(damage_fails_open_with(kCapacityField, std::uint64_t{32 * 64}, Errc::bad_size));  // beyond the file
+  EXPECT_TRUE(damage_fails_open_with(kCapacityField, std::uint64_t{12 * 64}, Errc::bad_size));      // 12 slots
+  EXPECT_TRUE(damage_fails_open_with(kCapacityField, std::uint64_t{64}, Errc::bad_size));           // 1 slot
+  EXPECT_TRUE(damage_fails_open_with(kCapacityField, std::uint64_t{32 * 64}, Errc::bad_size));      // beyond the file
   EXPECT_TRUE(damage_fails_open_with(kMaxMessageField, std::uint64_t{0}, Errc::bad_size));
   EXPECT_TRUE(damage_fails_open_with(kChunkField, std::uint64_t{4096}, Errc::bad_size));
   EXPECT_TRUE(damage_fails_open_with(kHeadField, std::uint64_t{4}, Errc::corrupt));   // head past tail (3)
@@ -477,7 +477,7 @@ TEST(QueueFixed, AParkedGetSeesAMessageWhoseProducerDiedBeforeWaking) {
     return 0;
   });
   ASSERT_EQ(getter.read_line(10s), "waiting");
-  ::usleep(100'000);  // let it park
+  ::usleep(100'000);                                                           // let it park
   poke(name.path(), queue_at(name) + sizeof(QueueLayout), std::uint64_t{77});  // slot 0
   poke(name.path(), queue_at(name) + kTailField, std::uint64_t{1});
   EXPECT_EQ(getter.read_line(5s), "ok 77");

@@ -323,9 +323,7 @@ TEST(QueueOpen, UnpublishedStateFailsWithNotReady) {
 
 TEST(QueueOpen, PayloadSizeLargerThanTheFileFailsWithBadSize) {
   EXPECT_TRUE(edited_queue_fails_with(
-      [](FileEditor& f) {
-        f.write(kHeaderPayloadSize, f.read<std::uint64_t>(kHeaderPayloadSize) + 128);
-      },
+      [](FileEditor& f) { f.write(kHeaderPayloadSize, f.read<std::uint64_t>(kHeaderPayloadSize) + 128); },
       Errc::bad_size));
   EXPECT_TRUE(damaged_header_fails_with(kHeaderPayloadSize, ~std::uint64_t{0}, Errc::bad_size));
 }
@@ -342,25 +340,20 @@ TEST(QueueOpen, PayloadSizeSmallerThanTheRingFailsWithBadSize) {
 
 TEST(QueueOpen, FileSizeFieldLargerThanTheFileFailsWithTruncated) {
   EXPECT_TRUE(edited_queue_fails_with(
-      [](FileEditor& f) {
-        f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) + 4096);
-      },
-      Errc::truncated));
+      [](FileEditor& f) { f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) + 4096); }, Errc::truncated));
 }
 
 TEST(QueueOpen, FileSizeFieldSmallerThanTheFileFailsWithBadSize) {
   EXPECT_TRUE(edited_queue_fails_with(
-      [](FileEditor& f) {
-        f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) - 128);
-      },
-      Errc::bad_size));
+      [](FileEditor& f) { f.write(kHeaderFileSize, f.read<std::uint64_t>(kHeaderFileSize) - 128); }, Errc::bad_size));
 }
 
 TEST(QueueOpen, DamagedPayloadOffsetFailsWithBadSize) {
   EXPECT_TRUE(damaged_header_fails_with(kHeaderPayloadOffset, std::uint64_t{0}, Errc::bad_size));
   EXPECT_TRUE(damaged_header_fails_with(kHeaderPayloadOffset, std::uint64_t{136}, Errc::bad_size));
   EXPECT_TRUE(damaged_header_fails_with(kHeaderPayloadOffset, std::uint64_t{1} << 40, Errc::bad_size));
-  EXPECT_TRUE(damaged_header_fails_with(kHeaderPayloadOffset, std::uint64_t{256}, Errc::bad_size));  // payload past the end
+  EXPECT_TRUE(
+      damaged_header_fails_with(kHeaderPayloadOffset, std::uint64_t{256}, Errc::bad_size));  // payload past the end
 }
 
 // ---- the queue's configuration --------------------------------------------------
@@ -402,10 +395,7 @@ TEST(QueueOpen, DamagedDataOffsetFailsWithBadSize) {
 
 TEST(QueueOpen, HeadBeyondTailFailsWithCorrupt) {
   EXPECT_TRUE(edited_queue_fails_with(
-      [](FileEditor& f) {
-        f.write_queue(kHeadField, f.read_queue<std::uint64_t>(kTailField) + 8);
-      },
-      Errc::corrupt));
+      [](FileEditor& f) { f.write_queue(kHeadField, f.read_queue<std::uint64_t>(kTailField) + 8); }, Errc::corrupt));
 }
 
 TEST(QueueOpen, TailMoreThanACapacityAheadOfHeadFailsWithCorrupt) {
@@ -700,7 +690,7 @@ TEST(QueueOpen, UnlinkRemovesOnlyAQueue) {
   EXPECT_TRUE(JoinableQueue::open(joinable_name));
   EXPECT_TRUE(Connection::open(pipe_name, End::a));
   EXPECT_TRUE(Queue::open(queue_name));
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(plain_name.path().c_str(), &st), 0);
 
   EXPECT_TRUE(Queue::unlink(queue_name));
@@ -730,7 +720,7 @@ TEST(QueueOpen, CreateUnderAFileSizeLimitFailsWithNoSpaceAndLeavesNoFile) {
     return q.error().code == Errc::no_space ? 0 : 12;
   });
   EXPECT_EQ(child.wait(10s), 0);
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(::lstat(name.path().c_str(), &st), 0);
   EXPECT_TRUE(Queue::create(name, {.capacity_bytes = kCapacity}));
 }

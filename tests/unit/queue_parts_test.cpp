@@ -54,7 +54,7 @@ TEST(RoleSlot, GiveBackLeavesAnotherHoldersWord) {
   });
   ASSERT_EQ(child.read_line(), "took");
   EXPECT_FALSE(detail::take_role_slot(w.word, me));  // a live process holds it
-  detail::give_back_role_slot(w.word, me);            // not ours: unchanged
+  detail::give_back_role_slot(w.word, me);           // not ours: unchanged
   EXPECT_NE(w.word.load(), 0u);
   child.kill(SIGKILL);
   child.wait();
@@ -159,7 +159,7 @@ TEST(ParticipantWatch, AnotherBlockerOrNoneStartsOver) {
   std::this_thread::sleep_for(kDeadOwnerCheck + 2ms);
   EXPECT_FALSE(watch.due({3, 8192}));  // moved on: progress, a new window
   std::this_thread::sleep_for(kDeadOwnerCheck + 2ms);
-  EXPECT_FALSE(watch.due({}));         // nobody blocks us: reset
+  EXPECT_FALSE(watch.due({}));  // nobody blocks us: reset
   EXPECT_FALSE(watch.due({3, 8192}));
 }
 
@@ -167,7 +167,8 @@ TEST(ParticipantWatch, AnotherBlockerOrNoneStartsOver) {
 
 struct Tasks {
   UniqueName name{"tasks"};
-  platform::Segment seg = or_throw(platform::Segment::create(name, {.kind = 0x7e57, .payload_size = sizeof(QueueLayout)}));
+  platform::Segment seg =
+      or_throw(platform::Segment::create(name, {.kind = 0x7e57, .payload_size = sizeof(QueueLayout)}));
   QueueLayout& layout = *new (seg.payload()) QueueLayout{};
   BlockingStats stats;
 };

@@ -250,8 +250,8 @@ TEST(QueueMaxsize, NonPositiveMaxsizeLimitsOnlyByBytes) {
   ASSERT_EQ(producer.wait(), 0);
   // The ring's bytes, in records of 8 payload bytes; the MPMC ring keeps
   // one header's room for the record after the last.
-  const std::uint64_t fit = q.engine() == Engine::spsc ? 4096 / record_size(8)
-                                                       : (4096 - MpmcRing::kHeader) / MpmcRing::record_bytes(8);
+  const std::uint64_t fit =
+      q.engine() == Engine::spsc ? 4096 / record_size(8) : (4096 - MpmcRing::kHeader) / MpmcRing::record_bytes(8);
   EXPECT_EQ(n, std::to_string(fit));
   EXPECT_EQ(q.qsize(), std::stoul(n));
   EXPECT_TRUE(q.full());

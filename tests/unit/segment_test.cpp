@@ -67,12 +67,12 @@ SegmentExpect expect(std::chrono::nanoseconds ready_timeout = 0ns) {
 }
 
 bool exists_no_follow(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
 struct stat lstat_of(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) st.st_mode = 0;
   return st;
 }
@@ -760,7 +760,7 @@ TEST(Segment, UnlinkRefusesWhatIsNotASegmentAndLeavesItUntouched) {
   ASSERT_EQ(::symlink(text.c_str(), link.c_str()), 0);
 
   const std::vector<std::pair<std::string, Errc>> cases = {
-      {text, Errc::bad_magic},           {empty, Errc::empty_file}, {short_file, Errc::truncated},
+      {text, Errc::bad_magic},          {empty, Errc::empty_file}, {short_file, Errc::truncated},
       {subdir, Errc::not_regular_file}, {link, Errc::is_symlink},
   };
   for (const auto& [path, code] : cases) {

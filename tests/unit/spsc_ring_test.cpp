@@ -276,7 +276,7 @@ TEST_F(RingFixture, NewProducerOfAnEmptyRingContinuesFromTheConsumersCount) {
 }
 
 TEST_F(RingFixture, PopWithoutAViewAndCommitWithoutAClaimDoNothing) {
-  consumer.pop();  // nothing was read
+  consumer.pop();      // nothing was read
   producer.commit(8);  // nothing was claimed
   EXPECT_EQ(layout.consumer.get_count.load(), 0u);
   EXPECT_EQ(layout.producer.tail.load(), 0u);

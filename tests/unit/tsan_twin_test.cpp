@@ -163,8 +163,8 @@ TEST_P(TsanTwin, MpmcTwoProducerAndTwoConsumerThreadsEachWithItsOwnMappingDelive
   // Each consumer records what it got; a consumer sees one producer's
   // messages in that producer's order (the ring is FIFO and one consumer
   // reads in ring order), and together they see each exactly once.
-  std::vector<std::vector<std::vector<std::uint64_t>>> got(
-      kConsumers, std::vector<std::vector<std::uint64_t>>(kProducers));
+  std::vector<std::vector<std::vector<std::uint64_t>>> got(kConsumers,
+                                                           std::vector<std::vector<std::uint64_t>>(kProducers));
   std::vector<std::uint64_t> bad(kConsumers, 0);
   std::vector<std::thread> readers;
   for (std::uint32_t c = 0; c < kConsumers; ++c) {

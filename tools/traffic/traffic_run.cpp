@@ -141,7 +141,10 @@ Tally Tally::from_line(const std::string& line) {
   std::istringstream in(line);
   std::string word, stopped;
   in >> word >> r.messages >> r.errors >> r.reordered >> stopped >> r.first_bad_tag >> r.first_bad_size;
-  r.stopped = word != "tally" || !in ? "unreadable tally line" : stopped == "closed" ? "closed" : stopped == "empty" ? "empty" : "other";
+  r.stopped = word != "tally" || !in ? "unreadable tally line"
+              : stopped == "closed"  ? "closed"
+              : stopped == "empty"   ? "empty"
+                                     : "other";
   for (std::uint32_t p = 0; p < kMaxTagged; ++p) in >> r.count[p] >> r.sum[p] >> r.sum_squares[p];
   if (!in) r.stopped = "unreadable tally line";
   return r;

@@ -16,11 +16,11 @@ namespace shmring::test {
 struct RunResult {
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
-  std::uint64_t errors = 0;          // consumer: wrong order, size or content
-  std::uint64_t first_bad_seq = 0;   // consumer: the first message that failed its check
+  std::uint64_t errors = 0;         // consumer: wrong order, size or content
+  std::uint64_t first_bad_seq = 0;  // consumer: the first message that failed its check
   std::uint64_t checksum = 0;
   std::int64_t elapsed_ns = 0;
-  const char* stopped = "ok";        // the status that ended the run early, if any
+  const char* stopped = "ok";  // the status that ended the run early, if any
 };
 
 using Progress = std::function<void(std::uint64_t done)>;
@@ -44,9 +44,9 @@ RunResult run_tagged_producer(Queue& q, const Traffic& t, std::uint32_t id, std:
 inline constexpr std::uint32_t kMaxTagged = 16;
 struct Tally {
   std::uint64_t messages = 0;
-  std::uint64_t errors = 0;     // size/content/tag check failed
-  std::uint64_t reordered = 0;  // an index not above the last one seen from its producer
-  std::uint64_t first_bad_tag = 0;   // the first message that failed its check: its tag and size
+  std::uint64_t errors = 0;         // size/content/tag check failed
+  std::uint64_t reordered = 0;      // an index not above the last one seen from its producer
+  std::uint64_t first_bad_tag = 0;  // the first message that failed its check: its tag and size
   std::uint64_t first_bad_size = 0;
   std::uint64_t count[kMaxTagged] = {};
   std::uint64_t sum[kMaxTagged] = {};

@@ -89,8 +89,7 @@ std::uint32_t await_slot(WaiterSlotLayout& s, platform::Deadline deadline) noexc
       // Give up — unless a signal got in first, which we then report. Exactly
       // one of this CAS and the signaller's succeeds.
       // SYNC(slot): acquire on failure — we then read the outcome.
-      if (s.state.compare_exchange_strong(cur, kSlotTimedOut, std::memory_order_acquire,
-                                          std::memory_order_acquire)) {
+      if (s.state.compare_exchange_strong(cur, kSlotTimedOut, std::memory_order_acquire, std::memory_order_acquire)) {
         return kSlotTimedOut;
       }
       continue;
@@ -103,8 +102,7 @@ std::uint32_t await_slot(WaiterSlotLayout& s, platform::Deadline deadline) noexc
       // (-Winvalid-memory-model, an error under -Werror once the sanitizer
       // builds inline it), so success is acquire too: this is the path that
       // is about to sleep, one CAS's ordering costs nothing here.
-      if (!s.state.compare_exchange_strong(cur, kSlotSleeping, std::memory_order_acquire,
-                                           std::memory_order_acquire)) {
+      if (!s.state.compare_exchange_strong(cur, kSlotSleeping, std::memory_order_acquire, std::memory_order_acquire)) {
         continue;
       }
       cur = kSlotSleeping;

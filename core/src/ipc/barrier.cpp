@@ -11,7 +11,6 @@ using platform::Deadline;
 
 namespace {
 
-
 // Every field of the layout below changes under the internal lock; relaxed
 // accesses inside it are ordered by its acquire/release. Observers outside
 // it (n_waiting, broken, generation) read relaxed snapshots.
@@ -80,7 +79,7 @@ std::uint32_t await_generation(BarrierLayout& b, std::uint32_t slot, Deadline de
   // that came first has stored the outcome into our slot.
   lock_barrier(b, me);
   outcome = s.state.load(std::memory_order_relaxed);  // relaxed: written under the lock we hold
-  if (outcome == kSlotTimedOut) break_barrier(b);   // our generation is still on: our timeout breaks it
+  if (outcome == kSlotTimedOut) break_barrier(b);     // our generation is still on: our timeout breaks it
   detail::free_slot(b.waiters, slot);
   detail::release_owner(b.lock);
   return outcome;
@@ -108,7 +107,8 @@ void BarrierRef::initialize(BarrierLayout& layout, std::uint32_t parties) noexce
 
 // A null b_: a moved-from or default-constructed handle (barrier.hpp).
 BarrierResult BarrierRef::wait(Wait wait) {
-  if (b_ == nullptr) [[unlikely]] return {BarrierStatus::handle_closed, 0};
+  if (b_ == nullptr) [[unlikely]]
+    return {BarrierStatus::handle_closed, 0};
   BarrierLayout& b = *b_;
   // The deadline starts with the call; taking the internal lock counts against it.
   const Deadline deadline = wait.is_nowait() ? Deadline::expired() : wait.deadline();
@@ -142,7 +142,8 @@ BarrierResult BarrierRef::wait(Wait wait) {
 }
 
 void BarrierRef::reset() noexcept {
-  if (b_ == nullptr) [[unlikely]] return;
+  if (b_ == nullptr) [[unlikely]]
+    return;
   BarrierLayout& b = *b_;
   lock_barrier(b, detail::my_token());
   const std::uint64_t g = b.generation.load(std::memory_order_relaxed);
@@ -154,7 +155,8 @@ void BarrierRef::reset() noexcept {
 }
 
 void BarrierRef::abort() noexcept {
-  if (b_ == nullptr) [[unlikely]] return;
+  if (b_ == nullptr) [[unlikely]]
+    return;
   BarrierLayout& b = *b_;
   lock_barrier(b, detail::my_token());
   break_barrier(b);

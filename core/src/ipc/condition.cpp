@@ -10,9 +10,7 @@ using platform::Deadline;
 
 namespace {
 
-[[nodiscard]] bool is_waiting(std::uint32_t state) noexcept {
-  return state == kSlotWaiting || state == kSlotSleeping;
-}
+[[nodiscard]] bool is_waiting(std::uint32_t state) noexcept { return state == kSlotWaiting || state == kSlotSleeping; }
 }  // namespace
 
 const char* to_string(ConditionStatus s) noexcept {
@@ -29,12 +27,14 @@ const char* to_string(ConditionStatus s) noexcept {
 
 // A null c_ or l_: a moved-from or default-constructed handle (condition.hpp).
 AcquireStatus ConditionRef::acquire(Wait wait) noexcept {
-  if (!valid()) [[unlikely]] return AcquireStatus::handle_closed;
+  if (!valid()) [[unlikely]]
+    return AcquireStatus::handle_closed;
   return recursive_ ? RLockRef(*l_).acquire(wait) : LockRef(*l_).acquire(wait);
 }
 
 ReleaseStatus ConditionRef::release() noexcept {
-  if (!valid()) [[unlikely]] return ReleaseStatus::handle_closed;
+  if (!valid()) [[unlikely]]
+    return ReleaseStatus::handle_closed;
   return recursive_ ? RLockRef(*l_).release() : LockRef(*l_).release();
 }
 
@@ -44,7 +44,8 @@ bool ConditionRef::is_owned() const noexcept {
 }
 
 ConditionStatus ConditionRef::wait(Wait wait) noexcept {
-  if (!valid()) [[unlikely]] return ConditionStatus::handle_closed;
+  if (!valid()) [[unlikely]]
+    return ConditionStatus::handle_closed;
   return wait_until(wait.is_nowait() ? Deadline::expired() : wait.deadline());
 }
 
@@ -81,7 +82,8 @@ ConditionStatus ConditionRef::wait_until(Deadline deadline) noexcept {
 }
 
 ConditionStatus ConditionRef::notify(std::uint32_t n) noexcept {
-  if (!valid()) [[unlikely]] return ConditionStatus::handle_closed;
+  if (!valid()) [[unlikely]]
+    return ConditionStatus::handle_closed;
   if (!is_owned()) return ConditionStatus::not_owner;
   ConditionLayout& c = *c_;
   // Under the lock; relaxed as in wait_until(). The common case (nobody
@@ -145,8 +147,8 @@ std::uint64_t ConditionRef::reclaimed() const noexcept {
 // ---- named --------------------------------------------------------------------------
 
 Result<Condition> Condition::create(std::string_view name, const ConditionOptions& options) {
-  auto seg = detail::create_sync_segment(name, kConditionKind, kConditionLayoutHash, sizeof(NamedConditionLayout),
-                                         options);
+  auto seg =
+      detail::create_sync_segment(name, kConditionKind, kConditionLayoutHash, sizeof(NamedConditionLayout), options);
   if (!seg) return seg.error();
   auto* n = new (seg->payload()) NamedConditionLayout{};
   n->cond.lock_kind = options.recursive ? kRLockKind : kLockKind;
@@ -160,8 +162,8 @@ Result<Condition> Condition::create(std::string_view name, const ConditionOption
 // woken; an unknown owner token is a dead waiter); the lock kind decides
 // how the lock is used, so it must be one of the two.
 Result<Condition> Condition::open(std::string_view name, const SyncOpenOptions& options) {
-  auto seg = detail::open_sync_segment(name, kConditionKind, kConditionLayoutHash, sizeof(NamedConditionLayout),
-                                       options);
+  auto seg =
+      detail::open_sync_segment(name, kConditionKind, kConditionLayoutHash, sizeof(NamedConditionLayout), options);
   if (!seg) return seg.error();
   auto* n = std::launder(platform::layout_at<NamedConditionLayout>(seg->payload()));
   const std::uint32_t kind = n->cond.lock_kind;

@@ -14,12 +14,13 @@ constexpr std::uint32_t kFlag = 1;
 
 // A null e_: a moved-from or default-constructed handle (event.hpp).
 void EventRef::set() noexcept {
-  if (e_ == nullptr) [[unlikely]] return;
+  if (e_ == nullptr) [[unlikely]]
+    return;
   // relaxed: a first guess; the compare-exchange decides.
   std::uint32_t s = e_->state.load(std::memory_order_relaxed);
   std::uint32_t raised = 0;
   do {
-    if ((s & kFlag) != 0) return;  // already set: its waiters were woken by that set()
+    if ((s & kFlag) != 0) return;              // already set: its waiters were woken by that set()
     raised = ((sets_of(s) + 1) << 1) | kFlag;  // one more set() (mod 2^31), flag up
     // SYNC(event): release — what the setter wrote before set() is visible to
     // a waiter that sees the new state (its acquire in is_set/wait).
@@ -29,19 +30,22 @@ void EventRef::set() noexcept {
 }
 
 void EventRef::clear() noexcept {
-  if (e_ == nullptr) [[unlikely]] return;
+  if (e_ == nullptr) [[unlikely]]
+    return;
   // release: a clear is ordered after what this process did before it.
   e_->state.fetch_and(~kFlag, std::memory_order_release);
 }
 
 bool EventRef::is_set() const noexcept {
-  if (e_ == nullptr) [[unlikely]] return false;
+  if (e_ == nullptr) [[unlikely]]
+    return false;
   // SYNC(event): acquire — pairs with set()'s release.
   return (e_->state.load(std::memory_order_acquire) & kFlag) != 0;
 }
 
 bool EventRef::wait(Wait wait) const noexcept {
-  if (e_ == nullptr) [[unlikely]] return false;
+  if (e_ == nullptr) [[unlikely]]
+    return false;
   // SYNC(event): acquire — pairs with set()'s release.
   const std::uint32_t start = e_->state.load(std::memory_order_acquire);
   if ((start & kFlag) != 0) return true;
@@ -60,7 +64,7 @@ Result<Event> Event::create(std::string_view name, const SyncOptions& options) {
   auto seg = detail::create_sync_segment(name, kEventKind, kEventLayoutHash, sizeof(EventLayout), options);
   if (!seg) return seg.error();
   auto* e = new (seg->payload()) EventLayout{};  // clear, no set() yet
-  seg->publish();  // SYNC(publish): release — the layout is visible to openers
+  seg->publish();                                // SYNC(publish): release — the layout is visible to openers
   return Event(std::move(*seg), *e);
 }
 

@@ -28,7 +28,7 @@ AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept
   }
   const Deadline deadline = wait.is_nowait() ? Deadline::expired() : wait.deadline();
   bool check_holder = wait.is_nowait();  // nowait checks at once; a wait after its first slice
-  AdaptiveSpin spin;  // per call, not per handle: a handle is shared by threads
+  AdaptiveSpin spin;                     // per call, not per handle: a handle is shared by threads
   BlockingStats stats;
   for (;;) {
     if (cur == 0) {
@@ -61,8 +61,8 @@ AcquireStatus acquire_owner(LockLayout& l, std::uint64_t me, Wait wait) noexcept
     const Deadline slice = slice_end(deadline, kOwnerCheckInterval);
     // SYNC(lock): acquire in the predicate, paired with release()'s store of
     // 0; the store-then-fence-then-flag order is blocking.hpp's protocol.
-    const bool freed =
-        wait_until(l.park, [&] { return l.owner.load(std::memory_order_acquire) == 0; }, slice, spin, stats);
+    const bool freed = wait_until(
+        l.park, [&] { return l.owner.load(std::memory_order_acquire) == 0; }, slice, spin, stats);
     if (!freed) check_holder = true;
     // relaxed: only a hint; the compare-exchange that acts on it re-reads.
     cur = l.owner.load(std::memory_order_relaxed);
@@ -87,12 +87,14 @@ using detail::release_owner;
 
 // A null l_: a moved-from or default-constructed handle (lock.hpp).
 AcquireStatus LockRef::acquire(Wait wait) noexcept {
-  if (l_ == nullptr) [[unlikely]] return AcquireStatus::handle_closed;
+  if (l_ == nullptr) [[unlikely]]
+    return AcquireStatus::handle_closed;
   return acquire_owner(*l_, my_token(), wait);
 }
 
 ReleaseStatus LockRef::release() noexcept {
-  if (l_ == nullptr) [[unlikely]] return ReleaseStatus::handle_closed;
+  if (l_ == nullptr) [[unlikely]]
+    return ReleaseStatus::handle_closed;
   // SYNC(lock): release — pairs with the next acquirer's compare-exchange.
   if (l_->owner.exchange(0, std::memory_order_release) == 0) return ReleaseStatus::not_held;
   BlockingStats stats;
@@ -112,7 +114,8 @@ std::uint64_t LockRef::takeovers() const noexcept {
 // ---- RLock ----------------------------------------------------------------------
 
 AcquireStatus RLockRef::acquire(Wait wait) noexcept {
-  if (l_ == nullptr) [[unlikely]] return AcquireStatus::handle_closed;
+  if (l_ == nullptr) [[unlikely]]
+    return AcquireStatus::handle_closed;
   const std::uint64_t me = my_token();
   // relaxed: only this thread ever stores `me` (a token names one live
   // thread), so seeing it means we hold the lock and ordered it ourselves.
@@ -129,7 +132,8 @@ AcquireStatus RLockRef::acquire(Wait wait) noexcept {
 }
 
 ReleaseStatus RLockRef::release() noexcept {
-  if (l_ == nullptr) [[unlikely]] return ReleaseStatus::handle_closed;
+  if (l_ == nullptr) [[unlikely]]
+    return ReleaseStatus::handle_closed;
   // relaxed: see acquire(); a thread that does not hold it never sees its token.
   if (l_->owner.load(std::memory_order_relaxed) != my_token()) return ReleaseStatus::not_owner;
   const std::uint64_t d = l_->depth.load(std::memory_order_relaxed);
@@ -146,9 +150,7 @@ bool RLockRef::locked() const noexcept { return l_ != nullptr && l_->owner.load(
 bool RLockRef::is_owned() const noexcept {
   return l_ != nullptr && l_->owner.load(std::memory_order_relaxed) == my_token();
 }
-std::uint64_t RLockRef::depth() const noexcept {
-  return is_owned() ? l_->depth.load(std::memory_order_relaxed) : 0;
-}
+std::uint64_t RLockRef::depth() const noexcept { return is_owned() ? l_->depth.load(std::memory_order_relaxed) : 0; }
 std::uint64_t RLockRef::takeovers() const noexcept {
   return l_ != nullptr ? l_->takeovers.load(std::memory_order_relaxed) : 0;
 }
@@ -159,7 +161,7 @@ Result<Lock> Lock::create(std::string_view name, const SyncOptions& options) {
   auto seg = detail::create_sync_segment(name, kLockKind, kLockLayoutHash, sizeof(LockLayout), options);
   if (!seg) return seg.error();
   auto* l = new (seg->payload()) LockLayout{};  // free: owner 0
-  seg->publish();  // SYNC(publish): release — the layout is visible to openers
+  seg->publish();                               // SYNC(publish): release — the layout is visible to openers
   return Lock(std::move(*seg), *l);
 }
 

@@ -44,7 +44,6 @@ constexpr std::uint64_t kMinCapacity = 4096;
 constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
 constexpr std::int64_t kCheckNs = std::chrono::nanoseconds(kOwnerCheckInterval).count();
 
-
 // Direction d carries end d's messages: a sends on 0, b on 1.
 constexpr unsigned out_dir(unsigned end) noexcept { return end; }
 constexpr unsigned in_dir(unsigned end) noexcept { return 1u - end; }
@@ -104,8 +103,8 @@ struct Connection::State {
   bool can_send;
   bool can_recv;
   std::uint64_t max_message;
-  SpscRing out;  // direction out_dir(me); unused when !can_send
-  SpscRing in;   // direction in_dir(me); unused when !can_recv
+  SpscRing out;                       // direction out_dir(me); unused when !can_send
+  SpscRing in;                        // direction in_dir(me); unused when !can_recv
   bool held = false;                  // this handle holds the end...
   std::uint64_t held_generation = 0;  // ...in the process of this fork generation
   bool closed = false;                // this handle was closed
@@ -116,8 +115,13 @@ struct Connection::State {
   BarrierPlan plan;
 
   State(std::shared_ptr<platform::Segment> seg, PipeLayout* p, const PipeConfigLayout& c, unsigned end) noexcept
-      : segment(std::move(seg)), layout(p), me(end), peer(1u - end), can_send(c.duplex != 0 || end == 1),
-        can_recv(c.duplex != 0 || end == 0), max_message(c.max_message),
+      : segment(std::move(seg)),
+        layout(p),
+        me(end),
+        peer(1u - end),
+        can_send(c.duplex != 0 || end == 1),
+        can_recv(c.duplex != 0 || end == 0),
+        max_message(c.max_message),
         out(p->direction[out_dir(end)].ring, data_of(p, c, out_dir(end)), c.capacity, c.max_message, 0),
         in(p->direction[in_dir(end)].ring, data_of(p, c, in_dir(end)), c.capacity, c.max_message, 0),
         held_generation(platform::fork_generation()) {
@@ -198,9 +202,7 @@ struct Connection::State {
 
   // The end of the next wait slice: a dead peer sends no wake-up, so a
   // waiter looks for its death at least once per kOwnerCheckInterval.
-  [[nodiscard]] static Deadline slice(Deadline deadline) noexcept {
-    return slice_end(deadline, kOwnerCheckInterval);
-  }
+  [[nodiscard]] static Deadline slice(Deadline deadline) noexcept { return slice_end(deadline, kOwnerCheckInterval); }
 
   void close() noexcept {
     if (closed) return;
@@ -299,7 +301,8 @@ ConnStatus Connection::attach() noexcept { return s_ ? s_->take() : ConnStatus::
 // Fast path: this handle holds the end, the reader is there and the ring has
 // room: the checks, the copy, the publication, the notify.
 ConnStatus Connection::send(std::span<const std::byte> bytes, Wait wait) noexcept {
-  if (!s_) [[unlikely]] return ConnStatus::handle_closed;
+  if (!s_) [[unlikely]]
+    return ConnStatus::handle_closed;
   State& s = *s_;
   if (!s.holds() || !s.can_send) [[unlikely]] {  // held or not, a receive-only end never sends
     if (const ConnStatus st = s.ready_to(true); st != ConnStatus::ok) return st;
@@ -339,7 +342,8 @@ ConnStatus Connection::send_bytes(std::span<const std::byte> buf, std::size_t of
 // ---- receiving ------------------------------------------------------------------
 
 Connection::View Connection::read(Wait wait) noexcept {
-  if (!s_) [[unlikely]] return {ConnStatus::handle_closed, {}};
+  if (!s_) [[unlikely]]
+    return {ConnStatus::handle_closed, {}};
   State& s = *s_;
   if (!s.holds() || !s.can_recv) [[unlikely]] {  // held or not, a send-only end never receives
     if (const ConnStatus st = s.ready_to(false); st != ConnStatus::ok) return {st, {}};
@@ -373,7 +377,8 @@ Connection::View Connection::read(Wait wait) noexcept {
 }
 
 void Connection::release() noexcept {
-  if (!s_) [[unlikely]] return;
+  if (!s_) [[unlikely]]
+    return;
   State& s = *s_;
   s.in.pop();
   notify(s.in_layout().not_full, s.stats, s.plan);

@@ -17,7 +17,8 @@ void SemaphoreRef::initialize(SemaphoreLayout& layout, std::uint32_t value, bool
 
 // A null s_: a moved-from or default-constructed handle (semaphore.hpp).
 AcquireStatus SemaphoreRef::acquire(Wait wait) noexcept {
-  if (s_ == nullptr) [[unlikely]] return AcquireStatus::handle_closed;
+  if (s_ == nullptr) [[unlikely]]
+    return AcquireStatus::handle_closed;
   std::atomic<std::uint32_t>& value = s_->value;
   // relaxed: only a first guess; the compare-exchange decides.
   std::uint32_t v = value.load(std::memory_order_relaxed);
@@ -40,7 +41,8 @@ AcquireStatus SemaphoreRef::acquire(Wait wait) noexcept {
     }
     // SYNC(sem): acquire in the predicate; blocking.hpp's protocol pairs the
     // releaser's compare-exchange + fence with our flag + fence.
-    if (!wait_until(s_->park, [&] { return value.load(std::memory_order_acquire) > 0; }, deadline, spin, stats)) {
+    if (!wait_until(
+            s_->park, [&] { return value.load(std::memory_order_acquire) > 0; }, deadline, spin, stats)) {
       return AcquireStatus::timeout;
     }
     v = value.load(std::memory_order_relaxed);  // relaxed: a first guess again
@@ -48,7 +50,8 @@ AcquireStatus SemaphoreRef::acquire(Wait wait) noexcept {
 }
 
 ReleaseStatus SemaphoreRef::release() noexcept {
-  if (s_ == nullptr) [[unlikely]] return ReleaseStatus::handle_closed;
+  if (s_ == nullptr) [[unlikely]]
+    return ReleaseStatus::handle_closed;
   std::atomic<std::uint32_t>& value = s_->value;
   const std::uint32_t limit = bounded_ ? bound_ : kSemaphoreValueMax;
   // relaxed: a first guess; the compare-exchange decides.

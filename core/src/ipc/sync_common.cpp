@@ -30,20 +30,20 @@ namespace detail {
 Result<platform::Segment> create_sync_segment(std::string_view name, std::uint32_t kind, std::uint64_t layout_hash,
                                               std::uint64_t size, const SyncOptions& options) {
   return platform::Segment::create(name, {.kind = kind,
-                                         .layout_version = kSyncLayoutVersion,
-                                         .layout_hash = layout_hash,
-                                         .payload_size = size,
-                                         .mode = options.mode});
+                                          .layout_version = kSyncLayoutVersion,
+                                          .layout_hash = layout_hash,
+                                          .payload_size = size,
+                                          .mode = options.mode});
 }
 
 Result<platform::Segment> open_sync_segment(std::string_view name, std::uint32_t kind, std::uint64_t layout_hash,
                                             std::uint64_t size, const SyncOpenOptions& options) {
   return platform::Segment::open(name, {.kind = kind,
-                                       .layout_version = kSyncLayoutVersion,
-                                       .layout_hash = layout_hash,
-                                       .min_payload_size = size,
-                                       .ready_timeout = options.ready_timeout,
-                                       .allow_foreign_owner = options.allow_foreign_owner});
+                                        .layout_version = kSyncLayoutVersion,
+                                        .layout_hash = layout_hash,
+                                        .min_payload_size = size,
+                                        .ready_timeout = options.ready_timeout,
+                                        .allow_foreign_owner = options.allow_foreign_owner});
 }
 
 }  // namespace detail

@@ -8,7 +8,6 @@ namespace shmring::detail {
 
 namespace {
 
-
 constexpr std::uint64_t kBlock = platform::kFalseSharingRange;
 
 [[nodiscard]] std::uint64_t round_up(std::uint64_t v, std::uint64_t to) noexcept { return (v + to - 1) / to * to; }

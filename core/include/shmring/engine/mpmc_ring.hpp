@@ -77,7 +77,7 @@
 #include <span>
 
 #include "shmring/engine/mpmc_ring_layout.hpp"
-#include "shmring/platform/preempt.hpp"  // SHMRING_PREEMPTION_POINT (stress builds only)
+#include "shmring/platform/preempt.hpp"         // SHMRING_PREEMPTION_POINT (stress builds only)
 #include "shmring/platform/segment_layout.hpp"  // layout_at
 #include "shmring/engine/copy.hpp"
 #include "shmring/engine/ring_status.hpp"
@@ -106,7 +106,6 @@ struct MpmcView {
   Blocker blocker;
 };
 
-
 class MpmcRing {
  public:
   static constexpr std::uint64_t kHeader = sizeof(MpmcRecordHeader);
@@ -127,7 +126,8 @@ class MpmcRing {
         // one AND either way.
         mask_((capacity - 1) & ~(kMpmcAlign - 1)),
         max_payload_(max_payload),
-        max_messages_(max_messages), key_(layout.key.key) {}
+        max_messages_(max_messages),
+        key_(layout.key.key) {}
 
   // Largest payload a ring of `capacity` bytes accepts: a record, the padding
   // before it at the wrap, and the next header always fit in an empty ring.
@@ -292,8 +292,7 @@ class MpmcRing {
   void abandon_claim() noexcept {
     if (claim_pos_ == kNone) return;
     MpmcRecordHeader& h = header(claim_pos_);
-    h.meta.store(std::uint64_t{claim_seq_} << 32 | kPaddingFlag | claim_size_ / kMpmcAlign,
-                 std::memory_order_relaxed);
+    h.meta.store(std::uint64_t{claim_seq_} << 32 | kPaddingFlag | claim_size_ / kMpmcAlign, std::memory_order_relaxed);
     // SYNC(state): release — the padding size is visible with the state.
     h.state.store(word(claim_pos_, RecordKind::consumed, me_), std::memory_order_release);
     claim_pos_ = kNone;
@@ -307,8 +306,7 @@ class MpmcRing {
     if (max_messages_ != 0 && !room_for_message(seq_at(t))) return false;
     if (t + need + kHeader <= reuse_limit_ + capacity_) return true;
     (void)refresh_released();
-    return t + need + kHeader <= reuse_limit_ + capacity_ ||
-           layout_->tail.value.load(std::memory_order_acquire) != t;
+    return t + need + kHeader <= reuse_limit_ + capacity_ || layout_->tail.value.load(std::memory_order_acquire) != t;
   }
 
   // ---- consumer -----------------------------------------------------------
@@ -418,7 +416,7 @@ class MpmcRing {
     std::uint64_t expected = kHazardFlag | b.pos;
     // SYNC(hazard): release — as unprotect(); the owner is dead, it CASes nothing more.
     return layout_->participants[b.owner].hazard.compare_exchange_strong(expected, 0, std::memory_order_release,
-                                                                       std::memory_order_relaxed);
+                                                                         std::memory_order_relaxed);
   }
 
   // Repairs every record that a dead consumer still holds (`is_dead(token)`
@@ -572,8 +570,7 @@ class MpmcRing {
   // Makes the empty record at tail t ours (claimed) with the one CAS of a
   // claim; seq: its message number. A padding record (pad) takes no message
   // number, so maxsize does not stop it.
-  [[gnu::always_inline]] Attempt take_empty(std::uint64_t t, bool pad, std::uint32_t& seq,
-                                            MpmcClaim& answer) noexcept {
+  [[gnu::always_inline]] Attempt take_empty(std::uint64_t t, bool pad, std::uint32_t& seq, MpmcClaim& answer) noexcept {
     MpmcRecordHeader& h = header(t);
     // SYNC(state): acquire — see the claim CAS below.
     std::uint64_t w = h.state.load(std::memory_order_acquire);
@@ -965,7 +962,8 @@ class MpmcRing {
   // the message after it, so it never counts.
   // `claims`: count records still being written too (maxsize must: they
   // will be messages; qsize does not: they are not yet).
-  [[nodiscard]] std::uint32_t queued_after_head(std::uint64_t h, std::uint32_t next, bool claims = true) const noexcept {
+  [[nodiscard]] std::uint32_t queued_after_head(std::uint64_t h, std::uint32_t next,
+                                                bool claims = true) const noexcept {
     std::uint32_t n = next - seq_at(h);
     const std::uint64_t tail = layout_->tail.value.load(std::memory_order_acquire);
     std::uint64_t r = h;

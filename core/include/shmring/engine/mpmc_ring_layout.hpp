@@ -29,7 +29,7 @@
 namespace shmring {
 
 inline constexpr std::uint64_t kMpmcAlign = 16;
-inline constexpr std::uint32_t kMpmcParticipants = 256;  // owner field: 8 bits
+inline constexpr std::uint32_t kMpmcParticipants = 256;                    // owner field: 8 bits
 inline constexpr std::uint64_t kMpmcMaxCapacity = std::uint64_t{1} << 34;  // padding size: 31 bits of 16-byte units
 
 // The life of a record. `owner` is meaningful in claimed and reading.
@@ -55,9 +55,9 @@ struct alignas(platform::kFalseSharingRange) MpmcPositionLayout {
 // `key` is written once by the creator before publish; the counters only by
 // repairs (rare), so they share its block.
 struct alignas(platform::kFalseSharingRange) MpmcKeyLayout {
-  std::uint64_t key;                             // random; tags are keyed with it
-  std::atomic<std::uint64_t> claims_abandoned;   // dead producers' uncommitted records made padding
-  std::atomic<std::uint64_t> reads_lost;         // records dead consumers held, marked consumed
+  std::uint64_t key;                            // random; tags are keyed with it
+  std::atomic<std::uint64_t> claims_abandoned;  // dead producers' uncommitted records made padding
+  std::atomic<std::uint64_t> reads_lost;        // records dead consumers held, marked consumed
 };
 
 // A participant: one queue handle (a process may hold several). Headers name
@@ -69,7 +69,7 @@ struct alignas(platform::kFalseSharingRange) MpmcKeyLayout {
 // header word at a position >= p (0: none): bytes from p on are not reused
 // until it is cleared (mpmc_ring.hpp, "Reuse").
 struct MpmcParticipantLayout {
-  std::atomic<std::uint64_t> owner;     // platform::pack_owner(); 0: free
+  std::atomic<std::uint64_t> owner;  // platform::pack_owner(); 0: free
   std::atomic<std::uint64_t> held_put;
   std::atomic<std::uint64_t> held_get;
   std::atomic<std::uint64_t> hazard;

@@ -36,7 +36,11 @@ class SpscRing {
   // fits once the ring is empty; `max_messages` 0 means no count limit.
   SpscRing(SpscRingLayout& layout, std::byte* data, std::uint64_t capacity, std::uint64_t max_payload,
            std::uint64_t max_messages) noexcept
-      : layout_(&layout), data_(data), capacity_(capacity), mask_(capacity - 1), max_payload_(max_payload),
+      : layout_(&layout),
+        data_(data),
+        capacity_(capacity),
+        mask_(capacity - 1),
+        max_payload_(max_payload),
         max_messages_(max_messages) {}
 
   // Largest payload a ring of `capacity` bytes accepts.
@@ -74,8 +78,7 @@ class SpscRing {
       const std::uint64_t offset = pos & mask_;
       const RecordHeader h = read_header(offset);
       const bool padding = (h.length & kPaddingFlag) != 0;
-      const std::uint64_t rec =
-          padding ? sizeof(RecordHeader) + (h.length & ~kPaddingFlag) : record_size(h.length);
+      const std::uint64_t rec = padding ? sizeof(RecordHeader) + (h.length & ~kPaddingFlag) : record_size(h.length);
       if (rec > tail - pos || rec > capacity_ - offset || rec % kRecordAlign != 0) return false;
       if (!padding) next = widen(h.seq, put) + 1;  // the last message record wins
       pos += rec;
@@ -343,8 +346,8 @@ class SpscRing {
     // acquire: as attach_*(); the segment's acquire of its ready state already ordered them.
     const std::uint64_t head = l.consumer.head.load(std::memory_order_acquire);
     const std::uint64_t tail = l.producer.tail.load(std::memory_order_acquire);
-    return positions_sane(head, tail, capacity) &&
-           l.consumer.get_count.load(std::memory_order_acquire) <= l.producer.put_count.load(std::memory_order_acquire) + 1;
+    return positions_sane(head, tail, capacity) && l.consumer.get_count.load(std::memory_order_acquire) <=
+                                                       l.producer.put_count.load(std::memory_order_acquire) + 1;
   }
 
  private:
@@ -397,7 +400,7 @@ class SpscRing {
     std::uint64_t cached_get_count = 0;  // last get_count read from shared memory
     std::uint64_t claim_start = 0;
     std::uint64_t claim_size = 0;
-    std::uint64_t limit = 0;        // see fits_without_looking()
+    std::uint64_t limit = 0;  // see fits_without_looking()
     std::uint64_t count_limit = 0;
     bool claimed = false;  // a claim() awaits its commit()
   };

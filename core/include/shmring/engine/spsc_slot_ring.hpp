@@ -51,9 +51,13 @@ class SpscSlotRing {
   // `tail` and `head` live on their own 128-byte blocks of some shared
   // layout; `slots` (a power of two) slots of `slot_size` bytes start at
   // `data`. `max_messages` limits the count (0: `slots`).
-  SpscSlotRing(std::atomic<std::uint64_t>& tail, std::atomic<std::uint64_t>& head, std::byte* data,
-               std::uint64_t slots, std::uint64_t slot_size = kSlot, std::uint64_t max_messages = 0) noexcept
-      : tail_(&tail), head_(&head), data_(data), mask_(slots - 1), size_(slot_size),
+  SpscSlotRing(std::atomic<std::uint64_t>& tail, std::atomic<std::uint64_t>& head, std::byte* data, std::uint64_t slots,
+               std::uint64_t slot_size = kSlot, std::uint64_t max_messages = 0) noexcept
+      : tail_(&tail),
+        head_(&head),
+        data_(data),
+        mask_(slots - 1),
+        size_(slot_size),
         limit_(max_messages != 0 && max_messages < slots ? max_messages : slots) {}
 
   // Take a side (first use, or after the previous holder died). False: the
@@ -100,8 +104,10 @@ class SpscSlotRing {
 
   // Copies a message of exactly slot_size() bytes in.
   [[nodiscard]] RingStatus try_push(const void* bytes, std::uint64_t size) noexcept {
-    if (size != slot_size()) [[unlikely]] return RingStatus::wrong_size;
-    if (!room()) [[unlikely]] return sane(p_.cached_head, p_.tail) ? RingStatus::full : RingStatus::corrupt;
+    if (size != slot_size()) [[unlikely]]
+      return RingStatus::wrong_size;
+    if (!room()) [[unlikely]]
+      return sane(p_.cached_head, p_.tail) ? RingStatus::full : RingStatus::corrupt;
     // `size` (== slot_size()) rather than the member: a caller's constant
     // size folds the copy into fixed moves (Queue::put_value inlined).
     copy(slot(p_.tail), static_cast<const std::byte*>(bytes), size);
@@ -125,7 +131,8 @@ class SpscSlotRing {
 
   // A view of the oldest message, valid until pop().
   [[nodiscard]] RingView front() noexcept {
-    if (const RingStatus st = look(); st != RingStatus::ok) [[unlikely]] return {st, {}};
+    if (const RingStatus st = look(); st != RingStatus::ok) [[unlikely]]
+      return {st, {}};
     c_.viewing = true;
     return {RingStatus::ok, {slot(c_.head), static_cast<std::size_t>(slot_size())}};
   }
@@ -140,7 +147,8 @@ class SpscSlotRing {
   // size; 0: slot_size() at run time.
   template <std::size_t kSize = kSlot>
   [[nodiscard]] bool try_pop(void* out) noexcept {
-    if (look() != RingStatus::ok) [[unlikely]] return false;
+    if (look() != RingStatus::ok) [[unlikely]]
+      return false;
     copy<kSize>(static_cast<std::byte*>(out), slot(c_.head), slot_size());
     consume();
     return true;
@@ -204,7 +212,8 @@ class SpscSlotRing {
   // and a head below tail - slots leaves more than `limit_` queued. So a
   // damaged cached head is reloaded and rechecked on every call.
   [[nodiscard]] bool room() noexcept {
-    if (p_.tail - p_.cached_head < limit_) [[likely]] return true;
+    if (p_.tail - p_.cached_head < limit_) [[likely]]
+      return true;
     // SYNC(space): acquire — pairs with the consumer's release of head: its
     // read of the slot we are about to overwrite happened before.
     p_.cached_head = head_->load(std::memory_order_acquire);
@@ -225,7 +234,8 @@ class SpscSlotRing {
   // Waits first once two reloads in a row found several messages each:
   // CatchUpPatience (catch_up.hpp).
   [[nodiscard]] RingStatus look() noexcept {
-    if (c_.head != c_.cached_tail) [[likely]] return RingStatus::ok;
+    if (c_.head != c_.cached_tail) [[likely]]
+      return RingStatus::ok;
     c_.patience.before_reload();
     // SYNC(slot): acquire — pairs with the producer's release of tail.
     const std::uint64_t tail = tail_->load(std::memory_order_acquire);

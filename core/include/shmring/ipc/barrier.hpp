@@ -59,10 +59,10 @@ namespace shmring {
 inline constexpr std::uint32_t kBarrierKind = 0x52524142u;  // "BARR"
 
 struct alignas(platform::kFalseSharingRange) BarrierLayout {
-  LockLayout lock;                        // the internal lock: every field below changes under it
-  std::uint32_t parties;                  // written once, before the layout is shared
-  std::atomic<std::uint32_t> count;       // arrivals in this generation
-  std::atomic<std::uint32_t> broken;      // 1: broken until reset()
+  LockLayout lock;                    // the internal lock: every field below changes under it
+  std::uint32_t parties;              // written once, before the layout is shared
+  std::atomic<std::uint32_t> count;   // arrivals in this generation
+  std::atomic<std::uint32_t> broken;  // 1: broken until reset()
   std::uint32_t reserved0;
   std::atomic<std::uint64_t> generation;  // generations ended (passed or reset)
   alignas(platform::kFalseSharingRange) WaiterTableLayout waiters;
@@ -80,9 +80,9 @@ inline constexpr std::uint64_t kBarrierLayoutHash = platform::layout_hash(
     sizeof(WaiterSlotLayout), offsetof(WaiterSlotLayout, state), kWaiterSlots, kLockLayoutHash);
 
 enum class BarrierStatus : std::uint8_t {
-  passed,   // all parties arrived; `index` is this caller's arrival index
-  broken,   // the barrier is or became broken, or was reset while waiting (Python: BrokenBarrierError)
-  timeout,  // this caller's wait ended first: it broke the barrier (Python: BrokenBarrierError)
+  passed,         // all parties arrived; `index` is this caller's arrival index
+  broken,         // the barrier is or became broken, or was reset while waiting (Python: BrokenBarrierError)
+  timeout,        // this caller's wait ended first: it broke the barrier (Python: BrokenBarrierError)
   handle_closed,  // a moved-from (or default-constructed) handle: it holds no barrier; nothing happened
 };
 

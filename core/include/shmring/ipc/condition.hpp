@@ -76,7 +76,7 @@ struct alignas(platform::kFalseSharingRange) ConditionLayout {
   // so it is never below the truth (a waiter killed in between leaves it
   // high); notify() re-counts it. 0 lets notify() return at once.
   std::atomic<std::uint32_t> in_use;
-  std::uint32_t lock_kind;              // the named Condition's lock: kLockKind or kRLockKind; embedded: 0
+  std::uint32_t lock_kind;               // the named Condition's lock: kLockKind or kRLockKind; embedded: 0
   std::atomic<std::uint64_t> reclaimed;  // slots of dead waiters freed (a statistic)
   alignas(platform::kFalseSharingRange) WaiterTableLayout waiters;
 };

@@ -143,8 +143,8 @@ class Connection {
   }
   // Sends buf[offset, offset + size) (size npos: to the end); out_of_range
   // when that is not inside `buf`, and nothing is sent.
-  [[nodiscard]] ConnStatus send_bytes(std::span<const std::byte> buf, std::size_t offset = 0,
-                                      std::size_t size = npos, Wait wait = forever) noexcept;
+  [[nodiscard]] ConnStatus send_bytes(std::span<const std::byte> buf, std::size_t offset = 0, std::size_t size = npos,
+                                      Wait wait = forever) noexcept;
   template <class T>
     requires std::is_trivially_copyable_v<T>
   [[nodiscard]] ConnStatus send_value(const T& value, Wait wait = forever) noexcept {

@@ -34,7 +34,7 @@ struct alignas(platform::kFalseSharingRange) PipeConfigLayout {
 
 // Rarely written (attach, close): read by every send and by empty recvs.
 struct alignas(platform::kFalseSharingRange) PipeControlLayout {
-  std::atomic<std::uint64_t> owner[2];  // platform::pack_owner() of the process holding end a / b; 0: none
+  std::atomic<std::uint64_t> owner[2];   // platform::pack_owner() of the process holding end a / b; 0: none
   std::atomic<std::uint32_t> closed[2];  // 1: end a / b was closed (never reopens)
 };
 

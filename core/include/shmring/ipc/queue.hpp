@@ -57,36 +57,36 @@ namespace shmring {
 
 enum class PutStatus : std::uint8_t {
   ok,
-  full,        // no room before the wait ended (maxsize or byte capacity)
-  closed,      // the queue was closed
-  too_large,   // larger than max_message: could never fit
-  role_taken,  // SPSC: another live process is the producer; MPMC: 256 live handles attached
-  corrupt,     // the shared positions are inconsistent (a damaged or hostile file)
-  no_memory,   // on-demand memory: tmpfs or memory is full, the next chunk could not be reserved
-  wrong_size,  // fixed-size messages: not message_size() bytes
-  claim_open,  // this handle has a claim() not yet committed: commit it first (nothing changed)
+  full,           // no room before the wait ended (maxsize or byte capacity)
+  closed,         // the queue was closed
+  too_large,      // larger than max_message: could never fit
+  role_taken,     // SPSC: another live process is the producer; MPMC: 256 live handles attached
+  corrupt,        // the shared positions are inconsistent (a damaged or hostile file)
+  no_memory,      // on-demand memory: tmpfs or memory is full, the next chunk could not be reserved
+  wrong_size,     // fixed-size messages: not message_size() bytes
+  claim_open,     // this handle has a claim() not yet committed: commit it first (nothing changed)
   handle_closed,  // a moved-from handle: it holds no queue
 };
 
 enum class GetStatus : std::uint8_t {
   ok,
-  empty,       // nothing arrived before the wait ended
-  closed,      // closed and drained
-  wrong_size,  // get_value<T>: the next message is not sizeof(T) bytes (it stays queued)
-  role_taken,  // SPSC: another live process is the consumer; MPMC: 256 live handles attached
-  corrupt,     // a record or position is out of range (a damaged or hostile file)
+  empty,          // nothing arrived before the wait ended
+  closed,         // closed and drained
+  wrong_size,     // get_value<T>: the next message is not sizeof(T) bytes (it stays queued)
+  role_taken,     // SPSC: another live process is the consumer; MPMC: 256 live handles attached
+  corrupt,        // a record or position is out of range (a damaged or hostile file)
   handle_closed,  // a moved-from handle: it holds no queue
 };
 
 enum class TaskDoneStatus : std::uint8_t {
   ok,
-  too_many,  // more task_done() calls than items put (Python: ValueError); nothing changed
+  too_many,       // more task_done() calls than items put (Python: ValueError); nothing changed
   handle_closed,  // a moved-from handle: it holds no queue
 };
 
 enum class JoinStatus : std::uint8_t {
-  done,       // every item put so far was marked done
-  timed_out,  // the wait ended first
+  done,           // every item put so far was marked done
+  timed_out,      // the wait ended first
   handle_closed,  // a moved-from handle: it holds no queue
 };
 
@@ -118,11 +118,11 @@ inline constexpr std::uint64_t kOnDemandAbove = std::uint64_t{4} << 20;
 inline constexpr std::uint64_t kOnDemandChunk = std::uint64_t{1} << 20;
 
 struct QueueOptions {
-  std::int64_t maxsize = 0;                  // messages; <= 0: limited by bytes only
+  std::int64_t maxsize = 0;  // messages; <= 0: limited by bytes only
   Engine engine = Engine::mpmc;
-  std::uint64_t capacity_bytes = 1u << 20;   // ring bytes, rounded up to a power of two (>= 4 KiB)
-  std::uint64_t max_message = 0;             // largest payload; 0: the most the ring can take
-  std::uint32_t mode = 0600;                 // file permissions
+  std::uint64_t capacity_bytes = 1u << 20;  // ring bytes, rounded up to a power of two (>= 4 KiB)
+  std::uint64_t max_message = 0;            // largest payload; 0: the most the ring can take
+  std::uint32_t mode = 0600;                // file permissions
   Barriers barriers = Barriers::asymmetric;
   // > 0: every message is exactly this many bytes, one headerless slot each
   // (Engine::spsc only; max_message must be 0 or equal). The ring holds
@@ -214,7 +214,8 @@ struct QueueHot {
   // closed flag (also the slot engine's out-of-line put, engines.hpp).
   [[nodiscard]] RingStatus push(const std::byte* bytes, std::size_t size) noexcept {
     const RingStatus r = sring.try_push(bytes, size);
-    if (r == RingStatus::ok) [[likely]] notify(*not_empty, stats, plan);
+    if (r == RingStatus::ok) [[likely]]
+      notify(*not_empty, stats, plan);
     return r;
   }
   // kSize: the size of `out` when known at compile time (get_value<T>), else 0.
@@ -247,7 +248,8 @@ class Queue {
 
   // ---- producer ----
   [[nodiscard]] PutStatus put(std::span<const std::byte> bytes, Wait wait = forever) noexcept {
-    if (hot_->try_put(bytes.data(), bytes.size())) [[likely]] return PutStatus::ok;
+    if (hot_->try_put(bytes.data(), bytes.size())) [[likely]]
+      return PutStatus::ok;
     return put_any(bytes, wait);
   }
   [[nodiscard]] PutStatus put(std::string_view text, Wait wait = forever) noexcept {
@@ -275,13 +277,15 @@ class Queue {
   [[nodiscard]] Message get_nowait() { return get(nowait); }
   // Copies the next message into `out` (resized; its capacity is reused).
   [[nodiscard]] GetStatus get_into(std::vector<std::byte>& out, Wait wait = forever) {
-    if (hot_->try_get(out.data(), out.size())) [[likely]] return GetStatus::ok;
+    if (hot_->try_get(out.data(), out.size())) [[likely]]
+      return GetStatus::ok;
     return get_any(out, wait);
   }
   template <class T>
     requires std::is_trivially_copyable_v<T>
   [[nodiscard]] GetStatus get_value(T& out, Wait wait = forever) noexcept {
-    if (hot_->try_get<sizeof(T)>(&out, sizeof(T))) [[likely]] return GetStatus::ok;
+    if (hot_->try_get<sizeof(T)>(&out, sizeof(T))) [[likely]]
+      return GetStatus::ok;
     const GetView v = read(wait);
     if (v.status != GetStatus::ok) return v.status;
     if (v.bytes.size() != sizeof(T)) return GetStatus::wrong_size;

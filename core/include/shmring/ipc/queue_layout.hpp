@@ -16,7 +16,8 @@ namespace shmring {
 
 inline constexpr std::uint32_t kQueueKind = 0x55455551u;          // "QUEU"
 inline constexpr std::uint32_t kJoinableQueueKind = 0x4555514au;  // "JQUE": same layout, counts tasks
-inline constexpr std::uint32_t kQueueLayoutVersion = 4;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards
+inline constexpr std::uint32_t kQueueLayoutVersion =
+    4;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards
 
 // Written once by the creator before publish; read-only afterwards.
 struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
@@ -38,7 +39,7 @@ struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
 
 // Rarely written: who holds each role, and whether the queue is closed.
 struct alignas(platform::kFalseSharingRange) QueueControlLayout {
-  std::atomic<std::uint32_t> closed;          // 0 open, 1 closed (never reopens)
+  std::atomic<std::uint32_t> closed;  // 0 open, 1 closed (never reopens)
   std::uint32_t reserved0;
   std::atomic<std::uint64_t> producer_owner;  // platform::pack_owner() of the holder, 0: free
   std::atomic<std::uint64_t> consumer_owner;
@@ -67,9 +68,9 @@ struct QueueLayout {
   ParkingLayout not_empty;  // consumers park here; producers notify
   ParkingLayout not_full;   // producers park here; consumers notify
   QueueControlLayout control;
-  QueueTasksLayout tasks;   // JoinableQueue only
-  ParkingLayout all_done;   // join() parks here; the task_done that reaches 0 notifies
-  MpmcRingLayout mpmc;      // engine 1
+  QueueTasksLayout tasks;      // JoinableQueue only
+  ParkingLayout all_done;      // join() parks here; the task_done that reaches 0 notifies
+  MpmcRingLayout mpmc;         // engine 1
   QueueBackingLayout backing;  // on-demand memory (config.chunk != 0)
 };
 
@@ -91,16 +92,14 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueConfigLayout, maxsize), offsetof(QueueConfigLayout, data_offset),
     offsetof(QueueConfigLayout, barriers), offsetof(QueueConfigLayout, engine), offsetof(QueueLayout, mpmc),
     offsetof(QueueConfigLayout, chunk), offsetof(QueueLayout, backing), offsetof(QueueBackingLayout, backed_end),
-    offsetof(QueueBackingLayout, unbacked_below), offsetof(QueueBackingLayout, lock),
-    offsetof(MpmcRingLayout, tail), offsetof(MpmcRingLayout, head), offsetof(MpmcRingLayout, released),
-    offsetof(MpmcRingLayout, key), offsetof(MpmcRingLayout, participants), sizeof(MpmcParticipantLayout),
-    offsetof(MpmcParticipantLayout, hazard),
-    sizeof(MpmcRecordHeader), kMpmcParticipants,
-    offsetof(QueueControlLayout, closed), offsetof(QueueControlLayout, producer_owner),
-    offsetof(QueueControlLayout, consumer_owner), offsetof(SpscRingLayout, producer),
-    offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail), offsetof(SpscProducerLayout, put_count),
-    offsetof(SpscConsumerLayout, head), offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence),
-    offsetof(ParkingLayout, sleeping), offsetof(QueueLayout, tasks), offsetof(QueueLayout, all_done),
-    sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
+    offsetof(QueueBackingLayout, unbacked_below), offsetof(QueueBackingLayout, lock), offsetof(MpmcRingLayout, tail),
+    offsetof(MpmcRingLayout, head), offsetof(MpmcRingLayout, released), offsetof(MpmcRingLayout, key),
+    offsetof(MpmcRingLayout, participants), sizeof(MpmcParticipantLayout), offsetof(MpmcParticipantLayout, hazard),
+    sizeof(MpmcRecordHeader), kMpmcParticipants, offsetof(QueueControlLayout, closed),
+    offsetof(QueueControlLayout, producer_owner), offsetof(QueueControlLayout, consumer_owner),
+    offsetof(SpscRingLayout, producer), offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail),
+    offsetof(SpscProducerLayout, put_count), offsetof(SpscConsumerLayout, head),
+    offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence), offsetof(ParkingLayout, sleeping),
+    offsetof(QueueLayout, tasks), offsetof(QueueLayout, all_done), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
 
 }  // namespace shmring

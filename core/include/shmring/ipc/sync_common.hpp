@@ -17,19 +17,19 @@
 namespace shmring {
 
 enum class AcquireStatus : std::uint8_t {
-  acquired,    // the caller holds it
-  owner_died,  // the caller holds it, taken over from a holder that died holding it:
-               // what that holder protected may be half-updated (Lock and RLock only)
-  timeout,     // the wait ended first (nowait: it was not free)
+  acquired,       // the caller holds it
+  owner_died,     // the caller holds it, taken over from a holder that died holding it:
+                  // what that holder protected may be half-updated (Lock and RLock only)
+  timeout,        // the wait ended first (nowait: it was not free)
   handle_closed,  // a moved-from (or default-constructed) handle: it holds no object; nothing happened
 };
 
 enum class ReleaseStatus : std::uint8_t {
   ok,
-  not_held,   // Lock: it was not locked (Python: ValueError "released too many times")
-  not_owner,  // RLock: the calling thread does not hold it (Python: RuntimeError)
-  too_many,   // BoundedSemaphore: above its initial value (Python: ValueError);
-              // Semaphore: above kSemaphoreValueMax. Nothing changed.
+  not_held,       // Lock: it was not locked (Python: ValueError "released too many times")
+  not_owner,      // RLock: the calling thread does not hold it (Python: RuntimeError)
+  too_many,       // BoundedSemaphore: above its initial value (Python: ValueError);
+                  // Semaphore: above kSemaphoreValueMax. Nothing changed.
   handle_closed,  // a moved-from (or default-constructed) handle: it holds no object; nothing happened
 };
 
@@ -101,8 +101,8 @@ class NamedSync : public Ref {
  protected:
   // `ref`: the arguments of the Ref constructor (the layout in `segment`).
   template <class... RefArgs>
-  explicit NamedSync(platform::Segment segment, RefArgs&&... ref) noexcept(
-      std::is_nothrow_constructible_v<Ref, RefArgs...>)
+  explicit NamedSync(platform::Segment segment,
+                     RefArgs&&... ref) noexcept(std::is_nothrow_constructible_v<Ref, RefArgs...>)
       : Ref(std::forward<RefArgs>(ref)...), segment_(std::move(segment)) {}
 
  private:

@@ -81,17 +81,16 @@ static_assert(std::is_standard_layout_v<EventLayout>, "shared layouts must be st
 static_assert(sizeof(EventLayout) == 2 * platform::kFalseSharingRange && offsetof(EventLayout, park) == 128,
               "the flag and its parking word sit on their own 128-byte blocks; offsets are the file format");
 
-inline constexpr std::uint64_t kLockLayoutHash = platform::layout_hash(
-    sizeof(LockLayout), alignof(LockLayout), offsetof(LockLayout, owner), offsetof(LockLayout, depth),
-    offsetof(LockLayout, takeovers), offsetof(LockLayout, park), offsetof(ParkingLayout, sequence),
-    offsetof(ParkingLayout, sleeping), platform::kPidBits);
+inline constexpr std::uint64_t kLockLayoutHash =
+    platform::layout_hash(sizeof(LockLayout), alignof(LockLayout), offsetof(LockLayout, owner),
+                          offsetof(LockLayout, depth), offsetof(LockLayout, takeovers), offsetof(LockLayout, park),
+                          offsetof(ParkingLayout, sequence), offsetof(ParkingLayout, sleeping), platform::kPidBits);
 inline constexpr std::uint64_t kSemaphoreLayoutHash = platform::layout_hash(
     sizeof(SemaphoreLayout), alignof(SemaphoreLayout), offsetof(SemaphoreLayout, value),
     offsetof(SemaphoreLayout, bounded), offsetof(SemaphoreLayout, bound), offsetof(SemaphoreLayout, park),
     offsetof(ParkingLayout, sequence), offsetof(ParkingLayout, sleeping), kSemaphoreValueMax);
-inline constexpr std::uint64_t kEventLayoutHash =
-    platform::layout_hash(sizeof(EventLayout), alignof(EventLayout), offsetof(EventLayout, state),
-                          offsetof(EventLayout, park), offsetof(ParkingLayout, sequence),
-                          offsetof(ParkingLayout, sleeping));
+inline constexpr std::uint64_t kEventLayoutHash = platform::layout_hash(
+    sizeof(EventLayout), alignof(EventLayout), offsetof(EventLayout, state), offsetof(EventLayout, park),
+    offsetof(ParkingLayout, sequence), offsetof(ParkingLayout, sleeping));
 
 }  // namespace shmring

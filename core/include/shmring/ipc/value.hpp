@@ -90,10 +90,10 @@ static_assert(std::is_standard_layout_v<TypedLayout> && sizeof(TypedLayout) == 3
                   offsetof(TypedLayout, lock) == 128,
               "header and lock each own 128-byte blocks; offsets are the file format");
 
-inline constexpr std::uint64_t kTypedLayoutHash = platform::layout_hash(
-    sizeof(TypedLayout), offsetof(TypedHeaderLayout, count), offsetof(TypedHeaderLayout, type_hash),
-    offsetof(TypedHeaderLayout, data_offset), offsetof(TypedHeaderLayout, has_lock), offsetof(TypedLayout, lock),
-    kLockLayoutHash);
+inline constexpr std::uint64_t kTypedLayoutHash =
+    platform::layout_hash(sizeof(TypedLayout), offsetof(TypedHeaderLayout, count),
+                          offsetof(TypedHeaderLayout, type_hash), offsetof(TypedHeaderLayout, data_offset),
+                          offsetof(TypedHeaderLayout, has_lock), offsetof(TypedLayout, lock), kLockLayoutHash);
 
 // What open() can check about T.
 template <class T>
@@ -107,7 +107,7 @@ template <class T>
 }
 
 struct ValueOptions : SyncOptions {
-  bool lock = true;           // Python's lock=True: get()/set() take the embedded RLock
+  bool lock = true;            // Python's lock=True: get()/set() take the embedded RLock
   std::uint64_t type_tag = 0;  // part of the type check at open (same value in every process)
 };
 struct ValueOpenOptions : SyncOpenOptions {
@@ -128,9 +128,8 @@ struct TypedView {
   bool has_lock = false;
 };
 // `init`: count * elem_size bytes, or null for zeroes.
-[[nodiscard]] Result<platform::Segment> create_typed(std::string_view name, const TypedSpec& spec,
-                                                     std::uint64_t count, const void* init, const ValueOptions& o,
-                                                     TypedView& view);
+[[nodiscard]] Result<platform::Segment> create_typed(std::string_view name, const TypedSpec& spec, std::uint64_t count,
+                                                     const void* init, const ValueOptions& o, TypedView& view);
 [[nodiscard]] Result<platform::Segment> open_typed(std::string_view name, const TypedSpec& spec,
                                                    const ValueOpenOptions& o, TypedView& view);
 
@@ -140,9 +139,9 @@ struct TypedView {
 // Elements sit at data_offset (a multiple of 128) + i * sizeof(T), so the
 // atomic path needs a required alignment that divides both.
 template <class T>
-inline constexpr bool kAtomicT = std::atomic_ref<T>::is_always_lock_free &&
-                                 sizeof(T) % std::atomic_ref<T>::required_alignment == 0 &&
-                                 std::atomic_ref<T>::required_alignment <= 128;
+inline constexpr bool kAtomicT =
+    std::atomic_ref<T>::is_always_lock_free &&
+    sizeof(T) % std::atomic_ref<T>::required_alignment == 0 && std::atomic_ref<T>::required_alignment <= 128;
 template <class T>
 [[nodiscard]] T load_elem(T* p) noexcept {
   if constexpr (kAtomicT<T>) {
@@ -289,29 +288,23 @@ class Array {
 
   // The atomic fast path (never takes the lock; see the header comment).
   // std::out_of_range when i >= size(): one compare with a local field.
-  [[nodiscard]] T load(std::size_t i, std::memory_order o = std::memory_order_seq_cst) const
-    requires kLockFree
-  {
+  [[nodiscard]] T load(std::size_t i, std::memory_order o = std::memory_order_seq_cst) const requires kLockFree {
     return std::atomic_ref<T>(data_[check(i)]).load(o);
   }
-  void store(std::size_t i, T v, std::memory_order o = std::memory_order_seq_cst)
-    requires kLockFree
-  {
+  void store(std::size_t i, T v, std::memory_order o = std::memory_order_seq_cst) requires kLockFree {
     std::atomic_ref<T>(data_[check(i)]).store(v, o);
   }
-  T fetch_add(std::size_t i, T d, std::memory_order o = std::memory_order_seq_cst)
-    requires(kLockFree && std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  {
+  T fetch_add(std::size_t i, T d,
+              std::memory_order o = std::memory_order_seq_cst) requires(kLockFree&& std::is_integral_v<T> &&
+                                                                        !std::is_same_v<T, bool>) {
     return std::atomic_ref<T>(data_[check(i)]).fetch_add(d, o);
   }
-  T fetch_sub(std::size_t i, T d, std::memory_order o = std::memory_order_seq_cst)
-    requires(kLockFree && std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  {
+  T fetch_sub(std::size_t i, T d,
+              std::memory_order o = std::memory_order_seq_cst) requires(kLockFree&& std::is_integral_v<T> &&
+                                                                        !std::is_same_v<T, bool>) {
     return std::atomic_ref<T>(data_[check(i)]).fetch_sub(d, o);
   }
-  bool compare_exchange(std::size_t i, T& expected, T desired)
-    requires kLockFree
-  {
+  bool compare_exchange(std::size_t i, T& expected, T desired) requires kLockFree {
     return std::atomic_ref<T>(data_[check(i)]).compare_exchange_strong(expected, desired);
   }
 
@@ -432,29 +425,19 @@ class Value : private Array<T> {
   using Base::valid;
 
   // The atomic fast path; a moved-from handle throws std::out_of_range.
-  [[nodiscard]] T load(std::memory_order o = std::memory_order_seq_cst) const
-    requires kLockFree
-  {
+  [[nodiscard]] T load(std::memory_order o = std::memory_order_seq_cst) const requires kLockFree {
     return Base::load(0, o);
   }
-  void store(T v, std::memory_order o = std::memory_order_seq_cst)
-    requires kLockFree
-  {
-    Base::store(0, v, o);
-  }
-  T fetch_add(T d, std::memory_order o = std::memory_order_seq_cst)
-    requires(kLockFree && std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  {
+  void store(T v, std::memory_order o = std::memory_order_seq_cst) requires kLockFree { Base::store(0, v, o); }
+  T fetch_add(T d, std::memory_order o = std::memory_order_seq_cst) requires(kLockFree&& std::is_integral_v<T> &&
+                                                                             !std::is_same_v<T, bool>) {
     return Base::fetch_add(0, d, o);
   }
-  T fetch_sub(T d, std::memory_order o = std::memory_order_seq_cst)
-    requires(kLockFree && std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  {
+  T fetch_sub(T d, std::memory_order o = std::memory_order_seq_cst) requires(kLockFree&& std::is_integral_v<T> &&
+                                                                             !std::is_same_v<T, bool>) {
     return Base::fetch_sub(0, d, o);
   }
-  bool compare_exchange(T& expected, T desired)
-    requires kLockFree
-  {
+  bool compare_exchange(T& expected, T desired) requires kLockFree {
     return Base::compare_exchange(0, expected, desired);
   }
   Value(Value&&) noexcept = default;

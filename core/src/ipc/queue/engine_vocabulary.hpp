@@ -86,7 +86,8 @@ inline constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
 // The checks and shape both byte-ring engines share (their limits differ).
 Result<void> validate_byte_ring(const QueueConfigLayout& c, std::uint64_t payload_size, std::uint64_t max_capacity,
                                 std::uint64_t max_payload);
-Result<RingShape> byte_ring_shape(const QueueOptions& o, std::uint32_t engine, std::uint64_t max_payload_for_capacity(std::uint64_t));
+Result<RingShape> byte_ring_shape(const QueueOptions& o, std::uint32_t engine,
+                                  std::uint64_t max_payload_for_capacity(std::uint64_t));
 
 // SPSC role taking, shared by both SPSC engines: the role's owner word
 // (role_slot.hpp), then the ring's own take-over check (`ring_attach`,

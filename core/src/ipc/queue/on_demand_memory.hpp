@@ -69,10 +69,10 @@ class OnDemandMemory {
   platform::Segment* segment_;
   QueueBackingLayout* backing_;
   std::uint64_t chunk_;
-  std::uint64_t data_offset_;        // of the ring's bytes in the payload
+  std::uint64_t data_offset_;  // of the ring's bytes in the payload
   std::uint64_t capacity_;
-  std::uint64_t backed_cache_ = 0;   // this handle's last view of backed_end
-  std::uint64_t unbacked_cache_ = 0; // ... and of unbacked_below
+  std::uint64_t backed_cache_ = 0;    // this handle's last view of backed_end
+  std::uint64_t unbacked_cache_ = 0;  // ... and of unbacked_below
   std::uint32_t gets_since_return_ = 0;
 };
 

@@ -137,7 +137,8 @@ GetView read_on(Queue::State& s, E& e, Wait wait) noexcept {
 // ---- producer ---------------------------------------------------------------
 
 PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
-  if (!s_) [[unlikely]] return {PutStatus::handle_closed, {}};
+  if (!s_) [[unlikely]]
+    return {PutStatus::handle_closed, {}};
   State& s = *s_;
   if (!s.holds(Role::producer)) [[unlikely]] {
     if (const Errc e = s.take(Role::producer); e != Errc{}) {
@@ -155,7 +156,8 @@ PutClaim Queue::claim(std::size_t size, Wait wait) noexcept {
 }
 
 void Queue::commit(std::size_t size) noexcept {
-  if (!s_) [[unlikely]] return;
+  if (!s_) [[unlikely]]
+    return;
   State& s = *s_;
   s.visit([&](auto& e) {
     if (!e.has_claim()) return;  // nothing claimed: nothing to publish or count
@@ -170,8 +172,10 @@ inline PutStatus Queue::put_unjoined(std::span<const std::byte> bytes, Wait wait
 }
 
 PutStatus Queue::put_any(std::span<const std::byte> bytes, Wait wait) noexcept {
-  if (!s_) [[unlikely]] return PutStatus::handle_closed;
-  if (s_->tasks.joinable()) [[unlikely]] return put_counted(bytes, wait);
+  if (!s_) [[unlikely]]
+    return PutStatus::handle_closed;
+  if (s_->tasks.joinable()) [[unlikely]]
+    return put_counted(bytes, wait);
   return put_unjoined(bytes, wait);
 }
 
@@ -191,7 +195,8 @@ PutStatus Queue::put_on(std::span<const std::byte> bytes, Wait wait) noexcept {
   // An open claim sends the put to the slow path, whose claim() refuses it.
   if (s.holds(Role::producer) && !s.is_closed() && !e.has_claim()) [[likely]] {
     const PutStatus st = e.try_put(bytes, s);
-    if (st == PutStatus::ok) [[likely]] return st;
+    if (st == PutStatus::ok) [[likely]]
+      return st;
     if (st != PutStatus::full) return st;  // full: the slow path waits or sorts it out
   }
   return put_slow(bytes, wait);
@@ -208,7 +213,8 @@ PutStatus Queue::put_slow(std::span<const std::byte> bytes, Wait wait) noexcept 
 // ---- consumer ---------------------------------------------------------------
 
 GetView Queue::read(Wait wait) noexcept {
-  if (!s_) [[unlikely]] return {GetStatus::handle_closed, {}};
+  if (!s_) [[unlikely]]
+    return {GetStatus::handle_closed, {}};
   State& s = *s_;
   if (!s.holds(Role::consumer)) [[unlikely]] {
     if (const Errc e = s.take(Role::consumer); e != Errc{}) {
@@ -220,11 +226,13 @@ GetView Queue::read(Wait wait) noexcept {
 
 // Consumes the record handed out by read() and tells a sleeping producer.
 void Queue::release() noexcept {
-  if (s_) [[likely]] s_->visit([this](auto& e) { e.pop(*s_); });
+  if (s_) [[likely]]
+    s_->visit([this](auto& e) { e.pop(*s_); });
 }
 
 GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
-  if (!s_) [[unlikely]] return GetStatus::handle_closed;
+  if (!s_) [[unlikely]]
+    return GetStatus::handle_closed;
   return s_->visit([&]<class E>(E&) { return get_on<E>(out, wait); });
 }
 
@@ -343,12 +351,14 @@ Barriers Queue::barriers() const noexcept { return hot_->plan.waiter_heavy ? Bar
 // ---- JoinableQueue -------------------------------------------------------------
 
 TaskDoneStatus JoinableQueue::task_done() noexcept {
-  if (!s_) [[unlikely]] return TaskDoneStatus::handle_closed;
+  if (!s_) [[unlikely]]
+    return TaskDoneStatus::handle_closed;
   return s_->tasks.finish(s_->stats, s_->plan) ? TaskDoneStatus::ok : TaskDoneStatus::too_many;
 }
 
 JoinStatus JoinableQueue::join(Wait wait) noexcept {
-  if (!s_) [[unlikely]] return JoinStatus::handle_closed;
+  if (!s_) [[unlikely]]
+    return JoinStatus::handle_closed;
   return s_->tasks.join(wait, s_->stats, s_->plan) ? JoinStatus::done : JoinStatus::timed_out;
 }
 

@@ -152,16 +152,18 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   auto shape = ring_shape(options);
   if (!shape) return shape.error();
   const auto [engine, capacity, max_message] = *shape;
-  const bool on_demand = with_engine_type(engine, []<class E>(E*) { return E::kOnDemand; }, false);
+  const bool on_demand = with_engine_type(
+      engine, []<class E>(E*) { return E::kOnDemand; }, false);
 
   // On demand (chunk != 0): only the layout is reserved; the ring's memory comes as it fills.
   const std::uint64_t chunk = capacity > kOnDemandAbove && on_demand ? kOnDemandChunk : 0;
-  auto seg = platform::Segment::create(name, {.kind = kind,
-                                              .layout_version = kQueueLayoutVersion,
-                                              .layout_hash = kQueueLayoutHash,
-                                              .payload_size = sizeof(QueueLayout) + capacity,
-                                              .mode = options.mode,
-                                              .reserved_payload = chunk != 0 ? sizeof(QueueLayout) : ~std::uint64_t{0}});
+  auto seg =
+      platform::Segment::create(name, {.kind = kind,
+                                       .layout_version = kQueueLayoutVersion,
+                                       .layout_hash = kQueueLayoutHash,
+                                       .payload_size = sizeof(QueueLayout) + capacity,
+                                       .mode = options.mode,
+                                       .reserved_payload = chunk != 0 ? sizeof(QueueLayout) : ~std::uint64_t{0}});
   if (!seg) return seg.error();
 
   // The file is zero-filled; construct the layout's objects in place.
@@ -170,11 +172,16 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   q->config.max_message = max_message;
   q->config.maxsize = options.maxsize;
   q->config.data_offset = sizeof(QueueLayout);
-  q->config.barriers =
-      options.barriers == Barriers::asymmetric && platform::can_issue_heavy_barrier() ? 1u : 0u;
+  q->config.barriers = options.barriers == Barriers::asymmetric && platform::can_issue_heavy_barrier() ? 1u : 0u;
   q->config.engine = engine;
   q->config.chunk = chunk;
-  with_engine_type(engine, [q]<class E>(E*) { E::initialize(*q, q->config); return 0; }, 0);
+  with_engine_type(
+      engine,
+      [q]<class E>(E*) {
+        E::initialize(*q, q->config);
+        return 0;
+      },
+      0);
   const QueueConfigLayout config = q->config;
   seg->publish();  // SYNC(publish): release — everything above is visible to openers
   return Queue(std::make_unique<State>(std::move(*seg), q, config, kind == kJoinableQueueKind));

@@ -33,7 +33,8 @@ class SpscBytesEngine {
   [[gnu::always_inline]] [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
     if (memory_ != nullptr && !memory_->known_backed(backing_target(bytes.size()))) return PutStatus::full;
     const RingStatus r = ring_.try_push(bytes);
-    if (r == RingStatus::ok) [[likely]] notify(*hot.not_empty, hot.stats, hot.plan);
+    if (r == RingStatus::ok) [[likely]]
+      notify(*hot.not_empty, hot.stats, hot.plan);
     return put_status(r);
   }
   [[nodiscard]] ClaimStep claim(std::size_t size, QueueHot&) noexcept {
@@ -68,7 +69,8 @@ class SpscBytesEngine {
 
   // ---- roles and waiting ----
   [[nodiscard]] Errc attach(Role r, std::uint64_t me, QueueHot&) noexcept {
-    return attach_spsc(*layout_, r, me, [&] { return r == Role::producer ? ring_.attach_producer() : ring_.attach_consumer(); });
+    return attach_spsc(*layout_, r, me,
+                       [&] { return r == Role::producer ? ring_.attach_producer() : ring_.attach_consumer(); });
   }
   void detach(Role held, std::uint64_t me) noexcept { detach_spsc(*layout_, held, me); }
   void forget_after_fork() noexcept {}
@@ -88,7 +90,6 @@ class SpscBytesEngine {
   [[nodiscard]] std::uint64_t message_size() const noexcept { return 0; }
   [[nodiscard]] std::uint64_t claims_repaired() const noexcept { return 0; }
   [[nodiscard]] std::uint64_t reads_lost() const noexcept { return 0; }
-
 
  private:
   // Memory needed before a put of `size` bytes: the record, and a padding

@@ -19,7 +19,7 @@ class SpscSlotEngine {
   static constexpr Engine kEngine = Engine::spsc;
   static constexpr std::uint32_t kStored = 2;
   static constexpr bool kOnDemand = false;  // every slot is reserved at create
-  static constexpr bool kRepairs = false;  // a dead role is taken over at attach
+  static constexpr bool kRepairs = false;   // a dead role is taken over at attach
 
   // `hot`: the handle's QueueHot, which holds the ring (same lifetime as
   // this engine: both live in the handle's State). `counted_puts`: a

@@ -63,8 +63,12 @@ struct Queue::State : detail::QueueHot {
   // re-read from shared memory.
   State(platform::Segment seg, QueueLayout* q, const QueueConfigLayout& config, bool joinable) noexcept
       : QueueHot(detail::SpscSlotEngine::hot_ring(*q, config), q->not_empty, q->not_full, q->control.closed),
-        segment(std::move(seg)), layout(q), maxsize(config.maxsize), memory(memory_for(segment, *q, config)),
-        engine(make_engine(*q, config, joinable)), tasks(*q, joinable) {
+        segment(std::move(seg)),
+        layout(q),
+        maxsize(config.maxsize),
+        memory(memory_for(segment, *q, config)),
+        engine(make_engine(*q, config, joinable)),
+        tasks(*q, joinable) {
     plan.waiter_heavy = config.barriers == 1;
     refresh_plan();
   }

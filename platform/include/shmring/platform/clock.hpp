@@ -82,9 +82,7 @@ class Deadline {
 
   [[nodiscard]] constexpr bool is_never() const noexcept { return ns_ == kNever; }
   [[nodiscard]] constexpr std::int64_t ns() const noexcept { return ns_; }
-  [[nodiscard]] bool passed() const noexcept {
-    return !is_never() && (ns_ == 0 || monotonic_ns() >= ns_);
-  }
+  [[nodiscard]] bool passed() const noexcept { return !is_never() && (ns_ == 0 || monotonic_ns() >= ns_); }
 
  private:
   constexpr explicit Deadline(std::int64_t ns) noexcept : ns_(ns) {}

@@ -41,8 +41,8 @@ enum class Errc : std::uint8_t {
 
 struct Error {
   Errc code = Errc::system;
-  int sys_errno = 0;           // errno when the kernel reported the failure, else 0
-  const char* context = "";    // static text: the call or check that failed
+  int sys_errno = 0;         // errno when the kernel reported the failure, else 0
+  const char* context = "";  // static text: the call or check that failed
 
   [[nodiscard]] std::string message() const;
   friend bool operator==(const Error& e, Errc c) noexcept { return e.code == c; }

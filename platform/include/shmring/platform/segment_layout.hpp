@@ -19,23 +19,23 @@ inline constexpr std::uint64_t kSegmentMagicSwapped = __builtin_bswap64(kSegment
 inline constexpr std::uint32_t kSegmentHeaderVersion = 1;
 
 enum class SegmentState : std::uint32_t {
-  initializing = 0,           // the creator is still filling the file in
-  ready = 0x59444552u,        // "REDY": every field and the payload are valid
+  initializing = 0,     // the creator is still filling the file in
+  ready = 0x59444552u,  // "REDY": every field and the payload are valid
 };
 
 struct alignas(kFalseSharingRange) SegmentHeaderLayout {
-  std::uint64_t magic;                 // kSegmentMagic
-  std::uint32_t header_version;        // kSegmentHeaderVersion
-  std::uint32_t header_size;           // sizeof(SegmentHeaderLayout)
-  std::uint32_t kind;                  // which object the payload holds (a FourCC)
-  std::uint32_t layout_version;        // version of that object's layout
-  std::uint64_t layout_hash;           // hash of that layout's sizes, offsets, byte order
-  std::uint64_t file_size;             // bytes reserved at create
-  std::uint64_t payload_offset;        // where the object starts (a multiple of 128)
-  std::uint64_t payload_size;          // bytes of the object
-  std::uint64_t creator_pid;           // informational: who created the file
-  std::uint64_t creator_start_time;    // its start time (clock ticks since boot)
-  std::int64_t created_realtime_ns;    // informational: wall-clock creation time
+  std::uint64_t magic;               // kSegmentMagic
+  std::uint32_t header_version;      // kSegmentHeaderVersion
+  std::uint32_t header_size;         // sizeof(SegmentHeaderLayout)
+  std::uint32_t kind;                // which object the payload holds (a FourCC)
+  std::uint32_t layout_version;      // version of that object's layout
+  std::uint64_t layout_hash;         // hash of that layout's sizes, offsets, byte order
+  std::uint64_t file_size;           // bytes reserved at create
+  std::uint64_t payload_offset;      // where the object starts (a multiple of 128)
+  std::uint64_t payload_size;        // bytes of the object
+  std::uint64_t creator_pid;         // informational: who created the file
+  std::uint64_t creator_start_time;  // its start time (clock ticks since boot)
+  std::int64_t created_realtime_ns;  // informational: wall-clock creation time
   // SYNC(publish): written last with release by the creator; every reader
   // loads it with acquire before trusting any other byte of the file.
   std::atomic<std::uint32_t> state;
