@@ -7,7 +7,7 @@ alternate. Each figure is the median over the rounds, and each ratio is the
 median of the ratios taken within each round: on a shared machine a slow
 spell slows both contestants of a round, and the per-round ratio survives it
 where a ratio of medians would not. The table compares each shmring figure
-with its peer and with the target from SPEC section 4.
+with its peer and with the target from docs/contract.md ("Performance targets").
 
   perf/report.py                       table on stdout, progress on stderr
   perf/report.py --json rows.json      also the rows as JSON
@@ -176,7 +176,7 @@ def paired_ratio(values, ours_b, peer_b, field):
 
 
 def meets(ratio, op, target):
-    """Does `ratio` meet the SPEC target `op target` (op ">=" or "<=")?"""
+    """Does `ratio` meet the contract's target `op target` (op ">=" or "<=")?"""
     return ratio >= target if op == ">=" else ratio <= target
 
 

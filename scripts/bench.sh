@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, and runs the comparison of
 # shmring with its peers (perf/report.py): a table of ratios against the
-# targets of SPEC section 4, the same rows as JSON, and a plot, under
+# targets of docs/contract.md ("Performance targets"), the same rows as JSON, and a plot, under
 # build/perf-report/. About a minute on 2 cores. Arguments go to report.py
 # (--help).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

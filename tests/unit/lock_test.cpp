@@ -48,7 +48,7 @@ bool await(const std::atomic<std::uint32_t>& flag) {
 
 // ---- mutual exclusion ------------------------------------------------------------
 
-// SPEC §5 scenario 7: ten processes print under one Lock. Each writes its
+// docs/contract.md tutorial scenario 7: ten processes print under one Lock. Each writes its
 // lines one character per write(2), yielding between characters, so any two
 // lines that overlapped in time would interleave in the file.
 TEST(Lock, TenProcessesPrintingUnderOneLockNeverInterleaveTheirLines) {

@@ -1,4 +1,4 @@
-// Misuse (SPEC §3 "Misuse"): every public operation of every object on a
+// Misuse (docs/contract.md, "Semantics": Misuse): every public operation of every object on a
 // moved-from handle and on a closed one, with extreme arguments (zero and
 // maximal sizes, max(), min() and negative durations), on a segment of the
 // wrong kind, and with no file descriptor or address space left. Each case

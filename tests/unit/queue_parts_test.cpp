@@ -17,6 +17,7 @@
 #include "shmring/ipc/lock.hpp"  // my_token
 #include "shmring/ipc/queue_layout.hpp"
 #include "shmring/platform/segment.hpp"
+#include "shmring/platform/segment_layout.hpp"
 
 namespace shmring {
 namespace {
@@ -30,7 +31,7 @@ using namespace test;
 struct SharedWord {
   UniqueName name{"roleslot"};
   platform::Segment seg = or_throw(platform::Segment::create(name, {.kind = 0x7e57, .payload_size = 4096}));
-  std::atomic<std::uint64_t>& word = *reinterpret_cast<std::atomic<std::uint64_t>*>(seg.payload());
+  std::atomic<std::uint64_t>& word = *platform::layout_at<std::atomic<std::uint64_t>>(seg.payload());
 };
 
 TEST(RoleSlot, TakenOnceGivenBackThenFree) {

@@ -1,4 +1,4 @@
-// Queue semantics (SPEC §2), each row across real processes: forked children
+// Queue semantics (docs/contract.md, "Semantics"), each row across real processes: forked children
 // and the separately started shmring_queue_peer, which opens by name.
 #include "shmring/engine/mpmc_ring.hpp"
 #include "shmring/ipc/queue.hpp"
