@@ -1,5 +1,5 @@
 // What every Queue engine gives the Queue and what the engines share: the
-// step results (ClaimStep, ReadStep), the QueueEngine concept, the ring
+// step results (ClaimStep, the rings' views as ReadView), the QueueEngine concept, the ring
 // shape and its checks, and SPSC role taking. engines.hpp lists the engines.
 #pragma once
 
@@ -39,12 +39,28 @@ struct ClaimStep {
   Blocker blocker{};
 };
 
-// What front() found: a message (ok), empty (with who blocks it, MPMC), or corrupt.
-struct ReadStep {
-  RingStatus status;
-  std::span<const std::byte> bytes{};
-  Blocker blocker{};
+// What front() found is the ring's own view (RingView, MpmcView): a message
+// (ok), empty, or corrupt. Handed on as the ring returned it, never copied
+// into a common struct: the ring writes the view to the caller's stack
+// field by field, and a copy that the compiler merges into one 16-byte load
+// of `bytes` cannot be forwarded from those two 8-byte stores: every get
+// would stall on it (x86-64's store-to-load forwarding).
+template <class V>
+concept ReadView = requires(const V& v) {
+  { v.status } -> std::convertible_to<RingStatus>;
+  { v.bytes } -> std::convertible_to<std::span<const std::byte>>;
 };
+
+// Who keeps an empty ring empty: a participant mid-claim (MpmcView), or
+// nobody the consumer could do anything about (the SPSC rings' views).
+template <ReadView V>
+[[nodiscard]] Blocker blocker_of(const V& v) noexcept {
+  if constexpr (requires { v.blocker; }) {
+    return v.blocker;
+  } else {
+    return {};
+  }
+}
 
 [[nodiscard]] constexpr PutStatus put_status(RingStatus s) noexcept {
   switch (s) {
@@ -121,7 +137,7 @@ concept QueueEngine = requires(E& e, const E& ce, QueueHot& hot, std::size_t n, 
   { e.claim(n, hot) } -> std::same_as<ClaimStep>;
   e.commit(n, hot);
   { e.producer_can_claim(n) } -> std::same_as<bool>;
-  { e.front() } -> std::same_as<ReadStep>;
+  { e.front() } -> ReadView;
   e.pop(hot);
   e.drained();
   { e.consumer_can_read() } -> std::same_as<bool>;

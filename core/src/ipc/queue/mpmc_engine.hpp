@@ -62,10 +62,7 @@ class MpmcEngine {
   [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept { return ring_.producer_can_claim(size); }
 
   // ---- consumer ----
-  [[gnu::always_inline]] [[nodiscard]] ReadStep front() noexcept {
-    const MpmcView v = ring_.front();
-    return {v.status, v.bytes, v.blocker};
-  }
+  [[gnu::always_inline]] [[nodiscard]] MpmcView front() noexcept { return ring_.front(); }
   [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
     ring_.pop();
     notify_one(*hot.not_full, hot.stats, hot.plan);

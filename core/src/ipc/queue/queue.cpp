@@ -111,7 +111,7 @@ GetView read_on(Queue::State& s, E& e, Wait wait) noexcept {
   detail::ParticipantWatch watch;
   bool saw_closed = false;
   for (;;) {
-    const detail::ReadStep v = e.front();
+    const auto v = e.front();
     if (v.status == RingStatus::ok) return {GetStatus::ok, v.bytes};
     if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
     // Empty. Closed only if the ring is still empty after we saw the flag:
@@ -121,7 +121,7 @@ GetView read_on(Queue::State& s, E& e, Wait wait) noexcept {
       saw_closed = true;
       continue;
     }
-    if (e.check_blocker(v.blocker, RecordKind::claimed, watch, s)) continue;
+    if (e.check_blocker(detail::blocker_of(v), RecordKind::claimed, watch, s)) continue;
     e.drained();  // give its memory back before waiting
     if (wait.is_nowait() || !deadline.may_wait()) return {GetStatus::empty, {}};
     const auto ready = [&] { return e.consumer_can_read() || s.is_closed(); };
@@ -243,7 +243,7 @@ GetStatus Queue::get_on(std::vector<std::byte>& out, Wait wait) {
   State& s = *s_;
   E& e = detail::engine_as<E>(s.engine);
   if (s.holds(Role::consumer)) [[likely]] {
-    const detail::ReadStep v = e.front();
+    const auto v = e.front();
     if (v.status == RingStatus::ok && out.size() == v.bytes.size()) [[likely]] {
       copy_message(out.data(), v.bytes.data(), v.bytes.size());
       e.pop(s);

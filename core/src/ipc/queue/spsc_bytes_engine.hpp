@@ -53,10 +53,7 @@ class SpscBytesEngine {
   [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept { return ring_.producer_can_claim(size); }
 
   // ---- consumer ----
-  [[gnu::always_inline]] [[nodiscard]] ReadStep front() noexcept {
-    const RingView v = ring_.front();
-    return {v.status, v.bytes};
-  }
+  [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept { return ring_.front(); }
   [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
     ring_.pop();
     notify(*hot.not_full, hot.stats, hot.plan);

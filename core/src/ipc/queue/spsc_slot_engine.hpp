@@ -69,10 +69,7 @@ class SpscSlotEngine {
   [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept { return hot_->sring.producer_can_claim(size); }
 
   // ---- consumer ----
-  [[gnu::always_inline]] [[nodiscard]] ReadStep front() noexcept {
-    const RingView v = hot_->sring.front();
-    return {v.status, v.bytes};
-  }
+  [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept { return hot_->sring.front(); }
   [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
     hot.sring.pop();
     notify(*hot.not_full, hot.stats, hot.plan);
