@@ -58,6 +58,7 @@ void stream_bytes(benchmark::State& state) {
   });
   std::vector<std::byte> msg(size, std::byte{0x5a});
   stream(state, partner, size, [&] { ch.send(msg.data()); });
+  state.counters["capacity_bytes"] = static_cast<double>(ch.capacity_bytes());
 }
 
 // The Queue's consumer publishes its count in batches and whenever the queue
@@ -65,7 +66,7 @@ void stream_bytes(benchmark::State& state) {
 template <Engine kEngine, bool kFixed = false>
 void queue_bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  QueueChannel ch(size, size >= 16384 ? (4u << 20) : (1u << 20), kEngine, kFixed);
+  QueueChannel ch(size, stream_capacity(size), kEngine, kFixed);
   Partner partner([&](Control& ctl) {
     Queue& q = ch.queue();
     std::vector<std::byte> buf(size);
@@ -88,6 +89,7 @@ void queue_bytes(benchmark::State& state) {
       static_cast<double>(q.stats().futex_waits - before.futex_waits + q.stats().futex_wakes - before.futex_wakes +
                           partner.control().child_syscalls.load(std::memory_order_relaxed));
   state.counters["syscalls_per_msg"] = messages > 0 ? calls / messages : 0;
+  state.counters["capacity_bytes"] = static_cast<double>(ch.capacity_bytes());
 }
 
 void BM_Queue_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc>(state); }
@@ -171,18 +173,22 @@ void BM_BoostLfQueue_Crowd(benchmark::State& state) {
 
 // ---- throughput: 8-byte typed messages, non-blocking rings spun on --------------------
 
-constexpr std::size_t kTypedSlots = 65536;
+// Slots of a typed ring: the stream's capacity in bytes (channels.hpp), for
+// shmring's rings and Boost's alike.
+template <class T>
+constexpr std::size_t kTypedSlots = (1u << 20) / sizeof(T);
+static_assert(kTypedSlots<std::uint64_t> * sizeof(std::uint64_t) == (1u << 20));
 
 // shmring's typed SPSC path: SpscTypedRing<T>, fixed slots of sizeof(T).
 template <class T>
 void spsc_typed_stream(benchmark::State& state) {
   using Ring = SpscTypedRing<T>;
-  SharedMemory mem(sizeof(SpscTypedRingLayout) + kTypedSlots * sizeof(T));
+  SharedMemory mem(sizeof(SpscTypedRingLayout) + kTypedSlots<T> * sizeof(T));
   auto* layout = new (mem.get()) SpscTypedRingLayout{};
   Ring::initialize(*layout);
   std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscTypedRingLayout);
   Partner partner([&](Control& ctl) {
-    Ring ring(*layout, data, kTypedSlots);
+    Ring ring(*layout, data, kTypedSlots<T>);
     if (!ring.attach_consumer()) std::abort();
     ctl.ready.store(1, std::memory_order_release);
     T v{};
@@ -195,7 +201,7 @@ void spsc_typed_stream(benchmark::State& state) {
       }
     }
   });
-  Ring ring(*layout, data, kTypedSlots);
+  Ring ring(*layout, data, kTypedSlots<T>);
   if (!ring.attach_producer()) std::abort();
   T value{};
   stream(state, partner, sizeof(T), [&] {
@@ -211,7 +217,7 @@ void BM_Spsc_Fixed64(benchmark::State& state) { spsc_typed_stream<std::array<std
 // The same 8-byte values as variable-size records of the byte ring
 // (SpscRing::try_push<T>): 16 bytes a message, header included.
 void BM_SpscRecords_Typed8(benchmark::State& state) {
-  const std::uint64_t capacity = kTypedSlots * record_size(sizeof(std::uint64_t));
+  const std::uint64_t capacity = stream_capacity(sizeof(std::uint64_t));  // as the typed rings; 16-byte records
   SharedMemory mem(sizeof(SpscRingLayout) + capacity);
   auto* layout = new (mem.get()) SpscRingLayout{};
   SpscRing::initialize(*layout);
@@ -276,7 +282,7 @@ void bare_ring_stream(benchmark::State& state, std::size_t size, Make make, Push
 // what the machine can move between cores.
 void BM_Spsc_Bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  const std::uint64_t capacity = size >= 16384 ? (4u << 20) : (1u << 20);
+  const std::uint64_t capacity = stream_capacity(size);
   SharedMemory mem(sizeof(SpscRingLayout) + capacity);
   auto* layout = new (mem.get()) SpscRingLayout{};
   SpscRing::initialize(*layout);
@@ -290,7 +296,7 @@ void BM_Spsc_Bytes(benchmark::State& state) {
 // what BM_QueueFixed_Bytes can reach.
 void BM_SpscSlots_Bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  const std::uint64_t slots = (1u << 20) / size;  // 1 MiB, as the Queue rows
+  const std::uint64_t slots = stream_capacity(size) / size;
   SharedMemory mem(sizeof(SpscTypedRingLayout) + slots * size);
   auto* layout = new (mem.get()) SpscTypedRingLayout{};
   std::byte* data = static_cast<std::byte*>(mem.get()) + sizeof(SpscTypedRingLayout);
@@ -306,7 +312,7 @@ using BoostSpsc = boost::lockfree::spsc_queue<T, boost::lockfree::capacity<Slots
 // inline, so it can be placed in shared memory as is.
 template <class T>
 void boost_spsc_stream(benchmark::State& state) {
-  using Q = BoostSpsc<T, kTypedSlots>;
+  using Q = BoostSpsc<T, kTypedSlots<T>>;
   SharedMemory mem(sizeof(Q));
   auto* q = new (mem.get()) Q();
   Partner partner([&](Control& ctl) {
@@ -365,10 +371,12 @@ void ping_pong(benchmark::State& state) {
   });
   std::vector<std::byte> msg(8, std::byte{1});
   std::vector<std::byte> buf(8);
+  const CpuMeter cpu({partner.pid()});
   for (auto _ : state) {
     there.send(msg.data());
     back.recv(buf);
   }
+  cpu.stop(state, static_cast<std::uint64_t>(state.iterations()));
   state.SetItemsProcessed(state.iterations());
 }
 
@@ -391,9 +399,11 @@ void BM_Connection_PingPong(benchmark::State& state) {
   });
   std::vector<std::byte> msg(8, std::byte{1});
   std::vector<std::byte> buf(8);
+  const CpuMeter cpu({partner.pid()});
   for (auto _ : state) {
     if (a.send(std::span<const std::byte>(msg)) != ConnStatus::ok || a.recv_into(buf) != ConnStatus::ok) std::abort();
   }
+  cpu.stop(state, static_cast<std::uint64_t>(state.iterations()));
   state.SetItemsProcessed(state.iterations());
   (void)Pipe::unlink(name);
 }
@@ -410,11 +420,13 @@ void BM_Spin_PingPong(benchmark::State& state) {
     }
   });
   std::uint64_t v = 0;
+  const CpuMeter cpu({partner.pid()});
   for (auto _ : state) {
     word->store(v + 1, std::memory_order_release);
     while (word->load(std::memory_order_acquire) != v + 2) platform::cpu_relax();
     v += 2;
   }
+  cpu.stop(state, static_cast<std::uint64_t>(state.iterations()));
   state.SetItemsProcessed(state.iterations());
 }
 

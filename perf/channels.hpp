@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/interprocess/ipc/message_queue.hpp>
 #include <cerrno>
@@ -29,6 +30,12 @@
 
 namespace shmring::perf {
 
+// Every contestant of a stream gets the same capacity in bytes (payload,
+// whatever its own per-message overhead): 1 MiB, 4 MiB for messages of 16 KiB
+// and more. A channel that cannot have that much (system limits) says what
+// it got in capacity_bytes(), which the benchmark reports.
+inline std::uint64_t stream_capacity(std::size_t size) { return size >= 16384 ? (4u << 20) : (1u << 20); }
+
 inline std::string unique_name(const char* tag) {
   static std::atomic<unsigned> n{0};
   return std::string("shmring-bench-") + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
@@ -42,7 +49,7 @@ class QueueChannel {
   // `fixed`: the queue's messages are all `size` bytes (QueueOptions::message_size).
   explicit QueueChannel(std::size_t size, std::uint64_t capacity = 1u << 20, Engine engine = Engine::spsc,
                         bool fixed = false)
-      : name_(unique_name("q")), size_(size) {
+      : name_(unique_name("q")), size_(size), capacity_(capacity) {
     QueueOptions o;
     o.engine = engine;
     o.capacity_bytes = capacity;
@@ -60,10 +67,12 @@ class QueueChannel {
     if (q_->get_into(buf) != GetStatus::ok) std::abort();
   }
   [[nodiscard]] Queue& queue() noexcept { return *q_; }
+  [[nodiscard]] std::uint64_t capacity_bytes() const noexcept { return capacity_; }
 
  private:
   std::string name_;
   std::size_t size_;
+  std::uint64_t capacity_;
   std::unique_ptr<Queue> q_;
 };
 
@@ -99,12 +108,17 @@ class FdPairChannel {
   int send_end_;
 };
 
-// pipe(2), buffer raised to 1 MiB: written at fd_[1], read at fd_[0].
+// pipe(2), its buffer raised to the stream's capacity (as far as
+// /proc/sys/fs/pipe-max-size lets it): written at fd_[1], read at fd_[0].
 class PipeChannel : public FdPairChannel {
  public:
   explicit PipeChannel(std::size_t size) : FdPairChannel(size, 1) {
     if (::pipe2(fd_, O_CLOEXEC) != 0) std::abort();
-    (void)::fcntl(fd_[1], F_SETPIPE_SZ, 1 << 20);
+    (void)::fcntl(fd_[1], F_SETPIPE_SZ, static_cast<int>(stream_capacity(size)));
+  }
+  [[nodiscard]] std::uint64_t capacity_bytes() const noexcept {
+    const int n = ::fcntl(fd_[1], F_GETPIPE_SZ);
+    return n > 0 ? static_cast<std::uint64_t>(n) : 0;
   }
 };
 
@@ -139,21 +153,28 @@ class EventfdChannel {
   int fd_;
 };
 
-// POSIX message queue (mq_overview(7)); depth 256 where the limits allow.
+// POSIX message queue (mq_overview(7)): as deep as the stream's capacity,
+// or the deepest the system's limits allow (msg_max, RLIMIT_MSGQUEUE;
+// without CAP_SYS_RESOURCE msg_max is often 10): halving, then 10.
 class PosixMqChannel {
  public:
   explicit PosixMqChannel(std::size_t size) : size_(size) {
     const std::string name = "/" + unique_name("mq");
-    for (long depth : {256L, 10L}) {
+    for (long depth = static_cast<long>(stream_capacity(size) / size); depth >= 10;
+         depth = depth > 10 ? std::max(10L, depth / 2) : 0) {
       mq_attr attr{};
       attr.mq_maxmsg = depth;
       attr.mq_msgsize = static_cast<long>(size);
       mq_ = ::mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
-      if (mq_ != static_cast<mqd_t>(-1)) break;
+      if (mq_ != static_cast<mqd_t>(-1)) {
+        depth_ = static_cast<std::uint64_t>(depth);
+        break;
+      }
     }
     if (mq_ == static_cast<mqd_t>(-1)) std::abort();
     ::mq_unlink(name.c_str());  // both processes keep the descriptor
   }
+  [[nodiscard]] std::uint64_t capacity_bytes() const noexcept { return depth_ * size_; }
   ~PosixMqChannel() { ::mq_close(mq_); }
   void send(const std::byte* msg) {
     while (::mq_send(mq_, reinterpret_cast<const char*>(msg), size_, 0) != 0) {
@@ -170,17 +191,19 @@ class PosixMqChannel {
  private:
   mqd_t mq_ = static_cast<mqd_t>(-1);
   std::size_t size_;
+  std::uint64_t depth_ = 0;
 };
 
 // boost::interprocess::message_queue: a mutex and condition variables in a
-// shared-memory segment; about 1 MiB of slots, as the other contestants.
+// shared-memory segment; slots for the stream's capacity, as the others.
 class BoostMqChannel {
  public:
-  explicit BoostMqChannel(std::size_t size) : name_(unique_name("bmq")), size_(size) {
-    const std::size_t slots = std::max<std::size_t>(16, std::min<std::size_t>(1024, (1u << 20) / size));
-    mq_ = std::make_unique<boost::interprocess::message_queue>(boost::interprocess::create_only, name_.c_str(), slots,
+  explicit BoostMqChannel(std::size_t size)
+      : name_(unique_name("bmq")), size_(size), slots_(std::max<std::size_t>(16, stream_capacity(size) / size)) {
+    mq_ = std::make_unique<boost::interprocess::message_queue>(boost::interprocess::create_only, name_.c_str(), slots_,
                                                                size);
   }
+  [[nodiscard]] std::uint64_t capacity_bytes() const noexcept { return slots_ * size_; }
   ~BoostMqChannel() {
     mq_.reset();
     boost::interprocess::message_queue::remove(name_.c_str());
@@ -196,6 +219,7 @@ class BoostMqChannel {
  private:
   std::string name_;
   std::size_t size_;
+  std::size_t slots_;
   std::unique_ptr<boost::interprocess::message_queue> mq_;
 };
 

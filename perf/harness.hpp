@@ -16,8 +16,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "shmring/platform/cpu.hpp"
@@ -64,6 +66,47 @@ inline void unpin_self() {
   (void)::sched_setaffinity(0, sizeof(all), &all);
 }
 
+// The CPU time a process has used so far, in ns: this one (pid 0) or another
+// (its CPU clock, clock_getcpuclockid(3)); -1 when it cannot be read.
+inline std::int64_t process_cpu_ns(pid_t pid) {
+  clockid_t id = CLOCK_PROCESS_CPUTIME_ID;
+  if (pid != 0 && ::clock_getcpuclockid(pid, &id) != 0) return -1;
+  timespec ts{};
+  if (::clock_gettime(id, &ts) != 0) return -1;
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The CPU that this process and the given others (partners, a crowd) spend
+// from construction to stop(): what the speed of a row costs. Reported as
+// the counter cpu_ns_per_op: CPU ns, all processes together, per message
+// (streams) or per round trip (ping-pong).
+class CpuMeter {
+ public:
+  explicit CpuMeter(std::vector<pid_t> others) : pids_(std::move(others)) {
+    pids_.push_back(0);
+    start_ = total();
+  }
+  // Sets cpu_ns_per_op for `ops` operations (not set if a clock could not be read).
+  void stop(benchmark::State& state, std::uint64_t ops) const {
+    const std::int64_t end = total();
+    if (start_ < 0 || end < 0 || ops == 0) return;
+    state.counters["cpu_ns_per_op"] = static_cast<double>(end - start_) / static_cast<double>(ops);
+  }
+
+ private:
+  [[nodiscard]] std::int64_t total() const {
+    std::int64_t sum = 0;
+    for (pid_t p : pids_) {
+      const std::int64_t ns = process_cpu_ns(p);
+      if (ns < 0) return -1;
+      sum += ns;
+    }
+    return sum;
+  }
+  std::vector<pid_t> pids_;
+  std::int64_t start_ = 0;
+};
+
 // A forked partner process, pinned to CPU 1, killed and reaped on destruction.
 class Partner {
  public:
@@ -104,28 +147,35 @@ class Partner {
   pid_t pid_ = -1;
 };
 
-// Messages per benchmark iteration: enough to amortise the drain wait at the
-// end of each iteration (about 1 MiB of payload, 64..8192 messages).
+// Messages per benchmark iteration (about 1 MiB of payload, 64..8192
+// messages): the granularity at which the stream's progress is read.
 inline std::uint64_t batch_for(std::size_t size) {
   const std::uint64_t b = (1u << 20) / (size == 0 ? 1 : size);
   return b < 64 ? 64 : (b > 8192 ? 8192 : b);
 }
 
-// Streams messages from this process to the partner: `send()` one message
-// here; the partner's loop (given to Partner) counts each message it
-// receives in Control::consumed. Each iteration sends a batch and waits until
-// the partner has received all of it, so the time covers delivery.
+// Streams messages from this process to the partner, continuously: `send()`
+// one message here; the partner's loop (given to Partner) counts what it
+// receives in Control::consumed. Nobody waits for a drain between
+// iterations: the channel's capacity alone bounds how far the producer runs
+// ahead, so the channel fills and both sides run coupled through it, as in a
+// long stream (not in bursts into a channel that never fills, where the
+// consumer runs at the producer's heels). Counted: the messages the partner
+// had received when the last iteration ended. Those still in flight then (at
+// most one channel's worth) were sent in the timed span but are not counted,
+// so the figure errs low, by at most capacity / messages.
 template <class Send>
 void stream(benchmark::State& state, const Partner& partner, std::size_t size, Send&& send) {
   const std::uint64_t batch = batch_for(size);
-  std::uint64_t sent = 0;
+  std::uint64_t delivered = 0;
+  const CpuMeter cpu({partner.pid()});
   for (auto _ : state) {
     for (std::uint64_t i = 0; i < batch; ++i) send();
-    sent += batch;
-    while (partner.control().consumed.load(std::memory_order_acquire) < sent) platform::cpu_relax();
+    delivered = partner.control().consumed.load(std::memory_order_acquire);
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(sent));
-  state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
+  cpu.stop(state, delivered);
+  state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
+  state.SetBytesProcessed(static_cast<std::int64_t>(delivered * size));
 }
 
 // ---- many producers and consumers ------------------------------------------------
@@ -171,6 +221,7 @@ class Crowd {
     for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
   }
   [[nodiscard]] CrowdControl& control() const noexcept { return *ctl_; }
+  [[nodiscard]] const std::vector<pid_t>& pids() const noexcept { return pids_; }
 
  private:
   SharedMemory mem_;
@@ -195,18 +246,22 @@ inline void crowd_producer_loop(CrowdControl& ctl, std::uint64_t batch, const st
 }
 
 // Runs one iteration per `go`: every producer sends its batch; the time
-// covers delivery to the consumers.
+// covers delivery to the consumers. A batch (kCrowdBatch per producer) is
+// more than a channel holds, so each one runs the channel full: a stream,
+// with one drain per batch.
 inline void crowd_stream(benchmark::State& state, const Crowd& crowd, int producers, std::uint64_t batch,
                          std::size_t size) {
   CrowdControl& ctl = crowd.control();
   std::uint64_t target = ctl.consumed.load(std::memory_order_acquire);
   std::uint64_t sent = 0;
+  const CpuMeter cpu(crowd.pids());
   for (auto _ : state) {
     target += batch * static_cast<std::uint64_t>(producers);
     sent += batch * static_cast<std::uint64_t>(producers);
     ctl.go.fetch_add(1, std::memory_order_acq_rel);
     while (ctl.consumed.load(std::memory_order_acquire) < target) ::usleep(20);
   }
+  cpu.stop(state, sent);
   state.SetItemsProcessed(static_cast<std::int64_t>(sent));
   state.SetBytesProcessed(static_cast<std::int64_t>(sent * size));
 }

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import tempfile
 
-KEYS = {"case", "metric", "shmring", "peer", "peer_value", "ratio", "target", "pass"}
+KEYS = {"case", "metric", "shmring", "peer", "peer_value", "ratio", "target", "pass", "cpu_ns_per_op",
+        "peer_cpu_ns_per_op"}
 
 
 def main():
@@ -29,6 +30,10 @@ def main():
             assert isinstance(row["pass"], bool), row
             assert row["shmring"] is not None, f"no shmring figure for {row['case']}"
         assert any(r["target"] for r in rows)
+        # What the speed costs stands beside the streams and the round trips.
+        for metric in ("messages/s", "ns"):
+            assert any(r["cpu_ns_per_op"] and r["peer_cpu_ns_per_op"] for r in rows if r["metric"] == metric), \
+                f"no CPU per op on the {metric} rows"
         assert "| case" in r.stdout and ("PASS" in r.stdout or "MISS" in r.stdout)
         if subprocess.run(["which", "gnuplot"], capture_output=True).returncode == 0:
             assert os.path.getsize(plot_path) > 1000, "plot not written"
