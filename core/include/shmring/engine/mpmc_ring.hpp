@@ -80,6 +80,7 @@
 #include "shmring/platform/preempt.hpp"         // SHMRING_PREEMPTION_POINT (stress builds only)
 #include "shmring/platform/segment_layout.hpp"  // layout_at
 #include "shmring/engine/copy.hpp"
+#include "shmring/engine/live_positions.hpp"
 #include "shmring/engine/ring_status.hpp"
 
 namespace shmring {
@@ -478,13 +479,16 @@ class MpmcRing {
   // Positions as an opener validates them.
   [[nodiscard]] bool positions_sane() const noexcept { return layout_sane(*layout_, capacity_); }
   // released <= head <= tail, within one ring, aligned: checked on a mapped
-  // layout another process controls before any handle uses it.
+  // layout another process controls before any handle uses it, while its
+  // participants may be moving all three. Read in the order that makes each
+  // bound hold for a sound ring in motion (all three only grow;
+  // live_positions.hpp): released, head, tail, released again.
   [[nodiscard]] static bool layout_sane(const MpmcRingLayout& l, std::uint64_t capacity) noexcept {
     const std::uint64_t r = l.released.value.load(std::memory_order_acquire);
     const std::uint64_t h = l.head.value.load(std::memory_order_acquire);
     const std::uint64_t t = l.tail.value.load(std::memory_order_acquire);
-    return r <= h && h <= t && t - r <= capacity - kHeader && r % kMpmcAlign == 0 && h % kMpmcAlign == 0 &&
-           t % kMpmcAlign == 0;
+    const LivePositions rt{r, t, l.released.value.load(std::memory_order_acquire)};
+    return r <= h && h <= t && rt.within(capacity - kHeader) && rt.aligned(kMpmcAlign) && h % kMpmcAlign == 0;
   }
 
  private:

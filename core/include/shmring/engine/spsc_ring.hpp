@@ -23,6 +23,7 @@
 
 #include "shmring/engine/catch_up.hpp"
 #include "shmring/engine/copy.hpp"
+#include "shmring/engine/live_positions.hpp"
 #include "shmring/engine/ring_status.hpp"
 #include "shmring/platform/cpu.hpp"
 #include "shmring/engine/spsc_ring_layout.hpp"
@@ -342,12 +343,14 @@ class SpscRing {
   // uses it: sane positions, and no more messages taken than put (+1: a
   // producer that died between its tail and put_count stores left put_count
   // one short, and its consumer may have taken that message).
+  // The peers may be moving the ring meanwhile: live_positions.hpp says why
+  // head is read twice. The counts likewise: get_count before put_count,
+  // both only grow, so a sound ring in motion passes.
   [[nodiscard]] static bool layout_sane(const SpscRingLayout& l, std::uint64_t capacity) noexcept {
-    // acquire: as attach_*(); the segment's acquire of its ready state already ordered them.
-    const std::uint64_t head = l.consumer.head.load(std::memory_order_acquire);
-    const std::uint64_t tail = l.producer.tail.load(std::memory_order_acquire);
-    return positions_sane(head, tail, capacity) && l.consumer.get_count.load(std::memory_order_acquire) <=
-                                                       l.producer.put_count.load(std::memory_order_acquire) + 1;
+    const LivePositions p = LivePositions::read(l.consumer.head, l.producer.tail);
+    const std::uint64_t got = l.consumer.get_count.load(std::memory_order_acquire);
+    const std::uint64_t put = l.producer.put_count.load(std::memory_order_acquire);
+    return p.within(capacity) && p.aligned(kRecordAlign) && got <= put + 1;
   }
 
  private:

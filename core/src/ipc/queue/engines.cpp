@@ -4,6 +4,8 @@
 // opener's private copy of the config, so the checked values are the used ones).
 #include "engines.hpp"
 
+#include "shmring/engine/live_positions.hpp"
+
 #include <algorithm>
 #include <bit>
 
@@ -66,10 +68,10 @@ Result<void> SpscSlotEngine::validate(const QueueConfigLayout& c, const QueueLay
   }
   if (c.capacity > payload - sizeof(QueueLayout)) return fail(Errc::bad_size, "queue capacity exceeds the file");
   if (c.chunk != 0) return fail(Errc::bad_size, "queue memory chunk");
-  // acquire: the segment's acquire of its ready state already ordered them.
-  const std::uint64_t head = q.ring.consumer.head.load(std::memory_order_acquire);
-  const std::uint64_t tail = q.ring.producer.tail.load(std::memory_order_acquire);
-  if (!SpscSlotRing<>::positions_sane(head, tail, slots)) return fail(Errc::corrupt, "ring positions out of range");
+  // Head read twice: the peers may be moving the ring meanwhile (live_positions.hpp).
+  if (!LivePositions::read(q.ring.consumer.head, q.ring.producer.tail).within(slots)) {
+    return fail(Errc::corrupt, "ring positions out of range");
+  }
   return {};
 }
 
