@@ -18,7 +18,6 @@
 #include <benchmark/benchmark.h>
 
 #include <array>
-#include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <pthread.h>
 
@@ -30,6 +29,7 @@
 #include <thread>
 
 #include "channels.hpp"
+#include "crowd.hpp"
 #include "harness.hpp"
 #include "shmring/ipc/lock.hpp"
 #include "shmring/ipc/pipe.hpp"
@@ -39,8 +39,6 @@
 
 namespace shmring::perf {
 namespace {
-
-constexpr std::uint64_t kFlushEvery = 64;  // the consumer publishes its count this often, and when idle
 
 // ---- throughput: byte messages through a blocking channel ---------------------------
 
@@ -97,79 +95,6 @@ void BM_Queue_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc>(state);
 void BM_QueueFixed_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc, true>(state); }
 // The MPMC engine with one producer and one consumer: what MPMC costs.
 void BM_QueueMpmc_Bytes(benchmark::State& state) { queue_bytes<Engine::mpmc>(state); }
-
-// ---- throughput: many producers and consumers, 64-byte messages -------------------------
-
-constexpr std::size_t kCrowdMessage = 64;
-constexpr std::uint64_t kCrowdBatch = 16384;  // per producer per iteration
-
-// The MPMC Queue, blocking API: producers put, consumers get (park when dry).
-void BM_QueueMpmc_Crowd(benchmark::State& state) {
-  const int producers = static_cast<int>(state.range(0));
-  const int consumers = static_cast<int>(state.range(1));
-  QueueChannel ch(kCrowdMessage, 1u << 20, Engine::mpmc);
-  const std::vector<std::byte> msg(kCrowdMessage, std::byte{0x5a});
-  Crowd crowd(
-      producers, consumers,
-      [&](CrowdControl& ctl, int) { crowd_producer_loop(ctl, kCrowdBatch, [&] { ch.send(msg.data()); }); },
-      [&](CrowdControl& ctl, int) {
-        Queue& q = ch.queue();
-        std::vector<std::byte> buf(kCrowdMessage);
-        ctl.ready.fetch_add(1, std::memory_order_acq_rel);
-        for (std::uint64_t pending = 0;;) {
-          if (q.get_into(buf, nowait) != GetStatus::ok) {
-            ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
-            pending = 0;
-            if (q.get_into(buf, forever) != GetStatus::ok) std::abort();
-          }
-          if (++pending == kFlushEvery) {
-            ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
-            pending = 0;
-          }
-        }
-      });
-  crowd_stream(state, crowd, producers, kCrowdBatch, kCrowdMessage);
-}
-
-// boost::lockfree::queue, fixed-sized (index-based nodes, compile-time
-// capacity: no pointers, so it works placed in shared memory). Non-blocking:
-// a consumer with nothing to pop and a producer with no free node yield the
-// CPU and retry.
-void BM_BoostLfQueue_Crowd(benchmark::State& state) {
-  using Item = std::array<std::byte, kCrowdMessage>;
-  using Q = boost::lockfree::queue<Item, boost::lockfree::fixed_sized<true>, boost::lockfree::capacity<16384>>;
-  const int producers = static_cast<int>(state.range(0));
-  const int consumers = static_cast<int>(state.range(1));
-  SharedMemory mem(sizeof(Q));
-  auto* q = new (mem.get()) Q();
-  const Item item{};
-  Crowd crowd(
-      producers, consumers,
-      [&](CrowdControl& ctl, int) {
-        crowd_producer_loop(ctl, kCrowdBatch, [&] {
-          while (!q->push(item)) ::sched_yield();
-        });
-      },
-      [&](CrowdControl& ctl, int) {
-        ctl.ready.fetch_add(1, std::memory_order_acq_rel);
-        Item v{};
-        for (std::uint64_t pending = 0;;) {
-          if (!q->pop(v)) {
-            ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
-            pending = 0;
-            for (int spins = 0; !q->pop(v); ++spins) {
-              if (spins > 64) ::sched_yield();
-            }
-          }
-          benchmark::DoNotOptimize(v);
-          if (++pending == kFlushEvery) {
-            ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
-            pending = 0;
-          }
-        }
-      });
-  crowd_stream(state, crowd, producers, kCrowdBatch, kCrowdMessage);
-}
 
 // ---- throughput: 8-byte typed messages, non-blocking rings spun on --------------------
 
@@ -647,8 +572,8 @@ void register_all() {
   RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes)->Arg(56)->UseRealTime();
   stream_args(RegisterBenchmark("BM_QueueFixed_Bytes", BM_QueueFixed_Bytes), 65536);
   RegisterBenchmark("BM_QueueMpmc_Bytes", BM_QueueMpmc_Bytes)->Arg(64)->UseRealTime();
-  for (auto* b : {RegisterBenchmark("BM_QueueMpmc_Crowd", BM_QueueMpmc_Crowd),
-                  RegisterBenchmark("BM_BoostLfQueue_Crowd", BM_BoostLfQueue_Crowd)}) {
+  for (auto* b : {RegisterBenchmark("BM_QueueMpmc_Crowd", queue_mpmc_crowd),
+                  RegisterBenchmark("BM_BoostLfQueue_Crowd", boost_lf_crowd)}) {
     b->Args({2, 2})->Args({4, 4})->UseRealTime();
   }
   stream_args(RegisterBenchmark("BM_BoostMq_Bytes", stream_bytes<BoostMqChannel>), 65536);

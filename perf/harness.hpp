@@ -43,6 +43,9 @@ class SharedMemory {
   std::size_t size_;
 };
 
+// A consumer publishes its count this often, and whenever it runs dry.
+inline constexpr std::uint64_t kFlushEvery = 64;
+
 // What parent and child tell each other, each word on its own block.
 struct Control {
   alignas(128) std::atomic<std::uint64_t> consumed{0};  // written by the consumer only
