@@ -36,7 +36,7 @@ std::uint64_t failures_while_moving(Move move, Check check) {
   while (moves.load() == 0) std::this_thread::yield();
   std::uint64_t failed = 0;
   for (std::uint64_t i = 0; i < kChecks || moves.load(std::memory_order_relaxed) < kMoves; ++i) {
-    failed += check() ? 0 : 1;
+    if (!check()) ++failed;
   }
   stop.store(true);
   mover.join();
