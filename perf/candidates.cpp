@@ -181,11 +181,4 @@ void register_all() {
 }  // namespace
 }  // namespace shmring::perf
 
-int main(int argc, char** argv) {
-  shmring::perf::register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return shmring::perf::benchmark_main(argc, argv, shmring::perf::register_all); }

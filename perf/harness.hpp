@@ -46,6 +46,17 @@ class SharedMemory {
 // A consumer publishes its count this often, and whenever it runs dry.
 inline constexpr std::uint64_t kFlushEvery = 64;
 
+// The main() of a benchmark binary: registers its benchmarks, then runs
+// Google Benchmark with the command line.
+inline int benchmark_main(int argc, char** argv, void (*register_benchmarks)()) {
+  register_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
 // What parent and child tell each other, each word on its own block.
 struct Control {
   alignas(128) std::atomic<std::uint64_t> consumed{0};  // written by the consumer only
