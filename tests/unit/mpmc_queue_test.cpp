@@ -66,10 +66,16 @@ Tally finish(Queue& q, std::vector<Child>& producers, std::vector<Child>& consum
   return total;
 }
 
-TEST(MpmcQueue, TwoForkedProducersAndTwoForkedConsumersDeliverEveryMessageOnceInProducerOrder) {
-  UniqueName name("mpmc-2x2");
-  Queue q = test::create_or_throw(name, {.capacity_bytes = 64 << 10});
-  ASSERT_EQ(q.engine(), Engine::mpmc);
+// The tests every many-producer engine must pass (MPMC ring, lanes).
+class ManyProducerQueue : public testing::TestWithParam<Engine> {
+ protected:
+  [[nodiscard]] QueueOptions options() const { return {.engine = GetParam(), .capacity_bytes = 64 << 10}; }
+};
+
+TEST_P(ManyProducerQueue, TwoForkedProducersAndTwoForkedConsumersDeliverEveryMessageOnceInProducerOrder) {
+  UniqueName name("many-2x2");
+  Queue q = test::create_or_throw(name, options());
+  ASSERT_EQ(q.engine(), GetParam());
   constexpr std::uint64_t kEach = 500'000;
   std::vector<Child> producers, consumers;
   for (int i = 0; i < 2; ++i) consumers.push_back(forked_consumer(name));
@@ -83,9 +89,9 @@ TEST(MpmcQueue, TwoForkedProducersAndTwoForkedConsumersDeliverEveryMessageOnceIn
   EXPECT_EQ(q.reads_lost(), 0u);
 }
 
-TEST(MpmcQueue, ProducersAndConsumersStartedAsSeparateExecutablesShareOneQueueByName) {
-  UniqueName name("mpmc-exec");
-  Queue q = test::create_or_throw(name, {.capacity_bytes = 64 << 10});
+TEST_P(ManyProducerQueue, ProducersAndConsumersStartedAsSeparateExecutablesShareOneQueueByName) {
+  UniqueName name("many-exec");
+  Queue q = test::create_or_throw(name, options());
   constexpr std::uint64_t kEach = 300'000;
   const std::string seed = std::to_string(kTraffic.seed), lo = std::to_string(kTraffic.min_size),
                     hi = std::to_string(kTraffic.max_size);
@@ -107,6 +113,11 @@ TEST(MpmcQueue, ProducersAndConsumersStartedAsSeparateExecutablesShareOneQueueBy
   EXPECT_TRUE(test::exactly_once(total, 3, kEach));
   EXPECT_EQ(q.claims_repaired(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, ManyProducerQueue, testing::Values(Engine::mpmc, Engine::lanes),
+                         [](const testing::TestParamInfo<Engine>& i) {
+                           return std::string(i.param == Engine::mpmc ? "Mpmc" : "Lanes");
+                         });
 
 // SIGSTOP lands at random instructions, often between a claim and its commit
 // (then everyone behind that record waits). The producer streams until told

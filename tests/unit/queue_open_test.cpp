@@ -179,10 +179,10 @@ testing::AssertionResult damaged_queue_fails_with(std::uint64_t field, T value, 
 // layout change updates this number together with kQueueLayoutVersion.
 TEST(QueueOpen, LayoutHashIsTheSameOnEveryLittleEndianTarget) {
   if constexpr (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
-    // Layout version 4 (the MPMC ring with hazards, on-demand memory,
-    // fixed-size slots); a layout change updates this value together with
-    // kQueueLayoutVersion.
-    EXPECT_EQ(kQueueLayoutHash, 0x944e61aefad16f55ULL);
+    // Layout version 5 (the MPMC ring with hazards, on-demand memory,
+    // fixed-size slots, lanes); a layout change updates this value together
+    // with kQueueLayoutVersion.
+    EXPECT_EQ(kQueueLayoutHash, 0xce16f4a39cf44404ULL);
   } else {
     GTEST_SKIP() << "big-endian target: its layout hash differs by design (byte order is part of it)";
   }

@@ -107,6 +107,11 @@ enum class Barriers : std::uint8_t { fences = 0, asymmetric = 1 };
 enum class Engine : std::uint8_t {
   mpmc = 1,  // any number of producers and consumers (Python's Queue)
   spsc = 0,  // one producer process and one consumer process: the fastest path
+  // Any number of producers and consumers, a lane (an SPSC byte ring) per
+  // producer: no read-modify-write per put, one compare-and-swap per get.
+  // The capacity is cut into QueueOptions::lanes lanes; a message must fit
+  // in half a lane. Memory is reserved at create.
+  lanes = 2,
 };
 
 // Rings larger than this have on-demand memory: the file is sparse, memory
@@ -130,6 +135,10 @@ struct QueueOptions {
   // least 2), and reserves all its memory at create. (Keep it last: positional
   // initialisers of the fields above keep their meaning.)
   std::uint64_t message_size = 0;
+  // Engine::lanes: how many lanes (2..64) the capacity is cut into; 0: 8, or
+  // fewer when max_message needs larger lanes. Producers beyond lanes - 1
+  // share the last lane, one put at a time.
+  std::uint32_t lanes = 0;
 };
 
 struct OpenOptions {

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "shmring/blocking/blocking.hpp"
+#include "shmring/engine/lane_ring_layout.hpp"
 #include "shmring/engine/mpmc_ring_layout.hpp"
 #include "shmring/platform/segment_layout.hpp"
 #include "shmring/engine/spsc_ring_layout.hpp"
@@ -17,7 +18,7 @@ namespace shmring {
 inline constexpr std::uint32_t kQueueKind = 0x55455551u;          // "QUEU"
 inline constexpr std::uint32_t kJoinableQueueKind = 0x4555514au;  // "JQUE": same layout, counts tasks
 inline constexpr std::uint32_t kQueueLayoutVersion =
-    4;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards
+    5;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards; 5: lanes
 
 // Written once by the creator before publish; read-only afterwards.
 struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
@@ -28,14 +29,18 @@ struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
   std::uint32_t barriers;     // 0: seq_cst fences; 1: asymmetric (BarrierPlan, blocking.hpp)
   std::uint32_t engine;       // which engine made the file (below)
   std::uint64_t chunk;        // on-demand memory: bytes reserved/returned at a time; 0: all reserved at create
+  std::uint32_t lanes;        // the lane engine's lanes (capacity / lanes bytes each); 0 for the others
+  std::uint32_t reserved0;
 };
 
 // QueueConfigLayout::engine is the kStored of the engine that made the file
 // (core/src/ipc/queue/): 0 SpscBytesEngine (`ring`), 1 MpmcEngine (`mpmc`),
 // 2 SpscSlotEngine — fixed-size messages of max_message bytes in
 // capacity / max_message slots (a power of two), positions counting slots
-// in `ring` (producer.tail, consumer.head; the counts stay 0). A number is
-// part of the file format: it is never given to another engine.
+// in `ring` (producer.tail, consumer.head; the counts stay 0), 3 LanesEngine
+// — a LaneTableLayout (lane_ring_layout.hpp) at data_offset, then `lanes`
+// lanes of capacity / lanes bytes. A number is part of the file format: it
+// is never given to another engine.
 
 // Rarely written: who holds each role, and whether the queue is closed.
 struct alignas(platform::kFalseSharingRange) QueueControlLayout {
@@ -91,7 +96,8 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueConfigLayout, capacity), offsetof(QueueConfigLayout, max_message),
     offsetof(QueueConfigLayout, maxsize), offsetof(QueueConfigLayout, data_offset),
     offsetof(QueueConfigLayout, barriers), offsetof(QueueConfigLayout, engine), offsetof(QueueLayout, mpmc),
-    offsetof(QueueConfigLayout, chunk), offsetof(QueueLayout, backing), offsetof(QueueBackingLayout, backed_end),
+    offsetof(QueueConfigLayout, chunk), offsetof(QueueConfigLayout, lanes), sizeof(LaneLayout),
+    sizeof(LaneTableLayout), offsetof(LaneLayout, control), offsetof(LaneLayout, not_full), offsetof(QueueLayout, backing), offsetof(QueueBackingLayout, backed_end),
     offsetof(QueueBackingLayout, unbacked_below), offsetof(QueueBackingLayout, lock), offsetof(MpmcRingLayout, tail),
     offsetof(MpmcRingLayout, head), offsetof(MpmcRingLayout, released), offsetof(MpmcRingLayout, key),
     offsetof(MpmcRingLayout, participants), sizeof(MpmcParticipantLayout), offsetof(MpmcParticipantLayout, hazard),

@@ -77,7 +77,12 @@ struct RingShape {
   std::uint32_t engine;  // kStored of the engine
   std::uint64_t capacity;
   std::uint64_t max_message;
+  std::uint32_t lanes = 0;  // LanesEngine only
 };
+// The bytes after QueueLayout: the ring's, and the lane table before the lanes.
+[[nodiscard]] constexpr std::uint64_t data_bytes(const RingShape& s) noexcept {
+  return s.capacity + (s.lanes != 0 ? lane_table_bytes(s.lanes) : 0);
+}
 
 [[nodiscard]] constexpr bool has_role(Role set, Role r) noexcept {
   return (static_cast<unsigned>(set) & static_cast<unsigned>(r)) != 0;
@@ -121,8 +126,28 @@ template <class RingAttach>
 // Gives back the roles in `held` that `me` holds (engines.cpp).
 void detach_spsc(QueueLayout& q, Role held, std::uint64_t me) noexcept;
 
+// read_front(), copy_front() and room_park() of the engines whose front()
+// already holds the message (see the concept below): pop() always succeeds.
+template <class E>
+struct HeldReads {
+  [[nodiscard]] decltype(auto) read_front() noexcept { return static_cast<E*>(this)->front(); }
+  static void copy_front(std::byte* dst, std::span<const std::byte> src) noexcept {
+    copy_message(dst, src.data(), src.size());
+  }
+  [[nodiscard]] static ParkingLayout& room_park(QueueHot& hot) noexcept { return *hot.not_full; }
+};
+
 // The vocabulary every engine gives the Queue (queue.cpp's loops use
 // nothing else). `hot`: the handle's QueueHot (parking words, stats, barrier plan).
+//
+// Reading: front() shows the oldest message; copy_front() copies what it
+// showed; pop() takes it — false when another consumer took it first (the
+// lane engine, whose consumers copy before they take: the copy is void,
+// start again from front()). read_front() shows a message that stays this
+// handle's until pop() (read()/release(): the caller keeps the view). For
+// the engines whose front() already holds the message (SPSC: one consumer;
+// MPMC: the record is claimed), read_front() is front(), copy_front() a
+// copy and pop() always true. room_park(): where a producer waiting for room parks.
 template <class E>
 concept QueueEngine = requires(E& e, const E& ce, QueueHot& hot, std::size_t n, std::span<const std::byte> bytes,
                                Role r, std::uint64_t token, const Blocker& b, ParticipantWatch& w,
@@ -138,7 +163,10 @@ concept QueueEngine = requires(E& e, const E& ce, QueueHot& hot, std::size_t n, 
   e.commit(n, hot);
   { e.producer_can_claim(n) } -> std::same_as<bool>;
   { e.front() } -> ReadView;
-  e.pop(hot);
+  e.copy_front(static_cast<std::byte*>(nullptr), bytes);
+  { e.read_front() } -> ReadView;
+  { e.pop(hot) } -> std::same_as<bool>;
+  { e.room_park(hot) } -> std::same_as<ParkingLayout&>;
   e.drained();
   { e.consumer_can_read() } -> std::same_as<bool>;
   { e.attach(r, token, hot) } -> std::same_as<Errc>;

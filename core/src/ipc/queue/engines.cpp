@@ -90,6 +90,43 @@ Result<RingShape> SpscSlotEngine::shape(const QueueOptions& o) {
   return RingShape{kStored, slots * size, size};
 }
 
+Result<void> LanesEngine::validate(const QueueConfigLayout& c, const QueueLayout& q, std::uint64_t payload) {
+  if (c.lanes < 2 || c.lanes > kMaxLanes || c.capacity % c.lanes != 0) return fail(Errc::bad_size, "queue lanes");
+  const std::uint64_t lane = c.capacity / c.lanes;
+  if (lane < kMinCapacity || !std::has_single_bit(lane) || c.capacity > kMpmcMaxCapacity) {
+    return fail(Errc::bad_size, "queue lane capacity is not a power of two in [4 KiB, 16 GiB / lanes]");
+  }
+  if (c.capacity + lane_table_bytes(c.lanes) > payload - sizeof(QueueLayout)) {
+    return fail(Errc::bad_size, "queue lanes exceed the file");
+  }
+  if (c.max_message == 0 || c.max_message > LaneRing::max_payload_for(lane)) {
+    return fail(Errc::bad_size, "queue max_message out of range");
+  }
+  if (c.chunk != 0) return fail(Errc::bad_size, "queue memory chunk");
+  if (!LaneRing::layout_sane(ring_bytes(const_cast<QueueLayout&>(q), c), c.lanes, lane) ||
+      !SpscRing::layout_sane(q.ring, c.capacity)) {
+    return fail(Errc::corrupt, "lane positions out of range");
+  }
+  return {};
+}
+
+// Lanes: as asked, else 8, halved (down to 2) until a lane holds max_message.
+Result<RingShape> LanesEngine::shape(const QueueOptions& o) {
+  if (o.lanes == 1 || o.lanes > kMaxLanes) return fail(Errc::invalid_argument, "lanes must be 0 or in [2, 64]");
+  if (o.capacity_bytes > kMpmcMaxCapacity) return fail(Errc::invalid_argument, "capacity_bytes above 16 GiB");
+  const auto lane_for = [&](std::uint32_t lanes) {
+    return std::bit_ceil(std::max<std::uint64_t>((o.capacity_bytes + lanes - 1) / lanes, kMinCapacity));
+  };
+  std::uint32_t lanes = o.lanes != 0 ? o.lanes : 8;
+  while (o.lanes == 0 && lanes > 2 && o.max_message > LaneRing::max_payload_for(lane_for(lanes))) lanes /= 2;
+  const std::uint64_t lane = lane_for(lanes);
+  const std::uint64_t largest = LaneRing::max_payload_for(lane);
+  if (o.max_message > largest) {
+    return fail(Errc::invalid_argument, "max_message must fit in half a lane (capacity_bytes / lanes / 2)");
+  }
+  return RingShape{kStored, lane * lanes, o.max_message == 0 ? largest : o.max_message, lanes};
+}
+
 void detach_spsc(QueueLayout& q, Role held, std::uint64_t me) noexcept {
   for (const Role r : {Role::producer, Role::consumer}) {
     if (has_role(held, r)) give_back_role_slot(owner_slot(q, r), me);

@@ -7,6 +7,8 @@
 //   SpscBytesEngine   SpscRing: records of any size           1 producer, 1 consumer process
 //   MpmcEngine        MpmcRing: records of any size           any number (<= 256 attached)
 //   SpscSlotEngine    SpscSlotRing: fixed-size slots          1 producer, 1 consumer process
+//   LanesEngine       LaneRing: an SPSC byte ring per producer any number; producers beyond
+//                     (lane_ring.hpp)                          lanes - 1 share the last lane
 //
 // What stays with each engine: how it claims and publishes, how it tells
 // sleepers (SPSC: the one waiter there is, notify(); MPMC: one of many,
@@ -25,6 +27,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "lanes_engine.hpp"
 #include "mpmc_engine.hpp"
 #include "spsc_bytes_engine.hpp"
 #include "spsc_slot_engine.hpp"
@@ -32,10 +35,12 @@
 namespace shmring::detail {
 
 // The engine a handle holds; its index is the file's engine number.
-using AnyEngine = std::variant<SpscBytesEngine, MpmcEngine, SpscSlotEngine>;
-static_assert(QueueEngine<SpscBytesEngine> && QueueEngine<MpmcEngine> && QueueEngine<SpscSlotEngine>);
+using AnyEngine = std::variant<SpscBytesEngine, MpmcEngine, SpscSlotEngine, LanesEngine>;
+static_assert(QueueEngine<SpscBytesEngine> && QueueEngine<MpmcEngine> && QueueEngine<SpscSlotEngine> &&
+              QueueEngine<LanesEngine>);
 static_assert(std::is_same_v<std::variant_alternative_t<SpscBytesEngine::kStored, AnyEngine>, SpscBytesEngine> &&
               std::is_same_v<std::variant_alternative_t<MpmcEngine::kStored, AnyEngine>, MpmcEngine> &&
-              std::is_same_v<std::variant_alternative_t<SpscSlotEngine::kStored, AnyEngine>, SpscSlotEngine>);
+              std::is_same_v<std::variant_alternative_t<SpscSlotEngine::kStored, AnyEngine>, SpscSlotEngine> &&
+              std::is_same_v<std::variant_alternative_t<LanesEngine::kStored, AnyEngine>, LanesEngine>);
 
 }  // namespace shmring::detail

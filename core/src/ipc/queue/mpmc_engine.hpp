@@ -9,7 +9,7 @@ namespace shmring::detail {
 
 // ---- MPMC -----------------------------------------------------------------------
 
-class MpmcEngine {
+class MpmcEngine : public HeldReads<MpmcEngine> {
  public:
   static constexpr Engine kEngine = Engine::mpmc;
   static constexpr std::uint32_t kStored = 1;
@@ -63,10 +63,11 @@ class MpmcEngine {
 
   // ---- consumer ----
   [[gnu::always_inline]] [[nodiscard]] MpmcView front() noexcept { return ring_.front(); }
-  [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
+  [[gnu::always_inline]] bool pop(QueueHot& hot) noexcept {
     ring_.pop();
     notify_one(*hot.not_full, hot.stats, hot.plan);
     if (memory_ != nullptr) memory_->after_get(false, [this] { return ring_.release_consumed(); });
+    return true;
   }
   void drained() noexcept {
     if (memory_ != nullptr) memory_->after_get(true, [this] { return ring_.release_consumed(); });

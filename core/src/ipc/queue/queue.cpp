@@ -97,7 +97,7 @@ PutClaim claim_on(Queue::State& s, E& e, std::size_t size, Wait wait) noexcept {
     }
     if (wait.is_nowait() || !deadline.may_wait()) return {PutStatus::full, {}};
     const auto room = [&] { return e.producer_can_claim(size) || s.is_closed(); };
-    if (!wait_until(s.layout->not_full, room, e.slice(deadline.get()), s.put_spin, s.stats, s.plan) &&
+    if (!wait_until(e.room_park(s), room, e.slice(deadline.get()), s.put_spin, s.stats, s.plan) &&
         deadline.get().passed()) {
       return {PutStatus::full, {}};
     }
@@ -111,7 +111,7 @@ GetView read_on(Queue::State& s, E& e, Wait wait) noexcept {
   detail::ParticipantWatch watch;
   bool saw_closed = false;
   for (;;) {
-    const auto v = e.front();
+    const auto v = e.read_front();
     if (v.status == RingStatus::ok) return {GetStatus::ok, v.bytes};
     if (v.status != RingStatus::empty) return {GetStatus::corrupt, {}};
     // Empty. Closed only if the ring is still empty after we saw the flag:
@@ -227,7 +227,7 @@ GetView Queue::read(Wait wait) noexcept {
 // Consumes the record handed out by read() and tells a sleeping producer.
 void Queue::release() noexcept {
   if (s_) [[likely]]
-    s_->visit([this](auto& e) { e.pop(*s_); });
+    s_->visit([this](auto& e) { (void)e.pop(*s_); });  // the message read() handed out: always ours
 }
 
 GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
@@ -237,17 +237,19 @@ GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
 }
 
 // Fast path: this handle holds the role, a message is there and `out` has
-// its size; else get_slow() (front() hands out the same view again).
+// its size; else get_slow() (front() hands out the same view again). A pop
+// that lost the message to another consumer (the lane engine) looks again.
 template <class E>
 GetStatus Queue::get_on(std::vector<std::byte>& out, Wait wait) {
   State& s = *s_;
   E& e = detail::engine_as<E>(s.engine);
   if (s.holds(Role::consumer)) [[likely]] {
-    const auto v = e.front();
-    if (v.status == RingStatus::ok && out.size() == v.bytes.size()) [[likely]] {
-      copy_message(out.data(), v.bytes.data(), v.bytes.size());
-      e.pop(s);
-      return GetStatus::ok;
+    for (;;) {
+      const auto v = e.front();
+      if (v.status != RingStatus::ok || out.size() != v.bytes.size()) break;
+      e.copy_front(out.data(), v.bytes);
+      if (e.pop(s)) [[likely]]
+        return GetStatus::ok;
     }
   }
   return get_slow(out, wait);

@@ -71,6 +71,7 @@ R with_engine_type(std::uint32_t stored, F&& f, R none) {
     case detail::SpscBytesEngine::kStored: return f(static_cast<detail::SpscBytesEngine*>(nullptr));
     case detail::MpmcEngine::kStored: return f(static_cast<detail::MpmcEngine*>(nullptr));
     case detail::SpscSlotEngine::kStored: return f(static_cast<detail::SpscSlotEngine*>(nullptr));
+    case detail::LanesEngine::kStored: return f(static_cast<detail::LanesEngine*>(nullptr));
     default: return none;
   }
 }
@@ -93,8 +94,10 @@ Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uin
 
 Result<detail::RingShape> ring_shape(const QueueOptions& o) {
   if (o.capacity_bytes > detail::kMaxCapacity) return fail(Errc::invalid_argument, "capacity_bytes above 1 TiB");
+  if (o.lanes != 0 && o.engine != Engine::lanes) return fail(Errc::invalid_argument, "lanes is for Engine::lanes");
   if (o.message_size != 0) return detail::SpscSlotEngine::shape(o);
   if (o.engine == Engine::mpmc) return detail::MpmcEngine::shape(o);
+  if (o.engine == Engine::lanes) return detail::LanesEngine::shape(o);
   return detail::SpscBytesEngine::shape(o);
 }
 
@@ -151,7 +154,7 @@ Result<JoinableQueue> JoinableQueue::open(std::string_view name, const OpenOptio
 Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& options, std::uint32_t kind) {
   auto shape = ring_shape(options);
   if (!shape) return shape.error();
-  const auto [engine, capacity, max_message] = *shape;
+  const auto [engine, capacity, max_message, lanes] = *shape;
   const bool on_demand = with_engine_type(
       engine, []<class E>(E*) { return E::kOnDemand; }, false);
 
@@ -161,7 +164,7 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
       platform::Segment::create(name, {.kind = kind,
                                        .layout_version = kQueueLayoutVersion,
                                        .layout_hash = kQueueLayoutHash,
-                                       .payload_size = sizeof(QueueLayout) + capacity,
+                                       .payload_size = sizeof(QueueLayout) + data_bytes(*shape),
                                        .mode = options.mode,
                                        .reserved_payload = chunk != 0 ? sizeof(QueueLayout) : ~std::uint64_t{0}});
   if (!seg) return seg.error();
@@ -175,6 +178,7 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   q->config.barriers = options.barriers == Barriers::asymmetric && platform::can_issue_heavy_barrier() ? 1u : 0u;
   q->config.engine = engine;
   q->config.chunk = chunk;
+  q->config.lanes = lanes;
   with_engine_type(
       engine,
       [q]<class E>(E*) {

@@ -8,7 +8,7 @@ namespace shmring::detail {
 
 // ---- SPSC, messages of any size --------------------------------------------------
 
-class SpscBytesEngine {
+class SpscBytesEngine : public HeldReads<SpscBytesEngine> {
  public:
   static constexpr Engine kEngine = Engine::spsc;
   static constexpr std::uint32_t kStored = 0;
@@ -54,10 +54,11 @@ class SpscBytesEngine {
 
   // ---- consumer ----
   [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept { return ring_.front(); }
-  [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
+  [[gnu::always_inline]] bool pop(QueueHot& hot) noexcept {
     ring_.pop();
     notify(*hot.not_full, hot.stats, hot.plan);
     if (memory_ != nullptr) memory_->after_get(false, [this] { return ring_.consumer_head(); });
+    return true;
   }
   void drained() noexcept {
     if (memory_ != nullptr) memory_->after_get(true, [this] { return ring_.consumer_head(); });

@@ -14,7 +14,7 @@ namespace shmring::detail {
 // right: put_generation / get_generation say "this handle holds the role
 // in this process".
 
-class SpscSlotEngine {
+class SpscSlotEngine : public HeldReads<SpscSlotEngine> {
  public:
   static constexpr Engine kEngine = Engine::spsc;
   static constexpr std::uint32_t kStored = 2;
@@ -70,9 +70,10 @@ class SpscSlotEngine {
 
   // ---- consumer ----
   [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept { return hot_->sring.front(); }
-  [[gnu::always_inline]] void pop(QueueHot& hot) noexcept {
+  [[gnu::always_inline]] bool pop(QueueHot& hot) noexcept {
     hot.sring.pop();
     notify(*hot.not_full, hot.stats, hot.plan);
+    return true;
   }
   void drained() noexcept {}
   [[nodiscard]] bool consumer_can_read() const noexcept { return ring().consumer_can_read(); }

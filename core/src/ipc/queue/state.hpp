@@ -38,10 +38,11 @@ auto& engine_at(Any& any) noexcept {
 // engine is never valueless: constructed once, never assigned).
 template <class Any, class F>
 decltype(auto) visit_engine(Any& any, F& f) {
-  static_assert(std::variant_size_v<AnyEngine> == 3, "one case per engine");
+  static_assert(std::variant_size_v<AnyEngine> == 4, "one case per engine");
   switch (any.index()) {
     case 1: return f(engine_at<1>(any));
     case 2: return f(engine_at<2>(any));
+    case 3: return f(engine_at<3>(any));
     default: return f(engine_at<0>(any));
   }
 }
@@ -138,6 +139,7 @@ struct Queue::State : detail::QueueHot {
     detail::OnDemandMemory* mem = memory ? &*memory : nullptr;
     switch (c.engine) {
       case detail::MpmcEngine::kStored: return detail::AnyEngine(std::in_place_type<detail::MpmcEngine>, q, c, mem);
+      case detail::LanesEngine::kStored: return detail::AnyEngine(std::in_place_type<detail::LanesEngine>, q, c);
       case detail::SpscSlotEngine::kStored:
         return detail::AnyEngine(std::in_place_type<detail::SpscSlotEngine>, q, *this, joinable);
       default: return detail::AnyEngine(std::in_place_type<detail::SpscBytesEngine>, q, c, mem);

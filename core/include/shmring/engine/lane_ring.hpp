@@ -1,0 +1,475 @@
+// LaneRing: process-local handle on a LaneTableLayout and its lanes — the
+// many-producer many-consumer engine without a contended read-modify-write
+// per put.
+//
+// Producers. A producer takes a lane for as long as it stays attached (the
+// lane's owner word, a compare-and-swap at attach) and then writes it as the
+// one producer of an SPSC byte ring: the same records, positions and
+// publication as SpscRing, which it uses unchanged (no read-modify-write per
+// put). The last lane is never taken for good: a producer that finds every
+// other lane held by a live owner is a guest, and takes the last lane's owner
+// word for one put (claim .. commit) at a time. Every producer writes one lane
+// for its whole attachment, so messages keep the order of each producer
+// (Python's Queue promises no order across producers).
+//
+// Consumers hold nothing. To take the oldest record of a lane, a consumer
+// reads the lane's head h and tail, reads the record at h (copying it out, or
+// handing the caller a view to copy from) and then moves head from h past the
+// record with one compare-and-swap. The CAS decides who got the message:
+//
+//   Why a copy made before a successful CAS is the message. Positions only
+//   grow (64 bits of bytes are never exhausted), so a CAS that finds head ==
+//   h proves head was h during the whole copy: h at our load, h at the CAS,
+//   and never smaller in between. The producer writes the bytes at h's
+//   offset again only for a position >= h + capacity, that is after its
+//   acquire load of head returned a value > h, which can only be our CAS's
+//   value or a later one: our copy (before the CAS, whose success is a
+//   release) happened before that overwrite. The record's own bytes were
+//   written before the producer's release of tail, which we loaded with
+//   acquire before reading them.
+//
+//   A failed CAS means another consumer took the record (head moved); our
+//   copy may have raced with the producer's reuse of the bytes and is thrown
+//   away. So a copy is read with the bounds checks of untrusted data (a torn
+//   length must not send it outside the lane), and a check that fails is
+//   reported as corrupt only if head is still h afterwards (then the bytes
+//   were stable and really are damaged); otherwise it was a race: retry.
+//
+// Crashes. A producer killed mid-record leaves it beyond its published tail,
+// invisible; its lane's owner word names a dead process, which the next
+// producer that finds no free lane proves (IsDead) and takes over, resuming
+// at the published tail. A guest killed holding the last lane is the same,
+// found by the guest waiting behind it. A consumer killed before its CAS
+// changed nothing; killed after it, the message left the queue with it, as a
+// message handed to a process that then dies: nobody else holds anything, so
+// nobody waits for a dead consumer. A consumer never writes anything but
+// head.
+//
+// Sleeping: consumers park on the queue's not_empty word (any producer's put
+// may be what they wait for); a lane's producers park on the lane's not_full
+// word, which a consumer that took from that lane notifies. The parking and
+// the wake-up handshake are the blocking layer's (blocking.hpp); this class
+// only says where.
+//
+// Every position, header and owner word is read from memory other processes
+// control, and checked before use.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "shmring/engine/lane_ring_layout.hpp"
+#include "shmring/engine/ring_status.hpp"
+#include "shmring/engine/spsc_ring.hpp"
+#include "shmring/platform/segment_layout.hpp"  // layout_at
+
+namespace shmring {
+
+// Copies a record out of a lane before the CAS that decides whether it was
+// ours: the one read of another process's bytes that may race with their
+// reuse (the copy is then discarded, see LaneRing). Out of line and named,
+// so the thread sanitizer's report of that race can be told from others.
+[[gnu::noinline]] inline void lane_speculative_copy(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
+  std::memcpy(dst, src, n);
+}
+
+class LaneRing {
+ public:
+  // Who blocks a guest: the holder of the last lane's owner word.
+  struct Holder {
+    std::uint64_t token = 0;  // 0: nobody (the guest holds the lane now)
+  };
+
+  // `table`: the LaneTableLayout followed by `lanes` LaneLayouts and then
+  // the lanes' bytes (lane_table_bytes(lanes) from `table`). `lane_capacity`
+  // is a power of two (>= 4 KiB); `max_payload` <= max_payload_for(it).
+  LaneRing(std::byte* table, std::uint32_t lanes, std::uint64_t lane_capacity, std::uint64_t max_payload) noexcept
+      : table_(platform::layout_at<LaneTableLayout>(table)),
+        base_(table),
+        lanes_(lanes),
+        lane_capacity_(lane_capacity),
+        max_payload_(max_payload),
+        ring_(lane(0).ring, lane_bytes(0), lane_capacity, max_payload, 0) {}
+
+  [[nodiscard]] static constexpr std::uint64_t max_payload_for(std::uint64_t lane_capacity) noexcept {
+    return SpscRing::max_payload_for(lane_capacity);
+  }
+
+  // A fresh table: every lane free and empty.
+  static void initialize(std::byte* table, std::uint32_t lanes) noexcept {
+    // relaxed: the segment's publish (release) orders these before any opener.
+    auto* t = platform::layout_at<LaneTableLayout>(table);
+    t->mask.in_use.store(0, std::memory_order_relaxed);
+    t->count.queued.store(0, std::memory_order_relaxed);
+    for (std::uint32_t i = 0; i < lanes; ++i) {
+      LaneLayout& l = *lane_at(table, i);
+      SpscRing::initialize(l.ring);
+      l.control.owner.store(0, std::memory_order_relaxed);
+      l.not_full.sequence.store(0, std::memory_order_relaxed);
+      l.not_full.sleeping.store(0, std::memory_order_relaxed);
+    }
+  }
+
+  // A mapped table another process controls, checked before use: every
+  // lane's positions in range (read as live_positions.hpp says: the peers
+  // may be moving them).
+  [[nodiscard]] static bool layout_sane(const std::byte* table, std::uint32_t lanes,
+                                        std::uint64_t lane_capacity) noexcept {
+    for (std::uint32_t i = 0; i < lanes; ++i) {
+      const LaneLayout& l = *platform::layout_at<const LaneLayout>(table + lane_offset(i));
+      const LivePositions p = LivePositions::read(l.ring.consumer.head, l.ring.producer.tail);
+      if (!p.within(lane_capacity) || !p.aligned(kRecordAlign)) return false;
+    }
+    return true;
+  }
+
+  // ---- producer -------------------------------------------------------------
+
+  // Takes a lane for this producer: a free one, else one whose owner
+  // `is_dead(token)` proves dead; none: this producer is a guest of the last
+  // lane. False: the lane taken is damaged (and was given back).
+  template <class IsDead>
+  [[nodiscard]] bool attach_producer(std::uint64_t token, IsDead&& is_dead) noexcept {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::uint32_t i = 0; i + 1 < lanes_; ++i) {
+        std::atomic<std::uint64_t>& owner = lane(i).control.owner;
+        // SYNC(lane): acquire — pairs with the previous owner's release in
+        // detach_producer(): its publications are visible.
+        std::uint64_t seen = owner.load(std::memory_order_acquire);
+        if (seen != 0 && (pass == 0 || seen == token || !is_dead(seen))) continue;
+        if (!owner.compare_exchange_strong(seen, token, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+          continue;
+        }
+        use_lane(i);
+        // A previous owner may have died between its tail and put_count
+        // stores: attach_producer() re-derives the count from the records.
+        if (!ring_.attach_producer()) {
+          owner.store(0, std::memory_order_release);
+          return false;
+        }
+        guest_ = false;
+        attached_ = true;
+        return true;
+      }
+    }
+    use_lane(lanes_ - 1);
+    guest_ = true;
+    attached_ = true;
+    return true;
+  }
+
+  // Gives the lane back (a claim not committed is abandoned: it was never
+  // published). A guest holding the last lane gives it back too.
+  void detach_producer(std::uint64_t token) noexcept {
+    if (!attached_) return;
+    if (!guest_ || holding_) give_back(token);
+    forget_producer();
+  }
+  // A forked child's copy holds nothing of its parent's.
+  void forget_producer() noexcept {
+    attached_ = false;
+    holding_ = false;
+    guest_ = false;
+  }
+
+  [[nodiscard]] bool producer_attached() const noexcept { return attached_; }
+  [[nodiscard]] bool guest() const noexcept { return guest_; }
+  [[nodiscard]] bool holding() const noexcept { return !guest_ || holding_; }
+  [[nodiscard]] std::uint32_t producer_lane() const noexcept { return lane_; }
+  [[nodiscard]] ParkingLayout& producer_park() noexcept { return lane(lane_).not_full; }
+
+  // A guest's turn on the last lane: takes its owner word for one put. The
+  // holder when another process has it (the caller waits, and proves a
+  // holder that never lets go dead before take_over()).
+  [[nodiscard]] Holder lock_guest(std::uint64_t token) noexcept {
+    std::atomic<std::uint64_t>& owner = lane(lane_).control.owner;
+    // SYNC(lane): acquire, as in attach_producer().
+    std::uint64_t seen = owner.load(std::memory_order_acquire);
+    if (seen != 0) return {seen};
+    if (!owner.compare_exchange_strong(seen, token, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      return {seen != 0 ? seen : token};  // taken meanwhile (or a spurious loss: try again)
+    }
+    ring_.resume_producer();
+    holding_ = true;
+    return {};
+  }
+  // The holder `dead` of the last lane is proved dead: take the lane from it
+  // and re-derive its count (it may have died between tail and put_count).
+  // False: someone else took it first, or the lane is damaged.
+  [[nodiscard]] bool take_over_guest_lane(std::uint64_t dead, std::uint64_t token) noexcept {
+    std::atomic<std::uint64_t>& owner = lane(lane_).control.owner;
+    if (!owner.compare_exchange_strong(dead, token, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      return false;
+    }
+    if (!ring_.attach_producer()) {
+      owner.store(0, std::memory_order_release);
+      return false;
+    }
+    holding_ = true;
+    return true;
+  }
+  // A guest's put is over (committed or given up): the lane is free.
+  void unlock_guest(std::uint64_t token) noexcept {
+    if (guest_ && holding_) give_back(token);
+    holding_ = false;
+  }
+
+  // The producer's ring (this handle's lane), for claim/commit/try_push.
+  [[nodiscard]] SpscRing& producer_ring() noexcept { return ring_; }
+
+  // Would a record of `size` fit in this producer's lane? (A guest not
+  // holding the lane reads the shared positions: a wait predicate.)
+  [[nodiscard]] bool producer_room(std::uint64_t size) noexcept {
+    if (holding()) return ring_.producer_can_claim(size);
+    const LaneLayout& l = lane(lane_);
+    // SYNC(space): acquire — as SpscRing::producer_can_claim().
+    const std::uint64_t head = l.ring.consumer.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = l.ring.producer.tail.load(std::memory_order_acquire);
+    if (!SpscRing::positions_sane(head, tail, lane_capacity_)) return true;  // claim() reports it
+    const std::uint64_t rec = record_size(size);
+    const std::uint64_t contiguous = lane_capacity_ - (tail & (lane_capacity_ - 1));
+    const std::uint64_t need = rec <= contiguous ? rec : contiguous + rec;
+    return tail + need - head <= lane_capacity_;
+  }
+
+  // ---- consumer -------------------------------------------------------------
+
+  // The oldest record of some lane, not yet taken: read it, then take() it.
+  // Lanes are visited round robin from the last one that had a message,
+  // staying on one for up to kStay messages (no lane starves another).
+  [[nodiscard]] RingView front() noexcept {
+    peeked_ = false;
+    // SYNC(lane): acquire — pairs with the fetch_or that made a lane in use
+    // (its owner's later publications come through its tail).
+    const std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
+    if (in_use == 0) return {RingStatus::empty, {}};
+    for (std::uint32_t k = 0; k < lanes_; ++k) {
+      const std::uint32_t i = (cursor_ + k) % lanes_;
+      if ((in_use >> i & 1) == 0) continue;
+      RingView v = peek(i);
+      while (v.status == RingStatus::busy) v = peek(i);  // head moved while we read: someone progressed
+      if (v.status == RingStatus::empty) continue;
+      if (i != cursor_) {
+        cursor_ = i;
+        stayed_ = 0;
+      }
+      return v;
+    }
+    return {RingStatus::empty, {}};
+  }
+
+  // Takes the record front() returned. False: another consumer took it
+  // first (what was read from it is void); front() again.
+  [[nodiscard]] bool take() noexcept {
+    if (!peeked_) return false;
+    peeked_ = false;
+    LaneLayout& l = lane(peek_.lane);
+    std::uint64_t expected = peek_.head;
+    // SYNC(take): release on success — our reads of the record happen before
+    // the producer's acquire load of head and its reuse of these bytes
+    // (see "Why a copy made before a successful CAS is the message").
+    if (!l.ring.consumer.head.compare_exchange_strong(expected, peek_.next, std::memory_order_release,
+                                                      std::memory_order_relaxed)) {
+      return false;
+    }
+    taken_lane_ = peek_.lane;
+    if (++stayed_ >= kStay) {
+      cursor_ = (cursor_ + 1) % lanes_;
+      stayed_ = 0;
+    }
+    return true;
+  }
+  // The lane of the last record take() took (whose producers may wait for its room).
+  [[nodiscard]] ParkingLayout& taken_park() noexcept { return lane(taken_lane_).not_full; }
+
+  // Is anything published in any lane? The waiting consumer's predicate.
+  [[nodiscard]] bool consumer_can_read() const noexcept {
+    // SYNC(record): acquire — as in front().
+    std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
+    for (; in_use != 0; in_use &= in_use - 1) {
+      const LaneLayout& l = lane(static_cast<std::uint32_t>(__builtin_ctzll(in_use)));
+      if (l.ring.producer.tail.load(std::memory_order_acquire) != l.ring.consumer.head.load(std::memory_order_acquire)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- maxsize --------------------------------------------------------------
+
+  // One more message towards `limit`; false (nothing changed) at the limit.
+  [[nodiscard]] bool reserve(std::uint64_t limit) noexcept {
+    // relaxed: a counter; the messages themselves are ordered by the lanes.
+    std::int64_t n = table_->count.queued.load(std::memory_order_relaxed);
+    do {
+      if (n >= static_cast<std::int64_t>(limit)) return false;
+    } while (!table_->count.queued.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+    return true;
+  }
+  void unreserve() noexcept { table_->count.queued.fetch_sub(1, std::memory_order_release); }
+  [[nodiscard]] bool below(std::uint64_t limit) const noexcept {
+    // acquire: pairs with unreserve()'s release (the waiting producer's predicate).
+    return table_->count.queued.load(std::memory_order_acquire) < static_cast<std::int64_t>(limit);
+  }
+
+  // ---- observers (any process; approximate under concurrency) ---------------
+
+  // Messages queued: per lane, the producer's count minus the sequence
+  // number of the record at head. Exact when quiescent.
+  [[nodiscard]] std::uint64_t message_count() const noexcept {
+    std::uint64_t total = 0;
+    std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
+    for (; in_use != 0; in_use &= in_use - 1) total += lane_messages(static_cast<std::uint32_t>(__builtin_ctzll(in_use)));
+    return total;
+  }
+  [[nodiscard]] bool empty() const noexcept { return !consumer_can_read(); }
+  // No lane has room for the smallest message.
+  [[nodiscard]] bool full() const noexcept {
+    for (std::uint32_t i = 0; i < lanes_; ++i) {
+      if (lane_capacity_ - used_bytes(i) >= 2 * record_size(1)) return false;
+    }
+    return true;
+  }
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return lane_capacity_ * lanes_; }
+  [[nodiscard]] std::uint64_t lane_capacity() const noexcept { return lane_capacity_; }
+  [[nodiscard]] std::uint32_t lanes() const noexcept { return lanes_; }
+  [[nodiscard]] std::uint64_t max_payload() const noexcept { return max_payload_; }
+
+  [[nodiscard]] static constexpr std::uint64_t lane_offset(std::uint32_t i) noexcept {
+    return sizeof(LaneTableLayout) + std::uint64_t{i} * sizeof(LaneLayout);
+  }
+
+ private:
+  static constexpr std::uint32_t kStay = 32;
+
+  // What front() found, for take().
+  struct Peek {
+    std::uint32_t lane = 0;
+    std::uint64_t head = 0;  // head when read
+    std::uint64_t next = 0;  // head past the record (and any padding before it)
+  };
+
+  [[nodiscard]] static LaneLayout* lane_at(std::byte* table, std::uint32_t i) noexcept {
+    return platform::layout_at<LaneLayout>(table + lane_offset(i));
+  }
+  [[nodiscard]] LaneLayout& lane(std::uint32_t i) noexcept { return *lane_at(base_, i); }
+  [[nodiscard]] const LaneLayout& lane(std::uint32_t i) const noexcept {
+    return *platform::layout_at<const LaneLayout>(base_ + lane_offset(i));
+  }
+  [[nodiscard]] std::byte* lane_bytes(std::uint32_t i) const noexcept {
+    return base_ + lane_table_bytes(lanes_) + std::uint64_t{i} * lane_capacity_;
+  }
+
+  // Makes lane i this producer's ring and marks it in use for consumers.
+  void use_lane(std::uint32_t i) noexcept {
+    lane_ = i;
+    ring_ = SpscRing(lane(i).ring, lane_bytes(i), lane_capacity_, max_payload_, 0);
+    // SYNC(lane): release — consumers that see the bit see the lane's layout.
+    if ((table_->mask.in_use.load(std::memory_order_relaxed) >> i & 1) == 0) {
+      table_->mask.in_use.fetch_or(std::uint64_t{1} << i, std::memory_order_release);
+    }
+  }
+  void give_back(std::uint64_t token) noexcept {
+    std::uint64_t expected = token;
+    // SYNC(lane): release — the next producer of the lane sees our tail and
+    // put_count (stored before this).
+    (void)lane(lane_).control.owner.compare_exchange_strong(expected, 0, std::memory_order_release,
+                                                            std::memory_order_relaxed);
+  }
+
+  // The oldest record of lane i: ok (a view, remembered for take()), empty,
+  // busy (the lane moved while we read: a race, look again) or corrupt.
+  [[nodiscard]] RingView peek(std::uint32_t i) noexcept {
+    const LaneLayout& l = lane(i);
+    // relaxed: the CAS in take() validates it; the record's bytes are
+    // ordered by the acquire load of tail.
+    const std::uint64_t h = l.ring.consumer.head.load(std::memory_order_relaxed);
+    std::uint64_t& tail = cached_tail_[i];
+    if (h >= tail) {
+      // SYNC(record): acquire — pairs with the producer's release of tail.
+      tail = l.ring.producer.tail.load(std::memory_order_acquire);
+      if (tail == h) return {RingStatus::empty, {}};
+    }
+    const std::uint64_t mask = lane_capacity_ - 1;
+    const std::byte* data = lane_bytes(i);
+    std::uint64_t start = h;
+    std::uint64_t available = tail - h;
+    bool sane = SpscRing::positions_sane(h, tail, lane_capacity_);
+    RecordHeader hdr{};
+    if (sane) {
+      std::uint64_t contiguous = lane_capacity_ - (start & mask);
+      std::memcpy(&hdr, data + (start & mask), sizeof(hdr));  // one copy: it may be reused under us
+      if ((hdr.length & kPaddingFlag) != 0) {
+        // Padding is published with the record after it: a message follows at offset 0.
+        sane = (hdr.length & ~kPaddingFlag) == contiguous - sizeof(RecordHeader) && contiguous < available;
+        start += contiguous;
+        available -= sane ? contiguous : 0;
+        contiguous = lane_capacity_;
+        if (sane) std::memcpy(&hdr, data, sizeof(hdr));
+      }
+      sane = sane && hdr.length <= max_payload_ && record_size(hdr.length) <= available &&
+             record_size(hdr.length) <= contiguous;
+    }
+    if (!sane) {
+      // A race (head moved: the bytes may have been reused) or real damage
+      // (head still h: they were stable while we read them).
+      if (l.ring.consumer.head.load(std::memory_order_relaxed) != h) return {RingStatus::busy, {}};
+      tail = 0;  // reload next time
+      return {RingStatus::corrupt, {}};
+    }
+    peek_ = Peek{i, h, start + record_size(hdr.length)};
+    peeked_ = true;
+    return {RingStatus::ok, {data + (start & mask) + sizeof(RecordHeader), hdr.length}};
+  }
+
+  [[nodiscard]] std::uint64_t used_bytes(std::uint32_t i) const noexcept {
+    const LaneLayout& l = lane(i);
+    // acquire: a snapshot, as SpscRing::used_bytes().
+    const std::uint64_t head = l.ring.consumer.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = l.ring.producer.tail.load(std::memory_order_acquire);
+    if (tail <= head) return 0;
+    return tail - head > lane_capacity_ ? lane_capacity_ : tail - head;
+  }
+  [[nodiscard]] std::uint64_t lane_messages(std::uint32_t i) const noexcept {
+    const LaneLayout& l = lane(i);
+    // acquire: head first, then the count and the tail published after it.
+    const std::uint64_t head = l.ring.consumer.head.load(std::memory_order_acquire);
+    const std::uint64_t put = l.ring.producer.put_count.load(std::memory_order_acquire);
+    const std::uint64_t tail = l.ring.producer.tail.load(std::memory_order_acquire);
+    if (tail <= head || !SpscRing::positions_sane(head, tail, lane_capacity_)) return 0;
+    const std::byte* data = lane_bytes(i);
+    const std::uint64_t mask = lane_capacity_ - 1;
+    RecordHeader hdr{};
+    std::memcpy(&hdr, data + (head & mask), sizeof(hdr));
+    // A padding record carries the next message's number, as the record after it.
+    const auto behind = static_cast<std::uint32_t>(static_cast<std::uint32_t>(put) - hdr.seq);
+    const std::uint64_t most = (tail - head) / record_size(0);
+    return behind <= most ? behind : most;
+  }
+
+  LaneTableLayout* table_;
+  std::byte* base_;
+  std::uint32_t lanes_;
+  std::uint64_t lane_capacity_;
+  std::uint64_t max_payload_;
+
+  // Producer side.
+  SpscRing ring_;  // this producer's lane
+  std::uint32_t lane_ = 0;
+  bool attached_ = false;
+  bool guest_ = false;    // writes the last lane, one put at a time
+  bool holding_ = false;  // a guest holding the last lane now
+
+  // Consumer side.
+  Peek peek_;
+  bool peeked_ = false;  // peek_ is front()'s last answer, not yet taken
+  std::uint32_t cursor_ = 0;
+  std::uint32_t stayed_ = 0;
+  std::uint32_t taken_lane_ = 0;
+  std::uint64_t cached_tail_[kMaxLanes] = {};
+};
+
+}  // namespace shmring

@@ -1,0 +1,177 @@
+// The lane engine (LaneRing): any number of producers and consumers, a lane
+// per producer; see engines.hpp and lane_ring.hpp.
+#pragma once
+
+#include <vector>
+
+#include "engine_vocabulary.hpp"
+#include "shmring/engine/lane_ring.hpp"
+#include "shmring/engine/spsc_ring.hpp"  // initialize(): the layout's SPSC ring kept at rest
+
+namespace shmring::detail {
+
+// A guest waiting for the last lane names its holder this way (Blocker::pos:
+// the holder's owner token), so the wait's ParticipantWatch can prove it dead.
+inline constexpr std::uint32_t kLaneHolder = kMpmcParticipants + 1;
+
+class LanesEngine {
+ public:
+  static constexpr Engine kEngine = Engine::lanes;
+  static constexpr std::uint32_t kStored = 3;
+  static constexpr bool kOnDemand = false;  // every lane is reserved at create
+  static constexpr bool kRepairs = false;   // nobody waits for a dead consumer; dead producers' lanes are taken over
+
+  LanesEngine(QueueLayout& q, const QueueConfigLayout& c) noexcept
+      : ring_(ring_bytes(q, c), c.lanes, c.capacity / c.lanes, c.max_message), limit_(message_limit(c)) {}
+
+  static void initialize(QueueLayout& q, const QueueConfigLayout& c) noexcept {
+    SpscRing::initialize(q.ring);  // unused by this engine; a sound file keeps it at rest
+    LaneRing::initialize(ring_bytes(q, c), c.lanes);
+  }
+  [[nodiscard]] static Result<void> validate(const QueueConfigLayout& c, const QueueLayout& q, std::uint64_t payload);
+  [[nodiscard]] static Result<RingShape> shape(const QueueOptions& o);
+
+  // ---- producer ----
+  [[nodiscard]] bool has_claim() const noexcept { return claimed_; }
+  [[nodiscard]] PutStatus check_size(std::size_t size) const noexcept {
+    return size > ring_.max_payload() ? PutStatus::too_large : PutStatus::ok;
+  }
+  // An owner's put when its lane has room (and the count allows): the SPSC
+  // byte ring's put, then a wake-up for one sleeping consumer. A guest's
+  // put, and anything else, goes through claim().
+  [[gnu::always_inline]] [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
+    if (ring_.guest()) return PutStatus::full;
+    if (limit_ != 0 && !ring_.reserve(limit_)) return PutStatus::full;
+    const RingStatus r = ring_.producer_ring().try_push(bytes);
+    if (r != RingStatus::ok) [[unlikely]] {
+      if (limit_ != 0) ring_.unreserve();
+      return put_status(r);
+    }
+    notify_one(*hot.not_empty, hot.stats, hot.plan);
+    return PutStatus::ok;
+  }
+  [[nodiscard]] ClaimStep claim(std::size_t size, QueueHot&) noexcept {
+    if (!ring_.holding()) {
+      const LaneRing::Holder h = ring_.lock_guest(me_);
+      if (h.token != 0) return {ClaimStep::Kind::busy, PutStatus::full, {}, Blocker{kLaneHolder, h.token}};
+    }
+    if (limit_ != 0 && !ring_.reserve(limit_)) {
+      ring_.unlock_guest(me_);
+      return {ClaimStep::Kind::full};
+    }
+    const RingClaim c = ring_.producer_ring().claim(size);
+    if (c.status != RingStatus::ok) {
+      if (limit_ != 0) ring_.unreserve();
+      ring_.unlock_guest(me_);
+      if (c.status == RingStatus::full) return {ClaimStep::Kind::full};
+      return {ClaimStep::Kind::done, put_status(c.status)};
+    }
+    claimed_ = true;
+    return {ClaimStep::Kind::done, PutStatus::ok, c.bytes};
+  }
+  [[gnu::always_inline]] void commit(std::size_t size, QueueHot& hot) noexcept {
+    ring_.producer_ring().commit(size);
+    claimed_ = false;
+    ring_.unlock_guest(me_);
+    notify_one(*hot.not_empty, hot.stats, hot.plan);
+  }
+  [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept {
+    return (limit_ == 0 || ring_.below(limit_)) && ring_.producer_room(size);
+  }
+  // A full lane's producers park on the lane's word; with a message limit
+  // every producer parks on the queue's (room anywhere may be theirs).
+  [[nodiscard]] ParkingLayout& room_park(QueueHot& hot) noexcept {
+    return limit_ != 0 ? *hot.not_full : ring_.producer_park();
+  }
+
+  // ---- consumer ----
+  // The oldest record of some lane, not yet taken (pop() takes it), or the
+  // message this handle holds (read() took it).
+  [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept {
+    if (held_) return {RingStatus::ok, {scratch_.data(), held_size_}};
+    return ring_.front();
+  }
+  // Copies what front() showed: the copy is speculative until pop() (lane_ring.hpp).
+  [[gnu::always_inline]] void copy_front(std::byte* dst, std::span<const std::byte> src) const noexcept {
+    lane_speculative_copy(dst, src.data(), src.size());
+  }
+  // A message that stays this handle's until pop(): read() hands out its bytes.
+  [[nodiscard]] RingView read_front() noexcept {
+    for (;;) {
+      const RingView v = front();
+      if (held_ || v.status != RingStatus::ok) return v;
+      if (scratch_.size() < v.bytes.size()) scratch_.resize(ring_.max_payload());
+      copy_front(scratch_.data(), v.bytes);
+      if (!ring_.take()) continue;
+      held_ = true;
+      held_size_ = v.bytes.size();
+      return {RingStatus::ok, {scratch_.data(), held_size_}};
+    }
+  }
+  // Takes the message front() showed; false: another consumer took it first.
+  [[gnu::always_inline]] [[nodiscard]] bool pop(QueueHot& hot) noexcept {
+    if (held_) {
+      held_ = false;
+    } else if (!ring_.take()) {
+      return false;
+    }
+    if (limit_ != 0) {
+      ring_.unreserve();
+      notify(*hot.not_full, hot.stats, hot.plan);
+    } else {
+      notify(ring_.taken_park(), hot.stats, hot.plan);
+    }
+    return true;
+  }
+  void drained() noexcept {}
+  [[nodiscard]] bool consumer_can_read() const noexcept { return ring_.consumer_can_read(); }
+
+  // ---- roles and waiting ----
+  // A producer takes a lane (or becomes a guest of the last one); a
+  // consumer takes nothing.
+  [[nodiscard]] Errc attach(Role r, std::uint64_t me, QueueHot&) noexcept {
+    me_ = me;
+    if (r != Role::producer || ring_.producer_attached()) return Errc{};
+    return ring_.attach_producer(me, platform::is_dead) ? Errc{} : Errc::corrupt;
+  }
+  void detach(Role held, std::uint64_t me) noexcept {
+    if (!has_role(held, Role::producer)) return;
+    if (claimed_ && limit_ != 0) ring_.unreserve();  // the claim is abandoned, never published
+    claimed_ = false;
+    ring_.detach_producer(me);
+  }
+  void forget_after_fork() noexcept {
+    ring_.forget_producer();
+    claimed_ = false;
+    held_ = false;  // the parent's to deliver, not ours
+  }
+  // A guest waiting for the last lane: once the same holder has kept it for
+  // a window and is proved dead, take the lane from it.
+  [[nodiscard]] bool check_blocker(const Blocker& b, RecordKind, ParticipantWatch& watch, QueueHot&) noexcept {
+    if (b.owner != kLaneHolder || !watch.due(b) || !platform::is_dead(b.pos)) return false;
+    return ring_.take_over_guest_lane(b.pos, me_);
+  }
+  [[nodiscard]] platform::Deadline slice(platform::Deadline deadline) const noexcept { return deadline; }
+  std::uint64_t recover(QueueHot&) noexcept { return 0; }
+
+  // ---- observers ----
+  [[nodiscard]] std::uint64_t message_count() const noexcept { return ring_.message_count(); }
+  [[nodiscard]] bool empty() const noexcept { return ring_.empty(); }
+  [[nodiscard]] bool full() const noexcept { return ring_.full(); }
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return ring_.capacity(); }
+  [[nodiscard]] std::uint64_t max_payload() const noexcept { return ring_.max_payload(); }
+  [[nodiscard]] std::uint64_t message_size() const noexcept { return 0; }
+  [[nodiscard]] std::uint64_t claims_repaired() const noexcept { return 0; }
+  [[nodiscard]] std::uint64_t reads_lost() const noexcept { return 0; }
+
+ private:
+  LaneRing ring_;
+  std::uint64_t limit_;  // maxsize; 0: none
+  std::uint64_t me_ = 0;
+  bool claimed_ = false;  // a claim() awaits its commit()
+  bool held_ = false;     // read_front() took a message into scratch_, not yet released
+  std::size_t held_size_ = 0;
+  std::vector<std::byte> scratch_;
+};
+
+}  // namespace shmring::detail
