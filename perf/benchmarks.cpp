@@ -95,6 +95,8 @@ void BM_Queue_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc>(state);
 void BM_QueueFixed_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc, true>(state); }
 // The MPMC engine with one producer and one consumer: what MPMC costs.
 void BM_QueueMpmc_Bytes(benchmark::State& state) { queue_bytes<Engine::mpmc>(state); }
+// The lane engine with one producer and one consumer: what many-producer safety costs there.
+void BM_QueueLanes_Bytes(benchmark::State& state) { queue_bytes<Engine::lanes>(state); }
 
 // ---- throughput: 8-byte typed messages, non-blocking rings spun on --------------------
 
@@ -572,9 +574,11 @@ void register_all() {
   RegisterBenchmark("BM_Queue_Bytes", BM_Queue_Bytes)->Arg(56)->UseRealTime();
   stream_args(RegisterBenchmark("BM_QueueFixed_Bytes", BM_QueueFixed_Bytes), 65536);
   RegisterBenchmark("BM_QueueMpmc_Bytes", BM_QueueMpmc_Bytes)->Arg(64)->UseRealTime();
-  for (auto* b : {RegisterBenchmark("BM_QueueMpmc_Crowd", queue_mpmc_crowd),
+  RegisterBenchmark("BM_QueueLanes_Bytes", BM_QueueLanes_Bytes)->Arg(64)->UseRealTime();
+  for (auto* b : {RegisterBenchmark("BM_QueueMpmc_Crowd", queue_crowd<Engine::mpmc>),
+                  RegisterBenchmark("BM_QueueLanes_Crowd", queue_crowd<Engine::lanes>),
                   RegisterBenchmark("BM_BoostLfQueue_Crowd", boost_lf_crowd)}) {
-    b->Args({2, 2})->Args({4, 4})->UseRealTime();
+    b->Args({2, 2})->Args({4, 4})->Args({4, 1})->Args({1, 4})->UseRealTime();
   }
   stream_args(RegisterBenchmark("BM_BoostMq_Bytes", stream_bytes<BoostMqChannel>), 65536);
   stream_args(RegisterBenchmark("BM_PosixMq_Bytes", stream_bytes<PosixMqChannel>), 8192);

@@ -173,7 +173,7 @@ void register_all() {
   for (auto* b : {RegisterBenchmark("BM_Candidate_Cas_Crowd", single_slot_crowd<CasQueue>),
                   RegisterBenchmark("BM_Candidate_Lanes_Crowd", BM_Candidate_Lanes_Crowd),
                   RegisterBenchmark("BM_BoostLfQueue_Crowd", boost_lf_crowd),
-                  RegisterBenchmark("BM_QueueMpmc_Crowd", queue_mpmc_crowd)}) {
+                  RegisterBenchmark("BM_QueueMpmc_Crowd", queue_crowd<Engine::mpmc>)}) {
     b->Args({1, 1})->Args({2, 2})->Args({4, 4})->Args({4, 1})->Args({1, 4})->UseRealTime();
   }
 }

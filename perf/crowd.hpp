@@ -24,10 +24,11 @@ inline constexpr std::uint64_t kCrowdBatch = 16384;  // per producer per iterati
 using CrowdItem = std::array<std::byte, kCrowdMessage>;
 
 // The MPMC Queue, blocking API: producers put, consumers get (park when dry).
-inline void queue_mpmc_crowd(benchmark::State& state) {
+template <Engine kEngine>
+void queue_crowd(benchmark::State& state) {
   const int producers = static_cast<int>(state.range(0));
   const int consumers = static_cast<int>(state.range(1));
-  QueueChannel ch(kCrowdMessage, 1u << 20, Engine::mpmc);
+  QueueChannel ch(kCrowdMessage, 1u << 20, kEngine);
   const std::vector<std::byte> msg(kCrowdMessage, std::byte{0x5a});
   Crowd crowd(
       producers, consumers,

@@ -68,13 +68,28 @@
 
 namespace shmring {
 
+#if defined(__SANITIZE_THREAD__)
+#define SHMRING_LANE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHMRING_LANE_TSAN 1
+#endif
+#endif
+
 // Copies a record out of a lane before the CAS that decides whether it was
 // ours: the one read of another process's bytes that may race with their
-// reuse (the copy is then discarded, see LaneRing). Out of line and named,
-// so the thread sanitizer's report of that race can be told from others.
+// reuse (the copy is then discarded, see LaneRing). Under the thread
+// sanitizer it is out of line and named, so that race's report can be told
+// from others (tests/tsan.supp names it); elsewhere it is the message copy.
+#ifdef SHMRING_LANE_TSAN
 [[gnu::noinline]] inline void lane_speculative_copy(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
   std::memcpy(dst, src, n);
 }
+#else
+[[gnu::always_inline]] inline void lane_speculative_copy(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
+  copy_message(dst, src, n);
+}
+#endif
 
 class LaneRing {
  public:
@@ -238,27 +253,15 @@ class LaneRing {
   // ---- consumer -------------------------------------------------------------
 
   // The oldest record of some lane, not yet taken: read it, then take() it.
-  // Lanes are visited round robin from the last one that had a message,
-  // staying on one for up to kStay messages (no lane starves another).
-  [[nodiscard]] RingView front() noexcept {
+  // The lane we are on first (no scan while it has messages); we stay on a
+  // lane for up to kStay messages, then visit the others round robin, so no
+  // lane starves another.
+  [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept {
     peeked_ = false;
-    // SYNC(lane): acquire — pairs with the fetch_or that made a lane in use
-    // (its owner's later publications come through its tail).
-    const std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
-    if (in_use == 0) return {RingStatus::empty, {}};
-    for (std::uint32_t k = 0; k < lanes_; ++k) {
-      const std::uint32_t i = (cursor_ + k) % lanes_;
-      if ((in_use >> i & 1) == 0) continue;
-      RingView v = peek(i);
-      while (v.status == RingStatus::busy) v = peek(i);  // head moved while we read: someone progressed
-      if (v.status == RingStatus::empty) continue;
-      if (i != cursor_) {
-        cursor_ = i;
-        stayed_ = 0;
-      }
+    const RingView v = peek(cursor_);
+    if (v.status == RingStatus::ok) [[likely]]
       return v;
-    }
-    return {RingStatus::empty, {}};
+    return front_elsewhere(v.status);
   }
 
   // Takes the record front() returned. False: another consumer took it
@@ -276,10 +279,8 @@ class LaneRing {
       return false;
     }
     taken_lane_ = peek_.lane;
-    if (++stayed_ >= kStay) {
-      cursor_ = (cursor_ + 1) % lanes_;
-      stayed_ = 0;
-    }
+    if (--stay_left_ == 0) [[unlikely]]
+      next_turn();
     return true;
   }
   // The lane of the last record take() took (whose producers may wait for its room).
@@ -380,9 +381,39 @@ class LaneRing {
                                                             std::memory_order_relaxed);
   }
 
+  // front() when the current lane had no message ready: `first` is what
+  // peek() said of it. A race (busy: another consumer took a record while we
+  // read, so someone progressed) looks again; an empty lane sends us round
+  // the lanes in use.
+  [[gnu::noinline]] [[nodiscard]] RingView front_elsewhere(RingStatus first) noexcept {
+    RingView v{first, {}};
+    while (v.status == RingStatus::busy) v = peek(cursor_);
+    if (v.status != RingStatus::empty) return v;
+    // SYNC(lane): acquire — pairs with the fetch_or that made a lane in use
+    // (its owner's later publications come through its tail).
+    const std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
+    std::uint32_t i = cursor_;
+    for (std::uint32_t k = 1; k < lanes_; ++k) {
+      if (++i == lanes_) i = 0;
+      if ((in_use >> i & 1) == 0) continue;
+      do {
+        v = peek(i);
+      } while (v.status == RingStatus::busy);
+      if (v.status == RingStatus::empty) continue;
+      cursor_ = i;
+      stay_left_ = kStay;
+      return v;
+    }
+    return {RingStatus::empty, {}};
+  }
+  void next_turn() noexcept {
+    if (++cursor_ == lanes_) cursor_ = 0;
+    stay_left_ = kStay;
+  }
+
   // The oldest record of lane i: ok (a view, remembered for take()), empty,
   // busy (the lane moved while we read: a race, look again) or corrupt.
-  [[nodiscard]] RingView peek(std::uint32_t i) noexcept {
+  [[gnu::always_inline]] [[nodiscard]] RingView peek(std::uint32_t i) noexcept {
     const LaneLayout& l = lane(i);
     // relaxed: the CAS in take() validates it; the record's bytes are
     // ordered by the acquire load of tail.
@@ -467,7 +498,7 @@ class LaneRing {
   Peek peek_;
   bool peeked_ = false;  // peek_ is front()'s last answer, not yet taken
   std::uint32_t cursor_ = 0;
-  std::uint32_t stayed_ = 0;
+  std::uint32_t stay_left_ = kStay;
   std::uint32_t taken_lane_ = 0;
   std::uint64_t cached_tail_[kMaxLanes] = {};
 };
