@@ -118,7 +118,13 @@ class LaneRing {
     // relaxed: the segment's publish (release) orders these before any opener.
     auto* t = platform::layout_at<LaneTableLayout>(table);
     t->mask.in_use.store(0, std::memory_order_relaxed);
+    t->mask.reads_lost.store(0, std::memory_order_relaxed);
     t->count.queued.store(0, std::memory_order_relaxed);
+    for (LaneReaderLayout& r : t->readers) {
+      r.owner.store(0, std::memory_order_relaxed);
+      r.state.store(0, std::memory_order_relaxed);
+      r.from.store(0, std::memory_order_relaxed);
+    }
     for (std::uint32_t i = 0; i < lanes; ++i) {
       LaneLayout& l = *lane_at(table, i);
       SpscRing::initialize(l.ring);
@@ -264,25 +270,91 @@ class LaneRing {
     return front_elsewhere(v.status);
   }
 
-  // Takes the record front() returned. False: another consumer took it
-  // first (what was read from it is void); front() again.
-  [[nodiscard]] bool take() noexcept {
+  // Takes the record front() returned (the caller attached as a consumer).
+  // `hold`: the caller keeps it until release_held() (read()); otherwise it
+  // has already copied it. False: another consumer took it first (what was
+  // read from it is void); front() again.
+  //
+  // The reader slot says what we are doing, for whoever finds us dead:
+  // trying (from before the CAS until we know its answer), then holding or
+  // idle. A dead reader's slot counts as lost the message it held, or the
+  // one it was trying to take if the lane's head has moved past it — which
+  // may also be another consumer's doing, when the kill fell between our
+  // CAS and the next store: reads_lost() is then one too high, never too low.
+  [[gnu::always_inline]] [[nodiscard]] bool take(bool hold) noexcept {
     if (!peeked_) return false;
     peeked_ = false;
     LaneLayout& l = lane(peek_.lane);
+    // relaxed: the CAS's release orders both before it; a reader of the slot
+    // looks only after our death.
+    reader_->from.store(peek_.head, std::memory_order_relaxed);
+    reader_->state.store(kReaderTrying | peek_.lane, std::memory_order_relaxed);
     std::uint64_t expected = peek_.head;
     // SYNC(take): release on success — our reads of the record happen before
     // the producer's acquire load of head and its reuse of these bytes
     // (see "Why a copy made before a successful CAS is the message").
     if (!l.ring.consumer.head.compare_exchange_strong(expected, peek_.next, std::memory_order_release,
                                                       std::memory_order_relaxed)) {
+      reader_->state.store(0, std::memory_order_relaxed);
       return false;
     }
+    reader_->state.store(hold ? kReaderHolding | peek_.lane : 0, std::memory_order_relaxed);
     taken_lane_ = peek_.lane;
     if (--stay_left_ == 0) [[unlikely]]
       next_turn();
     return true;
   }
+  // The message take(true) took is delivered.
+  void release_held() noexcept { reader_->state.store(0, std::memory_order_relaxed); }
+
+  // ---- consumer slots ---------------------------------------------------------
+
+  // Takes a reader slot: a free one, else one whose owner `is_dead(token)`
+  // proves dead (what it held is counted lost first). False: all held by
+  // live consumers.
+  template <class IsDead>
+  [[nodiscard]] bool attach_consumer(std::uint64_t token, IsDead&& is_dead) noexcept {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (LaneReaderLayout& r : table_->readers) {
+        // SYNC(slot): acquire — a dead owner's last stores to its slot are read below.
+        std::uint64_t seen = r.owner.load(std::memory_order_acquire);
+        if (seen != 0 && (pass == 0 || seen == token || !is_dead(seen))) continue;
+        if (!take_slot(r, seen, token).won) continue;
+        reader_ = &r;
+        return true;
+      }
+    }
+    return false;
+  }
+  void detach_consumer(std::uint64_t token) noexcept {
+    if (reader_ == nullptr) return;
+    reader_->state.store(0, std::memory_order_relaxed);
+    std::uint64_t expected = token;
+    // SYNC(slot): release — the next owner starts from our last state.
+    (void)reader_->owner.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
+    reader_ = nullptr;
+  }
+  void forget_consumer() noexcept {
+    reader_ = nullptr;
+    peeked_ = false;
+  }
+  [[nodiscard]] bool consumer_attached() const noexcept { return reader_ != nullptr; }
+  // Frees every slot whose owner `is_dead` proves dead, counting what it
+  // held. Returns how many messages that was.
+  template <class IsDead>
+  std::uint64_t repair_dead_readers(IsDead&& is_dead) noexcept {
+    std::uint64_t lost = 0;
+    for (LaneReaderLayout& r : table_->readers) {
+      const std::uint64_t seen = r.owner.load(std::memory_order_acquire);
+      if (seen == 0 || !is_dead(seen)) continue;
+      lost += take_slot(r, seen, 0).lost;
+    }
+    return lost;
+  }
+  [[nodiscard]] std::uint64_t reads_lost() const noexcept {
+    return table_->mask.reads_lost.load(std::memory_order_relaxed);
+  }
+
   // The lane of the last record take() took (whose producers may wait for its room).
   [[nodiscard]] ParkingLayout& taken_park() noexcept { return lane(taken_lane_).not_full; }
 
@@ -456,6 +528,37 @@ class LaneRing {
     return {RingStatus::ok, {data + (start & mask) + sizeof(RecordHeader), hdr.length}};
   }
 
+  // Takes reader slot `r` from `seen` (0: free; else a dead owner) for
+  // `token` (0: to free it). Only the winner of the owner word looks at the
+  // dead owner's state (nobody else writes it then) and counts what it held:
+  // the message it was holding, or the one it was trying to take if the
+  // lane's head moved past it (see take()).
+  struct SlotTaken {
+    bool won;
+    std::uint64_t lost;  // 0 or 1
+  };
+  SlotTaken take_slot(LaneReaderLayout& r, std::uint64_t seen, std::uint64_t token) noexcept {
+    // SYNC(slot): acq_rel — we see the dead owner's last slot stores.
+    if (!r.owner.compare_exchange_strong(seen, token, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      return {false, 0};
+    }
+    const std::uint64_t state = r.state.load(std::memory_order_relaxed);
+    const std::uint64_t from = r.from.load(std::memory_order_relaxed);
+    r.state.store(0, std::memory_order_relaxed);
+    const std::uint32_t i = static_cast<std::uint32_t>(state & 0xff);
+    bool lost = false;
+    if (seen != 0 && i < lanes_) {
+      if ((state & kReaderHolding) != 0) {
+        lost = true;
+      } else if ((state & kReaderTrying) != 0) {
+        // acquire: the head another consumer (or the dead one) moved.
+        lost = lane(i).ring.consumer.head.load(std::memory_order_acquire) != from;
+      }
+    }
+    if (lost) table_->mask.reads_lost.fetch_add(1, std::memory_order_relaxed);
+    return {true, lost ? 1u : 0u};
+  }
+
   [[nodiscard]] std::uint64_t used_bytes(std::uint32_t i) const noexcept {
     const LaneLayout& l = lane(i);
     // acquire: a snapshot, as SpscRing::used_bytes().
@@ -495,6 +598,7 @@ class LaneRing {
   bool holding_ = false;  // a guest holding the last lane now
 
   // Consumer side.
+  LaneReaderLayout* reader_ = nullptr;  // this handle's slot (attach_consumer())
   Peek peek_;
   bool peeked_ = false;  // peek_ is front()'s last answer, not yet taken
   std::uint32_t cursor_ = 0;

@@ -43,8 +43,26 @@ static_assert(sizeof(LaneLayout) == 4 * platform::kFalseSharingRange);
 
 // Bit i of `in_use`: lane i has had a producer since the queue was created
 // (set at the lane's first take, never cleared): consumers look only there.
+// `reads_lost`: messages dead consumers took and never delivered (counted
+// by whoever frees their reader slots).
 struct alignas(platform::kFalseSharingRange) LaneMaskLayout {
   std::atomic<std::uint64_t> in_use;
+  std::atomic<std::uint64_t> reads_lost;
+};
+
+// A consumer handle's slot: what it is taking, so that whoever finds its
+// process dead knows whether a message went with it. `state` is 0 (idle),
+// or the lane (low 8 bits) and kReaderTrying (from just before its
+// compare-and-swap on the lane's head at `from` until it knows the answer)
+// or kReaderHolding (it took the record at `from` and holds it: read()
+// until release()). Written only by the owner; on its own block.
+inline constexpr std::uint32_t kLaneReaders = 256;
+inline constexpr std::uint64_t kReaderTrying = 1u << 8;
+inline constexpr std::uint64_t kReaderHolding = 1u << 9;
+struct alignas(platform::kFalseSharingRange) LaneReaderLayout {
+  std::atomic<std::uint64_t> owner;  // platform::pack_owner(); 0: free
+  std::atomic<std::uint64_t> state;
+  std::atomic<std::uint64_t> from;
 };
 // Messages queued, kept only when the queue has a maxsize (one add per put
 // and one subtract per take, so only then).
@@ -52,16 +70,18 @@ struct alignas(platform::kFalseSharingRange) LaneCountLayout {
   std::atomic<std::int64_t> queued;
 };
 
-// The table's head; the `lanes` LaneLayouts follow it, lane i at
-// sizeof(LaneTableLayout) + i * sizeof(LaneLayout).
+// The table's head (with the reader slots); the `lanes` LaneLayouts follow
+// it, lane i at sizeof(LaneTableLayout) + i * sizeof(LaneLayout).
 struct LaneTableLayout {
   LaneMaskLayout mask;
   LaneCountLayout count;
+  LaneReaderLayout readers[kLaneReaders];
 };
 
 static_assert(std::is_standard_layout_v<LaneTableLayout> && std::is_standard_layout_v<LaneLayout>,
               "shared layouts must be standard-layout");
-static_assert(offsetof(LaneTableLayout, count) == 128 && sizeof(LaneTableLayout) == 256,
+static_assert(offsetof(LaneTableLayout, count) == 128 && offsetof(LaneTableLayout, readers) == 256 &&
+                  sizeof(LaneTableLayout) == 256 + kLaneReaders * platform::kFalseSharingRange,
               "offsets are part of the file format");
 
 // Bytes of the table for `lanes` lanes (a multiple of 128).

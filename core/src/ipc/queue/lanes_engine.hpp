@@ -19,7 +19,9 @@ class LanesEngine {
   static constexpr Engine kEngine = Engine::lanes;
   static constexpr std::uint32_t kStored = 3;
   static constexpr bool kOnDemand = false;  // every lane is reserved at create
-  static constexpr bool kRepairs = false;   // nobody waits for a dead consumer; dead producers' lanes are taken over
+  // recover() counts what dead consumers took with them (nobody waits for
+  // them); dead producers' lanes are taken over at attach.
+  static constexpr bool kRepairs = true;
 
   LanesEngine(QueueLayout& q, const QueueConfigLayout& c) noexcept
       : ring_(ring_bytes(q, c), c.lanes, c.capacity / c.lanes, c.max_message), limit_(message_limit(c)) {}
@@ -102,7 +104,7 @@ class LanesEngine {
       if (held_ || v.status != RingStatus::ok) return v;
       if (scratch_.size() < v.bytes.size()) scratch_.resize(ring_.max_payload());
       copy_front(scratch_.data(), v.bytes);
-      if (!ring_.take()) continue;
+      if (!ring_.take(true)) continue;
       held_ = true;
       held_size_ = v.bytes.size();
       return {RingStatus::ok, {scratch_.data(), held_size_}};
@@ -112,7 +114,8 @@ class LanesEngine {
   [[gnu::always_inline]] [[nodiscard]] bool pop(QueueHot& hot) noexcept {
     if (held_) {
       held_ = false;
-    } else if (!ring_.take()) {
+      ring_.release_held();
+    } else if (!ring_.take(false)) {
       return false;
     }
     if (limit_ != 0) {
@@ -128,20 +131,31 @@ class LanesEngine {
 
   // ---- roles and waiting ----
   // A producer takes a lane (or becomes a guest of the last one); a
-  // consumer takes nothing.
+  // consumer takes a reader slot (one of 256; a dead consumer's is taken
+  // over, counting what it held).
   [[nodiscard]] Errc attach(Role r, std::uint64_t me, QueueHot&) noexcept {
     me_ = me;
-    if (r != Role::producer || ring_.producer_attached()) return Errc{};
+    if (r == Role::consumer) {
+      if (ring_.consumer_attached()) return Errc{};
+      return ring_.attach_consumer(me, platform::is_dead) ? Errc{} : Errc::role_taken;
+    }
+    if (ring_.producer_attached()) return Errc{};
     return ring_.attach_producer(me, platform::is_dead) ? Errc{} : Errc::corrupt;
   }
   void detach(Role held, std::uint64_t me) noexcept {
-    if (!has_role(held, Role::producer)) return;
-    if (claimed_ && limit_ != 0) ring_.unreserve();  // the claim is abandoned, never published
-    claimed_ = false;
-    ring_.detach_producer(me);
+    if (has_role(held, Role::consumer)) {
+      held_ = false;  // a message read() handed out and never released was delivered
+      ring_.detach_consumer(me);
+    }
+    if (has_role(held, Role::producer)) {
+      if (claimed_ && limit_ != 0) ring_.unreserve();  // the claim is abandoned, never published
+      claimed_ = false;
+      ring_.detach_producer(me);
+    }
   }
   void forget_after_fork() noexcept {
     ring_.forget_producer();
+    ring_.forget_consumer();
     claimed_ = false;
     held_ = false;  // the parent's to deliver, not ours
   }
@@ -152,7 +166,8 @@ class LanesEngine {
     return ring_.take_over_guest_lane(b.pos, me_);
   }
   [[nodiscard]] platform::Deadline slice(platform::Deadline deadline) const noexcept { return deadline; }
-  std::uint64_t recover(QueueHot&) noexcept { return 0; }
+  // Frees the slots of dead consumers, counting what they took with them.
+  std::uint64_t recover(QueueHot&) noexcept { return ring_.repair_dead_readers(platform::is_dead); }
 
   // ---- observers ----
   [[nodiscard]] std::uint64_t message_count() const noexcept { return ring_.message_count(); }
@@ -162,7 +177,7 @@ class LanesEngine {
   [[nodiscard]] std::uint64_t max_payload() const noexcept { return ring_.max_payload(); }
   [[nodiscard]] std::uint64_t message_size() const noexcept { return 0; }
   [[nodiscard]] std::uint64_t claims_repaired() const noexcept { return 0; }
-  [[nodiscard]] std::uint64_t reads_lost() const noexcept { return 0; }
+  [[nodiscard]] std::uint64_t reads_lost() const noexcept { return ring_.reads_lost(); }
 
  private:
   LaneRing ring_;
