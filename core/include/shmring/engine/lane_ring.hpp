@@ -364,7 +364,8 @@ class LaneRing {
     std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
     for (; in_use != 0; in_use &= in_use - 1) {
       const LaneLayout& l = lane(static_cast<std::uint32_t>(__builtin_ctzll(in_use)));
-      if (l.ring.producer.tail.load(std::memory_order_acquire) != l.ring.consumer.head.load(std::memory_order_acquire)) {
+      if (l.ring.producer.tail.load(std::memory_order_acquire) !=
+          l.ring.consumer.head.load(std::memory_order_acquire)) {
         return true;
       }
     }
@@ -395,7 +396,8 @@ class LaneRing {
   [[nodiscard]] std::uint64_t message_count() const noexcept {
     std::uint64_t total = 0;
     std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
-    for (; in_use != 0; in_use &= in_use - 1) total += lane_messages(static_cast<std::uint32_t>(__builtin_ctzll(in_use)));
+    for (; in_use != 0; in_use &= in_use - 1)
+      total += lane_messages(static_cast<std::uint32_t>(__builtin_ctzll(in_use)));
     return total;
   }
   [[nodiscard]] bool empty() const noexcept { return !consumer_can_read(); }

@@ -136,8 +136,9 @@ struct QueueOptions {
   // initialisers of the fields above keep their meaning.)
   std::uint64_t message_size = 0;
   // Engine::lanes: how many lanes (2..64) the capacity is cut into; 0: 8, or
-  // fewer when max_message needs larger lanes. Producers beyond lanes - 1
-  // share the last lane, one put at a time.
+  // fewer when the capacity is small (a lane is at least 4 KiB) or
+  // max_message needs larger lanes. Producers beyond lanes - 1 share the
+  // last lane, one put at a time.
   std::uint32_t lanes = 0;
 };
 

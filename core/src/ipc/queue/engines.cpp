@@ -110,14 +110,18 @@ Result<void> LanesEngine::validate(const QueueConfigLayout& c, const QueueLayout
   return {};
 }
 
-// Lanes: as asked, else 8, halved (down to 2) until a lane holds max_message.
+// Lanes: as asked, else 8 (fewer for small capacities), halved (down to 2)
+// until a lane holds max_message.
 Result<RingShape> LanesEngine::shape(const QueueOptions& o) {
   if (o.lanes == 1 || o.lanes > kMaxLanes) return fail(Errc::invalid_argument, "lanes must be 0 or in [2, 64]");
   if (o.capacity_bytes > kMpmcMaxCapacity) return fail(Errc::invalid_argument, "capacity_bytes above 16 GiB");
   const auto lane_for = [&](std::uint32_t lanes) {
     return std::bit_ceil(std::max<std::uint64_t>((o.capacity_bytes + lanes - 1) / lanes, kMinCapacity));
   };
-  std::uint32_t lanes = o.lanes != 0 ? o.lanes : 8;
+  // Unasked: 8 lanes, fewer for a small capacity (a lane is at least 4 KiB).
+  std::uint32_t lanes =
+      o.lanes != 0 ? o.lanes
+                   : static_cast<std::uint32_t>(std::clamp<std::uint64_t>(o.capacity_bytes / kMinCapacity, 2, 8));
   while (o.lanes == 0 && lanes > 2 && o.max_message > LaneRing::max_payload_for(lane_for(lanes))) lanes /= 2;
   const std::uint64_t lane = lane_for(lanes);
   const std::uint64_t largest = LaneRing::max_payload_for(lane);

@@ -1,0 +1,371 @@
+// The lane engine (Engine::lanes) through the Queue API: its shape (how many
+// lanes, what fits), Python's Queue semantics on it (FIFO per producer,
+// qsize/empty/full exact when quiescent, maxsize, too_large, close, claim and
+// read), guests (producers beyond lanes - 1 sharing the last lane), the
+// take-over of a killed producer's lane, a killed guest holding the last
+// lane, 256 consumers and more producers at once, JoinableQueue, and damaged
+// files. The cross-process streams shared with the MPMC ring are in
+// mpmc_queue_test.cpp (ManyProducerQueue); the kills in chaos_test.cpp.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "helpers.hpp"
+#include "process.hpp"
+#include "queue_helpers.hpp"
+#include "shmring/blocking/intervals.hpp"
+#include "shmring/engine/lane_ring_layout.hpp"
+#include "shmring/ipc/queue.hpp"
+#include "shmring/ipc/queue_layout.hpp"
+#include "shmring/platform/clock.hpp"
+#include "shmring/platform/segment_layout.hpp"
+#include "traffic_run.hpp"
+
+namespace shmring {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Child;
+using test::UniqueName;
+
+QueueOptions lanes(std::uint64_t capacity = 64 << 10, std::uint32_t count = 0) {
+  return {.engine = Engine::lanes, .capacity_bytes = capacity, .lanes = count};
+}
+
+TEST(LanesQueue, ShapeFollowsTheOptions) {
+  UniqueName a("lanes-shape");
+  Queue q = test::create_or_throw(a, lanes(1 << 20));
+  EXPECT_EQ(q.engine(), Engine::lanes);
+  EXPECT_EQ(q.capacity_bytes(), 1u << 20);           // 8 lanes of 128 KiB
+  EXPECT_EQ(q.max_message(), (128u << 10) / 2 - 8);  // half a lane, less a header
+  UniqueName b("lanes-small");
+  Queue small = test::create_or_throw(b, lanes(4096));
+  EXPECT_EQ(small.capacity_bytes(), 8192u) << "two lanes of the smallest size";
+  UniqueName c("lanes-big-message");
+  QueueOptions o = lanes(1 << 20);
+  o.max_message = 200 << 10;  // needs lanes of 512 KiB: two of them
+  Queue big = test::create_or_throw(c, o);
+  EXPECT_EQ(big.max_message(), 200u << 10);
+  EXPECT_EQ(big.capacity_bytes(), 1u << 20);
+}
+
+TEST(LanesQueue, BadOptionsAreRefusedAtCreate) {
+  UniqueName name("lanes-bad");
+  for (const std::uint32_t n : {1u, 65u}) {
+    auto q = Queue::create(name, lanes(1 << 20, n));
+    ASSERT_FALSE(q) << n << " lanes";
+    EXPECT_EQ(q.error().code, Errc::invalid_argument);
+  }
+  QueueOptions mpmc_with_lanes{.engine = Engine::mpmc, .lanes = 4};
+  auto q = Queue::create(name, mpmc_with_lanes);
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code, Errc::invalid_argument);
+  QueueOptions too_big = lanes(64 << 10, 4);
+  too_big.max_message = 32 << 10;  // a lane is 16 KiB
+  q = Queue::create(name, too_big);
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code, Errc::invalid_argument);
+}
+
+TEST(LanesQueue, OneProcessSeesPythonsQueueSemantics) {
+  UniqueName name("lanes-semantics");
+  Queue q = test::create_or_throw(name, lanes(16 << 10));
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.qsize(), 0u);
+  EXPECT_EQ(q.get_nowait().status, GetStatus::empty);
+  // Every size from 0 to the largest, in order, intact.
+  const std::size_t largest = q.max_message();
+  std::vector<std::size_t> sizes = {0, 1, 7, 8, 9, 63, 64, 65, 1000, largest};
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const std::string m(sizes[i], static_cast<char>('a' + i));
+    ASSERT_EQ(q.put(m), PutStatus::ok) << sizes[i];
+    EXPECT_EQ(q.qsize(), 1u);
+    const Message got = q.get_nowait();
+    ASSERT_EQ(got.status, GetStatus::ok);
+    EXPECT_EQ(got.text(), m);
+  }
+  EXPECT_EQ(q.put(std::string(largest + 1, 'x')), PutStatus::too_large);
+  // FIFO across the lane's wrap, with qsize exact at every step.
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(q.put_nowait("m" + std::to_string(round * 20 + i)), PutStatus::ok);
+    EXPECT_EQ(q.qsize(), 20u);
+    EXPECT_FALSE(q.empty());
+    for (int i = 0; i < 20; ++i) {
+      const Message got = q.get_nowait();
+      ASSERT_EQ(got.status, GetStatus::ok);
+      EXPECT_EQ(got.text(), "m" + std::to_string(round * 20 + i));
+    }
+  }
+  EXPECT_TRUE(q.empty());
+  // Fill this producer's lane: full once nothing more fits, and a put waits.
+  std::size_t n = 0;
+  while (q.put_nowait(std::string(100, 'f')) == PutStatus::ok) ++n;
+  EXPECT_GT(n, 10u);
+  EXPECT_EQ(q.put(std::string(100, 'f'), 20ms), PutStatus::full);
+  EXPECT_EQ(q.qsize(), n);
+  // close: what is queued is still delivered, then closed.
+  q.close();
+  EXPECT_EQ(q.put_nowait("late"), PutStatus::closed);
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(q.get_nowait().status, GetStatus::ok);
+  EXPECT_EQ(q.get_nowait().status, GetStatus::closed);
+}
+
+TEST(LanesQueue, MaxsizeCountsMessagesAcrossAllLanes) {
+  UniqueName name("lanes-maxsize");
+  QueueOptions o = lanes(64 << 10);
+  o.maxsize = 3;
+  Queue q = test::create_or_throw(name, o);
+  // A second producer (another handle: another lane) shares the same count.
+  Queue other = test::open_or_throw(name);
+  ASSERT_EQ(q.put_nowait("a"), PutStatus::ok);
+  ASSERT_EQ(other.put_nowait("b"), PutStatus::ok);
+  ASSERT_EQ(q.put_nowait("c"), PutStatus::ok);
+  EXPECT_TRUE(q.full());
+  EXPECT_EQ(other.put_nowait("d"), PutStatus::full);
+  EXPECT_EQ(q.put("d", 20ms), PutStatus::full);
+  EXPECT_EQ(q.qsize(), 3u);
+  // A waiting producer is woken by a get.
+  std::thread waiter([&] { EXPECT_EQ(other.put("d", 5s), PutStatus::ok); });
+  std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(q.get_nowait().status, GetStatus::ok);
+  waiter.join();
+  EXPECT_EQ(q.qsize(), 3u);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(q.get_nowait().status, GetStatus::ok);
+  EXPECT_EQ(q.qsize(), 0u);
+  EXPECT_FALSE(q.full());
+}
+
+TEST(LanesQueue, ZeroCopyClaimAndReadHoldTheirMessageUntilCommitAndRelease) {
+  UniqueName name("lanes-zero-copy");
+  Queue q = test::create_or_throw(name, lanes());
+  const PutClaim c = q.claim(5);
+  ASSERT_EQ(c.status, PutStatus::ok);
+  std::memcpy(c.bytes.data(), "hello", 5);
+  EXPECT_EQ(q.put("other"), PutStatus::claim_open);
+  EXPECT_EQ(q.get_nowait().status, GetStatus::empty) << "nothing is visible before commit";
+  q.commit(5);
+  ASSERT_EQ(q.put("world"), PutStatus::ok);
+  Queue reader = test::open_or_throw(name);
+  const GetView v = reader.read(nowait);
+  ASSERT_EQ(v.status, GetStatus::ok);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(v.bytes.data()), v.bytes.size()), "hello");
+  // Held by `reader`: another consumer gets the next message, not this one.
+  const Message second = q.get_nowait();
+  ASSERT_EQ(second.status, GetStatus::ok);
+  EXPECT_EQ(second.text(), "world");
+  reader.release();
+  EXPECT_EQ(reader.get_nowait().status, GetStatus::empty);
+  EXPECT_EQ(q.reads_lost(), 0u);
+}
+
+// Producers beyond lanes - 1 are guests of the last lane: 2 lanes, 5 forked
+// producers (one owner, four guests), 3 forked consumers: every message
+// once, each producer's in its order.
+TEST(LanesQueue, GuestsShareTheLastLaneWithoutLossOrReordering) {
+  UniqueName name("lanes-guests");
+  Queue q = test::create_or_throw(name, lanes(32 << 10, 2));
+  const test::Traffic traffic{5, 8, 200};
+  constexpr std::uint64_t kEach = 100'000;
+  std::vector<Child> producers, consumers;
+  for (int i = 0; i < 3; ++i) {
+    consumers.push_back(test::fork_child([&](int out) {
+      Queue c = test::open_or_throw(name, Role::consumer);
+      test::write_line(out, test::run_tagged_consumer(c, traffic).to_line());
+      return 0;
+    }));
+  }
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    producers.push_back(test::fork_child([&, i](int) {
+      Queue p = test::open_or_throw(name, Role::producer);
+      return test::run_tagged_producer(p, traffic, i, kEach).messages == kEach ? 0 : 1;
+    }));
+  }
+  for (Child& p : producers) EXPECT_EQ(p.wait(std::chrono::seconds(120)), 0);
+  q.close();
+  test::Tally total;
+  for (Child& c : consumers) {
+    total.add(test::Tally::from_line(c.read_line(std::chrono::seconds(120))));
+    EXPECT_EQ(c.wait(), 0);
+  }
+  EXPECT_EQ(total.errors, 0u);
+  EXPECT_EQ(total.reordered, 0u);
+  EXPECT_TRUE(test::exactly_once(total, 5, kEach));
+}
+
+// A producer killed while it owns a lane: its committed messages are all
+// delivered, and a new producer that finds no free lane takes the dead one's.
+TEST(LanesQueue, AKilledProducersLaneIsDrainedAndTakenOver) {
+  UniqueName name("lanes-takeover");
+  Queue q = test::create_or_throw(name, lanes(32 << 10, 2));  // one lane to own
+  void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  auto* committed = new (mem) std::atomic<std::uint64_t>(0);
+  Child victim = test::fork_child([&](int) {
+    Queue p = test::open_or_throw(name, Role::producer);
+    for (std::uint64_t i = 0;; ++i) {
+      if (p.put_value(i) != PutStatus::ok) return 1;
+      committed->store(i + 1);
+    }
+  });
+  while (committed->load() < 1000) std::this_thread::sleep_for(1ms);
+  victim.kill(SIGKILL);
+  EXPECT_EQ(victim.wait(), 128 + SIGKILL);
+  const std::uint64_t done = committed->load();
+  // Its lane: everything it committed, in order (one more if the kill fell
+  // between its put and its count).
+  std::uint64_t next = 0;
+  for (std::uint64_t v = 0; q.get_value(v, nowait) == GetStatus::ok; ++next) ASSERT_EQ(v, next);
+  EXPECT_GE(next, done);
+  EXPECT_LE(next, done + 1);
+  // The dead producer's lane is the only one to own: a new producer proves
+  // its owner dead and takes it, continuing after what is there.
+  Queue heir = test::open_or_throw(name, Role::producer);
+  ASSERT_EQ(heir.put_value(std::uint64_t{42}), PutStatus::ok);
+  std::uint64_t v = 0;
+  ASSERT_EQ(q.get_value(v, nowait), GetStatus::ok);
+  EXPECT_EQ(v, 42u);
+  EXPECT_EQ(q.get_value(v, nowait), GetStatus::empty);
+  ::munmap(mem, 4096);
+}
+
+// A guest killed while it holds the last lane (mid-claim): the other guests
+// wait no longer than the detection window, then take the lane over; the
+// dead guest's uncommitted message never appears.
+TEST(LanesQueue, AGuestKilledHoldingTheLastLaneIsProvedDeadAndTheLaneTakenOver) {
+  UniqueName name("lanes-dead-guest");
+  Queue q = test::create_or_throw(name, lanes(32 << 10, 2));
+  Queue owner = test::open_or_throw(name, Role::producer);  // owns lane 0: everyone else is a guest
+  Child victim = test::fork_child([&](int out) {
+    Queue g = test::open_or_throw(name, Role::producer);
+    const PutClaim c = g.claim(8);  // holds the last lane until commit
+    if (c.status != PutStatus::ok) return 1;
+    std::memset(c.bytes.data(), 0xee, 8);
+    test::write_line(out, "claimed");
+    ::pause();
+    return 0;
+  });
+  ASSERT_EQ(victim.read_line(std::chrono::seconds(10)), "claimed");
+  victim.kill(SIGKILL);
+  EXPECT_EQ(victim.wait(), 128 + SIGKILL);
+  const std::int64_t t0 = platform::monotonic_ns();
+  ASSERT_EQ(q.put_value(std::uint64_t{7}, 5s), PutStatus::ok) << "this handle is a guest too";
+  const auto waited = std::chrono::nanoseconds(platform::monotonic_ns() - t0);
+  EXPECT_LE(waited, kDeadOwnerCheck + 100ms);
+  std::uint64_t v = 0;
+  ASSERT_EQ(q.get_value(v, nowait), GetStatus::ok);
+  EXPECT_EQ(v, 7u) << "the dead guest's claim was never published";
+  EXPECT_EQ(q.get_value(v, nowait), GetStatus::empty);
+}
+
+// 256 consumer handles and 64 producer handles at once (one process each
+// side, separate handles: separate participants).
+TEST(LanesQueue, ThreeHundredTwentyParticipantsAtOnce) {
+  UniqueName name("lanes-crowd");
+  Queue q = test::create_or_throw(name, lanes(256 << 10));
+  std::vector<Queue> producers, consumers;
+  for (int i = 0; i < 64; ++i) {
+    producers.push_back(test::open_or_throw(name, Role::producer));
+    ASSERT_EQ(producers.back().put_value(static_cast<std::uint64_t>(i)), PutStatus::ok);
+  }
+  std::uint64_t sum = 0;
+  for (int i = 0; i < 256; ++i) {
+    auto c = Queue::open(name, {.role = Role::consumer});
+    ASSERT_TRUE(c) << "consumer " << i << ": " << c.error().message();
+    consumers.push_back(std::move(*c));
+    std::uint64_t v = 0;
+    if (i < 64) {
+      ASSERT_EQ(consumers.back().get_value(v, nowait), GetStatus::ok);
+      sum += v;
+    }
+  }
+  EXPECT_EQ(sum, 63u * 64u / 2u);
+  // The 257th consumer: every slot is held by a live one.
+  auto extra = Queue::open(name, {.role = Role::consumer});
+  ASSERT_FALSE(extra);
+  EXPECT_EQ(extra.error().code, Errc::role_taken);
+  consumers.pop_back();  // one lets go
+  EXPECT_TRUE(Queue::open(name, {.role = Role::consumer}));
+}
+
+TEST(LanesQueue, JoinableQueueCountsTasksOnLanes) {
+  UniqueName name("lanes-joinable");
+  JoinableQueue q = test::create_or_throw<JoinableQueue>(name, lanes());
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(q.put("task"), PutStatus::ok);
+  EXPECT_EQ(q.unfinished_tasks(), 10u);
+  Child worker = test::fork_child([&](int) {
+    JoinableQueue w = test::open_or_throw<JoinableQueue>(name);
+    for (int i = 0; i < 10; ++i) {
+      if (w.get(5s).status != GetStatus::ok) return 1;
+      if (w.task_done() != TaskDoneStatus::ok) return 2;
+    }
+    return 0;
+  });
+  EXPECT_EQ(q.join(10s), JoinStatus::done);
+  EXPECT_EQ(worker.wait(), 0);
+  EXPECT_EQ(q.task_done(), TaskDoneStatus::too_many);
+}
+
+// ---- damaged files ---------------------------------------------------------------
+
+constexpr std::uint64_t kQueueAt = sizeof(platform::SegmentHeaderLayout);
+constexpr std::uint64_t kConfig = kQueueAt + offsetof(QueueLayout, config);
+constexpr std::uint64_t kTable = kQueueAt + sizeof(QueueLayout);
+constexpr std::uint64_t lane_field(std::uint32_t lane, std::uint64_t field) {
+  return kTable + sizeof(LaneTableLayout) + lane * sizeof(LaneLayout) + field;
+}
+
+Errc open_error(const UniqueName& name) {
+  OpenOptions o;
+  o.ready_timeout = 0ns;
+  auto q = Queue::open(name, o);
+  return q ? Errc{} : q.error().code;
+}
+
+template <class T>
+Errc error_after_poke(std::uint64_t offset, T value) {
+  UniqueName name("lanes-damaged");
+  {
+    Queue q = test::create_or_throw(name, lanes(32 << 10, 4));
+    EXPECT_EQ(q.put("x"), PutStatus::ok);
+  }
+  test::poke(name.path(), offset, value);
+  return open_error(name);
+}
+
+TEST(LanesQueue, DamagedFilesAreRefusedAtOpenWithTheirReason) {
+  EXPECT_EQ(error_after_poke(kConfig + offsetof(QueueConfigLayout, lanes), std::uint32_t{0}), Errc::bad_size);
+  EXPECT_EQ(error_after_poke(kConfig + offsetof(QueueConfigLayout, lanes), std::uint32_t{65}), Errc::bad_size);
+  EXPECT_EQ(error_after_poke(kConfig + offsetof(QueueConfigLayout, lanes), std::uint32_t{3}), Errc::bad_size)
+      << "lanes that do not divide the capacity into powers of two";
+  EXPECT_EQ(error_after_poke(kConfig + offsetof(QueueConfigLayout, capacity), std::uint64_t{1} << 30), Errc::bad_size);
+  EXPECT_EQ(error_after_poke(kConfig + offsetof(QueueConfigLayout, max_message), std::uint64_t{8 << 10}),
+            Errc::bad_size);
+  const std::uint64_t head =
+      offsetof(LaneLayout, ring) + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, head);
+  const std::uint64_t tail =
+      offsetof(LaneLayout, ring) + offsetof(SpscRingLayout, producer) + offsetof(SpscProducerLayout, tail);
+  EXPECT_EQ(error_after_poke(lane_field(2, head), std::uint64_t{16}), Errc::corrupt) << "head past tail";
+  EXPECT_EQ(error_after_poke(lane_field(3, tail), std::uint64_t{1} << 20), Errc::corrupt) << "tail a lap ahead";
+  EXPECT_EQ(error_after_poke(lane_field(0, tail), std::uint64_t{12}), Errc::corrupt) << "misaligned";
+}
+
+// Damage after open is a status, never a crash: a record whose length says
+// more than was published.
+TEST(LanesQueue, ADamagedRecordIsReportedCorrupt) {
+  UniqueName name("lanes-damaged-record");
+  Queue q = test::create_or_throw(name, lanes(32 << 10, 4));
+  Queue p = test::open_or_throw(name, Role::producer);  // lane 0
+  ASSERT_EQ(p.put("hello"), PutStatus::ok);
+  const std::uint64_t data = kTable + sizeof(LaneTableLayout) + 4 * sizeof(LaneLayout);
+  test::poke(name.path(), data, std::uint32_t{4000});  // lane 0's first header: length
+  EXPECT_EQ(q.get_nowait().status, GetStatus::corrupt);
+}
+
+}  // namespace
+}  // namespace shmring
