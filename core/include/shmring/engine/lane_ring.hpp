@@ -281,14 +281,15 @@ class LaneRing {
   // one it was trying to take if the lane's head has moved past it — which
   // may also be another consumer's doing, when the kill fell between our
   // CAS and the next store: reads_lost() is then one too high, never too low.
-  [[gnu::always_inline]] [[nodiscard]] bool take(bool hold) noexcept {
+  [[gnu::always_inline]] [[nodiscard]] bool take(bool hold, std::size_t records = 1) noexcept {
     if (!peeked_) return false;
     peeked_ = false;
     LaneLayout& l = lane(peek_.lane);
     // relaxed: the CAS's release orders both before it; a reader of the slot
     // looks only after our death.
     reader_->from.store(peek_.head, std::memory_order_relaxed);
-    reader_->state.store(kReaderTrying | peek_.lane, std::memory_order_relaxed);
+    const std::uint64_t what = std::uint64_t{records} << kReaderCountShift | peek_.lane;
+    reader_->state.store(kReaderTrying | what, std::memory_order_relaxed);
     std::uint64_t expected = peek_.head;
     // SYNC(take): release on success — our reads of the record happen before
     // the producer's acquire load of head and its reuse of these bytes
@@ -298,12 +299,64 @@ class LaneRing {
       reader_->state.store(0, std::memory_order_relaxed);
       return false;
     }
-    reader_->state.store(hold ? kReaderHolding | peek_.lane : 0, std::memory_order_relaxed);
+    reader_->state.store(hold ? kReaderHolding | what : 0, std::memory_order_relaxed);
     taken_lane_ = peek_.lane;
-    if (--stay_left_ == 0) [[unlikely]]
+    if (records >= stay_left_) [[unlikely]] {
       next_turn();
+    } else {
+      stay_left_ -= static_cast<std::uint32_t>(records);
+    }
     return true;
   }
+  // Takes a run of up to `max` records of one lane with one CAS: the record
+  // front() finds and those after it in its lane, each shown to `copy`
+  // (span of its payload) before the CAS; if another consumer moves the
+  // lane's head first, `undo()` must forget those copies and we start
+  // again. Returns the records taken (0: the status front() reported:
+  // empty or corrupt). A torn header read while the lane moves under us
+  // ends the run early at worst: the CAS fails for any run whose bytes were
+  // being reused (the argument above), so whatever a successful CAS takes
+  // was read intact.
+  struct Run {
+    std::size_t count;
+    RingStatus status;
+  };
+  template <class Copy, class Undo>
+  [[nodiscard]] Run take_run(std::size_t max, Copy&& copy, Undo&& undo) {
+    for (;;) {
+      const RingView first = front();
+      if (first.status != RingStatus::ok) return {0, first.status};
+      copy(first.bytes);
+      std::size_t n = 1;
+      const std::uint32_t i = peek_.lane;
+      const std::uint64_t tail = cached_tail_[i];
+      const std::byte* data = lane_bytes(i);
+      const std::uint64_t mask = lane_capacity_ - 1;
+      std::uint64_t end = peek_.next;
+      while (n < max && end < tail) {
+        std::uint64_t start = end;
+        RecordHeader hdr{};
+        std::memcpy(&hdr, data + (start & mask), sizeof(hdr));
+        if ((hdr.length & kPaddingFlag) != 0) {
+          start += lane_capacity_ - (start & mask);  // the record after padding is at offset 0
+          if (start >= tail) break;
+          std::memcpy(&hdr, data, sizeof(hdr));
+        }
+        const std::uint64_t rec = record_size(hdr.length);
+        if ((hdr.length & kPaddingFlag) != 0 || hdr.length > max_payload_ || rec > tail - start ||
+            rec > lane_capacity_ - (start & mask)) {
+          break;  // a race or damage: take what we have (the next front() tells which)
+        }
+        copy(std::span<const std::byte>(data + (start & mask) + sizeof(RecordHeader), hdr.length));
+        end = start + rec;
+        ++n;
+      }
+      peek_.next = end;
+      if (take(false, n)) return {n, RingStatus::ok};
+      undo();
+    }
+  }
+
   // The message take(true) took is delivered.
   void release_held() noexcept { reader_->state.store(0, std::memory_order_relaxed); }
 
@@ -383,7 +436,9 @@ class LaneRing {
     } while (!table_->count.queued.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
     return true;
   }
-  void unreserve() noexcept { table_->count.queued.fetch_sub(1, std::memory_order_release); }
+  void unreserve(std::size_t n = 1) noexcept {
+    table_->count.queued.fetch_sub(static_cast<std::int64_t>(n), std::memory_order_release);
+  }
   [[nodiscard]] bool below(std::uint64_t limit) const noexcept {
     // acquire: pairs with unreserve()'s release (the waiting producer's predicate).
     return table_->count.queued.load(std::memory_order_acquire) < static_cast<std::int64_t>(limit);
@@ -537,7 +592,7 @@ class LaneRing {
   // lane's head moved past it (see take()).
   struct SlotTaken {
     bool won;
-    std::uint64_t lost;  // 0 or 1
+    std::uint64_t lost;  // messages
   };
   SlotTaken take_slot(LaneReaderLayout& r, std::uint64_t seen, std::uint64_t token) noexcept {
     // SYNC(slot): acq_rel — we see the dead owner's last slot stores.
@@ -557,8 +612,9 @@ class LaneRing {
         lost = lane(i).ring.consumer.head.load(std::memory_order_acquire) != from;
       }
     }
-    if (lost) table_->mask.reads_lost.fetch_add(1, std::memory_order_relaxed);
-    return {true, lost ? 1u : 0u};
+    const std::uint64_t count = lost ? state >> kReaderCountShift : 0;
+    if (count != 0) table_->mask.reads_lost.fetch_add(count, std::memory_order_relaxed);
+    return {true, count};
   }
 
   [[nodiscard]] std::uint64_t used_bytes(std::uint32_t i) const noexcept {

@@ -51,14 +51,16 @@ struct alignas(platform::kFalseSharingRange) LaneMaskLayout {
 };
 
 // A consumer handle's slot: what it is taking, so that whoever finds its
-// process dead knows whether a message went with it. `state` is 0 (idle),
-// or the lane (low 8 bits) and kReaderTrying (from just before its
-// compare-and-swap on the lane's head at `from` until it knows the answer)
-// or kReaderHolding (it took the record at `from` and holds it: read()
-// until release()). Written only by the owner; on its own block.
+// process dead knows whether messages went with it. `state` is 0 (idle),
+// or the lane (low 8 bits), the number of records (from bit 16) and
+// kReaderTrying (from just before its compare-and-swap on the lane's head
+// at `from` until it knows the answer) or kReaderHolding (it took the
+// record at `from` and holds it: read() until release()). Written only by
+// the owner; on its own block.
 inline constexpr std::uint32_t kLaneReaders = 256;
 inline constexpr std::uint64_t kReaderTrying = 1u << 8;
 inline constexpr std::uint64_t kReaderHolding = 1u << 9;
+inline constexpr unsigned kReaderCountShift = 16;
 struct alignas(platform::kFalseSharingRange) LaneReaderLayout {
   std::atomic<std::uint64_t> owner;  // platform::pack_owner(); 0: free
   std::atomic<std::uint64_t> state;

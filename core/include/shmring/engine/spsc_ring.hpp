@@ -210,6 +210,32 @@ class SpscRing {
     return RingStatus::ok;
   }
 
+  // Copies in as many of `messages` as fit now, in order, and publishes
+  // them together (one tail and one count store for the run). Stops at the
+  // first that does not fit or is too large; returns how many went in.
+  [[nodiscard]] std::size_t try_push_many(std::span<const std::span<const std::byte>> messages) noexcept {
+    if (p_.claimed) return 0;
+    std::size_t n = 0;
+    for (const std::span<const std::byte> m : messages) {
+      const std::uint64_t size = m.size();
+      if (size > max_payload_) break;
+      std::uint64_t start = p_.tail;
+      if (!fits_without_looking(record_size(size))) {
+        // claim(): the room check that reloads head, and any wrap padding.
+        if (claim(size).status != RingStatus::ok) break;
+        p_.claimed = false;
+        start = p_.claim_start;
+      }
+      write_header(start & mask_, static_cast<std::uint32_t>(size));
+      copy_message(data_ + (start & mask_) + sizeof(RecordHeader), m.data(), m.size());
+      p_.tail = start + record_size(size);
+      ++p_.put_count;
+      ++n;
+    }
+    if (n != 0) publish_position();
+    return n;
+  }
+
   // Typed values: the same path with a size known at compile time, so the
   // copy and the record size fold into constants.
   template <class T>
@@ -285,16 +311,26 @@ class SpscRing {
   // one outstanding it does nothing.
   void pop() noexcept {
     if (c_.front_size == 0) return;  // every record is at least 8 bytes
+    pop_unpublished();
+    publish_pops();
+  }
+
+  // pop() without its two shared stores, after a successful front(): a run
+  // of pops published once by publish_pops() (until then the producer sees
+  // none of that room).
+  void pop_unpublished() noexcept {
     c_.head += c_.front_size;
     c_.front_size = 0;
     ++c_.get_count;
+  }
+  void publish_pops() noexcept {
     // get_count before head: a consumer killed between the two leaves the
     // record at head with get_count already past it, which attach_consumer()
     // repairs from the record's sequence number. The other order could leave
     // an empty ring with a stale get_count that no record can correct.
     // SYNC(count): release — pairs with the producer's acquire of get_count.
     layout_->consumer.get_count.store(c_.get_count, std::memory_order_release);
-    // SYNC(space): release — our reads of the record happen-before the
+    // SYNC(space): release — our reads of the records happen-before the
     // producer's acquire of head and its reuse of these bytes.
     layout_->consumer.head.store(c_.head, std::memory_order_release);
   }
@@ -387,6 +423,9 @@ class SpscRing {
   void publish(std::uint64_t new_tail) noexcept {
     p_.tail = new_tail;
     ++p_.put_count;
+    publish_position();
+  }
+  void publish_position() noexcept {
     // SYNC(record): release — publishes the record bytes (and any padding
     // before them) to the consumer's acquire load of tail.
     layout_->producer.tail.store(p_.tail, std::memory_order_release);

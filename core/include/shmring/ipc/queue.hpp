@@ -159,6 +159,42 @@ struct Message {
   }
 };
 
+namespace detail {
+struct BatchAccess;
+}  // namespace detail
+
+// What get_many() took: the messages' bytes one after another, message i
+// being [end(i - 1), end(i)). clear() keeps the storage for the next batch.
+class MessageBatch {
+ public:
+  [[nodiscard]] std::size_t size() const noexcept { return ends_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return ends_.empty(); }
+  [[nodiscard]] std::span<const std::byte> operator[](std::size_t i) const noexcept {
+    const std::size_t begin = i == 0 ? 0 : ends_[i - 1];
+    return {bytes_.data() + begin, ends_[i] - begin};
+  }
+  [[nodiscard]] std::string_view text(std::size_t i) const noexcept {
+    const auto b = (*this)[i];
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+  }
+  void clear() noexcept {
+    bytes_.clear();
+    ends_.clear();
+  }
+
+ private:
+  friend struct detail::BatchAccess;
+  std::vector<std::byte> bytes_;
+  std::vector<std::size_t> ends_;
+};
+
+// What put_many() did: `count` messages put, in order; `status` is ok when
+// that is all of them, else why the next one was not.
+struct PutManyResult {
+  std::size_t count;
+  PutStatus status;
+};
+
 // Zero-copy producer: write into `bytes`, then commit().
 struct PutClaim {
   PutStatus status;
@@ -172,6 +208,22 @@ struct GetView {
 };
 
 namespace detail {
+
+// The engines fill a MessageBatch through this (engine_vocabulary.hpp).
+struct BatchAccess {
+  // Room for one more message of `size` bytes at the end; write it there.
+  static std::byte* append(MessageBatch& b, std::size_t size) {
+    const std::size_t begin = b.bytes_.size();
+    b.bytes_.resize(begin + size);
+    b.ends_.push_back(begin + size);
+    return b.bytes_.data() + begin;
+  }
+  // Back to its first `count` messages (what a lost race had copied is void).
+  static void truncate(MessageBatch& b, std::size_t count) noexcept {
+    b.ends_.resize(count);
+    b.bytes_.resize(count == 0 ? 0 : b.ends_[count - 1]);
+  }
+};
 
 // The fast path of fixed-size messages, inline in put()/get_into()/get_value
 // below. A put or get of a fixed-size message that this handle may make at
@@ -273,6 +325,13 @@ class Queue {
     return put(std::as_bytes(std::span<const T, 1>(&value, 1)), wait);
   }
 
+  // Puts `messages` in order, as many as `wait` allows (it applies to each
+  // message that must wait for room): one publication per run of messages
+  // that fit at once where the engine can (SPSC byte ring, lanes), one put
+  // each elsewhere. JoinableQueue counts a task per message.
+  [[nodiscard]] PutManyResult put_many(std::span<const std::span<const std::byte>> messages,
+                                       Wait wait = forever) noexcept;
+
   // Reserves `size` bytes in the ring (waiting for room as put does); the
   // message is published by commit(n), n <= size. One claim at a time: a
   // second claim() or a put() before the commit returns claim_open and
@@ -303,6 +362,13 @@ class Queue {
     release();
     return GetStatus::ok;
   }
+
+  // Appends up to `max_messages` messages to `out` (at least one: waits for
+  // the first as get does, then takes what is there without waiting). The
+  // lane engine takes a run of one lane's messages with one
+  // compare-and-swap; the others one message at a time. ok: at least one
+  // appended; otherwise, as get, why not (nothing appended).
+  [[nodiscard]] GetStatus get_many(MessageBatch& out, std::size_t max_messages, Wait wait = forever);
 
   // A view of the next message, valid until release() (which consumes it).
   [[nodiscard]] GetView read(Wait wait = forever) noexcept;

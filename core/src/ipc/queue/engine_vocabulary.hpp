@@ -128,13 +128,36 @@ void detach_spsc(QueueLayout& q, Role held, std::uint64_t me) noexcept;
 
 // read_front(), copy_front() and room_park() of the engines whose front()
 // already holds the message (see the concept below): pop() always succeeds.
+// put_batch() and take_batch() one message at a time, for engines with
+// nothing better.
 template <class E>
 struct HeldReads {
-  [[nodiscard]] decltype(auto) read_front() noexcept { return static_cast<E*>(this)->front(); }
+  [[nodiscard]] decltype(auto) read_front() noexcept { return self().front(); }
   static void copy_front(std::byte* dst, std::span<const std::byte> src) noexcept {
     copy_message(dst, src.data(), src.size());
   }
   [[nodiscard]] static ParkingLayout& room_park(QueueHot& hot) noexcept { return *hot.not_full; }
+  [[nodiscard]] std::size_t put_batch(std::span<const std::span<const std::byte>> messages, QueueHot& hot) noexcept {
+    std::size_t n = 0;
+    for (const std::span<const std::byte> m : messages) {
+      if (self().try_put(m, hot) != PutStatus::ok) break;
+      ++n;
+    }
+    return n;
+  }
+  [[nodiscard]] std::size_t take_batch(MessageBatch& out, std::size_t max, QueueHot& hot) {
+    std::size_t n = 0;
+    for (; n < max; ++n) {
+      const auto v = self().front();
+      if (v.status != RingStatus::ok) break;
+      copy_message(BatchAccess::append(out, v.bytes.size()), v.bytes.data(), v.bytes.size());
+      (void)self().pop(hot);
+    }
+    return n;
+  }
+
+ private:
+  E& self() noexcept { return *static_cast<E*>(this); }
 };
 
 // The vocabulary every engine gives the Queue (queue.cpp's loops use
@@ -148,9 +171,12 @@ struct HeldReads {
 // the engines whose front() already holds the message (SPSC: one consumer;
 // MPMC: the record is claimed), read_front() is front(), copy_front() a
 // copy and pop() always true. room_park(): where a producer waiting for room parks.
+// put_batch(): puts what fits now of a run of messages (the caller holds the
+// role, no claim is open); take_batch(): takes up to n messages there now,
+// appending them; both return how many, without waiting.
 template <class E>
 concept QueueEngine = requires(E& e, const E& ce, QueueHot& hot, std::size_t n, std::span<const std::byte> bytes,
-                               Role r, std::uint64_t token, const Blocker& b, ParticipantWatch& w,
+                               Role r, std::uint64_t token, const Blocker& b, ParticipantWatch& w, MessageBatch& batch,
                                platform::Deadline d) {
   { E::kEngine } -> std::convertible_to<Engine>;
   { E::kStored } -> std::convertible_to<std::uint32_t>;
@@ -167,6 +193,8 @@ concept QueueEngine = requires(E& e, const E& ce, QueueHot& hot, std::size_t n, 
   { e.read_front() } -> ReadView;
   { e.pop(hot) } -> std::same_as<bool>;
   { e.room_park(hot) } -> std::same_as<ParkingLayout&>;
+  { e.put_batch(std::span<const std::span<const std::byte>>{}, hot) } -> std::same_as<std::size_t>;
+  { e.take_batch(batch, n, hot) } -> std::same_as<std::size_t>;
   e.drained();
   { e.consumer_can_read() } -> std::same_as<bool>;
   { e.attach(r, token, hot) } -> std::same_as<Errc>;

@@ -77,6 +77,21 @@ class LanesEngine {
     ring_.unlock_guest(me_);
     notify_one(*hot.not_empty, hot.stats, hot.plan);
   }
+  // An owner without a message limit writes the run and publishes it once;
+  // guests and limited queues put one at a time.
+  [[nodiscard]] std::size_t put_batch(std::span<const std::span<const std::byte>> messages, QueueHot& hot) noexcept {
+    std::size_t n = 0;
+    if (!ring_.guest() && limit_ == 0) {
+      n = ring_.producer_ring().try_push_many(messages);
+      if (n != 0) notify_one(*hot.not_empty, hot.stats, hot.plan);
+      return n;
+    }
+    for (const std::span<const std::byte> m : messages) {
+      if (try_put(m, hot) != PutStatus::ok) break;
+      ++n;
+    }
+    return n;
+  }
   [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept {
     return (limit_ == 0 || ring_.below(limit_)) && ring_.producer_room(size);
   }
@@ -118,13 +133,26 @@ class LanesEngine {
     } else if (!ring_.take(false)) {
       return false;
     }
-    if (limit_ != 0) {
-      ring_.unreserve();
-      notify(*hot.not_full, hot.stats, hot.plan);
-    } else {
-      notify(ring_.taken_park(), hot.stats, hot.plan);
-    }
+    after_take(1, hot);
     return true;
+  }
+  // A run of one lane's records with one CAS (LaneRing::take_run).
+  [[nodiscard]] std::size_t take_batch(MessageBatch& out, std::size_t max, QueueHot& hot) {
+    std::size_t n = 0;
+    if (held_ && max != 0) {  // a message read() handed out comes first
+      copy_message(BatchAccess::append(out, held_size_), scratch_.data(), held_size_);
+      (void)pop(hot);
+      n = 1;
+    }
+    if (n == max) return n;
+    const std::size_t before = out.size();
+    const LaneRing::Run run = ring_.take_run(
+        max - n,
+        [&](std::span<const std::byte> b) { copy_front(BatchAccess::append(out, b.size()), b); },
+        [&] { BatchAccess::truncate(out, before); });
+    if (run.count == 0) return n;
+    after_take(run.count, hot);
+    return n + run.count;
   }
   void drained() noexcept {}
   [[nodiscard]] bool consumer_can_read() const noexcept { return ring_.consumer_can_read(); }
@@ -180,6 +208,17 @@ class LanesEngine {
   [[nodiscard]] std::uint64_t reads_lost() const noexcept { return ring_.reads_lost(); }
 
  private:
+  // `n` messages left the queue: their count, and a wake-up for a producer
+  // waiting for the room (the lane's, or anyone's under a message limit).
+  void after_take(std::size_t n, QueueHot& hot) noexcept {
+    if (limit_ != 0) {
+      ring_.unreserve(n);
+      notify(*hot.not_full, hot.stats, hot.plan);
+    } else {
+      notify(ring_.taken_park(), hot.stats, hot.plan);
+    }
+  }
+
   LaneRing ring_;
   std::uint64_t limit_;  // maxsize; 0: none
   std::uint64_t me_ = 0;

@@ -210,6 +210,29 @@ PutStatus Queue::put_slow(std::span<const std::byte> bytes, Wait wait) noexcept 
   return PutStatus::ok;
 }
 
+// A run of messages: what the engine takes at once (put_batch: one
+// publication where it can), and each message that must wait, or fails,
+// through put_any (which waits, takes the role, counts a JoinableQueue's
+// task and reports errors). A JoinableQueue puts one at a time: each
+// message counts its task before it is published.
+PutManyResult Queue::put_many(std::span<const std::span<const std::byte>> messages, Wait wait) noexcept {
+  if (!s_) [[unlikely]]
+    return {0, PutStatus::handle_closed};
+  State& s = *s_;
+  std::size_t n = 0;
+  while (n < messages.size()) {
+    if (!s.tasks.joinable() && s.holds(Role::producer) && !s.is_closed()) {
+      n += s.visit([&](auto& e) -> std::size_t {
+        return e.has_claim() ? 0 : e.put_batch(messages.subspan(n), s);
+      });
+      if (n == messages.size()) break;
+    }
+    if (const PutStatus st = put_any(messages[n], wait); st != PutStatus::ok) return {n, st};
+    ++n;
+  }
+  return {n, PutStatus::ok};
+}
+
 // ---- consumer ---------------------------------------------------------------
 
 GetView Queue::read(Wait wait) noexcept {
@@ -261,6 +284,29 @@ GetStatus Queue::get_slow(std::vector<std::byte>& out, Wait wait) {
   copy_out(out, v.bytes);
   release();
   return GetStatus::ok;
+}
+
+// What is there now (take_batch); else one message as get waits for it,
+// then what followed it.
+GetStatus Queue::get_many(MessageBatch& out, std::size_t max_messages, Wait wait) {
+  if (!s_) [[unlikely]]
+    return GetStatus::handle_closed;
+  if (max_messages == 0) return GetStatus::ok;
+  State& s = *s_;
+  if (!s.holds(Role::consumer)) [[unlikely]] {
+    if (const Errc e = s.take(Role::consumer); e != Errc{}) {
+      return e == Errc::corrupt ? GetStatus::corrupt : GetStatus::role_taken;
+    }
+  }
+  return s.visit([&](auto& e) -> GetStatus {
+    if (e.take_batch(out, max_messages, s) != 0) return GetStatus::ok;
+    const GetView v = read_on(s, e, wait);
+    if (v.status != GetStatus::ok) return v.status;
+    copy_message(detail::BatchAccess::append(out, v.bytes.size()), v.bytes.data(), v.bytes.size());
+    (void)e.pop(s);  // the message read_on() handed out: always ours
+    (void)e.take_batch(out, max_messages - 1, s);
+    return GetStatus::ok;
+  });
 }
 
 // A new vector never has the message's size, so get_into's fast path would

@@ -52,6 +52,15 @@ class SpscBytesEngine : public HeldReads<SpscBytesEngine> {
   }
   [[nodiscard]] bool producer_can_claim(std::size_t size) noexcept { return ring_.producer_can_claim(size); }
 
+  // One publication (and one wake-up) for the run; on-demand memory checks
+  // its backing message by message instead.
+  [[nodiscard]] std::size_t put_batch(std::span<const std::span<const std::byte>> messages, QueueHot& hot) noexcept {
+    if (memory_ != nullptr) return HeldReads::put_batch(messages, hot);
+    const std::size_t n = ring_.try_push_many(messages);
+    if (n != 0) notify(*hot.not_empty, hot.stats, hot.plan);
+    return n;
+  }
+
   // ---- consumer ----
   [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept { return ring_.front(); }
   [[gnu::always_inline]] bool pop(QueueHot& hot) noexcept {
@@ -59,6 +68,21 @@ class SpscBytesEngine : public HeldReads<SpscBytesEngine> {
     notify(*hot.not_full, hot.stats, hot.plan);
     if (memory_ != nullptr) memory_->after_get(false, [this] { return ring_.consumer_head(); });
     return true;
+  }
+  // The run's room handed back with one publication and one wake-up.
+  [[nodiscard]] std::size_t take_batch(MessageBatch& out, std::size_t max, QueueHot& hot) {
+    std::size_t n = 0;
+    for (; n < max; ++n) {
+      const RingView v = ring_.front();
+      if (v.status != RingStatus::ok) break;
+      copy_message(BatchAccess::append(out, v.bytes.size()), v.bytes.data(), v.bytes.size());
+      ring_.pop_unpublished();
+    }
+    if (n == 0) return 0;
+    ring_.publish_pops();
+    notify(*hot.not_full, hot.stats, hot.plan);
+    if (memory_ != nullptr) memory_->after_get(false, [this] { return ring_.consumer_head(); });
+    return n;
   }
   void drained() noexcept {
     if (memory_ != nullptr) memory_->after_get(true, [this] { return ring_.consumer_head(); });
