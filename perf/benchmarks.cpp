@@ -61,27 +61,53 @@ void stream_bytes(benchmark::State& state) {
 
 // The Queue's consumer publishes its count in batches and whenever the queue
 // runs dry, like the spinning contestants below, and reports its system calls.
-template <Engine kEngine, bool kFixed = false>
+// kPutRun / kGetRun > 1: the producer puts runs of that many with put_many,
+// the consumer takes up to that many at a time with get_many.
+template <Engine kEngine, bool kFixed = false, std::size_t kPutRun = 1, std::size_t kGetRun = 1>
 void queue_bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   QueueChannel ch(size, stream_capacity(size), kEngine, kFixed);
   Partner partner([&](Control& ctl) {
     Queue& q = ch.queue();
     std::vector<std::byte> buf(size);
+    MessageBatch batch;
+    const auto take = [&](Wait w) -> std::uint64_t {
+      if constexpr (kGetRun == 1) {
+        return q.get_into(buf, w) == GetStatus::ok ? 1 : 0;
+      } else {
+        batch.clear();
+        return q.get_many(batch, kGetRun, w) == GetStatus::ok ? batch.size() : 0;
+      }
+    };
     ctl.ready.store(1, std::memory_order_release);
-    for (std::uint64_t n = 0;;) {
-      if (q.get_into(buf, nowait) != GetStatus::ok) {
+    for (std::uint64_t n = 0, flushed = 0;;) {
+      std::uint64_t got = take(nowait);
+      if (got == 0) {
         ctl.child_syscalls.store(q.stats().futex_waits + q.stats().futex_wakes, std::memory_order_relaxed);
         ctl.consumed.store(n, std::memory_order_release);
-        if (q.get_into(buf, forever) != GetStatus::ok) std::abort();
+        flushed = n;
+        if ((got = take(forever)) == 0) std::abort();
       }
-      if (++n % kFlushEvery == 0) ctl.consumed.store(n, std::memory_order_release);
+      n += got;
+      if (n - flushed >= kFlushEvery) {
+        ctl.consumed.store(n, std::memory_order_release);
+        flushed = n;
+      }
     }
   });
   std::vector<std::byte> msg(size, std::byte{0x5a});
+  const std::vector<std::span<const std::byte>> run(kPutRun, std::span<const std::byte>(msg));
+  std::size_t pending = 0;  // messages of the current run not yet put
   Queue& q = ch.queue();
   const BlockingStats before = q.stats();
-  stream(state, partner, size, [&] { ch.send(msg.data()); });
+  stream(state, partner, size, [&] {
+    if constexpr (kPutRun == 1) {
+      ch.send(msg.data());
+    } else if (++pending == kPutRun) {
+      pending = 0;
+      if (q.put_many(run).status != PutStatus::ok) std::abort();
+    }
+  });
   const double messages = static_cast<double>(state.items_processed());
   const double calls =
       static_cast<double>(q.stats().futex_waits - before.futex_waits + q.stats().futex_wakes - before.futex_wakes +
@@ -97,6 +123,11 @@ void BM_QueueFixed_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc, tr
 void BM_QueueMpmc_Bytes(benchmark::State& state) { queue_bytes<Engine::mpmc>(state); }
 // The lane engine with one producer and one consumer: what many-producer safety costs there.
 void BM_QueueLanes_Bytes(benchmark::State& state) { queue_bytes<Engine::lanes>(state); }
+// Batches: get_many (up to 64 at a time) after single puts, and put_many +
+// get_many in runs of 64, on the lane engine and the SPSC byte ring.
+void BM_QueueLanes_GetMany(benchmark::State& state) { queue_bytes<Engine::lanes, false, 1, 64>(state); }
+void BM_QueueLanes_Batch(benchmark::State& state) { queue_bytes<Engine::lanes, false, 64, 64>(state); }
+void BM_Queue_Batch(benchmark::State& state) { queue_bytes<Engine::spsc, false, 64, 64>(state); }
 
 // ---- throughput: 8-byte typed messages, non-blocking rings spun on --------------------
 
@@ -575,6 +606,9 @@ void register_all() {
   stream_args(RegisterBenchmark("BM_QueueFixed_Bytes", BM_QueueFixed_Bytes), 65536);
   RegisterBenchmark("BM_QueueMpmc_Bytes", BM_QueueMpmc_Bytes)->Arg(64)->UseRealTime();
   RegisterBenchmark("BM_QueueLanes_Bytes", BM_QueueLanes_Bytes)->Arg(64)->UseRealTime();
+  RegisterBenchmark("BM_QueueLanes_GetMany", BM_QueueLanes_GetMany)->Arg(64)->UseRealTime();
+  RegisterBenchmark("BM_QueueLanes_Batch", BM_QueueLanes_Batch)->Arg(64)->UseRealTime();
+  RegisterBenchmark("BM_Queue_Batch", BM_Queue_Batch)->Arg(64)->UseRealTime();
   for (auto* b : {RegisterBenchmark("BM_QueueMpmc_Crowd", queue_crowd<Engine::mpmc>),
                   RegisterBenchmark("BM_QueueLanes_Crowd", queue_crowd<Engine::lanes>),
                   RegisterBenchmark("BM_BoostLfQueue_Crowd", boost_lf_crowd)}) {

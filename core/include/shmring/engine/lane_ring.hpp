@@ -264,7 +264,7 @@ class LaneRing {
   // lane starves another.
   [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept {
     peeked_ = false;
-    const RingView v = peek(cursor_);
+    const RingView v = peek<true>(cursor_);
     if (v.status == RingStatus::ok) [[likely]]
       return v;
     return front_elsewhere(v.status);
@@ -516,7 +516,7 @@ class LaneRing {
   // the lanes in use.
   [[gnu::noinline]] [[nodiscard]] RingView front_elsewhere(RingStatus first) noexcept {
     RingView v{first, {}};
-    while (v.status == RingStatus::busy) v = peek(cursor_);
+    while (v.status == RingStatus::busy) v = peek<true>(cursor_);
     if (v.status != RingStatus::empty) return v;
     // SYNC(lane): acquire — pairs with the fetch_or that made a lane in use
     // (its owner's later publications come through its tail).
@@ -542,16 +542,26 @@ class LaneRing {
 
   // The oldest record of lane i: ok (a view, remembered for take()), empty,
   // busy (the lane moved while we read: a race, look again) or corrupt.
+  // kPatient: the lane we are on, read with the SPSC consumer's catch-up
+  // patience (catch_up.hpp): a consumer at a streaming producer's heels
+  // waits a little before it pulls the producer's tail line again.
+  template <bool kPatient = false>
   [[gnu::always_inline]] [[nodiscard]] RingView peek(std::uint32_t i) noexcept {
     const LaneLayout& l = lane(i);
     // relaxed: the CAS in take() validates it; the record's bytes are
     // ordered by the acquire load of tail.
     const std::uint64_t h = l.ring.consumer.head.load(std::memory_order_relaxed);
     std::uint64_t& tail = cached_tail_[i];
+    bool reloaded = false;
     if (h >= tail) {
+      if constexpr (kPatient) patience_.before_reload();
       // SYNC(record): acquire — pairs with the producer's release of tail.
       tail = l.ring.producer.tail.load(std::memory_order_acquire);
-      if (tail == h) return {RingStatus::empty, {}};
+      if (tail == h) {
+        if constexpr (kPatient) patience_.after_reload(false);
+        return {RingStatus::empty, {}};
+      }
+      reloaded = true;
     }
     const std::uint64_t mask = lane_capacity_ - 1;
     const std::byte* data = lane_bytes(i);
@@ -582,6 +592,10 @@ class LaneRing {
     }
     peek_ = Peek{i, h, start + record_size(hdr.length)};
     peeked_ = true;
+    if constexpr (kPatient) {
+      if (reloaded)
+        patience_.after_reload(CatchUpPatience::streaming_find(available > record_size(hdr.length), available));
+    }
     return {RingStatus::ok, {data + (start & mask) + sizeof(RecordHeader), hdr.length}};
   }
 
@@ -663,6 +677,7 @@ class LaneRing {
   std::uint32_t stay_left_ = kStay;
   std::uint32_t taken_lane_ = 0;
   std::uint64_t cached_tail_[kMaxLanes] = {};
+  CatchUpPatience patience_;
 };
 
 }  // namespace shmring

@@ -147,8 +147,7 @@ class LanesEngine {
     if (n == max) return n;
     const std::size_t before = out.size();
     const LaneRing::Run run = ring_.take_run(
-        max - n,
-        [&](std::span<const std::byte> b) { copy_front(BatchAccess::append(out, b.size()), b); },
+        max - n, [&](std::span<const std::byte> b) { copy_front(BatchAccess::append(out, b.size()), b); },
         [&] { BatchAccess::truncate(out, before); });
     if (run.count == 0) return n;
     after_take(run.count, hot);

@@ -222,9 +222,7 @@ PutManyResult Queue::put_many(std::span<const std::span<const std::byte>> messag
   std::size_t n = 0;
   while (n < messages.size()) {
     if (!s.tasks.joinable() && s.holds(Role::producer) && !s.is_closed()) {
-      n += s.visit([&](auto& e) -> std::size_t {
-        return e.has_claim() ? 0 : e.put_batch(messages.subspan(n), s);
-      });
+      n += s.visit([&](auto& e) -> std::size_t { return e.has_claim() ? 0 : e.put_batch(messages.subspan(n), s); });
       if (n == messages.size()) break;
     }
     if (const PutStatus st = put_any(messages[n], wait); st != PutStatus::ok) return {n, st};
