@@ -28,10 +28,16 @@ constexpr std::uint64_t kCapacity = 256 * kMiB;
 constexpr std::uint64_t kIdleBound = 4 * kOnDemandChunk;
 
 class QueueMemory : public testing::TestWithParam<Engine> {};
+const char* engine_name(Engine e);
 
 TEST_P(QueueMemory, MemoryFollowsTheBytesQueuedAndComesBackAfterDraining) {
   test::UniqueName name("mem");
-  Queue q = test::create_or_throw(name, {.maxsize = 0, .engine = GetParam(), .capacity_bytes = kCapacity});
+  // One producer queues 64 MiB: on the lane engine it writes one lane, a
+  // quarter of the capacity with 4 lanes (of 128 MiB here).
+  const std::uint32_t lanes = GetParam() == Engine::lanes ? 4 : 0;
+  Queue q = test::create_or_throw(
+      name,
+      {.maxsize = 0, .engine = GetParam(), .capacity_bytes = lanes != 0 ? 2 * kCapacity : kCapacity, .lanes = lanes});
   EXPECT_LT(q.memory_bytes(), kIdleBound) << "a new queue holds no memory for its ring";
   constexpr std::size_t kMessage = 64 << 10;
   constexpr int kMessages = 1024;  // 64 MiB queued
@@ -51,9 +57,9 @@ TEST_P(QueueMemory, MemoryFollowsTheBytesQueuedAndComesBackAfterDraining) {
   for (int i = 0; i < kMessages; ++i) ASSERT_EQ(q.get_into(buf, nowait), GetStatus::ok) << i;
   EXPECT_EQ(q.get_into(buf, nowait), GetStatus::empty);  // drained: memory goes back
   const std::uint64_t drained = q.memory_bytes();
-  std::printf("%s ring of 256 MiB: memory %.1f MiB with 64 MiB queued, %.2f MiB after draining\n",
-              GetParam() == Engine::spsc ? "SPSC" : "MPMC", static_cast<double>(queued) / kMiB,
-              static_cast<double>(drained) / kMiB);
+  std::printf("%s queue of %.0f MiB: memory %.1f MiB with 64 MiB queued, %.2f MiB after draining\n",
+              engine_name(GetParam()), static_cast<double>(q.capacity_bytes()) / kMiB,
+              static_cast<double>(queued) / kMiB, static_cast<double>(drained) / kMiB);
   EXPECT_LE(drained, kIdleBound);
 }
 
@@ -131,10 +137,10 @@ TEST_P(QueueMemory, AFullTmpfsIsNoMemoryAtPutNeverASignal) {
   EXPECT_EQ(delivered, accepted) << "every accepted message is readable";
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, QueueMemory, testing::Values(Engine::spsc, Engine::mpmc),
-                         [](const testing::TestParamInfo<Engine>& i) {
-                           return std::string(i.param == Engine::spsc ? "Spsc" : "Mpmc");
-                         });
+const char* engine_name(Engine e) { return e == Engine::spsc ? "Spsc" : e == Engine::mpmc ? "Mpmc" : "Lanes"; }
+
+INSTANTIATE_TEST_SUITE_P(Engines, QueueMemory, testing::Values(Engine::spsc, Engine::mpmc, Engine::lanes),
+                         [](const testing::TestParamInfo<Engine>& i) { return std::string(engine_name(i.param)); });
 
 }  // namespace
 }  // namespace shmring

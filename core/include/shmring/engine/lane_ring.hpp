@@ -408,6 +408,21 @@ class LaneRing {
     return table_->mask.reads_lost.load(std::memory_order_relaxed);
   }
 
+  // Lane i's head now (the oldest byte a consumer may still read).
+  [[nodiscard]] std::uint64_t lane_head(std::uint32_t i) const noexcept {
+    // acquire: as the producer's reload of head.
+    return lane(i).ring.consumer.head.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] RingBackingLayout& backing(std::uint32_t i) noexcept { return lane(i).backing; }
+  // Where lane i's bytes start, from the start of the table.
+  [[nodiscard]] std::uint64_t lane_bytes_offset(std::uint32_t i) const noexcept {
+    return lane_table_bytes(lanes_) + std::uint64_t{i} * lane_capacity_;
+  }
+  [[nodiscard]] std::uint64_t lanes_in_use() const noexcept {
+    return table_->mask.in_use.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] std::uint32_t taken_lane() const noexcept { return taken_lane_; }
+
   // The lane of the last record take() took (whose producers may wait for its room).
   [[nodiscard]] ParkingLayout& taken_park() noexcept { return lane(taken_lane_).not_full; }
 

@@ -29,6 +29,14 @@ struct alignas(platform::kFalseSharingRange) LaneOwnerLayout {
   std::atomic<std::uint64_t> owner;
 };
 
+// On-demand memory of one ring (the rules are in QueueLayout's comment on
+// its `backing`, queue_layout.hpp): a queue's ring has one, each lane its own.
+struct alignas(platform::kFalseSharingRange) RingBackingLayout {
+  std::atomic<std::uint64_t> backed_end;
+  std::atomic<std::uint64_t> unbacked_below;
+  std::atomic<std::uint64_t> lock;
+};
+
 struct LaneLayout {
   // producer.tail / put_count: written by the lane's producer only (as in
   // SpscRing). consumer.head: any consumer, by compare-and-swap.
@@ -37,9 +45,10 @@ struct LaneLayout {
   // header at head).
   SpscRingLayout ring;
   LaneOwnerLayout control;
-  ParkingLayout not_full;  // the lane's producers park here when it is full
+  ParkingLayout not_full;     // the lane's producers park here when it is full
+  RingBackingLayout backing;  // on-demand memory of this lane (config.chunk != 0)
 };
-static_assert(sizeof(LaneLayout) == 4 * platform::kFalseSharingRange);
+static_assert(sizeof(LaneLayout) == 5 * platform::kFalseSharingRange);
 
 // Bit i of `in_use`: lane i has had a producer since the queue was created
 // (set at the lane's first take, never cleared): consumers look only there.

@@ -60,12 +60,9 @@ struct alignas(platform::kFalseSharingRange) QueueTasksLayout {
 // reserved a chunk at a time ahead of the producers and returned behind the
 // consumers. Ring positions in [unbacked_below, backed_end) have memory in
 // their current lap; backed_end - unbacked_below <= capacity. Changed only
-// under `lock` (an owner token, taken over from a dead holder).
-struct alignas(platform::kFalseSharingRange) QueueBackingLayout {
-  std::atomic<std::uint64_t> backed_end;
-  std::atomic<std::uint64_t> unbacked_below;
-  std::atomic<std::uint64_t> lock;
-};
+// under `lock` (an owner token, taken over from a dead holder). The lane
+// engine keeps one per lane (LaneLayout::backing), for its lane's positions.
+using QueueBackingLayout = RingBackingLayout;
 
 struct QueueLayout {
   QueueConfigLayout config;

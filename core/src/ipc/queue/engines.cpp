@@ -102,7 +102,9 @@ Result<void> LanesEngine::validate(const QueueConfigLayout& c, const QueueLayout
   if (c.max_message == 0 || c.max_message > LaneRing::max_payload_for(lane)) {
     return fail(Errc::bad_size, "queue max_message out of range");
   }
-  if (c.chunk != 0) return fail(Errc::bad_size, "queue memory chunk");
+  if (c.chunk != 0 && (!std::has_single_bit(c.chunk) || c.chunk < 4096 || c.chunk > lane / 4)) {
+    return fail(Errc::bad_size, "queue memory chunk");
+  }
   if (!LaneRing::layout_sane(ring_bytes(const_cast<QueueLayout&>(q), c), c.lanes, lane) ||
       !SpscRing::layout_sane(q.ring, c.capacity)) {
     return fail(Errc::corrupt, "lane positions out of range");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine_vocabulary.hpp"
+#include "on_demand_memory.hpp"
 #include "shmring/engine/lane_ring.hpp"
 #include "shmring/engine/spsc_ring.hpp"  // initialize(): the layout's SPSC ring kept at rest
 
@@ -18,13 +19,28 @@ class LanesEngine {
  public:
   static constexpr Engine kEngine = Engine::lanes;
   static constexpr std::uint32_t kStored = 3;
-  static constexpr bool kOnDemand = false;  // every lane is reserved at create
+  static constexpr bool kOnDemand = true;  // large queues: each lane reserves memory as it fills
   // recover() counts what dead consumers took with them (nobody waits for
   // them); dead producers' lanes are taken over at attach.
   static constexpr bool kRepairs = true;
 
-  LanesEngine(QueueLayout& q, const QueueConfigLayout& c) noexcept
-      : ring_(ring_bytes(q, c), c.lanes, c.capacity / c.lanes, c.max_message), limit_(message_limit(c)) {}
+  // `segment`: the queue's, for on-demand memory (config.chunk != 0): one
+  // OnDemandMemory per lane, on the lane's own frontiers.
+  LanesEngine(QueueLayout& q, const QueueConfigLayout& c, platform::Segment& segment)
+      : ring_(ring_bytes(q, c), c.lanes, c.capacity / c.lanes, c.max_message), limit_(message_limit(c)) {
+    if (c.chunk == 0) return;
+    memory_.reserve(c.lanes);
+    for (std::uint32_t i = 0; i < c.lanes; ++i) {
+      memory_.emplace_back(segment, ring_.backing(i), c.chunk, c.data_offset + ring_.lane_bytes_offset(i),
+                           c.capacity / c.lanes);
+    }
+  }
+  // The chunk of on-demand memory for lanes of `lane_capacity` bytes in a
+  // queue of `capacity` (0: all memory reserved at create).
+  [[nodiscard]] static constexpr std::uint64_t chunk_for(std::uint64_t capacity, std::uint64_t lane_capacity) noexcept {
+    if (capacity <= kOnDemandAbove) return 0;
+    return lane_capacity / 4 < kOnDemandChunk ? lane_capacity / 4 : kOnDemandChunk;
+  }
 
   static void initialize(QueueLayout& q, const QueueConfigLayout& c) noexcept {
     SpscRing::initialize(q.ring);  // unused by this engine; a sound file keeps it at rest
@@ -43,6 +59,7 @@ class LanesEngine {
   // put, and anything else, goes through claim().
   [[gnu::always_inline]] [[nodiscard]] PutStatus try_put(std::span<const std::byte> bytes, QueueHot& hot) noexcept {
     if (ring_.guest()) return PutStatus::full;
+    if (!memory_.empty() && !lane_memory().known_backed(backing_target(bytes.size()))) return PutStatus::full;
     if (limit_ != 0 && !ring_.reserve(limit_)) return PutStatus::full;
     const RingStatus r = ring_.producer_ring().try_push(bytes);
     if (r != RingStatus::ok) [[unlikely]] {
@@ -56,6 +73,14 @@ class LanesEngine {
     if (!ring_.holding()) {
       const LaneRing::Holder h = ring_.lock_guest(me_);
       if (h.token != 0) return {ClaimStep::Kind::busy, PutStatus::full, {}, Blocker{kLaneHolder, h.token}};
+    }
+    if (!memory_.empty()) {
+      const std::uint64_t tail = ring_.producer_ring().producer_tail();
+      const PutStatus st = lane_memory().backed_for(tail, backing_target(size) - tail);
+      if (st != PutStatus::ok) {
+        ring_.unlock_guest(me_);
+        return {ClaimStep::Kind::done, st};
+      }
     }
     if (limit_ != 0 && !ring_.reserve(limit_)) {
       ring_.unlock_guest(me_);
@@ -81,7 +106,7 @@ class LanesEngine {
   // guests and limited queues put one at a time.
   [[nodiscard]] std::size_t put_batch(std::span<const std::span<const std::byte>> messages, QueueHot& hot) noexcept {
     std::size_t n = 0;
-    if (!ring_.guest() && limit_ == 0) {
+    if (!ring_.guest() && limit_ == 0 && memory_.empty()) {
       n = ring_.producer_ring().try_push_many(messages);
       if (n != 0) notify_one(*hot.not_empty, hot.stats, hot.plan);
       return n;
@@ -153,7 +178,14 @@ class LanesEngine {
     after_take(run.count, hot);
     return n + run.count;
   }
-  void drained() noexcept {}
+  // Before a consumer waits: every lane's memory behind its head goes back.
+  void drained() noexcept {
+    if (memory_.empty()) return;
+    for (std::uint64_t in_use = ring_.lanes_in_use(); in_use != 0; in_use &= in_use - 1) {
+      const auto i = static_cast<std::uint32_t>(__builtin_ctzll(in_use));
+      memory_[i].after_get(true, [&] { return ring_.lane_head(i); });
+    }
+  }
   [[nodiscard]] bool consumer_can_read() const noexcept { return ring_.consumer_can_read(); }
 
   // ---- roles and waiting ----
@@ -216,6 +248,17 @@ class LanesEngine {
     } else {
       notify(ring_.taken_park(), hot.stats, hot.plan);
     }
+    if (!memory_.empty()) {
+      const std::uint32_t i = ring_.taken_lane();
+      memory_[i].after_get(false, [&] { return ring_.lane_head(i); });
+    }
+  }
+  [[nodiscard]] OnDemandMemory& lane_memory() noexcept { return memory_[ring_.producer_lane()]; }
+  // Memory needed before a put of `size` bytes in this producer's lane: the
+  // record, and a padding record before it if it would not fit before the
+  // end of the lane (as SpscBytesEngine).
+  [[nodiscard]] std::uint64_t backing_target(std::size_t size) noexcept {
+    return ring_.producer_ring().producer_tail() + 2 * record_size(size) + sizeof(RecordHeader);
   }
 
   LaneRing ring_;
@@ -225,6 +268,7 @@ class LanesEngine {
   bool held_ = false;     // read_front() took a message into scratch_, not yet released
   std::size_t held_size_ = 0;
   std::vector<std::byte> scratch_;
+  std::vector<OnDemandMemory> memory_;  // one per lane; empty: all memory reserved at create
 };
 
 }  // namespace shmring::detail

@@ -158,15 +158,20 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   const bool on_demand = with_engine_type(
       engine, []<class E>(E*) { return E::kOnDemand; }, false);
 
-  // On demand (chunk != 0): only the layout is reserved; the ring's memory comes as it fills.
-  const std::uint64_t chunk = capacity > kOnDemandAbove && on_demand ? kOnDemandChunk : 0;
-  auto seg =
-      platform::Segment::create(name, {.kind = kind,
-                                       .layout_version = kQueueLayoutVersion,
-                                       .layout_hash = kQueueLayoutHash,
-                                       .payload_size = sizeof(QueueLayout) + data_bytes(*shape),
-                                       .mode = options.mode,
-                                       .reserved_payload = chunk != 0 ? sizeof(QueueLayout) : ~std::uint64_t{0}});
+  // On demand (chunk != 0): only the layout (and the lane table) is
+  // reserved; the ring's memory comes as it fills.
+  const std::uint64_t chunk = !on_demand ? 0
+                              : engine == detail::LanesEngine::kStored
+                                  ? detail::LanesEngine::chunk_for(capacity, capacity / lanes)
+                              : capacity > kOnDemandAbove ? kOnDemandChunk
+                                                          : 0;
+  auto seg = platform::Segment::create(
+      name, {.kind = kind,
+             .layout_version = kQueueLayoutVersion,
+             .layout_hash = kQueueLayoutHash,
+             .payload_size = sizeof(QueueLayout) + data_bytes(*shape),
+             .mode = options.mode,
+             .reserved_payload = chunk != 0 ? sizeof(QueueLayout) + data_bytes(*shape) - capacity : ~std::uint64_t{0}});
   if (!seg) return seg.error();
 
   // The file is zero-filled; construct the layout's objects in place.

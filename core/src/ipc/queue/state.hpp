@@ -139,7 +139,8 @@ struct Queue::State : detail::QueueHot {
     detail::OnDemandMemory* mem = memory ? &*memory : nullptr;
     switch (c.engine) {
       case detail::MpmcEngine::kStored: return detail::AnyEngine(std::in_place_type<detail::MpmcEngine>, q, c, mem);
-      case detail::LanesEngine::kStored: return detail::AnyEngine(std::in_place_type<detail::LanesEngine>, q, c);
+      case detail::LanesEngine::kStored:
+        return detail::AnyEngine(std::in_place_type<detail::LanesEngine>, q, c, segment);
       case detail::SpscSlotEngine::kStored:
         return detail::AnyEngine(std::in_place_type<detail::SpscSlotEngine>, q, *this, joinable);
       default: return detail::AnyEngine(std::in_place_type<detail::SpscBytesEngine>, q, c, mem);
