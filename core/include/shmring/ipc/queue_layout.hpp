@@ -94,16 +94,17 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(QueueConfigLayout, maxsize), offsetof(QueueConfigLayout, data_offset),
     offsetof(QueueConfigLayout, barriers), offsetof(QueueConfigLayout, engine), offsetof(QueueLayout, mpmc),
     offsetof(QueueConfigLayout, chunk), offsetof(QueueConfigLayout, lanes), sizeof(LaneLayout), sizeof(LaneTableLayout),
-    offsetof(LaneLayout, control), offsetof(LaneLayout, not_full), offsetof(QueueLayout, backing),
-    offsetof(QueueBackingLayout, backed_end), offsetof(QueueBackingLayout, unbacked_below),
-    offsetof(QueueBackingLayout, lock), offsetof(MpmcRingLayout, tail), offsetof(MpmcRingLayout, head),
-    offsetof(MpmcRingLayout, released), offsetof(MpmcRingLayout, key), offsetof(MpmcRingLayout, participants),
-    sizeof(MpmcParticipantLayout), offsetof(MpmcParticipantLayout, hazard), sizeof(MpmcRecordHeader), kMpmcParticipants,
-    offsetof(QueueControlLayout, closed), offsetof(QueueControlLayout, producer_owner),
-    offsetof(QueueControlLayout, consumer_owner), offsetof(SpscRingLayout, producer),
-    offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail), offsetof(SpscProducerLayout, put_count),
-    offsetof(SpscConsumerLayout, head), offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence),
-    offsetof(ParkingLayout, sleeping), offsetof(QueueLayout, tasks), offsetof(QueueLayout, all_done),
-    sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
+    offsetof(LaneLayout, control), offsetof(LaneLayout, not_full), offsetof(LaneLayout, backing),
+    offsetof(LaneTableLayout, readers), sizeof(LaneReaderLayout), kLaneReaders, offsetof(LaneReaderLayout, from),
+    offsetof(QueueLayout, backing), offsetof(QueueBackingLayout, backed_end),
+    offsetof(QueueBackingLayout, unbacked_below), offsetof(QueueBackingLayout, lock), offsetof(MpmcRingLayout, tail),
+    offsetof(MpmcRingLayout, head), offsetof(MpmcRingLayout, released), offsetof(MpmcRingLayout, key),
+    offsetof(MpmcRingLayout, participants), sizeof(MpmcParticipantLayout), offsetof(MpmcParticipantLayout, hazard),
+    sizeof(MpmcRecordHeader), kMpmcParticipants, offsetof(QueueControlLayout, closed),
+    offsetof(QueueControlLayout, producer_owner), offsetof(QueueControlLayout, consumer_owner),
+    offsetof(SpscRingLayout, producer), offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail),
+    offsetof(SpscProducerLayout, put_count), offsetof(SpscConsumerLayout, head),
+    offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence), offsetof(ParkingLayout, sleeping),
+    offsetof(QueueLayout, tasks), offsetof(QueueLayout, all_done), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
 
 }  // namespace shmring
