@@ -178,6 +178,20 @@ check catch safety  wakeone -DSTORE_MARK -DW=2 -DM=2 -DK=2
 check catch safety  wakeone -DW=2 -DM=2 -DK=1 -DSTORE_CLEAR
 check catch safety  wakeone -DW=2 -DM=2 -DK=1 -DCLEAR_LE1
 
+echo "==> model/lane_ring.pml (one lane: consumers copy then take with a CAS on head; killed consumers"
+echo "    counted from their reader slots; the producer killed mid-record and replaced)"
+echo "    safety: a taken record is the message written there, whole; each delivered at most"
+echo "    once, in order per consumer; every message delivered except those the dead took,"
+echo "    and no more of those than reads_lost counts; no deadlock (invalid end states)"
+check pass safety   lane_ring
+check pass safety   lane_ring -DHOLD=1
+check pass safety   lane_ring -DN=4 -DCAP=3 -DC=2 -DCRASHC=1 -DCRASHP=0 -DHOLD=1
+check pass safety   lane_ring -DN=2 -DCAP=2 -DC=3 -DCRASHC=2 -DCRASHP=0
+check catch safety  lane_ring -DPLAIN_TAKE
+check catch safety  lane_ring -DSLOT_AFTER_TAKE -DHOLD=1
+check catch safety  lane_ring -DEARLY_REUSE
+check catch safety  lane_ring -DREAD_AFTER_TAKE
+
 echo "==> model/mpmc_ring.pml (claim/commit/skip, released walk, repairs of dead participants)"
 echo "    safety: each message taken once, in order per producer, delivered unless its"
 echo "    consumer crashed holding it; no payload read before it is written; no store"
