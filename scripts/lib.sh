@@ -207,7 +207,8 @@ fuzz_targets() {
 
 # preempt_suite SECONDS [ctest args...]: builds the library and the tests with
 # -DSHMRING_PREEMPT=ON in build-preempt (preemption points pause at random:
-# platform/preempt.hpp, docs/testing.md) and runs the MPMC tests there, the
+# platform/preempt.hpp, docs/testing.md) and runs the many-producer tests (MPMC
+# ring, lanes) there, the
 # race rounds (tests/stress/mpmc_race_test.cpp) for SECONDS. This is the
 # configuration that makes a stale-read or ABA defect of the many-producer
 # engine show in seconds instead of once in hundreds of full runs.
@@ -218,8 +219,9 @@ preempt_suite() {
   cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMRING_PREEMPT=ON -DSHMRING_WERROR=ON \
         -DSHMRING_BUILD_PERF=OFF -DSHMRING_BUILD_EXAMPLES=OFF -DSHMRING_BUILD_TOOLS=OFF >/dev/null &&
     cmake --build "$dir" -j"$(nproc)" || { SUITE_TOTALS+=("preempt: BUILD FAILED"); return 1; }
-  echo "==> preempt: the MPMC tests with preemption points, race rounds for $seconds s"
-  SHMRING_RACE_SECONDS=$seconds run_suite "preempt" "$dir" -R '^Mpmc' -E '^MpmcStress' "$@"
+  echo "==> preempt: the many-producer tests with preemption points, race rounds for $seconds s"
+  SHMRING_RACE_SECONDS=$seconds run_suite "preempt" "$dir" -R '^(Mpmc|LanesQueue|Engines/ManyProducerQueue)' \
+    -E 'ManyStress' "$@"
 }
 
 # usage_from_header SCRIPT: prints the script's opening comment (its help).

@@ -1,4 +1,5 @@
-// 10^8 messages through one MPMC queue: 4 producer and 4 consumer processes,
+// 10^8 messages through one many-producer queue (the MPMC ring, the lane
+// engine): 4 producer and 4 consumer processes,
 // every message tagged (producer, index) and checked for size and content;
 // each consumer checks each producer's indices increase; the consumers'
 // tallies together must hold every index of every producer exactly once.
@@ -18,14 +19,17 @@
 namespace shmring {
 namespace {
 
-TEST(MpmcStress, HundredMillionMessagesFourProducersFourConsumersZeroErrors) {
+class ManyStress : public testing::TestWithParam<Engine> {};
+
+TEST_P(ManyStress, HundredMillionMessagesFourProducersFourConsumersZeroErrors) {
   constexpr std::uint32_t kProducers = 4, kConsumers = 4;
   const char* env = std::getenv("SHMRING_STRESS_MESSAGES");
   const std::uint64_t total_wanted = env ? std::strtoull(env, nullptr, 10) : 100'000'000ull;
   const std::uint64_t each = total_wanted / kProducers;
   const test::Traffic traffic{2026, 8, 64};
-  test::UniqueName name("mpmc-stress");
-  Queue q = test::create_or_throw(name, {.capacity_bytes = 1 << 20});
+  test::UniqueName name("many-stress");
+  Queue q = test::create_or_throw(name, {.engine = GetParam(), .capacity_bytes = 1 << 20});
+  const char* engine = GetParam() == Engine::lanes ? "lanes" : "mpmc";
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<test::Child> producers, consumers;
   for (std::uint32_t i = 0; i < kConsumers; ++i) {
@@ -54,9 +58,9 @@ TEST(MpmcStress, HundredMillionMessagesFourProducersFourConsumersZeroErrors) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const bool once = test::exactly_once(total, kProducers, each);
   std::printf(
-      "mpmc stress: %u producers x %llu messages (8-64 B), %u consumers: %llu received in %.1f s "
+      "%s stress: %u producers x %llu messages (8-64 B), %u consumers: %llu received in %.1f s "
       "(%.2f M msgs/s); errors %llu, out of order %llu, exactly once: %s\n",
-      kProducers, static_cast<unsigned long long>(each), kConsumers, static_cast<unsigned long long>(total.messages),
+      engine, kProducers, static_cast<unsigned long long>(each), kConsumers, static_cast<unsigned long long>(total.messages),
       seconds, static_cast<double>(total.messages) / seconds / 1e6, static_cast<unsigned long long>(total.errors),
       static_cast<unsigned long long>(total.reordered), once ? "yes" : "NO");
   std::printf("repairs: %llu claims, %llu reads (there are no deaths here: must be 0)\n",
@@ -68,6 +72,11 @@ TEST(MpmcStress, HundredMillionMessagesFourProducersFourConsumersZeroErrors) {
   EXPECT_EQ(total.reordered, 0u);
   EXPECT_TRUE(once);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, ManyStress, testing::Values(Engine::mpmc, Engine::lanes),
+                         [](const testing::TestParamInfo<Engine>& i) {
+                           return std::string(i.param == Engine::lanes ? "Lanes" : "Mpmc");
+                         });
 
 }  // namespace
 }  // namespace shmring

@@ -64,6 +64,7 @@
 #include "shmring/engine/lane_ring_layout.hpp"
 #include "shmring/engine/ring_status.hpp"
 #include "shmring/engine/spsc_ring.hpp"
+#include "shmring/platform/preempt.hpp"         // SHMRING_PREEMPTION_POINT (stress builds only)
 #include "shmring/platform/segment_layout.hpp"  // layout_at
 
 namespace shmring {
@@ -290,6 +291,7 @@ class LaneRing {
     reader_->from.store(peek_.head, std::memory_order_relaxed);
     const std::uint64_t what = std::uint64_t{records} << kReaderCountShift | peek_.lane;
     reader_->state.store(kReaderTrying | what, std::memory_order_relaxed);
+    SHMRING_PREEMPTION_POINT();  // between the copy and the CAS: the window the CAS must close
     std::uint64_t expected = peek_.head;
     // SYNC(take): release on success — our reads of the record happen before
     // the producer's acquire load of head and its reuse of these bytes
@@ -586,6 +588,7 @@ class LaneRing {
     RecordHeader hdr{};
     if (sane) {
       std::uint64_t contiguous = lane_capacity_ - (start & mask);
+      SHMRING_PREEMPTION_POINT();  // a consumer paused here finds its record reused
       std::memcpy(&hdr, data + (start & mask), sizeof(hdr));  // one copy: it may be reused under us
       if ((hdr.length & kPaddingFlag) != 0) {
         // Padding is published with the record after it: a message follows at offset 0.
