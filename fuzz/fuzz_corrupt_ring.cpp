@@ -1,5 +1,6 @@
 // Fuzz target: reading records from a corrupted ring. Builds a valid queue
-// (SPSC, MPMC, or SPSC with fixed-size slots; a 4 KiB ring) holding a few messages, overwrites ring
+// (SPSC, MPMC, SPSC with fixed-size slots, or lanes; a 4 KiB ring, two
+// 4 KiB lanes) holding a few messages, overwrites ring
 // positions, participant slots, control words and record bytes with fuzzer
 // data (through the file, as another process would), then runs nowait
 // operations through the handle that built it and through a fresh open.
@@ -43,8 +44,13 @@ constexpr Region kRegions[] = {
     // parking words, closed flag, role owners, task count
     {kQueueAt + offsetof(QueueLayout, config), sizeof(QueueConfigLayout)},  // seen by the second open only
     {kQueueAt + offsetof(QueueLayout, backing), sizeof(QueueBackingLayout)},
+    // The lane engine only (the others' files end before): its table (mask,
+    // count, reader slots, the lanes' positions and owners) and its lanes' records.
+    {kQueueAt + sizeof(QueueLayout), lane_table_bytes(2)},
+    {kQueueAt + sizeof(QueueLayout) + lane_table_bytes(2), 2 * kCapacity},
 };
 constexpr std::size_t kRegionCount = sizeof(kRegions) / sizeof(kRegions[0]);
+constexpr std::size_t kSharedRegions = kRegionCount - 2;  // what every engine's file has
 
 struct Input {
   std::span<const std::uint8_t> rest;
@@ -68,6 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   QueueOptions qo;
   qo.engine = (flags & 1u) != 0 ? Engine::mpmc : Engine::spsc;
+  // MPMC with the length seed's top bit: the lane engine.
+  if (qo.engine == Engine::mpmc && (length_seed & 0x80u) != 0) qo.engine = Engine::lanes;
   qo.barriers = (flags & 2u) != 0 ? Barriers::asymmetric : Barriers::fences;
   qo.capacity_bytes = kCapacity;
   // SPSC with the length seed's top bit: fixed-size slots of 8 bytes (the
@@ -92,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (fd < 0) fuzz::fail("open of the queue file failed");
   const unsigned damages = in.byte() & 15u;
   for (unsigned d = 0; d < damages && !in.rest.empty(); ++d) {
-    const Region& r = kRegions[in.byte() % kRegionCount];
+    const Region& r = kRegions[in.byte() % (qo.engine == Engine::lanes ? kRegionCount : kSharedRegions)];
     const std::uint64_t offset = (in.byte() | (std::uint64_t{in.byte()} << 8)) % r.size;
     std::uint8_t bytes[8];
     const std::size_t len = (in.byte() & 7u) + 1;

@@ -64,8 +64,8 @@ int main(int argc, char** argv) {
     save(dir + "/queue_open/" + file, file_bytes(name));
     (void)Queue::unlink(name);
   };
-  for (const Engine e : {Engine::spsc, Engine::mpmc}) {
-    const std::string tag = e == Engine::spsc ? "spsc" : "mpmc";
+  for (const Engine e : {Engine::spsc, Engine::mpmc, Engine::lanes}) {
+    const std::string tag = e == Engine::spsc ? "spsc" : e == Engine::mpmc ? "mpmc" : "lanes";
     seed(tag + "_empty", [&] { (void)make<Queue>(name, e); });
     seed(tag + "_three_messages", [&] {
       Queue q = make<Queue>(name, e);
@@ -113,12 +113,13 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 5; ++i) (void)q.put(nine, nowait);
   });
   // The file as seen while its creator still holds its slot (MPMC) and roles (SPSC).
-  for (const Engine e : {Engine::spsc, Engine::mpmc}) {
+  for (const Engine e : {Engine::spsc, Engine::mpmc, Engine::lanes}) {
     (void)Queue::unlink(name);
     Queue q = make<Queue>(name, e);
     (void)q.put("held", nowait);
-    (void)q.read(nowait);  // holds the record in reading
-    save(dir + "/queue_open/" + (e == Engine::spsc ? "spsc" : "mpmc") + "_live_holder", file_bytes(name));
+    (void)q.read(nowait);  // holds the record in reading (lanes: taken, held by its reader slot)
+    const char* tag = e == Engine::spsc ? "spsc" : e == Engine::mpmc ? "mpmc" : "lanes";
+    save(dir + "/queue_open/" + tag + "_live_holder", file_bytes(name));
     (void)Queue::unlink(name);
   }
 
@@ -141,6 +142,15 @@ int main(int argc, char** argv) {
     ring_seed(tag + "_record_length", {flags, 91, 1, 2, 8, 0, 3, 0xf0, 0xff, 0xff, 0x7f});
     ring_seed(tag + "_control", {flags, 37, 2, 3, 0, 1, 3, 1, 0, 0, 0, 3, 16, 1, 7, 1, 2, 3, 4, 5, 6, 7, 8});
   }
+  // Lanes (MPMC with length seed bit 7). Regions 6 and 7: the lane table
+  // (mask, count, reader slots, then the lanes' positions and owners) and
+  // the lanes' records.
+  const std::uint8_t lane_flags = static_cast<std::uint8_t>(1u | (5u << 2) | (2u << 5));
+  ring_seed("lanes_undamaged", {lane_flags, 0x80 | 37, 0});
+  // Lane 0's head (table + 256 + 32 KiB reader slots + 128: consumer block) set ahead.
+  ring_seed("lanes_head", {lane_flags, 0x80 | 37, 1, 6, 0x80, 0x81, 7, 0x40, 0, 0, 0, 0, 0, 0, 0});
+  ring_seed("lanes_record_length", {lane_flags, 0x80 | 91, 1, 7, 0, 0, 3, 0xf0, 0xff, 0xff, 0x7f});
+  ring_seed("lanes_reader_slot", {lane_flags, 0x80 | 37, 1, 6, 0, 1, 7, 1, 2, 3, 4, 5, 6, 7, 8});
   // Fixed-size slots (SPSC, length seed bit 7; bit 6: 8-byte slots, else 9).
   const std::uint8_t slot_flags = static_cast<std::uint8_t>((5u << 2) | (2u << 5));
   ring_seed("slots_undamaged", {slot_flags, 0x80, 0});

@@ -165,8 +165,8 @@ fuzz_targets() {
   local seconds=$1; shift
   local only=("$@")
   fuzz_build || { SUITE_TOTALS+=("fuzz: BUILD FAILED"); return 1; }
-  # target  seed-dir  max input length (queue files are 14080 bytes)
-  local targets=("fuzz_queue_open queue_open 16384" "fuzz_corrupt_ring corrupt_ring 1024")
+  # target  seed-dir  max input length (queue files: 14080 bytes; a lane queue's 52 KiB)
+  local targets=("fuzz_queue_open queue_open 65536" "fuzz_corrupt_ring corrupt_ring 1024")
   local entry target seeds max_len failed=0
   for entry in "${targets[@]}"; do
     read -r target seeds max_len <<<"$entry"
