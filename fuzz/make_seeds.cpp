@@ -58,11 +58,16 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   const std::string name = "shmring-fuzz-seed-" + std::to_string(::getpid());
-  const auto seed = [&](const std::string& file, auto&& build) {
+  // Each kind removes only its own files: try both.
+  const auto remove = [&] {
     (void)Queue::unlink(name);
+    (void)JoinableQueue::unlink(name);
+  };
+  const auto seed = [&](const std::string& file, auto&& build) {
+    remove();
     build();
     save(dir + "/queue_open/" + file, file_bytes(name));
-    (void)Queue::unlink(name);
+    remove();
   };
   for (const Engine e : {Engine::spsc, Engine::mpmc, Engine::lanes}) {
     const std::string tag = e == Engine::spsc ? "spsc" : e == Engine::mpmc ? "mpmc" : "lanes";

@@ -32,7 +32,7 @@ struct Config {
   std::uint64_t capacity = 4u << 20;
   std::uint64_t seed = 2026;
   bool pin = true;
-  Engine engine = Engine::mpmc;  // the library's default
+  Engine engine = Engine::lanes;  // the library's default
 };
 
 void usage(FILE* out) {
@@ -49,8 +49,9 @@ void usage(FILE* out) {
                "  --max-size B     largest message in bytes (default 1024)\n"
                "  --capacity B     ring bytes, a power of two (default 4194304)\n"
                "  --seed S         traffic seed (default 2026)\n"
-               "  --engine E       mpmc (the default, any number of producers and consumers)\n"
-               "                   or spsc (one producer, one consumer: the faster ring)\n"
+               "  --engine E       lanes (the default: any number of producers and consumers,\n"
+               "                   a lane per producer), mpmc (any number, one shared ring)\n"
+               "                   or spsc (one producer, one consumer: the fastest ring)\n"
                "  --no-pin         do not pin producer and consumer to separate CPUs\n"
                "  -h, --help       this text\n"
                "\n"
@@ -93,11 +94,15 @@ bool parse(int argc, char** argv, int first, Config& c) {
     } else if (a == "--seed") {
       if (!value(c.seed)) return false;
     } else if (a == "--engine") {
-      if (i + 1 >= argc || (std::strcmp(argv[i + 1], "mpmc") != 0 && std::strcmp(argv[i + 1], "spsc") != 0)) {
-        std::fprintf(stderr, "shmring-demo: --engine takes mpmc or spsc\n");
+      const char* e = i + 1 < argc ? argv[i + 1] : "";
+      if (std::strcmp(e, "lanes") != 0 && std::strcmp(e, "mpmc") != 0 && std::strcmp(e, "spsc") != 0) {
+        std::fprintf(stderr, "shmring-demo: --engine takes lanes, mpmc or spsc\n");
         return false;
       }
-      c.engine = std::strcmp(argv[++i], "spsc") == 0 ? Engine::spsc : Engine::mpmc;
+      ++i;
+      c.engine = std::strcmp(e, "spsc") == 0   ? Engine::spsc
+                 : std::strcmp(e, "mpmc") == 0 ? Engine::mpmc
+                                               : Engine::lanes;
     } else if (a == "--no-pin") {
       c.pin = false;
     } else if (a == "-h" || a == "--help") {
@@ -289,7 +294,9 @@ int main(int argc, char** argv) {
   std::printf("shmring-demo: %" PRIu64 " messages of %u..%u bytes through /dev/shm/%s (%" PRIu64
               " KiB %s ring), producer and consumer in separate processes%s\n",
               c.count, c.min_size, c.max_size, name.c_str(), q->capacity_bytes() >> 10,
-              c.engine == Engine::spsc ? "SPSC" : "MPMC",
+              c.engine == Engine::spsc   ? "SPSC"
+              : c.engine == Engine::mpmc ? "MPMC"
+                                         : "lane",
               c.pin && platform::available_cpus() >= 2 ? ", pinned to CPUs 0 and 1" : "");
   std::fflush(stdout);
   std::snprintf(g_queue_path, sizeof(g_queue_path), "%s", q->path().c_str());

@@ -60,9 +60,10 @@ TEST_P(ManyStress, HundredMillionMessagesFourProducersFourConsumersZeroErrors) {
   std::printf(
       "%s stress: %u producers x %llu messages (8-64 B), %u consumers: %llu received in %.1f s "
       "(%.2f M msgs/s); errors %llu, out of order %llu, exactly once: %s\n",
-      engine, kProducers, static_cast<unsigned long long>(each), kConsumers, static_cast<unsigned long long>(total.messages),
-      seconds, static_cast<double>(total.messages) / seconds / 1e6, static_cast<unsigned long long>(total.errors),
-      static_cast<unsigned long long>(total.reordered), once ? "yes" : "NO");
+      engine, kProducers, static_cast<unsigned long long>(each), kConsumers,
+      static_cast<unsigned long long>(total.messages), seconds, static_cast<double>(total.messages) / seconds / 1e6,
+      static_cast<unsigned long long>(total.errors), static_cast<unsigned long long>(total.reordered),
+      once ? "yes" : "NO");
   std::printf("repairs: %llu claims, %llu reads (there are no deaths here: must be 0)\n",
               static_cast<unsigned long long>(q.claims_repaired()), static_cast<unsigned long long>(q.reads_lost()));
   EXPECT_EQ(q.claims_repaired(), 0u) << "a live producer was taken for dead";

@@ -212,7 +212,7 @@ TEST(MpmcQueue, CloseWakesEveryBlockedGetterAndPutterAtOnce) {
 
 TEST(MpmcQueue, MoreHandlesThanParticipantSlotsAreRefusedUntilOneLetsGo) {
   UniqueName name("mpmc-slots");
-  Queue q = test::create_or_throw(name);
+  Queue q = test::create_or_throw(name, {.engine = Engine::mpmc});
   std::vector<std::unique_ptr<Queue>> handles;
   for (std::uint32_t i = 0; i < kMpmcParticipants; ++i) {
     handles.push_back(std::make_unique<Queue>(test::open_or_throw(name)));
@@ -257,7 +257,7 @@ test::Child attached_child(const UniqueName& name) {
 
 TEST(MpmcQueue, AStandingHazardKeepsProducersOffTheBytesBehindItUntilItsOwnerIsProvedDead) {
   UniqueName name("mpmc-hazard");
-  Queue q = test::create_or_throw(name, {.capacity_bytes = 4096});
+  Queue q = test::create_or_throw(name, {.engine = Engine::mpmc, .capacity_bytes = 4096});
   Child stalled = attached_child(name);
   ASSERT_EQ(stalled.read_line(10s), "attached");
   const std::uint32_t slot = slot_of(name.path(), stalled.pid());

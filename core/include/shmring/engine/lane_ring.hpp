@@ -473,10 +473,14 @@ class LaneRing {
     return total;
   }
   [[nodiscard]] bool empty() const noexcept { return !consumer_can_read(); }
-  // No lane has room for the smallest message.
+  // Would a put from this handle wait for room? A producer's: its lane has
+  // no room for the smallest message. Anyone else's would take a lane: no
+  // lane has room.
   [[nodiscard]] bool full() const noexcept {
+    const auto no_room = [&](std::uint32_t i) { return lane_capacity_ - used_bytes(i) < 2 * record_size(1); };
+    if (attached_) return no_room(lane_);
     for (std::uint32_t i = 0; i < lanes_; ++i) {
-      if (lane_capacity_ - used_bytes(i) >= 2 * record_size(1)) return false;
+      if (!no_room(i)) return false;
     }
     return true;
   }
@@ -588,7 +592,7 @@ class LaneRing {
     RecordHeader hdr{};
     if (sane) {
       std::uint64_t contiguous = lane_capacity_ - (start & mask);
-      SHMRING_PREEMPTION_POINT();  // a consumer paused here finds its record reused
+      SHMRING_PREEMPTION_POINT();                             // a consumer paused here finds its record reused
       std::memcpy(&hdr, data + (start & mask), sizeof(hdr));  // one copy: it may be reused under us
       if ((hdr.length & kPaddingFlag) != 0) {
         // Padding is published with the record after it: a message follows at offset 0.

@@ -2,13 +2,19 @@
 // semantics of Python's multiprocessing.Queue. Messages are byte
 // spans; put/get take a Wait (forever, nowait, or a timeout).
 //
-// Engines. By default (Engine::mpmc) any number of processes put and get at
-// once, as in Python: each handle is one participant of the MPMC ring
-// (mpmc_ring.hpp; at most 256 handles attached at a time). A participant
-// killed at any point loses no committed message and wedges nobody: whoever
-// it blocks proves it dead (pid + start time, never a stopped process) after
-// kDeadOwnerCheck of no progress and repairs what it held. A consumer killed
-// while holding a message loses that one message.
+// Engines. By default (Engine::lanes) any number of processes put and get at
+// once, as in Python: each producer handle writes a lane of its own (an SPSC
+// byte ring, lane_ring.hpp; producers beyond lanes - 1 share the last lane,
+// one put at a time), and consumers take from any lane with one
+// compare-and-swap per message (per run, with get_many). A producer's room
+// is its lane: capacity_bytes / lanes. Every message is delivered once, each
+// producer's in its order. Nobody waits for a dead consumer; a dead
+// producer's lane is drained and taken over by the next producer that proves
+// it dead (pid + start time, never a stopped process). A consumer killed
+// while taking or holding messages loses those (counted: reads_lost()).
+// Engine::mpmc is the earlier many-producer engine (mpmc_ring.hpp, at most
+// 256 handles): one shared ring, so one producer may fill the whole
+// capacity and a message may be half of it.
 //
 // Declared single-producer/single-consumer (Engine::spsc), the queue uses the
 // faster SPSC ring and admits one producer process and one consumer process
@@ -105,12 +111,12 @@ enum class Barriers : std::uint8_t { fences = 0, asymmetric = 1 };
 
 // Which ring a queue is built on (fixed at create; every opener uses it).
 enum class Engine : std::uint8_t {
-  mpmc = 1,  // any number of producers and consumers (Python's Queue)
+  mpmc = 1,  // any number of producers and consumers on one shared ring (a message up to half the capacity)
   spsc = 0,  // one producer process and one consumer process: the fastest path
-  // Any number of producers and consumers, a lane (an SPSC byte ring) per
-  // producer: no read-modify-write per put, one compare-and-swap per get.
-  // The capacity is cut into QueueOptions::lanes lanes; a message must fit
-  // in half a lane. Memory is reserved at create.
+  // The default. Any number of producers and consumers, a lane (an SPSC
+  // byte ring) per producer: no read-modify-write per put, one
+  // compare-and-swap per get. The capacity is cut into QueueOptions::lanes
+  // lanes; a message must fit in half a lane; a producer's room is its lane.
   lanes = 2,
 };
 
@@ -124,7 +130,7 @@ inline constexpr std::uint64_t kOnDemandChunk = std::uint64_t{1} << 20;
 
 struct QueueOptions {
   std::int64_t maxsize = 0;  // messages; <= 0: limited by bytes only
-  Engine engine = Engine::mpmc;
+  Engine engine = Engine::lanes;
   std::uint64_t capacity_bytes = 1u << 20;  // ring bytes, rounded up to a power of two (>= 4 KiB)
   std::uint64_t max_message = 0;            // largest payload; 0: the most the ring can take
   std::uint32_t mode = 0600;                // file permissions

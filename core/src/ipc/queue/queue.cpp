@@ -365,7 +365,7 @@ std::uint64_t Queue::message_size() const noexcept {
 }
 // A moved-from handle: the default engine (it has none of its own).
 Engine Queue::engine() const noexcept {
-  return s_ ? s_->visit([]<class E>(const E&) { return E::kEngine; }) : Engine::mpmc;
+  return s_ ? s_->visit([]<class E>(const E&) { return E::kEngine; }) : QueueOptions{}.engine;
 }
 std::uint64_t Queue::memory_bytes() const noexcept { return s_ ? s_->segment.allocated_bytes() : 0; }
 std::uint64_t Queue::claims_repaired() const noexcept {
