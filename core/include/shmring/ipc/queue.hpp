@@ -361,12 +361,7 @@ class Queue {
   [[nodiscard]] GetStatus get_value(T& out, Wait wait = forever) noexcept {
     if (hot_->try_get<sizeof(T)>(&out, sizeof(T))) [[likely]]
       return GetStatus::ok;
-    const GetView v = read(wait);
-    if (v.status != GetStatus::ok) return v.status;
-    if (v.bytes.size() != sizeof(T)) return GetStatus::wrong_size;
-    std::memcpy(&out, v.bytes.data(), sizeof(T));
-    release();
-    return GetStatus::ok;
+    return get_copy(&out, sizeof(T), wait);
   }
 
   // Appends up to `max_messages` messages to `out` (at least one: waits for
@@ -430,6 +425,8 @@ class Queue {
   // put() and get_into() when their inline fast path could not finish.
   [[nodiscard]] PutStatus put_any(std::span<const std::byte> bytes, Wait wait) noexcept;
   [[nodiscard]] GetStatus get_any(std::vector<std::byte>& out, Wait wait);
+  // get_value() off its inline path: the next message, which must be `size` bytes.
+  [[nodiscard]] GetStatus get_copy(void* out, std::size_t size, Wait wait) noexcept;
   [[nodiscard]] PutStatus put_unjoined(std::span<const std::byte> bytes, Wait wait) noexcept;
   [[nodiscard, gnu::noinline]] PutStatus put_counted(std::span<const std::byte> bytes, Wait wait) noexcept;
   // One fast path per engine (queue.cpp; E: an engine of engines.hpp), and

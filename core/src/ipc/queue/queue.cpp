@@ -257,9 +257,9 @@ GetStatus Queue::get_any(std::vector<std::byte>& out, Wait wait) {
   return s_->visit([&]<class E>(E&) { return get_on<E>(out, wait); });
 }
 
-// Fast path: this handle holds the role, a message is there and `out` has
-// its size; else get_slow() (front() hands out the same view again). A pop
-// that lost the message to another consumer (the lane engine) looks again.
+// Fast path: this handle holds the role and a message is there (`out` is
+// resized to it); else get_slow(), which waits. A pop that lost the message
+// to another consumer (the lane engine) looks again.
 template <class E>
 GetStatus Queue::get_on(std::vector<std::byte>& out, Wait wait) {
   State& s = *s_;
@@ -267,13 +267,41 @@ GetStatus Queue::get_on(std::vector<std::byte>& out, Wait wait) {
   if (s.holds(Role::consumer)) [[likely]] {
     for (;;) {
       const auto v = e.front();
-      if (v.status != RingStatus::ok || out.size() != v.bytes.size()) break;
+      if (v.status != RingStatus::ok) break;
+      if (out.size() != v.bytes.size()) [[unlikely]]
+        out.resize(v.bytes.size());
       e.copy_front(out.data(), v.bytes);
       if (e.pop(s)) [[likely]]
         return GetStatus::ok;
     }
   }
   return get_slow(out, wait);
+}
+
+// get_value() for the engines without the inline slot path: as get_on, with
+// a message of another size left where it is (wrong_size).
+GetStatus Queue::get_copy(void* out, std::size_t size, Wait wait) noexcept {
+  if (!s_) [[unlikely]]
+    return GetStatus::handle_closed;
+  State& s = *s_;
+  if (s.holds(Role::consumer)) [[likely]] {
+    const bool done = s.visit([&](auto& e) {
+      for (;;) {
+        const auto v = e.front();
+        if (v.status != RingStatus::ok || v.bytes.size() != size) return false;
+        e.copy_front(static_cast<std::byte*>(out), v.bytes);
+        if (e.pop(s)) [[likely]]
+          return true;
+      }
+    });
+    if (done) return GetStatus::ok;
+  }
+  const GetView v = read(wait);
+  if (v.status != GetStatus::ok) return v.status;
+  if (v.bytes.size() != size) return GetStatus::wrong_size;
+  std::memcpy(out, v.bytes.data(), size);
+  release();
+  return GetStatus::ok;
 }
 
 GetStatus Queue::get_slow(std::vector<std::byte>& out, Wait wait) {
@@ -307,16 +335,10 @@ GetStatus Queue::get_many(MessageBatch& out, std::size_t max_messages, Wait wait
   });
 }
 
-// A new vector never has the message's size, so get_into's fast path would
-// only defer to its slow path (looking at the message twice): go there now.
 Message Queue::get(Wait wait) {
   Message m;
-  const GetView v = read(wait);
-  m.status = v.status;
-  if (v.status == GetStatus::ok) {
-    m.bytes.assign(v.bytes.begin(), v.bytes.end());
-    release();
-  }
+  m.status = get_any(m.bytes, wait);
+  if (m.status != GetStatus::ok) m.bytes.clear();  // a copy a lane consumer lost to another
   return m;
 }
 
