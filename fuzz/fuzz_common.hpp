@@ -59,6 +59,10 @@ inline std::vector<Range> mappings_of(const std::string& path) {
 inline void check_view(std::span<const std::byte> bytes, const Queue& q, const std::vector<Range>& maps) {
   if (bytes.size() > q.max_message()) fail("a message longer than max_message");
   if (bytes.empty()) return;
+  // The lane engine's read() hands out a view of the handle's own copy (a
+  // lane consumer takes the message before the view is given); ASan checks
+  // that the bytes are there when the driver reads them.
+  if (q.engine() == Engine::lanes) return;
   const auto lo = reinterpret_cast<std::uintptr_t>(bytes.data());
   const auto hi = lo + bytes.size();
   for (const Range& r : maps) {

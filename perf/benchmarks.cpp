@@ -615,6 +615,11 @@ void register_all() {
                   RegisterBenchmark("BM_BoostLfQueue_Crowd", boost_lf_crowd)}) {
     b->Args({2, 2})->Args({4, 4})->Args({4, 1})->Args({1, 4})->UseRealTime();
   }
+  // Consumers taking up to 64 at a time with get_many (producers put one at a time).
+  RegisterBenchmark("BM_QueueLanes_CrowdGetMany", queue_crowd<Engine::lanes, 64>)
+      ->Args({2, 2})
+      ->Args({4, 4})
+      ->UseRealTime();
   stream_args(RegisterBenchmark("BM_BoostMq_Bytes", stream_bytes<BoostMqChannel>), 65536);
   stream_args(RegisterBenchmark("BM_PosixMq_Bytes", stream_bytes<PosixMqChannel>), 8192);
   stream_args(RegisterBenchmark("BM_Pipe_Bytes", stream_bytes<PipeChannel>), 65536);

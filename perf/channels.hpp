@@ -45,7 +45,7 @@ inline std::string unique_name(const char* tag) {
 class QueueChannel {
  public:
   // 1P1C rows declare the SPSC engine, as a user who knows there is one
-  // producer and one consumer would; the MPMC rows ask for Engine::mpmc.
+  // producer and one consumer would; the many-producer rows ask for their engine.
   // `fixed`: the queue's messages are all `size` bytes (QueueOptions::message_size).
   explicit QueueChannel(std::size_t size, std::uint64_t capacity = 1u << 20, Engine engine = Engine::spsc,
                         bool fixed = false)

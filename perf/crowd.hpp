@@ -23,8 +23,9 @@ inline constexpr std::size_t kCrowdMessage = 64;
 inline constexpr std::uint64_t kCrowdBatch = 16384;  // per producer per iteration
 using CrowdItem = std::array<std::byte, kCrowdMessage>;
 
-// The MPMC Queue, blocking API: producers put, consumers get (park when dry).
-template <Engine kEngine>
+// The Queue, blocking API: producers put, consumers get (park when dry);
+// kGetRun > 1: consumers take up to that many at a time with get_many.
+template <Engine kEngine, std::size_t kGetRun = 1>
 void queue_crowd(benchmark::State& state) {
   const int producers = static_cast<int>(state.range(0));
   const int consumers = static_cast<int>(state.range(1));
@@ -36,14 +37,25 @@ void queue_crowd(benchmark::State& state) {
       [&](CrowdControl& ctl, int) {
         Queue& q = ch.queue();
         std::vector<std::byte> buf(kCrowdMessage);
+        MessageBatch batch;
+        const auto take = [&](Wait w) -> std::uint64_t {
+          if constexpr (kGetRun == 1) {
+            return q.get_into(buf, w) == GetStatus::ok ? 1 : 0;
+          } else {
+            batch.clear();
+            return q.get_many(batch, kGetRun, w) == GetStatus::ok ? batch.size() : 0;
+          }
+        };
         ctl.ready.fetch_add(1, std::memory_order_acq_rel);
         for (std::uint64_t pending = 0;;) {
-          if (q.get_into(buf, nowait) != GetStatus::ok) {
+          std::uint64_t got = take(nowait);
+          if (got == 0) {
             ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
             pending = 0;
-            if (q.get_into(buf, forever) != GetStatus::ok) std::abort();
+            if ((got = take(forever)) == 0) std::abort();
           }
-          if (++pending == kFlushEvery) {
+          pending += got;
+          if (pending >= kFlushEvery) {
             ctl.consumed.fetch_add(pending, std::memory_order_acq_rel);
             pending = 0;
           }

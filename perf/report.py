@@ -90,6 +90,10 @@ def rows_spec():
         spec.append((f"{lanes}, {p}P{c}C" + ("" if target else " (context)"), "messages/s",
                      f"BM_QueueLanes_Crowd/{p}/{c}", "boost::lockfree::queue (64 B)", f"BM_BoostLfQueue_Crowd/{p}/{c}",
                      "items_per_second", ">=" if target else None, target))
+    for p, c in [(2, 2), (4, 4)]:
+        spec.append((f"{lanes}, {p}P{c}C, consumers using get_many (context)", "messages/s",
+                     f"BM_QueueLanes_CrowdGetMany/{p}/{c}", "boost::lockfree::queue (64 B)",
+                     f"BM_BoostLfQueue_Crowd/{p}/{c}", "items_per_second", None, None))
     # The default is the lane engine because it beats the MPMC ring on every many-producer row.
     spec.append((f"{lanes} vs the MPMC ring, 1P1C (context)", "messages/s", "BM_QueueLanes_Bytes/64",
                  "Engine::mpmc (BM_QueueMpmc_Bytes/64)", "BM_QueueMpmc_Bytes/64", "items_per_second", None, None))

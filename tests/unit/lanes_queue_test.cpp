@@ -367,5 +367,22 @@ TEST(LanesQueue, ADamagedRecordIsReportedCorrupt) {
   EXPECT_EQ(q.get_nowait().status, GetStatus::corrupt);
 }
 
+// The in-use mask is another process's word: bits of lanes the queue does
+// not have are ignored (both fuzz targets found qsize() reading past the
+// table through them: fuzz/crashes/corrupt_ring-lanes-in-use-mask,
+// queue_open-lanes-in-use-mask).
+TEST(LanesQueue, AnInUseMaskNamingLanesThatDoNotExistIsIgnored) {
+  UniqueName name("lanes-damaged-mask");
+  Queue q = test::create_or_throw(name, lanes(32 << 10, 4));
+  ASSERT_EQ(q.put("kept"), PutStatus::ok);
+  test::poke(name.path(), kTable + offsetof(LaneTableLayout, mask), ~std::uint64_t{0});
+  EXPECT_EQ(q.qsize(), 1u);
+  EXPECT_FALSE(q.empty());
+  const Message m = q.get_nowait();
+  ASSERT_EQ(m.status, GetStatus::ok);
+  EXPECT_EQ(m.text(), "kept");
+  EXPECT_EQ(q.get_nowait().status, GetStatus::empty);
+}
+
 }  // namespace
 }  // namespace shmring

@@ -108,6 +108,7 @@ class LaneRing {
         lanes_(lanes),
         lane_capacity_(lane_capacity),
         max_payload_(max_payload),
+        lane_bits_(lanes >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << lanes) - 1),
         ring_(lane(0).ring, lane_bytes(0), lane_capacity, max_payload, 0) {}
 
   [[nodiscard]] static constexpr std::uint64_t max_payload_for(std::uint64_t lane_capacity) noexcept {
@@ -420,8 +421,12 @@ class LaneRing {
   [[nodiscard]] std::uint64_t lane_bytes_offset(std::uint32_t i) const noexcept {
     return lane_table_bytes(lanes_) + std::uint64_t{i} * lane_capacity_;
   }
+  // The in-use mask, without bits of lanes this queue does not have (the
+  // word is another process's to damage; every walk of its bits goes here).
   [[nodiscard]] std::uint64_t lanes_in_use() const noexcept {
-    return table_->mask.in_use.load(std::memory_order_acquire);
+    // SYNC(lane): acquire — pairs with the fetch_or that made a lane in use
+    // (its owner's later publications come through its tail).
+    return table_->mask.in_use.load(std::memory_order_acquire) & lane_bits_;
   }
   [[nodiscard]] std::uint32_t taken_lane() const noexcept { return taken_lane_; }
 
@@ -430,8 +435,7 @@ class LaneRing {
 
   // Is anything published in any lane? The waiting consumer's predicate.
   [[nodiscard]] bool consumer_can_read() const noexcept {
-    // SYNC(record): acquire — as in front().
-    std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
+    std::uint64_t in_use = lanes_in_use();
     for (; in_use != 0; in_use &= in_use - 1) {
       const LaneLayout& l = lane(static_cast<std::uint32_t>(__builtin_ctzll(in_use)));
       if (l.ring.producer.tail.load(std::memory_order_acquire) !=
@@ -467,7 +471,7 @@ class LaneRing {
   // number of the record at head. Exact when quiescent.
   [[nodiscard]] std::uint64_t message_count() const noexcept {
     std::uint64_t total = 0;
-    std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
+    std::uint64_t in_use = lanes_in_use();
     for (; in_use != 0; in_use &= in_use - 1)
       total += lane_messages(static_cast<std::uint32_t>(__builtin_ctzll(in_use)));
     return total;
@@ -539,9 +543,7 @@ class LaneRing {
     RingView v{first, {}};
     while (v.status == RingStatus::busy) v = peek<true>(cursor_);
     if (v.status != RingStatus::empty) return v;
-    // SYNC(lane): acquire — pairs with the fetch_or that made a lane in use
-    // (its owner's later publications come through its tail).
-    const std::uint64_t in_use = table_->mask.in_use.load(std::memory_order_acquire);
+    const std::uint64_t in_use = lanes_in_use();
     std::uint32_t i = cursor_;
     for (std::uint32_t k = 1; k < lanes_; ++k) {
       if (++i == lanes_) i = 0;
@@ -683,6 +685,7 @@ class LaneRing {
   std::uint32_t lanes_;
   std::uint64_t lane_capacity_;
   std::uint64_t max_payload_;
+  std::uint64_t lane_bits_;  // a bit for each of our lanes
 
   // Producer side.
   SpscRing ring_;  // this producer's lane
