@@ -41,9 +41,11 @@
 // at the published tail. A guest killed holding the last lane is the same,
 // found by the guest waiting behind it. A consumer killed before its CAS
 // changed nothing; killed after it, the message left the queue with it, as a
-// message handed to a process that then dies: nobody else holds anything, so
-// nobody waits for a dead consumer. A consumer never writes anything but
-// head.
+// message handed to a process that then dies. Nobody waits for a dead
+// consumer: it holds nothing others need. A consumer writes nothing shared
+// but head and its own reader slot, where it says, before its CAS, what it
+// is taking (take()): whoever frees a dead consumer's slot counts what went
+// with it (reads_lost).
 //
 // Sleeping: consumers park on the queue's not_empty word (any producer's put
 // may be what they wait for); a lane's producers park on the lane's not_full
@@ -133,6 +135,9 @@ class LaneRing {
       l.control.owner.store(0, std::memory_order_relaxed);
       l.not_full.sequence.store(0, std::memory_order_relaxed);
       l.not_full.sleeping.store(0, std::memory_order_relaxed);
+      l.backing.backed_end.store(0, std::memory_order_relaxed);
+      l.backing.unbacked_below.store(0, std::memory_order_relaxed);
+      l.backing.lock.store(0, std::memory_order_relaxed);
     }
   }
 
@@ -206,7 +211,7 @@ class LaneRing {
 
   // A guest's turn on the last lane: takes its owner word for one put. The
   // holder when another process has it (the caller waits, and proves a
-  // holder that never lets go dead before take_over()).
+  // holder that never lets go dead before take_over_guest_lane()).
   [[nodiscard]] Holder lock_guest(std::uint64_t token) noexcept {
     std::atomic<std::uint64_t>& owner = lane(lane_).control.owner;
     // SYNC(lane): acquire, as in attach_producer().

@@ -194,7 +194,9 @@ class SpscRing {
   // Copies a message in. The fast path (room known from the cached head, no
   // wrap) is a few compares, the header, the copy and the publication;
   // anything else goes through claim().
-  [[nodiscard]] RingStatus try_push(std::span<const std::byte> bytes) noexcept {
+  // Always inlined: with several callers (the SPSC engine, lane owners) the
+  // compiler would otherwise call it, and the put path is this function.
+  [[gnu::always_inline]] [[nodiscard]] RingStatus try_push(std::span<const std::byte> bytes) noexcept {
     const std::uint64_t size = bytes.size();
     const std::uint64_t rec = record_size(size);
     if (size <= max_payload_ && fits_without_looking(rec)) [[likely]] {

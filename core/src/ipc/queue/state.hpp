@@ -37,7 +37,7 @@ auto& engine_at(Any& any) noexcept {
 // std::visit (whose valueless check and table the fast paths pay; an
 // engine is never valueless: constructed once, never assigned).
 template <class Any, class F>
-decltype(auto) visit_engine(Any& any, F& f) {
+[[gnu::always_inline]] inline decltype(auto) visit_engine(Any& any, F& f) {
   static_assert(std::variant_size_v<AnyEngine> == 4, "one case per engine");
   switch (any.index()) {
     case 1: return f(engine_at<1>(any));
