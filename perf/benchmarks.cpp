@@ -69,16 +69,8 @@ void queue_bytes(benchmark::State& state) {
   QueueChannel ch(size, stream_capacity(size), kEngine, kFixed);
   Partner partner([&](Control& ctl) {
     Queue& q = ch.queue();
-    std::vector<std::byte> buf(size);
-    MessageBatch batch;
-    const auto take = [&](Wait w) -> std::uint64_t {
-      if constexpr (kGetRun == 1) {
-        return q.get_into(buf, w) == GetStatus::ok ? 1 : 0;
-      } else {
-        batch.clear();
-        return q.get_many(batch, kGetRun, w) == GetStatus::ok ? batch.size() : 0;
-      }
-    };
+    QueueTaker<kGetRun> taker(size);
+    const auto take = [&](Wait w) { return taker.take(q, w); };
     ctl.ready.store(1, std::memory_order_release);
     for (std::uint64_t n = 0, flushed = 0;;) {
       std::uint64_t got = take(nowait);

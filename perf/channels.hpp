@@ -76,6 +76,27 @@ class QueueChannel {
   std::unique_ptr<Queue> q_;
 };
 
+// A Queue consumer's take in the stream and crowd loops: one message with
+// get_into (kRun 1), or up to kRun with get_many. Returns how many it took
+// (0: none, `w` ran out).
+template <std::size_t kRun>
+class QueueTaker {
+ public:
+  explicit QueueTaker(std::size_t size) : buf_(size) {}
+  [[nodiscard]] std::uint64_t take(Queue& q, Wait w) {
+    if constexpr (kRun == 1) {
+      return q.get_into(buf_, w) == GetStatus::ok ? 1 : 0;
+    } else {
+      batch_.clear();
+      return q.get_many(batch_, kRun, w) == GetStatus::ok ? batch_.size() : 0;
+    }
+  }
+
+ private:
+  std::vector<std::byte> buf_;
+  MessageBatch batch_;
+};
+
 // Two descriptors carrying whole `size`-byte messages: sent on fd_[send_end],
 // received on the other; reads and writes loop until the message has moved.
 class FdPairChannel {

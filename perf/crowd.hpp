@@ -36,16 +36,8 @@ void queue_crowd(benchmark::State& state) {
       [&](CrowdControl& ctl, int) { crowd_producer_loop(ctl, kCrowdBatch, [&] { ch.send(msg.data()); }); },
       [&](CrowdControl& ctl, int) {
         Queue& q = ch.queue();
-        std::vector<std::byte> buf(kCrowdMessage);
-        MessageBatch batch;
-        const auto take = [&](Wait w) -> std::uint64_t {
-          if constexpr (kGetRun == 1) {
-            return q.get_into(buf, w) == GetStatus::ok ? 1 : 0;
-          } else {
-            batch.clear();
-            return q.get_many(batch, kGetRun, w) == GetStatus::ok ? batch.size() : 0;
-          }
-        };
+        QueueTaker<kGetRun> taker(kCrowdMessage);
+        const auto take = [&](Wait w) { return taker.take(q, w); };
         ctl.ready.fetch_add(1, std::memory_order_acq_rel);
         for (std::uint64_t pending = 0;;) {
           std::uint64_t got = take(nowait);
