@@ -80,7 +80,7 @@ TEST(LanesQueue, OneProcessSeesPythonsQueueSemantics) {
   EXPECT_EQ(q.qsize(), 0u);
   EXPECT_EQ(q.get_nowait().status, GetStatus::empty);
   // Every size from 0 to the largest, in order, intact.
-  const std::size_t largest = q.max_message();
+  const auto largest = static_cast<std::size_t>(q.max_message());
   std::vector<std::size_t> sizes = {0, 1, 7, 8, 9, 63, 64, 65, 1000, largest};
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     const std::string m(sizes[i], static_cast<char>('a' + i));

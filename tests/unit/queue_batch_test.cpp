@@ -91,7 +91,7 @@ TEST_P(QueueBatch, PutManyStopsWhereTheRingIsFullOrAMessageCannotGo) {
   for (std::size_t i = 0; i < batch.size(); ++i) EXPECT_EQ(batch.text(i), texts[got++]);
   EXPECT_EQ(got, r.count);
   // A message that cannot go stops the run there.
-  const std::string bad(fixed() ? 17 : q.max_message() + 1, 'b');
+  const std::string bad(fixed() ? 17 : static_cast<std::size_t>(q.max_message()) + 1, 'b');
   const std::vector<std::string> mixed = {message(0), message(1), bad, message(3)};
   const PutManyResult m = q.put_many(spans(mixed), nowait);
   EXPECT_EQ(m.count, 2u);

@@ -142,7 +142,7 @@ class LanesEngine {
     for (;;) {
       const RingView v = front();
       if (held_ || v.status != RingStatus::ok) return v;
-      if (scratch_.size() < v.bytes.size()) scratch_.resize(ring_.max_payload());
+      if (scratch_.size() < v.bytes.size()) scratch_.resize(static_cast<std::size_t>(ring_.max_payload()));
       copy_front(scratch_.data(), v.bytes);
       if (!ring_.take(true)) continue;
       held_ = true;
