@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "helpers.hpp"
@@ -311,14 +312,79 @@ TEST(LanesQueue, JoinableQueueCountsTasksOnLanes) {
   EXPECT_EQ(q.task_done(), TaskDoneStatus::too_many);
 }
 
-// ---- damaged files ---------------------------------------------------------------
-
 constexpr std::uint64_t kQueueAt = sizeof(platform::SegmentHeaderLayout);
 constexpr std::uint64_t kConfig = kQueueAt + offsetof(QueueLayout, config);
 constexpr std::uint64_t kTable = kQueueAt + sizeof(QueueLayout);
 constexpr std::uint64_t lane_field(std::uint32_t lane, std::uint64_t field) {
   return kTable + sizeof(LaneTableLayout) + lane * sizeof(LaneLayout) + field;
 }
+
+// A consumer killed while it holds a read() message: recover() frees its
+// reader slot and counts the message, once.
+TEST(LanesQueue, RecoverCountsWhatAKilledConsumerHeld) {
+  UniqueName name("lanes-recover");
+  Queue q = test::create_or_throw(name, lanes());
+  ASSERT_EQ(q.put("held"), PutStatus::ok);
+  ASSERT_EQ(q.put("next"), PutStatus::ok);
+  Child victim = test::fork_child([&](int out) {
+    Queue c = test::open_or_throw(name, Role::consumer);
+    if (c.read(nowait).status != GetStatus::ok) return 1;
+    test::write_line(out, "holding");
+    ::pause();
+    return 0;
+  });
+  ASSERT_EQ(victim.read_line(std::chrono::seconds(10)), "holding");
+  victim.kill(SIGKILL);
+  EXPECT_EQ(victim.wait(), 128 + SIGKILL);
+  EXPECT_EQ(q.recover(), 1u);
+  EXPECT_EQ(q.reads_lost(), 1u);
+  EXPECT_EQ(q.recover(), 0u) << "counted once";
+  const Message m = q.get_nowait();
+  ASSERT_EQ(m.status, GetStatus::ok);
+  EXPECT_EQ(m.text(), "next");
+}
+
+// close() wakes a producer parked on its own lane's word at once (not at
+// the end of its park slice).
+TEST(LanesQueue, CloseWakesAProducerWaitingForItsLanesRoomAtOnce) {
+  UniqueName name("lanes-close-wakes");
+  Queue q = test::create_or_throw(name, lanes(8 << 10, 2));
+  Queue producer = test::open_or_throw(name, Role::producer);
+  while (producer.put_nowait(std::string(100, 'p')) == PutStatus::ok) {
+  }
+  std::atomic<std::int64_t> returned_at{0};
+  std::thread t([&] {
+    EXPECT_EQ(producer.put(std::string(100, 'p')), PutStatus::closed);
+    returned_at.store(platform::monotonic_ns());
+  });
+  // Well into a park slice (kParkSlice), so a wake-up that only came with
+  // the next slice would be late by tens of milliseconds.
+  std::this_thread::sleep_for(kParkSlice + kParkSlice / 2);
+  const std::int64_t closed_at = platform::monotonic_ns();
+  q.close();
+  t.join();
+  EXPECT_LT(std::chrono::nanoseconds(returned_at.load() - closed_at), 20ms);
+}
+
+// A guest taking the last lane checks its positions before it writes: a
+// damaged tail is `corrupt`, never a write outside the lanes.
+TEST(LanesQueue, AGuestFindingTheLastLaneDamagedReportsCorrupt) {
+  UniqueName name("lanes-guest-damaged");
+  Queue q = test::create_or_throw(name, lanes(32 << 10, 2));  // lanes of 16 KiB
+  Queue owner = test::open_or_throw(name, Role::producer);    // lane 0: the rest are guests
+  Queue guest = test::open_or_throw(name, Role::producer);
+  const std::uint64_t head =
+      offsetof(LaneLayout, ring) + offsetof(SpscRingLayout, consumer) + offsetof(SpscConsumerLayout, head);
+  const std::uint64_t tail =
+      offsetof(LaneLayout, ring) + offsetof(SpscRingLayout, producer) + offsetof(SpscProducerLayout, tail);
+  // Four bytes before the end of the lane, misaligned, with room "free".
+  test::poke(name.path(), kTable + sizeof(LaneTableLayout) + sizeof(LaneLayout) + tail, std::uint64_t{(16 << 10) - 4});
+  test::poke(name.path(), kTable + sizeof(LaneTableLayout) + sizeof(LaneLayout) + head, std::uint64_t{(16 << 10) - 8});
+  EXPECT_EQ(guest.put("x", nowait), PutStatus::corrupt);
+  EXPECT_EQ(owner.put("fine", nowait), PutStatus::ok) << "the owner's lane is not the damaged one";
+}
+
+// ---- damaged files ---------------------------------------------------------------
 
 Errc open_error(const UniqueName& name) {
   OpenOptions o;

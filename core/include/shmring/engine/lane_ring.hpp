@@ -98,7 +98,8 @@ class LaneRing {
  public:
   // Who blocks a guest: the holder of the last lane's owner word.
   struct Holder {
-    std::uint64_t token = 0;  // 0: nobody (the guest holds the lane now)
+    std::uint64_t token = 0;  // 0: nobody (the guest holds the lane now, unless corrupt)
+    bool corrupt = false;     // the lane's positions are damaged (given back, nothing written)
   };
 
   // `table`: the LaneTableLayout followed by `lanes` LaneLayouts and then
@@ -208,6 +209,7 @@ class LaneRing {
   [[nodiscard]] bool holding() const noexcept { return !guest_ || holding_; }
   [[nodiscard]] std::uint32_t producer_lane() const noexcept { return lane_; }
   [[nodiscard]] ParkingLayout& producer_park() noexcept { return lane(lane_).not_full; }
+  [[nodiscard]] ParkingLayout& lane_park(std::uint32_t i) noexcept { return lane(i).not_full; }
 
   // A guest's turn on the last lane: takes its owner word for one put. The
   // holder when another process has it (the caller waits, and proves a
@@ -220,7 +222,10 @@ class LaneRing {
     if (!owner.compare_exchange_strong(seen, token, std::memory_order_acq_rel, std::memory_order_acquire)) {
       return {seen != 0 ? seen : token};  // taken meanwhile (or a spurious loss: try again)
     }
-    ring_.resume_producer();
+    if (!ring_.resume_producer()) {
+      owner.store(0, std::memory_order_release);
+      return {0, true};
+    }
     holding_ = true;
     return {};
   }
@@ -284,16 +289,17 @@ class LaneRing {
   //
   // The reader slot says what we are doing, for whoever finds us dead:
   // trying (from before the CAS until we know its answer), then holding or
-  // idle. A dead reader's slot counts as lost the message it held, or the
-  // one it was trying to take if the lane's head has moved past it — which
-  // may also be another consumer's doing, when the kill fell between our
-  // CAS and the next store: reads_lost() is then one too high, never too low.
+  // idle. A dead reader's slot counts as lost the messages it held, or the
+  // `records` it was trying to take if the lane's head has moved past them —
+  // which may also be another consumer's doing, when the kill fell between
+  // the slot store and the store after our CAS: reads_lost() is an upper
+  // bound, by at most the run a dead consumer was trying to take, never low.
   [[gnu::always_inline]] [[nodiscard]] bool take(bool hold, std::size_t records = 1) noexcept {
     if (!peeked_) return false;
     peeked_ = false;
     LaneLayout& l = lane(peek_.lane);
-    // relaxed: the CAS's release orders both before it; a reader of the slot
-    // looks only after our death.
+    // relaxed: the slot is read only by whoever proves us dead, and a
+    // process's stores are visible once the kernel has reaped it.
     reader_->from.store(peek_.head, std::memory_order_relaxed);
     const std::uint64_t what = std::uint64_t{records} << kReaderCountShift | peek_.lane;
     reader_->state.store(kReaderTrying | what, std::memory_order_relaxed);
@@ -402,13 +408,18 @@ class LaneRing {
   [[nodiscard]] bool consumer_attached() const noexcept { return reader_ != nullptr; }
   // Frees every slot whose owner `is_dead` proves dead, counting what it
   // held. Returns how many messages that was.
+  // `token`: the caller's (the slot is ours while we count, then free).
   template <class IsDead>
-  std::uint64_t repair_dead_readers(IsDead&& is_dead) noexcept {
+  std::uint64_t repair_dead_readers(std::uint64_t token, IsDead&& is_dead) noexcept {
     std::uint64_t lost = 0;
     for (LaneReaderLayout& r : table_->readers) {
       const std::uint64_t seen = r.owner.load(std::memory_order_acquire);
-      if (seen == 0 || !is_dead(seen)) continue;
-      lost += take_slot(r, seen, 0).lost;
+      if (seen == 0 || seen == token || !is_dead(seen)) continue;
+      const SlotTaken t = take_slot(r, seen, token);
+      if (!t.won) continue;
+      lost += t.lost;
+      // SYNC(slot): release — the next owner finds the slot as we left it.
+      r.owner.store(0, std::memory_order_release);
     }
     return lost;
   }
@@ -614,7 +625,11 @@ class LaneRing {
     }
     if (!sane) {
       // A race (head moved: the bytes may have been reused) or real damage
-      // (head still h: they were stable while we read them).
+      // (head still h: they were stable while we read them). The fence keeps
+      // the re-read of head after the reads of the bytes (a seqlock's read
+      // side): without it a weakly ordered CPU may take head's value from
+      // before a reuse whose bytes it then read.
+      std::atomic_thread_fence(std::memory_order_acquire);
       if (l.ring.consumer.head.load(std::memory_order_relaxed) != h) return {RingStatus::busy, {}};
       tail = 0;  // reload next time
       return {RingStatus::corrupt, {}};
@@ -629,10 +644,12 @@ class LaneRing {
   }
 
   // Takes reader slot `r` from `seen` (0: free; else a dead owner) for
-  // `token` (0: to free it). Only the winner of the owner word looks at the
-  // dead owner's state (nobody else writes it then) and counts what it held:
-  // the message it was holding, or the one it was trying to take if the
-  // lane's head moved past it (see take()).
+  // `token` (never 0: a slot freed before its state is cleared could be
+  // taken by a new consumer whose state we would then clear or count). Only
+  // the winner of the owner word looks at the dead owner's state (nobody
+  // else writes it then) and counts what it held: the messages it was
+  // holding, or those it was trying to take if the lane's head moved past
+  // them (see take(); an upper bound).
   struct SlotTaken {
     bool won;
     std::uint64_t lost;  // messages

@@ -123,8 +123,9 @@ class SpscRing {
   // Takes the producer side from a previous producer that gave it back in
   // order (its tail and put_count stores done): loads them as they are,
   // without attach_producer()'s walk. For a producer that holds the side
-  // for one put at a time (the lane engine's guests).
-  void resume_producer() noexcept {
+  // for one put at a time (the lane engine's guests). False: the positions
+  // are damaged (nothing may be written: claim() would not always look).
+  [[nodiscard]] bool resume_producer() noexcept {
     p_ = ProducerLocal{};
     // SYNC(role): acquire — the previous producer's stores before it gave
     // the side back (the caller's acquire of the owner word) are visible.
@@ -132,8 +133,9 @@ class SpscRing {
     p_.put_count = layout_->producer.put_count.load(std::memory_order_acquire);
     p_.cached_head = layout_->consumer.head.load(std::memory_order_acquire);
     p_.cached_get_count = layout_->consumer.get_count.load(std::memory_order_acquire);
-    // Damaged positions leave the limits at 0: claim() re-reads and reports them.
-    if (positions_sane(p_.cached_head, p_.tail)) refresh_limits();
+    if (!positions_sane(p_.cached_head, p_.tail)) return false;
+    refresh_limits();
+    return true;
   }
 
   // ---- producer -----------------------------------------------------------

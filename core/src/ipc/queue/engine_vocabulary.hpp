@@ -137,6 +137,7 @@ struct HeldReads {
     copy_message(dst, src.data(), src.size());
   }
   [[nodiscard]] static ParkingLayout& room_park(QueueHot& hot) noexcept { return *hot.not_full; }
+  static void wake_after_close(QueueHot&) noexcept {}  // room_park() is the queue's word: close() woke it
   [[nodiscard]] std::size_t put_batch(std::span<const std::span<const std::byte>> messages, QueueHot& hot) noexcept {
     std::size_t n = 0;
     for (const std::span<const std::byte> m : messages) {
@@ -170,7 +171,9 @@ struct HeldReads {
 // handle's until pop() (read()/release(): the caller keeps the view). For
 // the engines whose front() already holds the message (SPSC: one consumer;
 // MPMC: the record is claimed), read_front() is front(), copy_front() a
-// copy and pop() always true. room_park(): where a producer waiting for room parks.
+// copy and pop() always true. room_park(): where a producer waiting for room
+// parks; wake_after_close(): wakes the waiters close() cannot reach itself
+// (the lane engine's per-lane words).
 // put_batch(): puts what fits now of a run of messages (the caller holds the
 // role, no claim is open); take_batch(): takes up to n messages there now,
 // appending them; both return how many, without waiting.
@@ -193,6 +196,7 @@ concept QueueEngine = requires(E& e, const E& ce, QueueHot& hot, std::size_t n, 
   { e.read_front() } -> ReadView;
   { e.pop(hot) } -> std::same_as<bool>;
   { e.room_park(hot) } -> std::same_as<ParkingLayout&>;
+  e.wake_after_close(hot);
   { e.put_batch(std::span<const std::span<const std::byte>>{}, hot) } -> std::same_as<std::size_t>;
   { e.take_batch(batch, n, hot) } -> std::same_as<std::size_t>;
   e.drained();

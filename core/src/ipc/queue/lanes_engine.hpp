@@ -72,6 +72,7 @@ class LanesEngine {
   [[nodiscard]] ClaimStep claim(std::size_t size, QueueHot&) noexcept {
     if (!ring_.holding()) {
       const LaneRing::Holder h = ring_.lock_guest(me_);
+      if (h.corrupt) return {ClaimStep::Kind::done, PutStatus::corrupt};
       if (h.token != 0) return {ClaimStep::Kind::busy, PutStatus::full, {}, Blocker{kLaneHolder, h.token}};
     }
     if (!memory_.empty()) {
@@ -108,7 +109,9 @@ class LanesEngine {
     std::size_t n = 0;
     if (!ring_.guest() && limit_ == 0 && memory_.empty()) {
       n = ring_.producer_ring().try_push_many(messages);
-      if (n != 0) notify_one(*hot.not_empty, hot.stats, hot.plan);
+      // A run may feed several sleeping consumers (they do not pass wake-ups on).
+      if (n == 1) notify_one(*hot.not_empty, hot.stats, hot.plan);
+      if (n > 1) notify(*hot.not_empty, hot.stats, hot.plan);
       return n;
     }
     for (const std::span<const std::byte> m : messages) {
@@ -124,6 +127,12 @@ class LanesEngine {
   // every producer parks on the queue's (room anywhere may be theirs).
   [[nodiscard]] ParkingLayout& room_park(QueueHot& hot) noexcept {
     return limit_ != 0 ? *hot.not_full : ring_.producer_park();
+  }
+
+  // close() wakes the queue's words; producers waiting for their lane's room
+  // sleep on the lane's.
+  void wake_after_close(QueueHot& hot) noexcept {
+    for (std::uint32_t i = 0; i < ring_.lanes(); ++i) notify_all(ring_.lane_park(i), hot.stats);
   }
 
   // ---- consumer ----
@@ -226,7 +235,7 @@ class LanesEngine {
   }
   [[nodiscard]] platform::Deadline slice(platform::Deadline deadline) const noexcept { return deadline; }
   // Frees the slots of dead consumers, counting what they took with them.
-  std::uint64_t recover(QueueHot&) noexcept { return ring_.repair_dead_readers(platform::is_dead); }
+  std::uint64_t recover(QueueHot&) noexcept { return ring_.repair_dead_readers(me_, platform::is_dead); }
 
   // ---- observers ----
   [[nodiscard]] std::uint64_t message_count() const noexcept { return ring_.message_count(); }

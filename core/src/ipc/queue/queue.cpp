@@ -372,6 +372,7 @@ void Queue::close() noexcept {
   s.layout->control.closed.store(1, std::memory_order_seq_cst);
   notify_all(s.layout->not_empty, s.stats);
   notify_all(s.layout->not_full, s.stats);
+  s.visit([&](auto& e) { e.wake_after_close(s); });
 }
 
 bool Queue::closed() const noexcept { return !s_ || s_->is_closed(); }
