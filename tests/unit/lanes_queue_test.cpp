@@ -39,6 +39,23 @@ QueueOptions lanes(std::uint64_t capacity = 64 << 10, std::uint32_t count = 0) {
   return {.engine = Engine::lanes, .capacity_bytes = capacity, .lanes = count};
 }
 
+// Runs `hold(stay)` in a forked child: it takes something and, while it
+// holds it, calls stay() (which never returns); the child is killed there
+// with SIGKILL. hold returns only if it could not take what it wanted.
+template <class Hold>
+void kill_while_holding(Hold&& hold) {
+  Child victim = test::fork_child([&](int out) {
+    hold([out] {
+      test::write_line(out, "holding");
+      ::pause();
+    });
+    return 1;
+  });
+  ASSERT_EQ(victim.read_line(std::chrono::seconds(10)), "holding");
+  victim.kill(SIGKILL);
+  EXPECT_EQ(victim.wait(), 128 + SIGKILL);
+}
+
 TEST(LanesQueue, ShapeFollowsTheOptions) {
   UniqueName a("lanes-shape");
   Queue q = test::create_or_throw(a, lanes(1 << 20));
@@ -242,18 +259,13 @@ TEST(LanesQueue, AGuestKilledHoldingTheLastLaneIsProvedDeadAndTheLaneTakenOver) 
   UniqueName name("lanes-dead-guest");
   Queue q = test::create_or_throw(name, lanes(32 << 10, 2));
   Queue owner = test::open_or_throw(name, Role::producer);  // owns lane 0: everyone else is a guest
-  Child victim = test::fork_child([&](int out) {
+  kill_while_holding([&](auto&& stay) {
     Queue g = test::open_or_throw(name, Role::producer);
     const PutClaim c = g.claim(8);  // holds the last lane until commit
-    if (c.status != PutStatus::ok) return 1;
+    if (c.status != PutStatus::ok) return;
     std::memset(c.bytes.data(), 0xee, 8);
-    test::write_line(out, "claimed");
-    ::pause();
-    return 0;
+    stay();
   });
-  ASSERT_EQ(victim.read_line(std::chrono::seconds(10)), "claimed");
-  victim.kill(SIGKILL);
-  EXPECT_EQ(victim.wait(), 128 + SIGKILL);
   const std::int64_t t0 = platform::monotonic_ns();
   ASSERT_EQ(q.put_value(std::uint64_t{7}, 5s), PutStatus::ok) << "this handle is a guest too";
   const auto waited = std::chrono::nanoseconds(platform::monotonic_ns() - t0);
@@ -326,16 +338,10 @@ TEST(LanesQueue, RecoverCountsWhatAKilledConsumerHeld) {
   Queue q = test::create_or_throw(name, lanes());
   ASSERT_EQ(q.put("held"), PutStatus::ok);
   ASSERT_EQ(q.put("next"), PutStatus::ok);
-  Child victim = test::fork_child([&](int out) {
+  kill_while_holding([&](auto&& stay) {
     Queue c = test::open_or_throw(name, Role::consumer);
-    if (c.read(nowait).status != GetStatus::ok) return 1;
-    test::write_line(out, "holding");
-    ::pause();
-    return 0;
+    if (c.read(nowait).status == GetStatus::ok) stay();  // holds the message until release
   });
-  ASSERT_EQ(victim.read_line(std::chrono::seconds(10)), "holding");
-  victim.kill(SIGKILL);
-  EXPECT_EQ(victim.wait(), 128 + SIGKILL);
   EXPECT_EQ(q.recover(), 1u);
   EXPECT_EQ(q.reads_lost(), 1u);
   EXPECT_EQ(q.recover(), 0u) << "counted once";

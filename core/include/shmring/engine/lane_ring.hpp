@@ -38,9 +38,10 @@
 // Crashes. A producer killed mid-record leaves it beyond its published tail,
 // invisible; its lane's owner word names a dead process, which the next
 // producer that finds no free lane proves (IsDead) and takes over, resuming
-// at the published tail. A guest killed holding the last lane is the same,
-// found by the guest waiting behind it. A consumer killed before its CAS
-// changed nothing; killed after it, the message left the queue with it, as a
+// at the published tail. A guest killed holding the last lane is the same:
+// the guest waiting behind it proves it dead and takes the lane over. A
+// consumer killed before its CAS changed nothing; killed after it, the
+// message left the queue with it, as a
 // message handed to a process that then dies. Nobody waits for a dead
 // consumer: it holds nothing others need. A consumer writes nothing shared
 // but head and its own reader slot, where it says, before its CAS, what it
