@@ -1,7 +1,8 @@
 // The Python documentation's Pipe example, then a short duplex conversation.
-// The parent creates a pipe and forks; the child uses the end it inherited
-// (it takes that end on first use), sends, answers, and closes; the parent
-// receives until EOF.
+// The parent creates a pipe and forks; the child inherits both ends, as in
+// Python: each inherited handle counts as the child's. So each side closes
+// the copy of the end it does not use (otherwise its own copy keeps that end
+// open and EOF never comes), the child sends, answers until EOF, and closes.
 //
 // Python:
 //   def f(conn):
@@ -33,6 +34,7 @@ int main() {
 
   const pid_t child = ::fork();
   if (child == 0) {
+    parent_conn.close();  // the child's copy of the parent's end
     int rc = child_conn.send("[42, None, 'hello']") == ConnStatus::ok ? 0 : 2;
     // Then answer each question until the parent closes its end.
     for (;;) {
@@ -43,7 +45,7 @@ int main() {
     child_conn.close();
     ::_exit(rc);
   }
-  child_conn.close();  // the parent's copy, never used here: only this handle ends
+  child_conn.close();  // the parent's copy of the child's end: only this handle ends
 
   const shmring::ConnMessage first = parent_conn.recv();
   std::printf("%s\n", std::string(first.text()).c_str());

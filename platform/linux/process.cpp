@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "shmring/platform/process.hpp"
 #include "shmring/platform/syscall.hpp"
@@ -96,17 +98,56 @@ void on_fork_child() noexcept {
   detail::g_fork_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
+struct ForkHooks {
+  void (*prepare)();
+  void (*parent)(bool);
+  void (*child)();
+};
+constexpr int kMaxForkHooks = 8;
+ForkHooks g_hooks[kMaxForkHooks];
+std::atomic<int> g_hook_count{0};
+int g_errno_before_fork = 0;  // written by the forking thread only, between prepare and parent
+
+void hooks_prepare() noexcept {
+  for (int i = g_hook_count.load(std::memory_order_acquire) - 1; i >= 0; --i) g_hooks[i].prepare();
+  g_errno_before_fork = errno;
+  errno = 0;  // a failed fork leaves its error here for hooks_parent()
+}
+void hooks_parent() noexcept {
+  const int after = errno;
+  const int n = g_hook_count.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) g_hooks[i].parent(after == 0);
+  errno = after == 0 ? g_errno_before_fork : after;
+}
+void hooks_child() noexcept {
+  const int n = g_hook_count.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) g_hooks[i].child();
+  errno = g_errno_before_fork;
+}
+
 // Runs before main(): this file is always linked because fork_generation()
 // refers to g_fork_generation.
 struct ForkHook {
   ForkHook() noexcept {
     refresh_self();
     ::pthread_atfork(nullptr, nullptr, &on_fork_child);
+    // After on_fork_child: child hooks see the child's identity.
+    ::pthread_atfork(&hooks_prepare, &hooks_parent, &hooks_child);
   }
 };
 const ForkHook g_fork_hook;
 
 }  // namespace
+
+void at_fork(void (*prepare)(), void (*parent)(bool forked), void (*child)()) noexcept {
+  static std::mutex m;
+  const std::lock_guard<std::mutex> lock(m);
+  const int n = g_hook_count.load(std::memory_order_relaxed);
+  if (n == kMaxForkHooks) std::abort();  // a fixed set of callers in this library
+  g_hooks[n] = ForkHooks{prepare, parent, child};
+  // release: a fork that sees the count sees the entry.
+  g_hook_count.store(n + 1, std::memory_order_release);
+}
 
 ProcessId current_process() noexcept { return g_self; }
 

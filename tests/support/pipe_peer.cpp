@@ -17,11 +17,13 @@ using namespace shmring;
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: shmring_pipe_peer echo NAME a|b       (answer each message M with 'pong M' until EOF)\n"
-               "       shmring_pipe_peer recv NAME a|b TIMEOUT_MS (-1: forever; prints status t0 t1)\n"
-               "       shmring_pipe_peer hold NAME a|b SECONDS\n"
-               "       shmring_pipe_peer open NAME a|b        (prints the open error or 'ok')\n");
+  std::fprintf(
+      stderr,
+      "usage: shmring_pipe_peer echo NAME a|b       (answer each message M with 'pong M' until EOF)\n"
+      "       shmring_pipe_peer recv NAME a|b TIMEOUT_MS (-1: forever; prints status t0 t1)\n"
+      "       shmring_pipe_peer hold NAME a|b SECONDS\n"
+      "       shmring_pipe_peer send NAME a|b COUNT TAG  (sends 'TAG i' for i < COUNT, closes, prints 'sent')\n"
+      "       shmring_pipe_peer open NAME a|b        (prints the open error or 'ok')\n");
   return 2;
 }
 
@@ -77,6 +79,20 @@ int main(int argc, char** argv) {
     const ConnMessage m = c->recv(w);
     const std::int64_t t1 = platform::monotonic_ns();
     say(std::string(to_string(m.status)) + " " + std::to_string(t0) + " " + std::to_string(t1));
+    return 0;
+  }
+  if (mode == "send") {
+    if (argc != 6) return usage();
+    const long count = std::atol(argv[4]);
+    for (long i = 0; i < count; ++i) {
+      const ConnStatus st = c->send(std::string(argv[5]) + " " + std::to_string(i));
+      if (st != ConnStatus::ok) {
+        say(std::string("error ") + to_string(st));
+        return 4;
+      }
+    }
+    c->close();
+    say("sent");
     return 0;
   }
   if (mode == "hold") {

@@ -1,9 +1,10 @@
-// Pipe and Connection (pipe.hpp), across real processes: forked children and
-// shmring_pipe_peer, a separately started executable that opens an end by
-// name. Python's Pipe semantics: duplex and one-way pipes, EOF after the
-// other end closed or died (SIGKILL, measured from the kill), BrokenPipe for
-// a writer whose reader is gone, timeouts, recv_bytes_into too small,
-// send_bytes ranges, one owner per end, hostile files.
+// The one-owner Pipe (PipeOptions::one_owner, pipe.hpp), across real
+// processes: forked children and shmring_pipe_peer, a separately started
+// executable that opens an end by name. Python's Pipe semantics: duplex and
+// one-way pipes, EOF after the other end closed or died (SIGKILL, measured
+// from the kill), BrokenPipe for a writer whose reader is gone, timeouts,
+// recv_bytes_into too small, send_bytes ranges, one owner per end, hostile
+// files. The default kind, shared ends, is tested in pipe_shared_test.cpp.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -46,7 +47,9 @@ using test::Child;
 using test::kMs;
 using test::UniqueName;
 
+// Every pipe here is a one-owner pipe.
 std::pair<Connection, Connection> make_pipe(const UniqueName& name, PipeOptions o = {}) {
+  o.one_owner = true;
   return test::or_throw(Pipe::create(name, o));
 }
 
@@ -465,7 +468,8 @@ TEST(Pipe, TooLargeMessagesAreRefusedAtOnce) {
   EXPECT_EQ(p.a.max_message(), 100u);
   EXPECT_EQ(p.a.send(std::string(101, 'x'), forever), ConnStatus::too_large);
   EXPECT_EQ(p.a.send(std::string(100, 'x'), nowait), ConnStatus::ok);
-  EXPECT_FALSE(Pipe::create(UniqueName("pipe").str(), {.capacity_bytes = 4096, .max_message = 4096}));
+  EXPECT_FALSE(
+      Pipe::create(UniqueName("pipe").str(), {.capacity_bytes = 4096, .max_message = 4096, .one_owner = true}));
 }
 
 // ---- ownership -----------------------------------------------------------------------------

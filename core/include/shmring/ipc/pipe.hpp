@@ -88,11 +88,17 @@ enum class ConnStatus : std::uint8_t {
 enum class End : std::uint8_t { a = 0, b = 1 };
 
 struct PipeOptions {
-  bool duplex = true;                        // false: End::a receives only, End::b sends only
-  std::uint64_t capacity_bytes = 1u << 20;   // ring bytes per direction, rounded up to a power of two (>= 4 KiB)
-  std::uint64_t max_message = 0;             // largest payload; 0: the most a ring can take (half of it)
+  bool duplex = true;                       // false: End::a receives only, End::b sends only
+  std::uint64_t capacity_bytes = 1u << 20;  // ring bytes per direction, rounded up to a power of two (>= 4 KiB)
+  // Largest payload; 0: the most a direction can take (shared ends: half a
+  // lane, capacity / 16 for 8 lanes; one owner: half the ring).
+  std::uint64_t max_message = 0;
   std::uint32_t mode = 0600;                 // file permissions
   Barriers barriers = Barriers::asymmetric;  // as for the Queue (queue.hpp)
+  // true: each end is held by one process at a time (an SPSC ring per
+  // direction: faster, see perf/RESULTS.md); false: any number of handles
+  // on each end (see "Two kinds of pipe" above).
+  bool one_owner = false;
 };
 
 struct ConnectionOpenOptions {
@@ -189,6 +195,7 @@ class Connection {
   [[nodiscard]] std::uint64_t capacity_bytes() const noexcept;
   [[nodiscard]] const std::string& path() const noexcept;
   [[nodiscard]] const BlockingStats& stats() const noexcept;
+  [[nodiscard]] bool shared_ends() const noexcept;  // false: a one_owner pipe (or a moved-from handle)
 
  private:
   friend class Pipe;

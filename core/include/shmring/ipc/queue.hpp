@@ -167,6 +167,7 @@ struct Message {
 
 namespace detail {
 struct BatchAccess;
+struct EmbeddedQueue;
 }  // namespace detail
 
 // What get_many() took: the messages' bytes one after another, message i
@@ -410,6 +411,7 @@ class Queue {
   struct State;
 
  protected:
+  friend struct detail::EmbeddedQueue;
   explicit Queue(std::unique_ptr<State> state) noexcept;
   [[nodiscard]] static Result<Queue> create_kind(std::string_view name, const QueueOptions& options,
                                                  std::uint32_t kind);

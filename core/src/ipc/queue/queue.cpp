@@ -15,6 +15,7 @@
 #include <chrono>
 #include <utility>
 
+#include "embedded.hpp"
 #include "engines.hpp"
 #include "participant_watch.hpp"
 #include "shmring/platform/cpu.hpp"
@@ -390,7 +391,7 @@ std::uint64_t Queue::message_size() const noexcept {
 Engine Queue::engine() const noexcept {
   return s_ ? s_->visit([]<class E>(const E&) { return E::kEngine; }) : QueueOptions{}.engine;
 }
-std::uint64_t Queue::memory_bytes() const noexcept { return s_ ? s_->segment.allocated_bytes() : 0; }
+std::uint64_t Queue::memory_bytes() const noexcept { return s_ ? s_->segment->allocated_bytes() : 0; }
 std::uint64_t Queue::claims_repaired() const noexcept {
   return s_ ? s_->visit([](const auto& e) { return e.claims_repaired(); }) : 0;
 }
@@ -409,13 +410,34 @@ std::uint64_t Queue::recover() noexcept {
     }
   });
 }
-const std::string& Queue::path() const noexcept { return s_ ? s_->segment.path() : kNoPath; }
+const std::string& Queue::path() const noexcept { return s_ ? s_->segment->path() : kNoPath; }
 Role Queue::roles_held() const noexcept {
   if (!s_) return Role::none;
   return s_->holds(Role::producer) || s_->holds(Role::consumer) ? s_->held : Role::none;
 }
 const BlockingStats& Queue::stats() const noexcept { return hot_->stats; }  // moved from: the off QueueHot's zeroes
 Barriers Queue::barriers() const noexcept { return hot_->plan.waiter_heavy ? Barriers::asymmetric : Barriers::fences; }
+
+// ---- queues inside another object's segment (embedded.hpp) ----
+
+bool detail::EmbeddedQueue::wait_readable(Queue& q, Wait wait) noexcept {
+  if (!q.s_) return true;  // a get returns handle_closed at once
+  Queue::State& s = *q.s_;
+  if (!s.holds(Role::consumer) && s.take(Role::consumer) != Errc{}) return true;  // a get fails at once
+  return s.visit([&](auto& e) {
+    LazyDeadline deadline(wait);
+    // front() takes nothing (a message read() handed out counts: a get returns it).
+    const auto ready = [&] { return e.front().status != RingStatus::empty || s.is_closed(); };
+    for (;;) {
+      if (ready()) return true;
+      if (wait.is_nowait() || !deadline.may_wait()) return false;
+      if (!wait_until(s.layout->not_empty, ready, deadline.get(), s.get_spin, s.stats, s.plan) &&
+          deadline.get().passed()) {
+        return false;
+      }
+    }
+  });
+}
 
 // ---- JoinableQueue -------------------------------------------------------------
 

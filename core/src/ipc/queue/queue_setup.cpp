@@ -4,6 +4,7 @@
 #include <new>
 #include <utility>
 
+#include "embedded.hpp"
 #include "engines.hpp"
 #include "shmring/ipc/queue.hpp"
 #include "shmring/platform/membarrier.hpp"
@@ -151,20 +152,53 @@ Result<JoinableQueue> JoinableQueue::open(std::string_view name, const OpenOptio
   return JoinableQueue(std::move(*q));
 }
 
+namespace {
+
+// The ring's memory comes on demand (chunk != 0) only for large rings of
+// engines that support it, and never for a queue inside another segment.
+std::uint64_t chunk_for(const detail::RingShape& shape, bool may_be_sparse) {
+  if (!may_be_sparse) return 0;
+  const bool on_demand = with_engine_type(
+      shape.engine, []<class E>(E*) { return E::kOnDemand; }, false);
+  if (!on_demand) return 0;
+  if (shape.engine == detail::LanesEngine::kStored) {
+    return detail::LanesEngine::chunk_for(shape.capacity, shape.capacity / shape.lanes);
+  }
+  return shape.capacity > kOnDemandAbove ? kOnDemandChunk : 0;
+}
+
+// Builds a queue's layout in zero-filled memory at `at`; returns the
+// config it wrote (the creator's copy, never re-read from shared memory).
+QueueConfigLayout build_layout(void* at, const detail::RingShape& shape, const QueueOptions& options,
+                               std::uint64_t chunk) {
+  auto* q = new (at) QueueLayout{};
+  q->config.capacity = shape.capacity;
+  q->config.max_message = shape.max_message;
+  q->config.maxsize = options.maxsize;
+  q->config.data_offset = sizeof(QueueLayout);
+  q->config.barriers = options.barriers == Barriers::asymmetric && platform::can_issue_heavy_barrier() ? 1u : 0u;
+  q->config.engine = shape.engine;
+  q->config.chunk = chunk;
+  q->config.lanes = shape.lanes;
+  with_engine_type(
+      shape.engine,
+      [q]<class E>(E*) {
+        E::initialize(*q, q->config);
+        return 0;
+      },
+      0);
+  return q->config;
+}
+
+}  // namespace
+
 Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& options, std::uint32_t kind) {
   auto shape = ring_shape(options);
   if (!shape) return shape.error();
-  const auto [engine, capacity, max_message, lanes] = *shape;
-  const bool on_demand = with_engine_type(
-      engine, []<class E>(E*) { return E::kOnDemand; }, false);
-
+  const std::uint64_t capacity = shape->capacity;
+  const std::uint64_t chunk = chunk_for(*shape, true);
   // On demand (chunk != 0): only the layout (and the lane table) is
   // reserved; the ring's memory comes as it fills.
-  const std::uint64_t chunk = !on_demand ? 0
-                              : engine == detail::LanesEngine::kStored
-                                  ? detail::LanesEngine::chunk_for(capacity, capacity / lanes)
-                              : capacity > kOnDemandAbove ? kOnDemandChunk
-                                                          : 0;
   auto seg = platform::Segment::create(
       name, {.kind = kind,
              .layout_version = kQueueLayoutVersion,
@@ -175,25 +209,11 @@ Result<Queue> Queue::create_kind(std::string_view name, const QueueOptions& opti
   if (!seg) return seg.error();
 
   // The file is zero-filled; construct the layout's objects in place.
-  auto* q = new (seg->payload()) QueueLayout{};
-  q->config.capacity = capacity;
-  q->config.max_message = max_message;
-  q->config.maxsize = options.maxsize;
-  q->config.data_offset = sizeof(QueueLayout);
-  q->config.barriers = options.barriers == Barriers::asymmetric && platform::can_issue_heavy_barrier() ? 1u : 0u;
-  q->config.engine = engine;
-  q->config.chunk = chunk;
-  q->config.lanes = lanes;
-  with_engine_type(
-      engine,
-      [q]<class E>(E*) {
-        E::initialize(*q, q->config);
-        return 0;
-      },
-      0);
-  const QueueConfigLayout config = q->config;
+  const QueueConfigLayout config = build_layout(seg->payload(), *shape, options, chunk);
+  auto* q = std::launder(platform::layout_at<QueueLayout>(seg->payload()));
   seg->publish();  // SYNC(publish): release — everything above is visible to openers
-  return Queue(std::make_unique<State>(std::move(*seg), q, config, kind == kJoinableQueueKind));
+  return Queue(std::make_unique<State>(std::make_shared<platform::Segment>(std::move(*seg)), q, config,
+                                       kind == kJoinableQueueKind));
 }
 
 Result<Queue> Queue::open_kind(std::string_view name, const OpenOptions& options, std::uint32_t kind) {
@@ -207,7 +227,8 @@ Result<Queue> Queue::open_kind(std::string_view name, const OpenOptions& options
   auto* q = std::launder(platform::layout_at<QueueLayout>(seg->payload()));
   const QueueConfigLayout config = q->config;  // one copy; only it is checked and used
   if (auto ok = validate(config, *q, seg->payload_size()); !ok) return ok.error();
-  Queue queue(std::make_unique<State>(std::move(*seg), q, config, kind == kJoinableQueueKind));
+  Queue queue(std::make_unique<State>(std::make_shared<platform::Segment>(std::move(*seg)), q, config,
+                                      kind == kJoinableQueueKind));
   for (const Role r : {Role::producer, Role::consumer}) {
     if (!detail::has_role(options.role, r)) continue;
     if (const Errc e = queue.s_->take(r); e != Errc{}) {
@@ -215,6 +236,31 @@ Result<Queue> Queue::open_kind(std::string_view name, const OpenOptions& options
     }
   }
   return queue;
+}
+
+// ---- queues inside another object's segment (embedded.hpp) ----
+
+Result<std::uint64_t> detail::EmbeddedQueue::bytes_for(const QueueOptions& options) {
+  auto shape = ring_shape(options);
+  if (!shape) return shape.error();
+  return sizeof(QueueLayout) + data_bytes(*shape);
+}
+
+Result<void> detail::EmbeddedQueue::initialize(void* at, std::uint64_t bytes, const QueueOptions& options) {
+  auto shape = ring_shape(options);
+  if (!shape) return shape.error();
+  if (bytes != sizeof(QueueLayout) + data_bytes(*shape)) return fail(Errc::bad_size, "embedded queue size");
+  (void)build_layout(at, *shape, options, chunk_for(*shape, false));
+  return {};
+}
+
+Result<Queue> detail::EmbeddedQueue::attach(std::shared_ptr<platform::Segment> segment, void* at, std::uint64_t bytes) {
+  if (bytes < sizeof(QueueLayout)) return fail(Errc::truncated, "embedded queue smaller than its layout");
+  auto* q = std::launder(platform::layout_at<QueueLayout>(static_cast<std::byte*>(at)));
+  const QueueConfigLayout config = q->config;  // one copy; only it is checked and used
+  if (config.chunk != 0) return fail(Errc::corrupt, "embedded queue with on-demand memory");
+  if (auto ok = validate(config, *q, bytes); !ok) return ok.error();
+  return Queue(std::make_unique<Queue::State>(std::move(segment), q, config, false));
 }
 
 Result<void> Queue::unlink(std::string_view name) { return platform::Segment::unlink(name, kQueueKind); }

@@ -4,6 +4,7 @@
 // barrier plan) come first, as the base; the handle points at them.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -49,7 +50,9 @@ template <class Any, class F>
 }  // namespace detail
 
 struct Queue::State : detail::QueueHot {
-  platform::Segment segment;
+  // The mapping: the queue's own, or shared with the object the queue lives
+  // in (a Pipe's directions, embedded.hpp).
+  std::shared_ptr<platform::Segment> segment;
   QueueLayout* layout;
   std::int64_t maxsize;
   std::optional<detail::OnDemandMemory> memory;  // config.chunk != 0; before `engine`, which points at it
@@ -62,12 +65,12 @@ struct Queue::State : detail::QueueHot {
 
   // `config` is the creator's values or the opener's validated copy, never
   // re-read from shared memory.
-  State(platform::Segment seg, QueueLayout* q, const QueueConfigLayout& config, bool joinable) noexcept
+  State(std::shared_ptr<platform::Segment> seg, QueueLayout* q, const QueueConfigLayout& config, bool joinable) noexcept
       : QueueHot(detail::SpscSlotEngine::hot_ring(*q, config), q->not_empty, q->not_full, q->control.closed),
         segment(std::move(seg)),
         layout(q),
         maxsize(config.maxsize),
-        memory(memory_for(segment, *q, config)),
+        memory(memory_for(*segment, *q, config)),
         engine(make_engine(*q, config, joinable)),
         tasks(*q, joinable) {
     plan.waiter_heavy = config.barriers == 1;
@@ -140,7 +143,7 @@ struct Queue::State : detail::QueueHot {
     switch (c.engine) {
       case detail::MpmcEngine::kStored: return detail::AnyEngine(std::in_place_type<detail::MpmcEngine>, q, c, mem);
       case detail::LanesEngine::kStored:
-        return detail::AnyEngine(std::in_place_type<detail::LanesEngine>, q, c, segment);
+        return detail::AnyEngine(std::in_place_type<detail::LanesEngine>, q, c, *segment);
       case detail::SpscSlotEngine::kStored:
         return detail::AnyEngine(std::in_place_type<detail::SpscSlotEngine>, q, *this, joinable);
       default: return detail::AnyEngine(std::in_place_type<detail::SpscBytesEngine>, q, c, mem);

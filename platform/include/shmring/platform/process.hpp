@@ -72,4 +72,18 @@ extern std::atomic<std::uint64_t> g_fork_generation;
   return detail::g_fork_generation.load(std::memory_order_relaxed);
 }
 
+// Hooks around fork(2) for objects whose handles a child inherits (a shared
+// Pipe end counts each process's handles): `prepare` runs in the parent just
+// before the fork, then `parent(forked)` in the parent (`forked` false when
+// fork failed: no child exists) or `child()` in the child, after the
+// child's identity and fork_generation() are renewed. Registered once per
+// call, for the life of the process (at most 8 sets); hooks registered
+// later prepare first and finish last, as pthread_atfork orders them.
+// fork() runs them; clone()-based spawns (posix_spawn, vfork) do not, and
+// their children inherit no handles. `forked` comes from errno after the
+// fork (glibc keeps a failed fork's error there for the parent hooks), so
+// another library's parent hook that sets errno may make a fork look
+// failed: a hook must treat that as safe.
+void at_fork(void (*prepare)(), void (*parent)(bool forked), void (*child)()) noexcept;
+
 }  // namespace shmring::platform
