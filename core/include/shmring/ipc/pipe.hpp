@@ -1,45 +1,46 @@
 // Pipe and Connection: Python's multiprocessing.Pipe over a named segment.
 // Pipe::create(name) makes the segment and returns its two ends;
 // any process may open an end by name with Connection::open(name, End::a|b).
-// Each direction is a SpscRing (spsc_ring.hpp) with the Queue's blocking
-// layer (blocking.hpp); messages are byte spans.
+// Messages are byte spans.
 //
 // Ends. Pipe({.duplex = true}) gives two ends that both send and receive.
 // Pipe({.duplex = false}) gives (receive end, send end) as Python's
 // Pipe(False): End::a only receives, End::b only sends; the wrong call
 // returns not_writable / not_readable at once.
 //
-// Ownership. Each end is held by at most one process at a time (its owner
-// word: pid + start time, platform/process.hpp), so two readers or two
-// writers of one end never meet. Connection::open takes the end at once and
-// fails with Errc::role_taken while another live process holds it (also
-// another handle of the same process); the two handles Pipe::create returns
-// take their end on first use (send, recv, poll, or attach()), so a parent
-// can create a pipe, fork, and let the child use one end while it uses the
-// other. A handle inherited through fork() holds nothing in the child. The
-// end of a process that died (gone, a zombie, or its pid reused; never a
-// stopped one) may be taken over by the next process that opens or uses it;
-// messages its owner committed are kept, a message it was reading may be
-// delivered again (as for the Queue's SPSC roles).
+// Two kinds of pipe (docs/api.md, "Using a Pipe"):
 //
-// End of file. A recv that finds nothing to read while the other end is
-// closed, or its owner process is dead, returns closed (Python's EOFError) —
-// only after everything already sent was received. A send to an end that is
-// closed or whose owner died returns closed (Python's BrokenPipeError). A
-// close() wakes the other side at once. A death sends no wake-up, so waits
-// run in slices of kOwnerCheckInterval (20 ms, intervals.hpp) and check the other
-// owner's liveness at the end of each slice: a reader blocked in recv sees
-// closed at most one slice (plus its scheduling delay) after the writer's
-// death. A send checks the reader's liveness when it must wait for room, and
-// otherwise at most once per kOwnerCheckInterval (one clock read per send).
-// An end nobody has taken yet is not a closed end: recv waits for it, send
-// fills the buffer for it.
+// Shared ends (the default). Any number of handles on each end, in any
+// number of processes: the two Pipe::create returns, each
+// Connection::open, and each copy a forked child inherits (it counts as the
+// child's from the fork on). Each direction is a queue of the lane engine:
+// many senders on one end never corrupt each other and are never refused
+// (order is kept per sender); many receivers each take distinct whole
+// messages. close() (and the destructor) ends that handle only. Once every
+// handle of an end is closed or its process dead (gone, a zombie, its pid
+// reused; never a stopped one), the end is closed for good: the other
+// side's recv returns what was sent, then closed (EOFError); its send
+// returns closed (BrokenPipeError); a later open of the end gives a closed
+// handle. A death sends no wake-up: waiters look every kOwnerCheckInterval
+// (20 ms, intervals.hpp); a send that does not wait looks at most once per
+// interval (one clock read per send). At most 256 handles per end at once.
 //
-// close() ends this handle. When the handle holds its end, the end is closed
-// for good (the other side sees EOF) and its owner word freed; a handle that
-// never took its end (the creator's copy of the end it handed to a child)
-// only drops itself, like closing a duplicated descriptor in Python. The
-// destructor closes as close() does.
+// One owner per end (PipeOptions::one_owner): each end is held by at most
+// one process at a time (its owner word: pid + start time,
+// platform/process.hpp), each direction an SPSC ring (spsc_ring.hpp).
+// Connection::open takes the end at once and fails with Errc::role_taken
+// while another live process holds it (also another handle of the same
+// process); the two handles Pipe::create returns take their end on first
+// use (send, recv, poll, or attach()), so a parent can create a pipe, fork,
+// and let the child use one end while it uses the other. A handle inherited
+// through fork() holds nothing in the child. The end of a process that died
+// may be taken over by the next process that opens or uses it; messages its
+// owner committed are kept, a message it was reading may be delivered
+// again. A recv that finds nothing while the other end is closed or its
+// owner dead returns closed, after everything sent was received; a send to
+// such an end returns closed. An end nobody has taken yet is not a closed
+// end. close() of the holding handle closes the end for good; a handle that
+// never took its end only drops itself.
 //
 // A handle is movable, not copyable, and not thread-safe (one thread at a
 // time, as for a Queue handle). A moved-from handle holds nothing and is
@@ -79,7 +80,8 @@ enum class ConnStatus : std::uint8_t {
   out_of_range,   // send_bytes / recv_bytes_into: offset or size outside the buffer (ValueError)
   not_readable,   // recv or poll on the send-only end of a one-way pipe
   not_writable,   // send on the receive-only end of a one-way pipe
-  end_taken,      // another live process (or another handle here) holds this end
+  end_taken,      // one owner: another live process (or another handle here) holds this end;
+                  // shared ends: no free handle slot (256 per end) for a forked copy's first call
   corrupt,        // a record or position is out of range (a damaged or hostile file)
 };
 
@@ -138,7 +140,8 @@ class Connection {
   Connection& operator=(Connection&&) noexcept;
   ~Connection();  // close()
 
-  // Takes this end now (send/recv/poll do it on first use): ok, end_taken,
+  // One owner: takes this end now (send/recv/poll do it on first use). Shared
+  // ends: a forked copy without a slot takes one. ok, end_taken,
   // handle_closed, corrupt.
   [[nodiscard]] ConnStatus attach() noexcept;
 
@@ -182,7 +185,8 @@ class Connection {
   // wait ended with nothing to read.
   [[nodiscard]] bool poll(Wait wait = nowait) noexcept;
 
-  // See the header comment: closes the end when this handle holds it.
+  // See the header comment: ends this handle (and closes the end when it
+  // was the last handle of a shared end, or the owner of a one-owner end).
   void close() noexcept;
 
   // ---- observers ----
@@ -190,7 +194,7 @@ class Connection {
   [[nodiscard]] bool readable() const noexcept;
   [[nodiscard]] bool writable() const noexcept;
   [[nodiscard]] bool closed() const noexcept;    // this handle
-  [[nodiscard]] bool attached() const noexcept;  // this handle holds its end in this process
+  [[nodiscard]] bool attached() const noexcept;  // this handle counts on (holds) its end in this process
   [[nodiscard]] std::uint64_t max_message() const noexcept;
   [[nodiscard]] std::uint64_t capacity_bytes() const noexcept;
   [[nodiscard]] const std::string& path() const noexcept;
