@@ -13,6 +13,7 @@
 
 #include "shmring/ipc/barrier.hpp"
 #include "shmring/ipc/condition.hpp"
+#include "shmring/ipc/dict.hpp"
 #include "shmring/ipc/event.hpp"
 #include "shmring/ipc/lock.hpp"
 #include "shmring/platform/clock.hpp"
@@ -36,6 +37,7 @@ int usage() {
       "       shmring_sync_peer barrier-wait NAME ROUNDS TIMEOUT_MS (waits ROUNDS times; -1: forever)\n"
       "       shmring_sync_peer value-add NAME TIMES        (Value<double>: +1 under its lock, TIMES times)\n"
       "       shmring_sync_peer array-set NAME INDEX VALUE  (Array<int32_t>: a[INDEX] = VALUE)\n"
+      "       shmring_sync_peer dict-square NAME I          (Dict: d[I] = I * I, int32 key and value)\n"
       "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond|barrier NAME (prints the open error or 'ok')\n");
   return 2;
 }
@@ -168,6 +170,17 @@ int main(int argc, char** argv) {
     say(a->set(static_cast<std::size_t>(std::atol(argv[3])), static_cast<std::int32_t>(std::atol(argv[4])))
             ? "ok"
             : "out-of-range");
+    return 0;
+  }
+  if (mode == "dict-square") {
+    if (argc != 4) return usage();
+    auto d = Dict::open(name);
+    if (!d) {
+      say("error " + d.error().message());
+      return 3;
+    }
+    const auto i = static_cast<std::int32_t>(std::atol(argv[3]));
+    say(to_string(d->set(bytes_of(i), bytes_of(i * i))));
     return 0;
   }
   if (mode == "barrier-wait") {

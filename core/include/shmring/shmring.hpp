@@ -35,6 +35,8 @@
 // ---- IPC objects ----
 #include "shmring/ipc/barrier.hpp"
 #include "shmring/ipc/condition.hpp"
+#include "shmring/ipc/dict.hpp"
+#include "shmring/ipc/dict_layout.hpp"
 #include "shmring/ipc/event.hpp"
 #include "shmring/ipc/lock.hpp"
 #include "shmring/ipc/pipe.hpp"

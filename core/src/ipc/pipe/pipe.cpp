@@ -220,7 +220,7 @@ Result<std::pair<Connection, Connection>> Pipe::create(std::string_view name, co
     }
     // The largest message is the direction queue's (a lane's half).
     p->config.max_message =
-        reinterpret_cast<QueueLayout*>(reinterpret_cast<std::byte*>(p) + sizeof(PipeLayout))->config.max_message;
+        platform::layout_at<QueueLayout>(reinterpret_cast<std::byte*>(p) + sizeof(PipeLayout))->config.max_message;
   } else {
     p->config.max_message = options.max_message == 0 ? SpscRing::max_payload_for(capacity) : options.max_message;
   }
