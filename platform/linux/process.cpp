@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -100,29 +101,26 @@ void on_fork_child() noexcept {
 
 struct ForkHooks {
   void (*prepare)();
-  void (*parent)(bool);
+  void (*parent)();
   void (*child)();
 };
 constexpr int kMaxForkHooks = 8;
 ForkHooks g_hooks[kMaxForkHooks];
 std::atomic<int> g_hook_count{0};
-int g_errno_before_fork = 0;  // written by the forking thread only, between prepare and parent
+// The sets the fork in progress prepared: read once in hooks_prepare, so a
+// set registered meanwhile never gets a parent or child call without its
+// prepare. Per thread: the forking thread's (and, in the child, its copy's).
+thread_local int g_hooks_in_fork = 0;
 
 void hooks_prepare() noexcept {
-  for (int i = g_hook_count.load(std::memory_order_acquire) - 1; i >= 0; --i) g_hooks[i].prepare();
-  g_errno_before_fork = errno;
-  errno = 0;  // a failed fork leaves its error here for hooks_parent()
+  g_hooks_in_fork = g_hook_count.load(std::memory_order_acquire);
+  for (int i = g_hooks_in_fork - 1; i >= 0; --i) g_hooks[i].prepare();
 }
 void hooks_parent() noexcept {
-  const int after = errno;
-  const int n = g_hook_count.load(std::memory_order_acquire);
-  for (int i = 0; i < n; ++i) g_hooks[i].parent(after == 0);
-  errno = after == 0 ? g_errno_before_fork : after;
+  for (int i = 0; i < g_hooks_in_fork; ++i) g_hooks[i].parent();
 }
 void hooks_child() noexcept {
-  const int n = g_hook_count.load(std::memory_order_acquire);
-  for (int i = 0; i < n; ++i) g_hooks[i].child();
-  errno = g_errno_before_fork;
+  for (int i = 0; i < g_hooks_in_fork; ++i) g_hooks[i].child();
 }
 
 // Runs before main(): this file is always linked because fork_generation()
@@ -139,7 +137,28 @@ const ForkHook g_fork_hook;
 
 }  // namespace
 
-void at_fork(void (*prepare)(), void (*parent)(bool forked), void (*child)()) noexcept {
+int fork_process() noexcept { return static_cast<int>(::fork()); }
+
+ChildExit reap_child(int pid, bool wait) noexcept {
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(static_cast<pid_t>(pid), &status, wait ? 0 : WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return {ChildExit::State::running, 0};
+  if (r < 0) return {ChildExit::State::unknown, errno};
+  if (WIFEXITED(status)) return {ChildExit::State::exited, WEXITSTATUS(status)};
+  if (WIFSIGNALED(status)) return {ChildExit::State::signaled, WTERMSIG(status)};
+  return {ChildExit::State::unknown, 0};
+}
+
+void signal_process(int pid, int signal) noexcept {
+  if (pid > 0) (void)::kill(static_cast<pid_t>(pid), signal);
+}
+
+void exit_now(int code) noexcept { ::_exit(code); }
+
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept {
   static std::mutex m;
   const std::lock_guard<std::mutex> lock(m);
   const int n = g_hook_count.load(std::memory_order_relaxed);

@@ -31,6 +31,7 @@
 #include "shared_memory.hpp"
 #include "shmring/ipc/pipe.hpp"
 #include "shmring/platform/clock.hpp"
+#include "shmring/platform/process.hpp"
 
 namespace shmring {
 namespace {
@@ -83,6 +84,29 @@ TEST(SharedPipe, TenForkedSendersThroughOneEndAndTheParentReceivesAllTen) {
     ASSERT_EQ(distinct.size(), 10u) << "round " << round;
     for (int i = 0; i < 10; ++i) EXPECT_EQ(distinct.count("hello " + std::to_string(i)), 1u);
     for (Child& c : children) EXPECT_EQ(c.wait(), 0);
+  }
+}
+
+// A daemon's double fork: a child forks a grandchild and exits at once,
+// before the grandchild has run. The grandchild's inherited handle counts
+// from the fork on, so the end stays open until the grandchild is done.
+TEST(SharedPipe, AGrandchildKeepsTheEndOpenWhenItsParentExitsRightAfterTheFork) {
+  for (int round = 0; round < 30; ++round) {
+    SharedPipe p;
+    Child middle = test::fork_child([&p](int) {
+      const int grandchild = platform::fork_process();
+      if (grandchild == 0) {
+        std::this_thread::sleep_for(30ms);
+        platform::exit_now(p.b.send("from the grandchild") == ConnStatus::ok ? 0 : 1);
+      }
+      return grandchild > 0 ? 0 : 10;  // exits holding its copy; the grandchild runs on
+    });
+    EXPECT_EQ(middle.wait(), 0);
+    p.b.close();
+    ConnMessage m = p.a.recv(5s);
+    ASSERT_EQ(m.status, ConnStatus::ok) << "round " << round << ": " << to_string(m.status);
+    EXPECT_EQ(m.text(), "from the grandchild");
+    EXPECT_EQ(p.a.recv(5s).status, ConnStatus::closed) << "EOF once the grandchild exits";
   }
 }
 

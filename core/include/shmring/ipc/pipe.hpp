@@ -104,7 +104,9 @@ struct PipeOptions {
 };
 
 struct ConnectionOpenOptions {
-  bool attach = true;  // take the end now (false: on first use)
+  // One owner: take the end now (false: on first use). Shared ends: a
+  // handle always counts from its open.
+  bool attach = true;
   // How long to wait for a creator that has not finished creating the pipe.
   // (Too large to represent: as long as it takes; see Timeout, wait.hpp.)
   Timeout ready_timeout = std::chrono::milliseconds(1000);

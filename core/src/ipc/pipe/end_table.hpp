@@ -84,11 +84,18 @@ class EndTable {
   }
 
   // Hands slot `i` from `from` to `to` (a forked child takes the slot its
-  // parent kept for it). No lock: the slot names a live process before and
-  // after, so the end cannot close in between. False: it no longer names `from`.
+  // parent kept for it). No lock: the parent, which the slot names, is alive
+  // and waits in fork() until the slot is the child's (or gives it back),
+  // so the end cannot close in between. False: it no longer names `from`.
   bool hand_over(std::uint32_t i, std::uint64_t from, std::uint64_t to) noexcept {
     if (i >= kPipeHolders) return false;
-    return end_->holder[i].compare_exchange_strong(from, to, std::memory_order_acq_rel, std::memory_order_relaxed);
+    // relaxed: the slot's value is all that is exchanged (the parent waits for it).
+    return end_->holder[i].compare_exchange_strong(from, to, std::memory_order_relaxed, std::memory_order_relaxed);
+  }
+
+  // The process slot `i` names now (0: free).
+  [[nodiscard]] std::uint64_t slot_token(std::uint32_t i) const noexcept {
+    return i < kPipeHolders ? end_->holder[i].load(std::memory_order_relaxed) : 0;
   }
 
   // The other side's look: true when the end is closed, or no handle of it
@@ -102,9 +109,11 @@ class EndTable {
   }
 
   [[nodiscard]] bool closed() const noexcept {
-    // SYNC(end-close): acquire — pairs with the seq_cst store in
-    // close_if_abandoned_locked(): what the last holders published to the
-    // directions before leaving is visible.
+    // SYNC(end-close): acquire — pairs with the store in
+    // close_if_abandoned_locked(): when the last holder closed its handle,
+    // what it published to the directions before is visible. (When the last
+    // holders died, what they published is visible through their exit,
+    // which the liveness proof read from /proc.)
     return closed_->load(std::memory_order_acquire) != 0;
   }
 
@@ -129,9 +138,9 @@ class EndTable {
   // Some slot names a live process (the first one found ends the look).
   [[nodiscard]] bool alive_holder(std::uint64_t me) const noexcept {
     for (std::uint32_t i = 0; i < kPipeHolders; ++i) {
-      // acquire: a holder's slot, then its liveness. A slot missed while a
-      // join is made under the lock is seen when the caller looks again under it.
-      const std::uint64_t token = end_->holder[i].load(std::memory_order_acquire);
+      // relaxed: only the token matters. A slot missed while a join is made
+      // under the lock is seen when the caller looks again under it.
+      const std::uint64_t token = end_->holder[i].load(std::memory_order_relaxed);
       if (token != 0 && (token == me || platform::is_alive(token))) return true;
     }
     return false;
@@ -140,8 +149,8 @@ class EndTable {
   bool close_if_abandoned_locked(std::uint64_t me) noexcept {
     if (closed()) return true;
     if (alive_holder(me)) return false;
-    // SYNC(end-close): seq_cst — see closed().
-    closed_->store(1, std::memory_order_seq_cst);
+    // SYNC(end-close): release — see closed().
+    closed_->store(1, std::memory_order_release);
     return true;
   }
 

@@ -225,17 +225,20 @@ Result<std::pair<Connection, Connection>> Pipe::create(std::string_view name, co
     p->config.max_message = options.max_message == 0 ? SpscRing::max_payload_for(capacity) : options.max_message;
   }
   const PipeConfigLayout config = p->config;
-  seg->publish();  // SYNC(publish): release — everything above is visible to openers
   auto segment = std::make_shared<platform::Segment>(std::move(*seg));
   if (!shared) {
+    segment->publish();  // SYNC(publish): release — everything above is visible to openers
     Connection a(std::make_unique<Connection::State>(std::make_unique<OwnedEnd>(segment, p, config, 0), 0, config));
     Connection b(std::make_unique<Connection::State>(std::make_unique<OwnedEnd>(segment, p, config, 1), 1, config));
     return std::pair<Connection, Connection>(std::move(a), std::move(b));
   }
+  // The creator's two handles join their ends before anyone can open the
+  // pipe: an opener must never find an end without handles (closed).
   auto a = shared_end(segment, p, config, 0);
   if (!a) return a.error();
   auto b = shared_end(segment, p, config, 1);
   if (!b) return b.error();
+  segment->publish();  // SYNC(publish): release — everything above is visible to openers
   return std::pair<Connection, Connection>(Connection(std::make_unique<Connection::State>(std::move(*a), 0, config)),
                                            Connection(std::make_unique<Connection::State>(std::move(*b), 1, config)));
 }

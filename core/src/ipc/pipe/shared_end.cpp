@@ -15,6 +15,9 @@ namespace shmring::detail {
 namespace {
 
 constexpr std::int64_t kCheckNs = std::chrono::nanoseconds(kOwnerCheckInterval).count();
+// How long a parent waits in fork() for its child to take over the slots
+// kept for it (normally the child's first microseconds).
+constexpr std::int64_t kChildClaimWaitNs = 1'000'000'000;
 
 std::uint64_t this_process() noexcept { return platform::pack_owner(platform::current_process()); }
 
@@ -31,8 +34,8 @@ void hook_prepare() {
   g_mutex.lock();  // held across the fork; the parent and child hooks unlock
   for (SharedEnd* e : handles()) e->before_fork();
 }
-void hook_parent(bool forked) {
-  for (SharedEnd* e : handles()) e->after_fork_in_parent(forked);
+void hook_parent() {
+  for (SharedEnd* e : handles()) e->after_fork_in_parent();
   g_mutex.unlock();
 }
 void hook_child() {
@@ -259,9 +262,25 @@ void SharedEnd::before_fork() noexcept {
   if (j.result == EndTable::Joined::ok) child_slot_ = j.slot;
 }
 
-void SharedEnd::after_fork_in_parent(bool forked) noexcept {
-  if (child_slot_ < kPipeHolders && !forked) mine_.drop(child_slot_, this_process());
-  child_slot_ = kPipeHolders;
+// The parent returns from fork() only once the child has taken its slot
+// over: until then the slot names the parent, and a parent that exited
+// right after forking (a daemon's double fork) would leave the end looking
+// abandoned while the child lives. A slot still the parent's after
+// kChildClaimWait (a failed fork, a child killed or stopped before its
+// first instruction) is given back, so that it never keeps the end open
+// for a child that does not exist; such a child, if it runs later, joins
+// on first use if the end is still open.
+void SharedEnd::after_fork_in_parent() noexcept {
+  const std::uint32_t kept = std::exchange(child_slot_, kPipeHolders);
+  if (kept >= kPipeHolders) return;
+  const std::int64_t give_up = platform::monotonic_ns() + kChildClaimWaitNs;
+  while (mine_.slot_token(kept) == parent_) {
+    if (platform::monotonic_ns() >= give_up) {
+      mine_.drop(kept, parent_);
+      return;
+    }
+    platform::yield_cpu();
+  }
 }
 
 void SharedEnd::after_fork_in_child() noexcept {

@@ -14,12 +14,15 @@
 // Fork. A child inherits the parent's handles, as it inherits descriptors
 // in Python, and each counts as a handle of the child from the fork on:
 // just before a fork the parent takes a slot on the end for each of its
-// joined handles, and the child takes those slots over (platform::at_fork
-// hooks, shared_end.cpp). So the parent may close its copy right after the
-// fork without the other side seeing EOF before the child has even run. A
-// failed fork gives the slots back. (A child killed before its first
-// instruction after the fork leaves its slot in the parent's name until the
-// parent leaves too: then the end closes when the parent exits.)
+// joined handles, the child takes those slots over, and the parent's fork()
+// returns once it has (platform::at_fork hooks, shared_end.cpp). So the
+// parent may close its copy, or exit, right after the fork without the
+// other side seeing EOF before the child has even run. A slot the child
+// has not taken within a second (a failed fork; a child killed or stopped
+// before its first instruction) is given back. A child that exec()s keeps
+// its inherited handles counted until it exits (an end is not closed on
+// exec, unlike Python's descriptors); a table without a free slot at the
+// fork (256 handles) leaves the child's copy to join on first use.
 #pragma once
 
 #include <cstdint>
@@ -66,7 +69,7 @@ class SharedEnd {
 
   // The fork hooks (shared_end.cpp), for every handle of this process.
   void before_fork() noexcept;
-  void after_fork_in_parent(bool forked) noexcept;
+  void after_fork_in_parent() noexcept;
   void after_fork_in_child() noexcept;
 
  private:

@@ -72,18 +72,29 @@ extern std::atomic<std::uint64_t> g_fork_generation;
   return detail::g_fork_generation.load(std::memory_order_relaxed);
 }
 
+// Child processes (the Pool's workers). fork_process(): the child's pid in
+// the parent, 0 in the child, -1 when fork failed. reap_child(): how child
+// `pid` stands, collecting its exit status when it has ended (`wait`:
+// block until it ends). signal_process(): kill(2) for a pid this process
+// started. exit_now(): _exit(2), no atexit handlers, no flushing.
+[[nodiscard]] int fork_process() noexcept;
+struct ChildExit {
+  enum class State : std::uint8_t { running, exited, signaled, unknown } state = State::unknown;
+  int code = 0;  // exited: the exit code; signaled: the signal
+};
+[[nodiscard]] ChildExit reap_child(int pid, bool wait) noexcept;
+void signal_process(int pid, int signal) noexcept;
+[[noreturn]] void exit_now(int code) noexcept;
+
 // Hooks around fork(2) for objects whose handles a child inherits (a shared
 // Pipe end counts each process's handles): `prepare` runs in the parent just
-// before the fork, then `parent(forked)` in the parent (`forked` false when
-// fork failed: no child exists) or `child()` in the child, after the
-// child's identity and fork_generation() are renewed. Registered once per
-// call, for the life of the process (at most 8 sets); hooks registered
-// later prepare first and finish last, as pthread_atfork orders them.
-// fork() runs them; clone()-based spawns (posix_spawn, vfork) do not, and
-// their children inherit no handles. `forked` comes from errno after the
-// fork (glibc keeps a failed fork's error there for the parent hooks), so
-// another library's parent hook that sets errno may make a fork look
-// failed: a hook must treat that as safe.
-void at_fork(void (*prepare)(), void (*parent)(bool forked), void (*child)()) noexcept;
+// before the fork, then `parent()` in the parent (also when fork failed) or
+// `child()` in the child, after the child's identity and fork_generation()
+// are renewed. Registered once per call, for the life of the process (at
+// most 8 sets); hooks registered later prepare first and finish last, as
+// pthread_atfork orders them; a fork runs the sets registered before its
+// prepare step, all three hooks of each. fork() runs them; clone()-based
+// spawns (posix_spawn, vfork) do not, and their children inherit no handles.
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept;
 
 }  // namespace shmring::platform
