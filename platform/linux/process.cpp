@@ -156,6 +156,8 @@ void signal_process(int pid, int signal) noexcept {
   if (pid > 0) (void)::kill(static_cast<pid_t>(pid), signal);
 }
 
+void kill_process(int pid) noexcept { signal_process(pid, SIGKILL); }
+
 void exit_now(int code) noexcept { ::_exit(code); }
 
 void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept {

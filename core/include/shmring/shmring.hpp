@@ -41,6 +41,7 @@
 #include "shmring/ipc/lock.hpp"
 #include "shmring/ipc/pipe.hpp"
 #include "shmring/ipc/pipe_layout.hpp"
+#include "shmring/ipc/pool.hpp"
 #include "shmring/ipc/queue.hpp"
 #include "shmring/ipc/queue_layout.hpp"
 #include "shmring/ipc/semaphore.hpp"

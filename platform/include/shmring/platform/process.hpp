@@ -84,6 +84,7 @@ struct ChildExit {
 };
 [[nodiscard]] ChildExit reap_child(int pid, bool wait) noexcept;
 void signal_process(int pid, int signal) noexcept;
+void kill_process(int pid) noexcept;  // SIGKILL
 [[noreturn]] void exit_now(int code) noexcept;
 
 // Hooks around fork(2) for objects whose handles a child inherits (a shared
