@@ -10,6 +10,11 @@
 //          segment (the usual way users share a map).
 //   Pipe   BM_SharedPipe_4Senders vs BM_Pipe2_4Senders   four forked senders, 64-byte messages,
 //          one receiver (this process): one shared end of a Pipe, or one pipe(2) read in bulk.
+//   Pool   BM_Pool_Map/<chunksize> vs BM_ForkPipePool_Map   a map of 10^5 tiny tasks (x -> x*x+1 on
+//          8-byte integers) over 2 workers. Pool: chunksize 0 is Python's choice (10^5 / 8 a
+//          chunk), 1 one task a message. The peer: 2 forked workers, a task pipe each (one
+//          write() per task, handed out in turn) and one results pipe that the parent reads in
+//          bulk; the work is the same and every result is checked.
 //
 // items_per_second is the rate of every process together: operations
 // (Dict rows) or messages delivered (Pipe rows) per second of real time.
@@ -49,6 +54,7 @@
 #include "harness.hpp"
 #include "shmring/ipc/dict.hpp"
 #include "shmring/ipc/pipe.hpp"
+#include "shmring/ipc/pool.hpp"
 
 namespace shmring::perf {
 namespace {
@@ -224,7 +230,8 @@ class DictTable {
 };
 
 namespace bip = boost::interprocess;
-using BoostAllocator = bip::allocator<std::pair<const std::uint64_t, Value64>, bip::managed_shared_memory::segment_manager>;
+using BoostAllocator =
+    bip::allocator<std::pair<const std::uint64_t, Value64>, bip::managed_shared_memory::segment_manager>;
 using BoostMap = bip::map<std::uint64_t, Value64, std::less<std::uint64_t>, BoostAllocator>;
 
 // The peer: a boost::interprocess::map in a managed_shared_memory segment,
@@ -502,6 +509,137 @@ void BM_Pipe2_4Senders(benchmark::State& state) {
   state.counters["capacity_bytes"] = got_capacity > 0 ? static_cast<double>(got_capacity) : 0;
 }
 
+// ---- Pool map vs a fork + pipe pool ----------------------------------------------------------
+
+constexpr std::size_t kMapTasks = 100'000;
+
+std::uint64_t tiny_task(std::uint64_t x) { return x * x + 1; }
+
+// One iteration: a map of kMapTasks tasks, every result checked.
+void BM_Pool_Map(benchmark::State& state) {
+  auto pool = Pool::create(2);
+  if (!pool) {
+    state.SkipWithError("could not create the pool");
+    return;
+  }
+  std::vector<std::uint64_t> xs(kMapTasks);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = i;
+  const auto chunksize = static_cast<std::size_t>(state.range(0));
+  std::vector<pid_t> workers;
+  for (const int pid : pool->worker_pids()) workers.push_back(static_cast<pid_t>(pid));
+  std::uint64_t done = 0;
+  const CpuMeter cpu(workers);
+  for (auto _ : state) {
+    const std::vector<PoolResult> r = pool->map_values(&tiny_task, xs, chunksize);
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (r[i].value<std::uint64_t>() != tiny_task(xs[i])) {
+        state.SkipWithError("a wrong or missing result");
+        return;
+      }
+    }
+    done += r.size();
+  }
+  cpu.stop(state, done);
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  pool->close();
+  pool->join();
+}
+
+// The same map on two forked workers fed through pipes: task i goes to
+// worker i % 2 as one 8-byte write(); each worker answers with one 16-byte
+// write() (index, result) on a results pipe the parent reads in bulk. The
+// pipes are raised to 1 MiB, so the parent writes every task before it reads
+// (a map's 800 KB of tasks fit) and nobody waits on a full pipe for long.
+void BM_ForkPipePool_Map(benchmark::State& state) {
+  int tasks[2][2] = {{-1, -1}, {-1, -1}};
+  int results[2] = {-1, -1};
+  struct Fds {
+    std::vector<int*> fds;
+    ~Fds() {
+      for (int* f : fds) {
+        if (*f >= 0) ::close(*f);
+      }
+    }
+  } closer{{&tasks[0][0], &tasks[0][1], &tasks[1][0], &tasks[1][1], &results[0], &results[1]}};
+  if (::pipe2(tasks[0], O_CLOEXEC) != 0 || ::pipe2(tasks[1], O_CLOEXEC) != 0 || ::pipe2(results, O_CLOEXEC) != 0) {
+    state.SkipWithError("pipe2 failed");
+    return;
+  }
+  for (int* f : {&tasks[0][1], &tasks[1][1], &results[1]}) (void)::fcntl(*f, F_SETPIPE_SZ, 1 << 20);
+  Peers workers(2, false, [&](PeerControl& ctl, int id) {
+    ::close(tasks[id][1]);
+    ::close(tasks[1 - id][0]);
+    ::close(tasks[1 - id][1]);
+    ::close(results[0]);
+    ctl.ready.fetch_add(1, std::memory_order_acq_rel);
+    std::uint64_t index = 0;
+    for (;;) {
+      std::uint64_t x = 0;
+      if (::read(tasks[id][0], &x, sizeof x) != static_cast<ssize_t>(sizeof x)) return;
+      const std::uint64_t out[2] = {index * 2 + static_cast<std::uint64_t>(id), tiny_task(x)};
+      if (::write(results[1], out, sizeof out) != static_cast<ssize_t>(sizeof out)) return;
+      ++index;
+    }
+  });
+  for (int* f : {&tasks[0][0], &tasks[1][0], &results[1]}) {
+    ::close(*f);
+    *f = -1;
+  }
+  if (!workers.started()) {
+    state.SkipWithError("a worker did not start");
+    return;
+  }
+  std::vector<std::uint64_t> xs(kMapTasks);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = i;
+  std::vector<std::uint64_t> out(kMapTasks);
+  std::vector<std::byte> buf(1 << 16);
+  std::uint64_t done = 0;
+  std::uint64_t round_base[2] = {0, 0};  // worker w's index of its first task this iteration
+  const CpuMeter cpu(workers.pids());
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      if (::write(tasks[i % 2][1], &xs[i], sizeof xs[i]) != static_cast<ssize_t>(sizeof xs[i])) {
+        state.SkipWithError("task write failed");
+        return;
+      }
+    }
+    std::size_t got = 0;
+    std::size_t partial = 0;  // bytes of a 16-byte result split across reads
+    while (got < xs.size()) {
+      const ssize_t n = ::read(results[0], buf.data() + partial, buf.size() - partial);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        state.SkipWithError("results read failed");
+        return;
+      }
+      const std::size_t have = partial + static_cast<std::size_t>(n);
+      std::size_t k = 0;
+      for (; k + 16 <= have; k += 16) {
+        std::uint64_t r[2];
+        std::memcpy(r, buf.data() + k, sizeof r);
+        const std::uint64_t w = r[0] % 2;
+        const std::uint64_t slot = (r[0] / 2 - round_base[w]) * 2 + w;  // the task's index in xs
+        if (slot < out.size()) out[slot] = r[1];
+        ++got;
+      }
+      partial = have - k;
+      std::memmove(buf.data(), buf.data() + k, partial);
+    }
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      if (out[i] != tiny_task(xs[i])) {
+        state.SkipWithError("a wrong or missing result");
+        return;
+      }
+    }
+    round_base[0] += (xs.size() + 1) / 2;
+    round_base[1] += xs.size() / 2;
+    done += xs.size();
+  }
+  cpu.stop(state, done);
+  if (!workers.healthy()) state.SkipWithError("a worker failed");
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+}
+
 // ---- the ratio table ---------------------------------------------------------------------
 
 // Shows every run through the reporter --benchmark_format asks for and
@@ -522,15 +660,18 @@ class RatioReporter : public benchmark::BenchmarkReporter {
   }
   void Finalize() override {
     shown_->Finalize();
-    static constexpr std::array<std::pair<const char*, const char*>, 2> kPeers{{
+    static constexpr std::array<std::pair<const char*, const char*>, 3> kPeers{{
         {"BM_Dict_", "BM_BoostMap_"},
         {"BM_SharedPipe_", "BM_Pipe2_"},
+        {"BM_Pool_Map", "BM_ForkPipePool_Map"},
     }};
     bool header = false;
     for (const auto& [row, values] : rates_) {
       for (const auto& [ours, theirs] : kPeers) {
         if (row.rfind(ours, 0) != 0) continue;
-        const std::string peer = theirs + row.substr(std::strlen(ours));
+        // A row's arguments name its peer's too (a Pool row's chunk size does not).
+        std::string peer = theirs + row.substr(std::strlen(ours));
+        if (rates_.find(peer) == rates_.end()) peer = theirs;
         const auto p = rates_.find(peer);
         if (p == rates_.end()) continue;
         if (!header) {
@@ -564,6 +705,8 @@ void register_all() {
   }
   RegisterBenchmark("BM_SharedPipe_4Senders", BM_SharedPipe_4Senders)->UseRealTime();
   RegisterBenchmark("BM_Pipe2_4Senders", BM_Pipe2_4Senders)->UseRealTime();
+  RegisterBenchmark("BM_Pool_Map", BM_Pool_Map)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+  RegisterBenchmark("BM_ForkPipePool_Map", BM_ForkPipePool_Map)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -60,6 +60,7 @@ namespace {
 constexpr std::size_t kChunkHeader = 8 + 8 + 8 + 4;
 constexpr std::size_t kResultHeader = 8 + 4 + 4;
 constexpr std::int64_t kSliceNs = 20'000'000;  // deaths are looked for at least this often while waiting
+constexpr std::int64_t kReapNs = 2'000'000;    // and at most this often while results stream in
 
 template <class T>
 void put_raw(Bytes& out, const T& v) {
@@ -86,10 +87,12 @@ struct PoolTask {
   PoolResult result;
 };
 
+// A chunk owns its tasks' outcomes (one allocation for all of them); an
+// AsyncResult shares ownership of the chunk through its task.
 struct PoolChunk {
   std::uint64_t first_id;
-  std::vector<std::shared_ptr<PoolTask>> tasks;
-  Bytes message;  // encoded, kept to hand out again
+  std::vector<PoolTask> tasks;  // reserved up front: never reallocated (AsyncResults point into it)
+  Bytes message;                // encoded, kept to hand out again
   unsigned retries_left;
 };
 
@@ -114,6 +117,7 @@ struct PoolCore {
   bool closed = false;
   bool terminated = false;
   bool joined = false;
+  std::int64_t next_reap = 0;  // monotonic ns
   MessageBatch batch;
 
   // ---- workers ----
@@ -209,12 +213,12 @@ struct PoolCore {
 
   // ---- the parent's bookkeeping ----
 
-  void answer(const std::shared_ptr<PoolTask>& t, PoolStatus st, Bytes bytes, std::string error) {
-    if (t->ready) return;
-    t->result.status = st;
-    t->result.bytes = std::move(bytes);
-    t->result.error = std::move(error);
-    t->ready = true;
+  static void answer(PoolTask& t, PoolStatus st, Bytes bytes, std::string error) {
+    if (t.ready) return;
+    t.result.status = st;
+    t.result.bytes = std::move(bytes);
+    t.result.error = std::move(error);
+    t.ready = true;
   }
 
   void take_result(std::span<const std::byte> in) {
@@ -237,7 +241,7 @@ struct PoolCore {
                std::string(reinterpret_cast<const char*>(body.data()), body.size()));
       }
     }
-    if (std::all_of(chunk->tasks.begin(), chunk->tasks.end(), [](const auto& t) { return t->ready; })) {
+    if (std::all_of(chunk->tasks.begin(), chunk->tasks.end(), [](const PoolTask& t) { return t.ready; })) {
       auto& list = workers[w].in_flight;
       list.erase(std::remove(list.begin(), list.end(), chunk), list.end());
       in_flight.erase(it);
@@ -271,7 +275,7 @@ struct PoolCore {
             how.state == platform::ChildExit::State::signaled
                 ? "worker " + std::to_string(wk.pid) + " killed by signal " + std::to_string(how.code)
                 : "worker " + std::to_string(wk.pid) + " exited with code " + std::to_string(how.code);
-        for (const auto& t : running->tasks) answer(t, PoolStatus::worker_died, {}, why);
+        for (PoolTask& t : running->tasks) answer(t, PoolStatus::worker_died, {}, why);
       }
     }
     wk.pid = -1;
@@ -280,7 +284,13 @@ struct PoolCore {
     if (start_worker(w)) ++replacements;
   }
 
-  void reap() {
+  // Looks for ended workers: a waitpid per worker, at most every kReapNs
+  // (or at once when `now`), so that a busy stream of results does not pay
+  // the system calls on every round.
+  void reap(bool now = false) {
+    const std::int64_t t = platform::monotonic_ns();
+    if (!now && t < next_reap) return;
+    next_reap = t + kReapNs;
     for (std::size_t w = 0; w < workers.size(); ++w) {
       if (workers[w].pid <= 0) continue;
       const platform::ChildExit how = platform::reap_child(workers[w].pid, false);
@@ -344,13 +354,13 @@ struct PoolCore {
       if (wk.pid > 0) (void)platform::reap_child(wk.pid, true);
       wk.pid = -1;
       for (const auto& c : wk.in_flight) {
-        for (const auto& t : c->tasks) answer(t, PoolStatus::closed, {}, "the pool was terminated");
+        for (PoolTask& t : c->tasks) answer(t, PoolStatus::closed, {}, "the pool was terminated");
       }
       wk.in_flight.clear();
       wk.inbox.reset();
     }
     for (const auto& c : pending) {
-      for (const auto& t : c->tasks) answer(t, PoolStatus::closed, {}, "the pool was terminated");
+      for (PoolTask& t : c->tasks) answer(t, PoolStatus::closed, {}, "the pool was terminated");
     }
     pending.clear();
     in_flight.clear();
@@ -456,7 +466,7 @@ Result<Pool> Pool::create(unsigned processes, const PoolOptions& options) {
 }
 
 std::vector<AsyncResult> Pool::submit_chunks(detail::PoolTrampoline t, std::uintptr_t fn,
-                                             const std::vector<Bytes>& args, std::size_t chunksize) {
+                                             std::span<const std::span<const std::byte>> args, std::size_t chunksize) {
   std::vector<AsyncResult> out;
   out.reserve(args.size());
   if (!core_) {
@@ -468,6 +478,11 @@ std::vector<AsyncResult> Pool::submit_chunks(detail::PoolTrampoline t, std::uint
     const std::size_t per = 4 * c.workers.size();
     chunksize = std::max<std::size_t>(1, (args.size() + per - 1) / per);
   }
+  const auto refused = [&](PoolStatus st, const char* why) {
+    auto task = std::make_shared<PoolTask>();
+    PoolCore::answer(*task, st, {}, why);
+    out.push_back(AsyncResult(core_, std::move(task)));
+  };
   std::shared_ptr<PoolChunk> chunk;
   const auto finish = [&] {
     if (!chunk) return;
@@ -476,15 +491,14 @@ std::vector<AsyncResult> Pool::submit_chunks(detail::PoolTrampoline t, std::uint
     c.pending.push_back(std::move(chunk));
     chunk.reset();
   };
-  for (const Bytes& a : args) {
-    auto task = std::make_shared<PoolTask>();
-    out.push_back(AsyncResult(core_, task));
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::span<const std::byte> a = args[i];
     if (c.closed || c.terminated) {
-      c.answer(task, PoolStatus::closed, {}, "the pool is closed");
+      refused(PoolStatus::closed, "the pool is closed");
       continue;
     }
     if (a.size() > c.o.max_message) {
-      c.answer(task, PoolStatus::too_large, {}, "the arguments are larger than the pool's max_message");
+      refused(PoolStatus::too_large, "the arguments are larger than the pool's max_message");
       continue;
     }
     if (chunk && (chunk->tasks.size() == chunksize ||
@@ -495,13 +509,16 @@ std::vector<AsyncResult> Pool::submit_chunks(detail::PoolTrampoline t, std::uint
       chunk = std::make_shared<PoolChunk>();
       chunk->first_id = c.next_id;
       chunk->retries_left = c.o.retries;
+      chunk->tasks.reserve(std::min(chunksize, args.size() - i));
       detail::put_raw(chunk->message, chunk->first_id);
       detail::put_raw(chunk->message, reinterpret_cast<std::uint64_t>(t));
       detail::put_raw(chunk->message, static_cast<std::uint64_t>(fn));
       detail::put_raw(chunk->message, std::uint32_t{0});
     }
     ++c.next_id;
-    chunk->tasks.push_back(task);
+    chunk->tasks.emplace_back();
+    // Shares ownership of the chunk (aliasing): no allocation per task.
+    out.push_back(AsyncResult(core_, std::shared_ptr<PoolTask>(chunk, &chunk->tasks.back())));
     detail::put_raw(chunk->message, static_cast<std::uint32_t>(a.size()));
     chunk->message.insert(chunk->message.end(), a.begin(), a.end());
   }
@@ -510,9 +527,17 @@ std::vector<AsyncResult> Pool::submit_chunks(detail::PoolTrampoline t, std::uint
   return out;
 }
 
+namespace {
+std::vector<std::span<const std::byte>> spans_of(const std::vector<Bytes>& args) {
+  std::vector<std::span<const std::byte>> v;
+  v.reserve(args.size());
+  for (const Bytes& b : args) v.emplace_back(b.data(), b.size());
+  return v;
+}
+}  // namespace
+
 AsyncResult Pool::submit(detail::PoolTrampoline t, std::uintptr_t fn, ByteView args) {
-  std::vector<Bytes> one;
-  one.emplace_back(args.bytes().begin(), args.bytes().end());
+  const std::span<const std::byte> one[1] = {args.bytes()};
   return std::move(submit_chunks(t, fn, one, 1).front());
 }
 
@@ -522,27 +547,34 @@ AsyncResult Pool::apply_async(PoolFunction f, ByteView args) {
 
 PoolResult Pool::apply(PoolFunction f, ByteView args) { return apply_async(f, args).get(); }
 
-std::vector<PoolResult> Pool::map_with(detail::PoolTrampoline t, std::uintptr_t fn, const std::vector<Bytes>& args,
-                                       std::size_t chunksize) {
+std::vector<PoolResult> Pool::map_with(detail::PoolTrampoline t, std::uintptr_t fn,
+                                       std::span<const std::span<const std::byte>> args, std::size_t chunksize) {
   std::vector<AsyncResult> tasks = submit_chunks(t, fn, args, chunksize);
   std::vector<PoolResult> out;
   out.reserve(tasks.size());
-  for (AsyncResult& a : tasks) out.push_back(a.get());
+  for (AsyncResult& a : tasks) {
+    // The map's own results: moved out, not copied (nobody else holds them).
+    if (a.wait()) {
+      out.push_back(std::move(a.task_->result));
+    } else {
+      out.push_back(a.get(nowait));
+    }
+  }
   return out;
 }
 
 std::vector<PoolResult> Pool::map(PoolFunction f, const std::vector<Bytes>& args, std::size_t chunksize) {
-  return map_with(&detail::call_bytes, reinterpret_cast<std::uintptr_t>(f), args, chunksize);
+  return map_with(&detail::call_bytes, reinterpret_cast<std::uintptr_t>(f), spans_of(args), chunksize);
 }
 
 PoolIterator Pool::imap(PoolFunction f, const std::vector<Bytes>& args, std::size_t chunksize) {
-  return PoolIterator(core_, submit_chunks(&detail::call_bytes, reinterpret_cast<std::uintptr_t>(f), args, chunksize),
-                      true);
+  return PoolIterator(
+      core_, submit_chunks(&detail::call_bytes, reinterpret_cast<std::uintptr_t>(f), spans_of(args), chunksize), true);
 }
 
 PoolIterator Pool::imap_unordered(PoolFunction f, const std::vector<Bytes>& args, std::size_t chunksize) {
-  return PoolIterator(core_, submit_chunks(&detail::call_bytes, reinterpret_cast<std::uintptr_t>(f), args, chunksize),
-                      false);
+  return PoolIterator(
+      core_, submit_chunks(&detail::call_bytes, reinterpret_cast<std::uintptr_t>(f), spans_of(args), chunksize), false);
 }
 
 void Pool::close() noexcept {

@@ -23,7 +23,8 @@
 // (results, deaths, replacements, handing out work) inside its calls —
 // apply, map, a result's get() or wait(), an iterator's next(), join().
 // Between calls, each worker goes on with the chunks it holds (up to
-// `window` of them); the rest start once the caller waits on something.
+// `window` of them, 32 by default); the rest start once the caller waits
+// on something.
 //
 // A Pool is movable, not copyable; use it from one thread at a time.
 // The destructor terminates the workers unless join() was called (as
@@ -85,7 +86,7 @@ struct PoolOptions {
   std::uint64_t maxtasksperchild = 0;    // a worker exits after this many chunks and is replaced; 0: never
   unsigned retries = 0;                  // reruns of a chunk whose worker died before worker_died
   std::uint64_t max_message = 1u << 16;  // largest arguments or result of one task, bytes
-  std::uint32_t window = 8;              // chunks in flight per worker
+  std::uint32_t window = 32;             // chunks in flight per worker
 };
 
 namespace detail {
@@ -175,12 +176,9 @@ class Pool {
     requires std::is_trivially_copyable_v<Out> && std::is_trivially_copyable_v<In>
   [[nodiscard]] std::vector<PoolResult> map_values(Out (*f)(In), const std::vector<In>& args,
                                                    std::size_t chunksize = 0) {
-    std::vector<Bytes> b;
+    std::vector<std::span<const std::byte>> b;
     b.reserve(args.size());
-    for (const In& a : args) {
-      const auto s = bytes_of(a);
-      b.emplace_back(s.begin(), s.end());
-    }
+    for (const In& a : args) b.push_back(bytes_of(a));
     return map_with(&detail::call_typed<Out, In>, reinterpret_cast<std::uintptr_t>(f), b, chunksize);
   }
 
@@ -202,9 +200,11 @@ class Pool {
   explicit Pool(std::shared_ptr<detail::PoolCore> core) noexcept;
   [[nodiscard]] AsyncResult submit(detail::PoolTrampoline t, std::uintptr_t fn, ByteView args);
   [[nodiscard]] std::vector<AsyncResult> submit_chunks(detail::PoolTrampoline t, std::uintptr_t fn,
-                                                       const std::vector<Bytes>& args, std::size_t chunksize);
+                                                       std::span<const std::span<const std::byte>> args,
+                                                       std::size_t chunksize);
   [[nodiscard]] std::vector<PoolResult> map_with(detail::PoolTrampoline t, std::uintptr_t fn,
-                                                 const std::vector<Bytes>& args, std::size_t chunksize);
+                                                 std::span<const std::span<const std::byte>> args,
+                                                 std::size_t chunksize);
   std::shared_ptr<detail::PoolCore> core_;
 };
 
