@@ -14,6 +14,7 @@
 #include "shmring/ipc/barrier.hpp"
 #include "shmring/ipc/condition.hpp"
 #include "shmring/ipc/dict.hpp"
+#include "shmring/ipc/list.hpp"
 #include "shmring/ipc/event.hpp"
 #include "shmring/ipc/lock.hpp"
 #include "shmring/platform/clock.hpp"
@@ -38,6 +39,7 @@ int usage() {
       "       shmring_sync_peer value-add NAME TIMES        (Value<double>: +1 under its lock, TIMES times)\n"
       "       shmring_sync_peer array-set NAME INDEX VALUE  (Array<int32_t>: a[INDEX] = VALUE)\n"
       "       shmring_sync_peer dict-square NAME I          (Dict: d[I] = I * I, int32 key and value)\n"
+      "       shmring_sync_peer list-append NAME I          (List: append the int32 I)\n"
       "       shmring_sync_peer open lock|rlock|sem|bsem|event|cond|barrier NAME (prints the open error or 'ok')\n");
   return 2;
 }
@@ -181,6 +183,16 @@ int main(int argc, char** argv) {
     }
     const auto i = static_cast<std::int32_t>(std::atol(argv[3]));
     say(to_string(d->set(bytes_of(i), bytes_of(i * i))));
+    return 0;
+  }
+  if (mode == "list-append") {
+    if (argc != 4) return usage();
+    auto l = List::open(name);
+    if (!l) {
+      say("error " + l.error().message());
+      return 3;
+    }
+    say(to_string(l->append_value(static_cast<std::int32_t>(std::atol(argv[3])))));
     return 0;
   }
   if (mode == "barrier-wait") {

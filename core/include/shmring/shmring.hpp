@@ -38,6 +38,8 @@
 #include "shmring/ipc/dict.hpp"
 #include "shmring/ipc/dict_layout.hpp"
 #include "shmring/ipc/event.hpp"
+#include "shmring/ipc/list.hpp"
+#include "shmring/ipc/list_layout.hpp"
 #include "shmring/ipc/lock.hpp"
 #include "shmring/ipc/pipe.hpp"
 #include "shmring/ipc/pipe_layout.hpp"
