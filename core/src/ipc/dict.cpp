@@ -20,8 +20,8 @@
 //   another publish has moved `state` on.
 // - Versions only grow (61 bits), so equal loads mean no publish between.
 // The copies are plain memcpys that may race with a writer's; the race is
-// the speculation above and its result is discarded (TSan: tests/tsan.supp
-// names dict_speculative_copy).
+// the speculation above and its result is discarded (a ThreadSanitizer run
+// would report it: the Dict has no TSan twin test yet).
 //
 // Probing: a key lives in the first slot of its probe run (from hash &
 // (slots - 1) onwards) that is live with that key; a run ends at an empty
@@ -88,17 +88,10 @@ std::uint64_t hash_key(std::span<const std::byte> key) noexcept {
   return h;
 }
 
-// The speculative copy of the argument above (out of line under TSan, so
-// its report can be told apart).
-#ifdef SHMRING_DICT_TSAN
-[[gnu::noinline]] void dict_speculative_copy(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
-  std::memcpy(dst, src, n);
-}
-#else
+// The speculative copy of the argument above.
 inline void dict_speculative_copy(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
   if (n != 0) std::memcpy(dst, src, n);
 }
-#endif
 
 std::uint64_t kind_of(std::uint64_t st) noexcept { return st & kDictKindMask; }
 unsigned buffer_of(std::uint64_t st) noexcept { return (st & kDictBufferBit) != 0 ? 1u : 0u; }

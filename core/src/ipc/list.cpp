@@ -17,7 +17,8 @@
 //   publishes the slot's state before it writes the buffer it read), and
 //   versions only grow: the reloads differ and the copy is dropped.
 // Element copies are plain memcpys racing with a writer's; the result of a
-// lost race is discarded (TSan: tests/tsan.supp names list_speculative_copy).
+// lost race is discarded (a ThreadSanitizer run would report it: the List
+// has no TSan twin test yet).
 //
 // A writer killed anywhere: nothing it wrote is named by a published word
 // until its one publishing store, so the next writer needs no repair (it
@@ -66,15 +67,9 @@ std::uint64_t make_header(std::uint64_t old, unsigned array, std::uint64_t lengt
   return (version << kListVersionShift) | (length << kListLengthShift) | (array != 0 ? kListArrayBit : 0);
 }
 
-#ifdef SHMRING_LIST_TSAN
-[[gnu::noinline]] void list_speculative_copy(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
-  std::memcpy(dst, src, n);
-}
-#else
 inline void list_speculative_copy(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
   if (n != 0) std::memcpy(dst, src, n);
 }
-#endif
 
 // Python's index: negative counts from the end. -1: none.
 std::int64_t normalize(std::int64_t i, std::uint64_t length) noexcept {
