@@ -669,9 +669,14 @@ class RatioReporter : public benchmark::BenchmarkReporter {
     for (const auto& [row, values] : rates_) {
       for (const auto& [ours, theirs] : kPeers) {
         if (row.rfind(ours, 0) != 0) continue;
-        // A row's arguments name its peer's too (a Pool row's chunk size does not).
-        std::string peer = theirs + row.substr(std::strlen(ours));
-        if (rates_.find(peer) == rates_.end()) peer = theirs;
+        // A row's arguments name its peer's too; a Pool row's chunk size
+        // (its first argument) does not: then the peer has none.
+        std::string rest = row.substr(std::strlen(ours));
+        std::string peer = theirs + rest;
+        if (rates_.find(peer) == rates_.end() && rest.size() > 1 && rest[0] == '/') {
+          const std::size_t next = rest.find('/', 1);
+          peer = theirs + (next == std::string::npos ? std::string() : rest.substr(next));
+        }
         const auto p = rates_.find(peer);
         if (p == rates_.end()) continue;
         if (!header) {

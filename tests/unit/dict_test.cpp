@@ -142,6 +142,41 @@ TEST(Dict, ChurnThroughTombstonesKeepsEveryKeyFindable) {
   }
 }
 
+// A writer killed inside clear(): every key the dict lists is found, and
+// its count matches what it lists.
+TEST(DictCrash, AWriterKilledInsideClearLeavesEveryListedKeyFindable) {
+  TestDict t({.capacity = 100000, .max_key = 8, .max_value = 8});
+  test::SharedMemory<std::atomic<int>> clearing;
+  std::mt19937_64 rng(5);
+  int stranded_rounds = 0;
+  for (int round = 0; round < 30; ++round) {
+    clearing->store(0);
+    Child w = test::fork_child([&t, &clearing](int) -> int {
+      for (std::uint64_t k = 0; k < 60000; ++k) (void)t.d.set(bytes_of(k), bytes_of(k));
+      clearing->store(1);
+      t.d.clear();
+      clearing->store(2);
+      for (;;) ::pause();
+    });
+    while (clearing->load() == 0) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 400));  // into the clear
+    w.kill(SIGKILL);
+    (void)w.wait();
+    const bool mid_clear = clearing->load() == 1;
+    ASSERT_EQ(t.d.set("probe", "x"), DictStatus::ok);  // takes the lock over and repairs
+    std::size_t listed = 0;
+    for (const Bytes& k : t.d.keys()) {
+      ++listed;
+      ASSERT_TRUE(t.d.contains(k)) << "round " << round << ": a listed key cannot be found";
+    }
+    ASSERT_EQ(t.d.size(), listed) << "round " << round;
+    stranded_rounds += mid_clear ? 1 : 0;
+    t.d.clear();
+  }
+  std::printf("%d of 30 kills landed inside clear()\n", stranded_rounds);
+  EXPECT_GT(stranded_rounds, 0);
+}
+
 // Tutorial scenario 9: ten processes write d[i] = i * i; the parent reads
 // all ten. Five are forked children, five separately started processes
 // that open the dict by name.

@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "helpers.hpp"
+#include "process.hpp"
 #include "shared_memory.hpp"
 #include "shmring/ipc/pool.hpp"
 #include "shmring/ipc/queue.hpp"
@@ -29,6 +30,7 @@ namespace shmring {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Child;
 using test::kMs;
 
 std::int64_t square(std::int64_t x) { return x * x; }
@@ -207,6 +209,41 @@ TEST(Pool, KillingEveryWorkerRepeatedlyNeverHangsAGet) {
               static_cast<unsigned long long>(pool.replacements()));
   EXPECT_GE(pool.replacements(), 20u);
   EXPECT_GE(died, 1u) << "some kills landed mid-task";
+  pool.close();
+  pool.join();
+}
+
+// Workers retiring after each chunk while others' answers wait in the
+// results queue: every chunk is answered once, none taken for a death.
+TEST(Pool, WorkersRetiringAfterEveryChunkAreNeverTakenForDeaths) {
+  Pool pool = test::or_throw(Pool::create(4, {.maxtasksperchild = 1}));
+  std::vector<std::int64_t> xs(400);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<std::int64_t>(i);
+  for (int round = 0; round < 3; ++round) {
+    const std::vector<PoolResult> r = pool.map_values(&square, xs, 1);
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      ASSERT_EQ(r[i].status, PoolStatus::ok) << "round " << round << " task " << i << ": " << r[i].error;
+      ASSERT_EQ(r[i].value<std::int64_t>(), xs[i] * xs[i]);
+    }
+  }
+  pool.close();
+  pool.join();
+}
+
+// A child forked while the pool exists inherits a copy: using or destroying
+// it there does nothing to the owner's workers.
+TEST(Pool, AForkedChildsCopyOfThePoolLeavesTheOwnersWorkersAlone) {
+  Pool pool = test::or_throw(Pool::create(2));
+  EXPECT_EQ(pool.apply(&shout, "before").text(), "BEFORE!");
+  Child child = test::fork_child([&pool](int) {
+    const PoolResult r = pool.apply(&shout, "from the child");
+    pool.terminate();
+    { Pool gone = std::move(pool); }
+    return r.status == PoolStatus::closed ? 0 : 10;
+  });
+  EXPECT_EQ(child.wait(), 0);
+  EXPECT_EQ(pool.apply(&shout, "after").text(), "AFTER!");
+  EXPECT_EQ(pool.replacements(), 0u);
   pool.close();
   pool.join();
 }

@@ -75,17 +75,29 @@ constexpr std::uint64_t slot_bytes_for(std::uint32_t max_key, std::uint32_t max_
   return round64(sizeof(DictSlotHeader) + round8(max_key) + 2 * round8(max_value));
 }
 
-// FNV-1a, then a finalizer so that the low bits (the index) mix all bytes.
+// The key's hash, eight bytes at a time, each word folded in with a
+// multiply and a finalizer so that the low bits (the slot index) depend on
+// every byte. Part of the file format (kDictHashFunction).
 std::uint64_t hash_key(std::span<const std::byte> key) noexcept {
-  std::uint64_t h = 14695981039346656037ull;
-  for (const std::byte b : key) {
-    h ^= std::to_integer<std::uint64_t>(b);
-    h *= 1099511628211ull;
+  const auto mix = [](std::uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+  };
+  std::uint64_t h = 0x9e3779b97f4a7c15ull ^ key.size();
+  std::size_t i = 0;
+  for (; i + 8 <= key.size(); i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, key.data() + i, 8);
+    h = mix(h ^ w) * 0x9e3779b97f4a7c15ull;
   }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  return h;
+  if (i < key.size()) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, key.data() + i, key.size() - i);
+    h = mix(h ^ w) * 0x9e3779b97f4a7c15ull;
+  }
+  return mix(h);
 }
 
 // The speculative copy of the argument above.
@@ -166,17 +178,24 @@ struct Dict::State {
         const std::uint64_t st = h.state.load(std::memory_order_acquire);
         if (kind_of(st) == kDictEmpty) return DictStatus::not_found;
         if (kind_of(st) != kDictLive) break;
-        if (h.hash.load(std::memory_order_relaxed) != hash ||
-            h.key_size.load(std::memory_order_relaxed) != key.size()) {
-          std::atomic_thread_fence(std::memory_order_acquire);
-          if (h.state.load(std::memory_order_relaxed) == st) break;  // another key's slot
-          continue;
+        // relaxed, and the key compared where it lies: all of it speculative,
+        // kept only if the state is unchanged after the fence below.
+        bool same = h.hash.load(std::memory_order_relaxed) == hash &&
+                    h.key_size.load(std::memory_order_relaxed) == key.size() &&
+                    (key.empty() || std::memcmp(key_at(i), key.data(), key.size()) == 0);
+        bool sizes_ok = true;
+        if (same && value != nullptr) {
+          const std::uint32_t vs = h.value_size[buffer_of(st)].load(std::memory_order_relaxed);
+          sizes_ok = vs <= c.max_value;
+          if (sizes_ok) {
+            value->resize(vs);
+            dict_speculative_copy(value->data(), value_at(i, buffer_of(st)), vs);
+          }
         }
-        const Look l = look(i, st, value);
-        if (!l.stable) continue;
-        if (l.corrupt) return DictStatus::corrupt;
-        if (std::equal(key.begin(), key.end(), key_scratch.begin(), key_scratch.end())) return DictStatus::ok;
-        break;
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (h.state.load(std::memory_order_relaxed) != st) continue;  // republished: look again
+        if (!same) break;
+        return sizes_ok ? DictStatus::ok : DictStatus::corrupt;
       }
     }
     return DictStatus::not_found;
@@ -491,10 +510,16 @@ DictValue Dict::setdefault(ByteView key, ByteView value) {
 void Dict::clear() noexcept {
   if (!s_) return;
   const State::Writing w(*s_);
-  for (std::uint64_t i = 0; i < s_->c.slots; ++i) {
-    DictSlotHeader& h = s_->header(i);
-    const std::uint64_t st = h.state.load(std::memory_order_relaxed);
-    if (kind_of(st) != kDictEmpty) h.state.store(next_state(st, kDictEmpty, 0), std::memory_order_release);
+  // Two passes, so that a writer killed in the middle leaves no live entry
+  // behind an empty slot of its probe run: first every entry becomes a
+  // tombstone (runs stay whole), then every slot empty.
+  for (const std::uint64_t kind : {kDictErased, kDictEmpty}) {
+    for (std::uint64_t i = 0; i < s_->c.slots; ++i) {
+      DictSlotHeader& h = s_->header(i);
+      const std::uint64_t st = h.state.load(std::memory_order_relaxed);
+      if (kind_of(st) == kDictEmpty || kind_of(st) == kind) continue;
+      h.state.store(next_state(st, kind, buffer_of(st)), std::memory_order_release);
+    }
   }
   s_->d->counts.size.store(0, std::memory_order_relaxed);
   s_->d->counts.tombstones.store(0, std::memory_order_relaxed);

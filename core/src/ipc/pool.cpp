@@ -118,6 +118,8 @@ struct PoolCore {
   bool terminated = false;
   bool joined = false;
   std::int64_t next_reap = 0;  // monotonic ns
+  std::string start_error;     // why the last start of a worker failed
+  int owner_pid = 0;           // the process that made the pool: only its calls act
   MessageBatch batch;
 
   // ---- workers ----
@@ -133,7 +135,10 @@ struct PoolCore {
     workers[w].in_flight.clear();
     workers[w].chunks_sent = 0;
     const int pid = platform::fork_process();
-    if (pid < 0) return fail(Errc::system, "fork for a pool worker");
+    if (pid < 0) {
+      workers[w].inbox.reset();
+      return fail(Errc::system, "fork for a pool worker");
+    }
     if (pid == 0) run_worker(w);  // never returns
     workers[w].pid = pid;
     return {};
@@ -142,6 +147,10 @@ struct PoolCore {
   [[noreturn]] void run_worker(std::size_t w) noexcept {
     int code = 0;
     try {
+      // The other workers' inboxes are not this worker's to keep mapped.
+      for (std::size_t j = 0; j < workers.size(); ++j) {
+        if (j != w) workers[j].inbox.reset();
+      }
       if (o.initializer != nullptr) o.initializer();
       Queue& inbox = *workers[w].inbox;
       Queue& out = *results;
@@ -160,7 +169,10 @@ struct PoolCore {
           if (in_reply == 0) return;
           std::memcpy(reply.data() + 8, &offset, 4);
           std::memcpy(reply.data() + 12, &in_reply, 4);
-          (void)out.put(reply, forever);
+          // An answer that cannot be sent (no memory left for the queue, a
+          // damaged queue) ends this worker: the parent then fails or reruns
+          // the chunk, where a dropped answer would leave it waiting.
+          if (out.put(reply, forever) != PutStatus::ok) platform::exit_now(4);
           offset += in_reply;
           in_reply = 0;
           reply.clear();
@@ -248,17 +260,22 @@ struct PoolCore {
     }
   }
 
-  // Takes what is in the results queue, waiting up to `wait` for the first.
-  void drain(Wait wait) {
+  // Takes a run of what is in the results queue, waiting up to `wait` for
+  // the first. False: nothing came.
+  bool drain(Wait wait) {
     batch.clear();
-    if (results->get_many(batch, 256, wait) != GetStatus::ok) return;
+    if (results->get_many(batch, 256, wait) != GetStatus::ok) return false;
     for (std::size_t i = 0; i < batch.size(); ++i) take_result(batch[i]);
+    return true;
   }
 
   // Worker w is gone: its running chunk reruns or fails, the others go back
   // to pending (in order), and a new worker takes its place.
   void worker_gone(std::size_t w, const platform::ChildExit& how) {
-    drain(nowait);  // what it answered before it went
+    // Everything answered before it went (a get_many takes one lane's run:
+    // look until the queue is empty, or an answer behind other lanes is missed).
+    while (drain(nowait)) {
+    }
     PoolWorker& wk = workers[w];
     std::deque<std::shared_ptr<PoolChunk>> held = std::move(wk.in_flight);
     wk.in_flight.clear();
@@ -279,9 +296,28 @@ struct PoolCore {
       }
     }
     wk.pid = -1;
-    if (terminated) return;
-    if (closed && pending.empty() && in_flight.empty()) return;  // no work left for a new one
-    if (start_worker(w)) ++replacements;
+    restart(w);
+  }
+
+  // A new worker in slot w, if there is work for it. A slot whose start
+  // failed (fork refused, no memory for its inbox) is tried again at the
+  // next reap; when no worker runs and none can be started, every task
+  // waiting for one fails rather than waiting forever.
+  void restart(std::size_t w) {
+    if (terminated || (closed && pending.empty() && in_flight.empty())) return;
+    if (auto ok = start_worker(w); ok) {
+      ++replacements;
+      return;
+    } else {
+      start_error = ok.error().message();
+    }
+    const bool none_left = std::none_of(workers.begin(), workers.end(), [](const PoolWorker& x) { return x.pid > 0; });
+    if (!none_left) return;
+    const std::string why = "no worker could be started: " + start_error;
+    for (const auto& c : pending) {
+      for (PoolTask& t : c->tasks) answer(t, PoolStatus::worker_died, {}, why);
+    }
+    pending.clear();
   }
 
   // Looks for ended workers: a waitpid per worker, at most every kReapNs
@@ -292,7 +328,10 @@ struct PoolCore {
     if (!now && t < next_reap) return;
     next_reap = t + kReapNs;
     for (std::size_t w = 0; w < workers.size(); ++w) {
-      if (workers[w].pid <= 0) continue;
+      if (workers[w].pid <= 0) {
+        if (!joined) restart(w);  // a start that failed before
+        continue;
+      }
       const platform::ChildExit how = platform::reap_child(workers[w].pid, false);
       if (how.state == platform::ChildExit::State::running) continue;
       worker_gone(w, how);
@@ -328,7 +367,7 @@ struct PoolCore {
   // Pumps until done() or the wait ends; true: done.
   template <class Done>
   bool pump_until(Done&& done, Wait wait) {
-    if (done()) return true;
+    if (done() || !mine()) return done();
     const platform::Deadline deadline = wait.deadline();
     for (;;) {
       if (terminated) return done();
@@ -344,8 +383,14 @@ struct PoolCore {
 
   [[nodiscard]] bool all_done() const noexcept { return pending.empty() && in_flight.empty(); }
 
+  // The process that made the pool. A forked child (a task, or any fork of
+  // the owner) inherits a copy of the pool: in it every call does nothing
+  // (its destructor must not stop the owner's workers, nor its calls reap
+  // children that are not its own).
+  [[nodiscard]] bool mine() const noexcept { return owner_pid == static_cast<int>(platform::current_process().pid); }
+
   void terminate() noexcept {
-    if (terminated) return;
+    if (terminated || !mine()) return;
     terminated = true;
     for (PoolWorker& wk : workers) {
       if (wk.pid > 0) platform::kill_process(wk.pid);
@@ -446,6 +491,7 @@ Result<Pool> Pool::create(unsigned processes, const PoolOptions& options) {
   if (options.window == 0) return fail(Errc::invalid_argument, "Pool window must be at least 1");
   auto core = std::make_shared<PoolCore>();
   core->o = options;
+  core->owner_pid = static_cast<int>(platform::current_process().pid);
   core->prefix =
       "shmring-pool-" + std::to_string(platform::current_process().pid) + "-" + std::to_string(detail::pool_serial());
   core->inbox_bytes = std::bit_ceil(std::max<std::uint64_t>(1u << 20, 4 * (options.max_message + 4096)));
@@ -493,8 +539,8 @@ std::vector<AsyncResult> Pool::submit_chunks(detail::PoolTrampoline t, std::uint
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::span<const std::byte> a = args[i];
-    if (c.closed || c.terminated) {
-      refused(PoolStatus::closed, "the pool is closed");
+    if (c.closed || c.terminated || !c.mine()) {
+      refused(PoolStatus::closed, c.mine() ? "the pool is closed" : "a pool is used only by the process that made it");
       continue;
     }
     if (a.size() > c.o.max_message) {
@@ -578,11 +624,11 @@ PoolIterator Pool::imap_unordered(PoolFunction f, const std::vector<Bytes>& args
 }
 
 void Pool::close() noexcept {
-  if (core_) core_->closed = true;
+  if (core_ && core_->mine()) core_->closed = true;
 }
 
 void Pool::join() {
-  if (!core_) return;
+  if (!core_ || !core_->mine()) return;
   PoolCore& c = *core_;
   c.closed = true;
   (void)c.pump_until([&c] { return c.all_done(); }, forever);

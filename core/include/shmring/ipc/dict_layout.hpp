@@ -22,7 +22,8 @@
 namespace shmring {
 
 inline constexpr std::uint32_t kDictKind = 0x54434944u;  // "DICT"
-inline constexpr std::uint32_t kDictLayoutVersion = 1;
+// Which hash function places keys (dict.cpp's hash_key): part of the format.
+inline constexpr std::uint64_t kDictHashFunction = 2;
 
 // Written once by the creator before publish; read-only afterwards.
 struct alignas(platform::kFalseSharingRange) DictConfigLayout {
@@ -80,6 +81,7 @@ inline constexpr std::uint64_t kDictLayoutHash = platform::layout_hash(
     offsetof(DictConfigLayout, max_key), offsetof(DictConfigLayout, max_value), offsetof(DictCountsLayout, size),
     offsetof(DictCountsLayout, repairs), offsetof(DictCountsLayout, tombstones), sizeof(DictSlotHeader),
     offsetof(DictSlotHeader, state), offsetof(DictSlotHeader, hash), offsetof(DictSlotHeader, key_size),
-    offsetof(DictSlotHeader, value_size), kDictKindMask, kDictBufferBit, kDictVersionStep, kLockLayoutHash);
+    offsetof(DictSlotHeader, value_size), kDictKindMask, kDictBufferBit, kDictVersionStep, kLockLayoutHash,
+    kDictHashFunction);
 
 }  // namespace shmring
