@@ -257,14 +257,14 @@ TEST(DictCrash, WritersKilledMidUpdateNeverLeaveATornValueAndReadersNeverBlock) 
     std::vector<Bytes> payloads(16);
     std::vector<std::uint64_t> sums(16);
     for (std::size_t j = 0; j < payloads.size(); ++j) {
-      payloads[j].resize(24 + rng() % 480);
+      payloads[j].resize(static_cast<std::size_t>(24 + rng() % 480));
       for (std::size_t i = 24; i < payloads[j].size(); ++i) payloads[j][i] = static_cast<std::byte>(rng());
       sums[j] = checksum(payloads[j].data() + 24, payloads[j].size() - 24);
     }
     for (std::uint64_t n = 0;; ++n) {
       const auto key = static_cast<std::uint32_t>(n * 7 % kKeys);
-      Bytes& v = payloads[n % payloads.size()];
-      const std::uint64_t sum = sums[n % payloads.size()] ^ id ^ n;
+      Bytes& v = payloads[static_cast<std::size_t>(n % payloads.size())];
+      const std::uint64_t sum = sums[static_cast<std::size_t>(n % payloads.size())] ^ id ^ n;
       std::memcpy(v.data(), &id, 8);
       std::memcpy(v.data() + 8, &n, 8);
       std::memcpy(v.data() + 16, &sum, 8);

@@ -111,14 +111,14 @@ TEST(List, RandomEditsMatchAModel) {
           const std::int64_t at = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n + 3)) - 1;
           ASSERT_EQ(t.l.insert(at, v), ListStatus::ok);
           const std::int64_t c = std::clamp<std::int64_t>(at < 0 ? at + n : at, 0, n);
-          model.insert(model.begin() + c, v);
+          model.insert(model.begin() + static_cast<std::ptrdiff_t>(c), v);
         }
         break;
       case 2:
         if (!model.empty()) {
           const auto at = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
           ASSERT_EQ(t.l.pop(at).text(), model[static_cast<std::size_t>(at)]);
-          model.erase(model.begin() + at);
+          model.erase(model.begin() + static_cast<std::ptrdiff_t>(at));
         }
         break;
       case 3:
@@ -238,13 +238,13 @@ TEST(ListCrash, WritersKilledMidUpdateNeverLeaveATornElementAndReadersNeverBlock
       std::mt19937_64 r(static_cast<std::uint64_t>(k) + 1);
       std::vector<Bytes> made(8);
       for (Bytes& e : made) {
-        e.resize(8 + r() % 180);
+        e.resize(static_cast<std::size_t>(8 + r() % 180));
         for (std::size_t i = 8; i < e.size(); ++i) e[i] = static_cast<std::byte>(r());
         const std::uint64_t s = sum_of(e.data() + 8, e.size() - 8);
         std::memcpy(e.data(), &s, 8);
       }
       for (std::uint64_t n = 0;; ++n) {
-        const Bytes& e = made[n % made.size()];
+        const Bytes& e = made[static_cast<std::size_t>(n % made.size())];
         const auto len = static_cast<std::int64_t>(l.size());
         switch (r() % 4) {
           case 0: (void)l.append(e); break;
