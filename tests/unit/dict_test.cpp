@@ -233,7 +233,9 @@ TEST(DictOpen, DamagedFilesGiveClearErrors) {
 // a dead writer), and the next writer repairs after a kill inside the lock.
 TEST(DictCrash, WritersKilledMidUpdateNeverLeaveATornValueAndReadersNeverBlock) {
   constexpr int kKeys = 32;
-  const int kills = std::getenv("SHMRING_TEST_EMULATOR") == nullptr ? 1000 : 100;
+  const bool emulated = std::getenv("SHMRING_TEST_EMULATOR") != nullptr;
+  const int kills = emulated ? 100 : 1000;
+  const std::uint64_t slow = emulated ? 20 : 1;  // a writer's lifetime: long enough to write under qemu
   struct Shared {
     std::atomic<int> stop;
     std::atomic<std::uint64_t> reads[2];  // gets made, per reader
@@ -302,7 +304,7 @@ TEST(DictCrash, WritersKilledMidUpdateNeverLeaveATornValueAndReadersNeverBlock) 
   const std::uint64_t repairs_before = t.d.repairs();
   for (int k = 0; k < kills; ++k) {
     Child w = test::fork_child([&, k](int) { return write_forever(static_cast<std::uint64_t>(k) + 1); });
-    std::this_thread::sleep_for(std::chrono::microseconds(300 + rng() % 1500));
+    std::this_thread::sleep_for(std::chrono::microseconds((300 + rng() % 1500) * slow));
     const std::uint64_t before = sh->reads[0].load() + sh->reads[1].load();
     w.kill(SIGKILL);
     (void)w.wait();

@@ -44,6 +44,7 @@
 #include "shmring/ipc/lock.hpp"
 #include "shmring/ipc/sync_common.hpp"
 #include "shmring/platform/segment.hpp"
+#include "writer_hold.hpp"
 
 namespace shmring {
 
@@ -64,9 +65,6 @@ namespace {
 constexpr std::uint32_t kMaxKeyLimit = 4096;
 constexpr std::uint32_t kMaxValueLimit = 1u << 20;
 constexpr std::uint64_t kMaxSlots = std::uint64_t{1} << 32;
-// How long a writer waits for the lock before it checks whether the holder
-// is alive (LockRef::acquire checks before it reports a timeout).
-constexpr std::chrono::microseconds kDeadWriterCheck{200};
 
 constexpr std::uint64_t round8(std::uint64_t n) noexcept { return (n + 7) / 8 * 8; }
 constexpr std::uint64_t round64(std::uint64_t n) noexcept { return (n + 63) / 64 * 64; }
@@ -221,22 +219,8 @@ struct Dict::State {
 
   // Holds the lock for one write; a dead writer's half-done work is
   // repaired first.
-  class Writing {
-   public:
-    explicit Writing(State& s) noexcept : s_(&s) {
-      // Writes hold the lock for microseconds: a holder that keeps it for
-      // kDeadWriterCheck is looked at once (a dead one is taken over at
-      // once) rather than after the lock's first wait slice (20 ms).
-      AcquireStatus st = s.lock.acquire(kDeadWriterCheck);
-      if (st == AcquireStatus::timeout) st = s.lock.acquire(forever);
-      if (st == AcquireStatus::owner_died) s.repair();
-    }
-    ~Writing() { (void)s_->lock.release(); }
-    Writing(const Writing&) = delete;
-    Writing& operator=(const Writing&) = delete;
-
-   private:
-    State* s_;
+  struct Writing : detail::WriterHold {
+    explicit Writing(State& s) noexcept : WriterHold(s.lock, [&s] { s.repair(); }) {}
   };
 
   // The counts, from the slots (a dead writer may have published a slot

@@ -35,6 +35,7 @@
 #include "shmring/ipc/lock.hpp"
 #include "shmring/ipc/sync_common.hpp"
 #include "shmring/platform/segment.hpp"
+#include "writer_hold.hpp"
 
 namespace shmring {
 
@@ -53,7 +54,6 @@ const char* to_string(ListStatus s) noexcept {
 namespace {
 
 constexpr std::uint32_t kMaxValueLimit = 1u << 20;
-constexpr std::chrono::microseconds kDeadWriterCheck{200};  // as the Dict's (dict.cpp)
 
 constexpr std::uint64_t round8(std::uint64_t n) noexcept { return (n + 7) / 8 * 8; }
 constexpr std::uint64_t slot_bytes_for(std::uint32_t max_value) noexcept {
@@ -137,19 +137,11 @@ struct List::State {
 
   // ---- writes (the caller holds the lock) ----
 
-  class Writing {
-   public:
-    explicit Writing(State& s) noexcept : s_(&s) {
-      AcquireStatus st = s.lock.acquire(kDeadWriterCheck);
-      if (st == AcquireStatus::timeout) st = s.lock.acquire(forever);
-      if (st == AcquireStatus::owner_died) s.l->header.repairs.fetch_add(1, std::memory_order_relaxed);
-    }
-    ~Writing() { (void)s_->lock.release(); }
-    Writing(const Writing&) = delete;
-    Writing& operator=(const Writing&) = delete;
-
-   private:
-    State* s_;
+  // Holds the lock for one write (nothing to repair after a dead writer:
+  // only its publishing store would have changed the list).
+  struct Writing : detail::WriterHold {
+    explicit Writing(State& s) noexcept
+        : WriterHold(s.lock, [&s] { s.l->header.repairs.fetch_add(1, std::memory_order_relaxed); }) {}
   };
 
   // Writes `bytes` into slot i of `array` (its free buffer) and publishes the slot.

@@ -356,6 +356,7 @@ struct PoolCore {
 
   // One round of bookkeeping, waiting up to `wait` for results.
   void pump(Wait wait) {
+    if (!mine()) return;  // a forked copy: the workers are not its children
     drain(nowait);
     reap();
     dispatch();
