@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <thread>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -61,6 +62,23 @@ class Child {
 // Runs `body` in a forked child, which exits with its return value (uncaught
 // exceptions: 99). `body` may write lines to `out` (a pipe read by read_line).
 Child fork_child(const std::function<int(int out_fd)>& body);
+
+// Kills `victim` with SIGKILL and reaps it, then waits until `progress()`
+// (a counter other processes raise) moves on. False: it did not move for
+// `limit` — the others stalled behind the dead process.
+template <class Progress>
+bool others_go_on_after_kill(Child& victim, Progress&& progress,
+                             std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const auto before = progress();
+  victim.kill(9);  // SIGKILL
+  (void)victim.wait();
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  while (progress() == before) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return true;
+}
 
 // Starts a separate executable (posix_spawn) with its stdout on a pipe;
 // through the emulator when the tests run under one.

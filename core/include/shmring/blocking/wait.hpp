@@ -75,4 +75,45 @@ class Timeout {
   std::chrono::nanoseconds ns_{0};
 };
 
+namespace detail {
+
+// The deadline of a call's wait, read from the clock once and only when the
+// call must wait.
+class LazyDeadline {
+ public:
+  explicit LazyDeadline(Wait wait) noexcept : wait_(wait) {}
+  // The deadline; on first use it starts now.
+  [[nodiscard]] platform::Deadline get() noexcept {
+    if (!set_) {
+      deadline_ = wait_.deadline();
+      set_ = true;
+    }
+    return deadline_;
+  }
+  // Before a park: false when the deadline has passed (a first call starts
+  // it and never reports it passed: the first park always happens).
+  [[nodiscard]] bool may_wait() noexcept {
+    if (!set_) {
+      (void)get();
+      return true;
+    }
+    return !deadline_.passed();
+  }
+  // For a participant mid-claim ahead of us: nowait callers still give it 100 us.
+  [[nodiscard]] platform::Deadline busy_deadline() noexcept {
+    if (!set_) {
+      deadline_ = wait_.is_nowait() ? platform::Deadline::after(std::chrono::microseconds(100)) : wait_.deadline();
+      set_ = true;
+    }
+    return deadline_;
+  }
+
+ private:
+  Wait wait_;
+  platform::Deadline deadline_ = platform::Deadline::expired();
+  bool set_ = false;
+};
+
+}  // namespace detail
+
 }  // namespace shmring

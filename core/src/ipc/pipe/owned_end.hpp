@@ -25,6 +25,7 @@
 
 namespace shmring::detail {
 
+using detail::LazyDeadline;
 using platform::Deadline;
 
 inline constexpr std::int64_t kOwnerCheckNs = std::chrono::nanoseconds(kOwnerCheckInterval).count();
@@ -176,8 +177,7 @@ class OwnedEnd {
     if (!s.holds() || !s.can_send) [[unlikely]] {  // held or not, a receive-only end never sends
       if (const ConnStatus st = s.ready_to(true); st != ConnStatus::ok) return st;
     }
-    Deadline deadline = Deadline::expired();
-    bool deadline_set = false;
+    LazyDeadline deadline(wait);  // the clock is read once, and only when we must wait
     for (;;) {
       if (s.peer_closed() || s.peer_dead_due()) return ConnStatus::closed;
       const RingStatus r = s.out.try_push(bytes);
@@ -186,17 +186,11 @@ class OwnedEnd {
         return ConnStatus::ok;
       }
       if (r != RingStatus::full) return ring_status(r);
-      if (wait.is_nowait()) return ConnStatus::full;
-      if (!deadline_set) {  // the clock is read once, and only when we must wait
-        deadline = wait.deadline();
-        deadline_set = true;
-      } else if (deadline.passed()) {
-        return ConnStatus::full;
-      }
+      if (wait.is_nowait() || !deadline.may_wait()) return ConnStatus::full;
       const std::uint64_t size = bytes.size();
       // SYNC(close): the predicate's acquire of the closed flag pairs with close().
       const auto room = [&] { return s.out.producer_can_claim(size) || s.peer_closed(); };
-      (void)wait_until(s.out_layout().not_full, room, slice(deadline), s.send_spin, s.stats, s.plan);
+      (void)wait_until(s.out_layout().not_full, room, slice(deadline.get()), s.send_spin, s.stats, s.plan);
     }
   }
 
@@ -205,8 +199,7 @@ class OwnedEnd {
     if (!s.holds() || !s.can_recv) [[unlikely]] {  // held or not, a send-only end never receives
       if (const ConnStatus st = s.ready_to(false); st != ConnStatus::ok) return {st, {}};
     }
-    Deadline deadline = Deadline::expired();
-    bool deadline_set = false;
+    LazyDeadline deadline(wait);
     bool saw_eof = false;
     for (;;) {
       const RingView v = s.in.front();
@@ -221,15 +214,9 @@ class OwnedEnd {
         saw_eof = true;
         continue;
       }
-      if (wait.is_nowait()) return {ConnStatus::empty, {}};
-      if (!deadline_set) {
-        deadline = wait.deadline();
-        deadline_set = true;
-      } else if (deadline.passed()) {
-        return {ConnStatus::empty, {}};
-      }
+      if (wait.is_nowait() || !deadline.may_wait()) return {ConnStatus::empty, {}};
       const auto ready = [&] { return s.in.consumer_can_read() || s.peer_closed(); };
-      (void)wait_until(s.in_layout().not_empty, ready, slice(deadline), s.recv_spin, s.stats, s.plan);
+      (void)wait_until(s.in_layout().not_empty, ready, slice(deadline.get()), s.recv_spin, s.stats, s.plan);
     }
   }
 

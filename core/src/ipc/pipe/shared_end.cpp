@@ -181,8 +181,7 @@ EndView SharedEnd::read(Wait wait) noexcept {
   }
   GetView v = in_->read(nowait);
   if (v.status != GetStatus::empty) return {get_status(v.status), v.bytes};
-  platform::Deadline deadline = platform::Deadline::expired();
-  bool deadline_set = false;
+  LazyDeadline deadline(wait);
   for (;;) {
     // Empty. A gone peer closes the directions; the next read drains what
     // it sent before going (the queue's close() orders that) and then says closed.
@@ -190,14 +189,8 @@ EndView SharedEnd::read(Wait wait) noexcept {
       v = in_->read(nowait);
       return {get_status(v.status), v.bytes};
     }
-    if (wait.is_nowait()) return {ConnStatus::empty, {}};
-    if (!deadline_set) {
-      deadline = wait.deadline();
-      deadline_set = true;
-    } else if (deadline.passed()) {
-      return {ConnStatus::empty, {}};
-    }
-    v = in_->read(slice_of(deadline));
+    if (wait.is_nowait() || !deadline.may_wait()) return {ConnStatus::empty, {}};
+    v = in_->read(slice_of(deadline.get()));
     if (v.status != GetStatus::empty) return {get_status(v.status), v.bytes};
   }
 }

@@ -23,46 +23,10 @@
 
 namespace shmring {
 
+using detail::LazyDeadline;
 using platform::Deadline;
 
 namespace {
-
-// The deadline of a call's wait, read from the clock once and only when the
-// call must wait.
-class LazyDeadline {
- public:
-  explicit LazyDeadline(Wait wait) noexcept : wait_(wait) {}
-  // The deadline; on first use it starts now.
-  [[nodiscard]] Deadline get() noexcept {
-    if (!set_) {
-      deadline_ = wait_.deadline();
-      set_ = true;
-    }
-    return deadline_;
-  }
-  // Before a park: false when the deadline has passed (a first call starts
-  // it and never reports it passed: the first park always happens).
-  [[nodiscard]] bool may_wait() noexcept {
-    if (!set_) {
-      (void)get();
-      return true;
-    }
-    return !deadline_.passed();
-  }
-  // For a participant mid-claim ahead of us: nowait callers still give it 100 us.
-  [[nodiscard]] Deadline busy_deadline() noexcept {
-    if (!set_) {
-      deadline_ = wait_.is_nowait() ? Deadline::after(std::chrono::microseconds(100)) : wait_.deadline();
-      set_ = true;
-    }
-    return deadline_;
-  }
-
- private:
-  Wait wait_;
-  Deadline deadline_ = Deadline::expired();
-  bool set_ = false;
-};
 
 // Copies a message out, reusing the vector's storage.
 inline void copy_out(std::vector<std::byte>& out, std::span<const std::byte> bytes) {
