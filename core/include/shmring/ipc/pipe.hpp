@@ -187,6 +187,17 @@ class Connection {
   // wait ended with nothing to read.
   [[nodiscard]] bool poll(Wait wait = nowait) noexcept;
 
+  // Zero-copy receive (as the Queue's read/release): a view of the next
+  // message, valid until release(), which consumes it. Status as recv. One
+  // view at a time per handle; a process killed between the two loses that
+  // message, as a consumer killed inside recv would.
+  struct View {
+    ConnStatus status;
+    std::span<const std::byte> bytes;
+  };
+  [[nodiscard]] View read(Wait wait = forever) noexcept;
+  void release() noexcept;
+
   // See the header comment: ends this handle (and closes the end when it
   // was the last handle of a shared end, or the owner of a one-owner end).
   void close() noexcept;
@@ -206,13 +217,7 @@ class Connection {
  private:
   friend class Pipe;
   struct State;
-  struct View {
-    ConnStatus status;
-    std::span<const std::byte> bytes;
-  };
   explicit Connection(std::unique_ptr<State> state) noexcept;
-  [[nodiscard]] View read(Wait wait) noexcept;
-  void release() noexcept;
   std::unique_ptr<State> s_;
 };
 

@@ -1,0 +1,538 @@
+"""Pool: multiprocessing.Pool on shmring queues, where a killed worker's task
+fails instead of hanging.
+
+Layout: each worker has its own inbox (a Queue only it reads) and all share
+one results Queue. The pool sends a worker at most WINDOW chunks at a time
+and keeps every chunk it sent until its answer arrives, so when a worker dies
+the pool knows exactly what it held: the chunk it was running (the oldest)
+fails with WorkerDied (or runs again, with retries=), the ones it had not
+started go to other workers. A worker that retires (maxtasksperchild) says so
+first, so its exit is never taken for a death. Before blaming a dead worker
+for a chunk, the pool drains the results queue: an answer put before the
+death is never lost.
+
+One thread (the result handler) takes answers, watches the workers and runs
+callbacks, as multiprocessing's result handler does.
+"""
+import collections
+import itertools
+import multiprocessing
+import multiprocessing.pool
+import os
+import threading
+import time
+import traceback
+
+from . import _objects
+
+__all__ = ["Pool", "AsyncResult", "MapResult", "WorkerDied"]
+
+TimeoutError = multiprocessing.TimeoutError
+
+WINDOW = 2  # chunks sent to one worker and not yet answered
+_WATCH = 0.02  # seconds between looks at the workers' liveness
+
+
+class WorkerDied(RuntimeError):
+    """The worker running this task died (killed, crashed) before answering."""
+
+
+class RemoteTraceback(Exception):
+    def __init__(self, tb):
+        self.tb = tb
+
+    def __str__(self):
+        return self.tb
+
+
+def _with_traceback(exc):
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    exc.__cause__ = RemoteTraceback('\n"""\n%s"""' % tb)
+    return exc
+
+
+# ---- the worker ----------------------------------------------------------------------------
+
+_APPLY, _MAP, _STARMAP = 0, 1, 2
+
+
+def _worker(slot, inbox, results, initializer, initargs, maxtasks):
+    if initializer is not None:
+        initializer(*initargs)
+    done = 0
+    while maxtasks is None or done < maxtasks:
+        try:
+            task = inbox.get()
+        except (_objects.ShutDown, KeyboardInterrupt):
+            break
+        if task is None:
+            break
+        chunk, func, kind, payload = task
+        try:
+            if kind == _APPLY:
+                value = func(*payload[0], **payload[1])
+            elif kind == _MAP:
+                value = list(map(func, payload))
+            else:
+                value = list(itertools.starmap(func, payload))
+            answer = (chunk, slot, True, value)
+        except BaseException as e:  # noqa: BLE001 - the task's error goes back to get()
+            answer = (chunk, slot, False, _with_traceback(e))
+        try:
+            results.put(answer)
+        except Exception as e:  # noqa: BLE001 - an unpicklable result or error
+            results.put((chunk, slot, False, multiprocessing.pool.MaybeEncodingError(e, answer[3])))
+        done += 1
+    # Retiring (maxtasksperchild) or told to stop: say so before exiting.
+    results.put((None, slot, None, None))
+
+
+# ---- results -----------------------------------------------------------------------------
+
+class AsyncResult:
+    """The result of apply_async (multiprocessing.pool.AsyncResult)."""
+
+    def __init__(self, pool, callback, error_callback):
+        self._pool = pool
+        self._event = threading.Event()
+        self._callback = callback
+        self._error_callback = error_callback
+        self._success = None
+        self._value = None
+
+    def ready(self):
+        return self._event.is_set()
+
+    def successful(self):
+        if not self.ready():
+            raise ValueError("%r not ready" % self)
+        return self._success
+
+    def wait(self, timeout=None):
+        self._event.wait(timeout)
+
+    def get(self, timeout=None):
+        self.wait(timeout)
+        if not self.ready():
+            raise TimeoutError
+        if self._success:
+            return self._value
+        raise self._value
+
+    # Called by the pool with its lock held, for each chunk's answer.
+    def _chunk_done(self, index, ok, value):
+        self._finish(ok, value)
+
+    def _finish(self, ok, value):
+        if self._event.is_set():
+            return
+        self._success, self._value = ok, value
+        self._pool._to_call.append((self._callback if ok else self._error_callback, value))
+        self._event.set()
+
+
+class MapResult(AsyncResult):
+    """The result of map_async and starmap_async: a list in input order."""
+
+    def __init__(self, pool, nchunks, length, callback, error_callback):
+        super().__init__(pool, callback, error_callback)
+        self._parts = [None] * nchunks
+        self._left = nchunks
+        if nchunks == 0:
+            self._finish(True, [])
+
+    def _chunk_done(self, index, ok, value):
+        if not ok:
+            self._finish(False, value)
+            return
+        self._parts[index] = value
+        self._left -= 1
+        if self._left == 0:
+            self._finish(True, list(itertools.chain.from_iterable(self._parts)))
+
+
+class IMapIterator:
+    """The iterator of imap (in order) and imap_unordered (as they finish)."""
+
+    def __init__(self, pool, ordered):
+        self._cond = threading.Condition(threading.Lock())
+        self._ordered = ordered
+        self._items = collections.deque()
+        self._waiting = {}  # ordered: chunk index -> values that came early
+        self._next_chunk = 0
+        self._chunks = None  # known once every chunk was sent
+        self._seen = 0
+
+    def __iter__(self):
+        return self
+
+    def next(self, timeout=None):
+        with self._cond:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not self._items:
+                if self._chunks is not None and self._seen == self._chunks and not self._waiting:
+                    raise StopIteration
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError
+                self._cond.wait(left)
+            ok, value = self._items.popleft()
+        if ok:
+            return value
+        raise value
+
+    __next__ = next
+
+    def _chunk_done(self, index, ok, value):
+        with self._cond:
+            self._seen += 1
+            if not ok:
+                self._items.append((False, value))
+            elif not self._ordered:
+                self._items.extend((True, v) for v in value)
+            else:
+                self._waiting[index] = value
+                while self._next_chunk in self._waiting:
+                    self._items.extend((True, v) for v in self._waiting.pop(self._next_chunk))
+                    self._next_chunk += 1
+            self._cond.notify_all()
+
+    def _all_sent(self, nchunks):
+        with self._cond:
+            self._chunks = nchunks
+            self._cond.notify_all()
+
+
+# ---- the pool ------------------------------------------------------------------------------
+
+_RUN, _CLOSE, _TERMINATE = 0, 1, 2
+
+
+class _Worker:
+    def __init__(self, slot, process, inbox):
+        self.slot = slot
+        self.process = process
+        self.inbox = inbox
+        self.held = collections.deque()  # chunk ids sent, oldest first
+        self.retiring = False
+
+
+class Pool:
+    """A pool of worker processes (multiprocessing.Pool) on shmring queues.
+
+    Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None,
+         context=None, *, retries=0)
+
+    apply, apply_async (callback, error_callback), map, map_async, imap,
+    imap_unordered, starmap, starmap_async, close, join, terminate, and use
+    as a context manager (exit terminates, as in multiprocessing). A worker
+    killed mid-task is replaced, and that task's get() raises WorkerDied
+    (retries=n: the task runs again up to n times first) — never a hang.
+    Any shmring object (a plain Queue too) can be passed to a task.
+    """
+
+    def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None, *,
+                 retries=0):
+        if processes is None:
+            processes = os.cpu_count() or 1
+        if processes < 1:
+            raise ValueError("Number of processes must be at least 1")
+        if maxtasksperchild is not None and (not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0):
+            raise ValueError("maxtasksperchild must be a positive int or None")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        self._ctx = getattr(context, "_mp", context) or multiprocessing.get_context()
+        self._processes = processes
+        self._initializer, self._initargs = initializer, initargs
+        self._maxtasks = maxtasksperchild
+        self._retries = retries
+        self._lock = threading.RLock()
+        self._state = _RUN
+        self._results = _objects.Queue(capacity_bytes=64 << 20)
+        self._chunks = {}  # chunk id -> [result, index, task, tries]
+        self._pending = collections.deque()  # chunk ids not sent yet
+        self._ids = itertools.count()
+        self._to_call = []  # callbacks to run outside the lock
+        self._workers = {}
+        self._slots = itertools.count()
+        self._owner = os.getpid()
+        for _ in range(processes):
+            self._start_worker()
+        self._handler = threading.Thread(target=self._handle, name="shmring.Pool results", daemon=True)
+        self._handler.start()
+
+    # -- workers --
+
+    def _start_worker(self):
+        slot = next(self._slots)
+        inbox = _objects.Queue(capacity_bytes=16 << 20)
+        p = self._ctx.Process(target=_worker, name="PoolWorker-%d" % slot,
+                              args=(slot, inbox, self._results, self._initializer, self._initargs, self._maxtasks))
+        p.daemon = True
+        p.start()
+        self._workers[slot] = _Worker(slot, p, inbox)
+
+    def _worker_gone(self, w, died):
+        """A worker exited: fail (or retry) the chunk it was running, give the rest to others."""
+        del self._workers[w.slot]
+        w.inbox.shutdown()
+        held = list(w.held)
+        if died and held:
+            first = held.pop(0)
+            entry = self._chunks.get(first)
+            if entry is not None:
+                if entry[3] < self._retries:
+                    entry[3] += 1
+                    self._pending.appendleft(first)
+                else:
+                    code = w.process.exitcode
+                    how = "killed by signal %d" % -code if code is not None and code < 0 else "exit code %s" % code
+                    self._answer(first, False, WorkerDied(
+                        "worker process %d (%s) died %s while running this task" % (w.process.pid, w.process.name, how)))
+        for c in reversed(held):
+            if c in self._chunks:
+                self._pending.appendleft(c)
+        if self._state == _RUN or (self._state == _CLOSE and (self._chunks or self._pending)):
+            self._start_worker()
+
+    def _watch(self):
+        for w in list(self._workers.values()):
+            if w.process.exitcode is not None:
+                self._drain()  # answers put before the exit count first
+                self._worker_gone(w, died=not w.retiring)
+
+    # -- sending and answering --
+
+    def _submit(self, result, index, task):
+        cid = next(self._ids)
+        self._chunks[cid] = [result, index, task, 0]
+        self._pending.append(cid)
+        return cid
+
+    def _dispatch(self):
+        while self._pending:
+            best = None
+            for w in self._workers.values():
+                if not w.retiring and len(w.held) < WINDOW and (best is None or len(w.held) < len(best.held)):
+                    best = w
+            if best is None:
+                return
+            cid = self._pending.popleft()
+            entry = self._chunks.get(cid)
+            if entry is None:
+                continue
+            func, kind, payload = entry[2]
+            try:
+                best.inbox.put((cid, func, kind, payload))
+            except Exception as e:  # noqa: BLE001 - unpicklable or too large: the task fails
+                self._answer(cid, False, e)
+                continue
+            best.held.append(cid)
+
+    def _answer(self, cid, ok, value):
+        entry = self._chunks.pop(cid, None)
+        if entry is not None:
+            entry[0]._chunk_done(entry[1], ok, value)
+
+    def _on_message(self, msg):
+        cid, slot, ok, value = msg
+        w = self._workers.get(slot)
+        if cid is None:  # the worker retires
+            if w is not None:
+                w.retiring = True
+            return
+        if w is not None:
+            try:
+                w.held.remove(cid)
+            except ValueError:
+                pass
+        self._answer(cid, ok, value)
+
+    def _drain(self):
+        while True:
+            try:
+                msg = self._results.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty or ShutDown
+                return
+            self._on_message(msg)
+
+    def _run_callbacks(self):
+        with self._lock:
+            calls, self._to_call = self._to_call, []
+        for fn, value in calls:
+            if fn is not None:
+                try:
+                    fn(value)
+                except Exception:  # noqa: BLE001 - as multiprocessing: reported, the pool goes on
+                    traceback.print_exc()
+
+    def _handle(self):
+        last_watch = 0.0
+        while True:
+            try:
+                msg = self._results.get(timeout=_WATCH)
+            except _objects.ShutDown:
+                return
+            except Exception:  # noqa: BLE001 - queue.Empty
+                msg = None
+            with self._lock:
+                if self._state == _TERMINATE:
+                    return
+                if msg is not None:
+                    self._on_message(msg)
+                now = time.monotonic()
+                if now - last_watch >= _WATCH:
+                    last_watch = now
+                    self._watch()
+                self._dispatch()
+            self._run_callbacks()
+
+    # -- the public calls --
+
+    def _check_running(self):
+        if self._state != _RUN:
+            raise ValueError("Pool not running")
+
+    def _chunks_of(self, iterable, chunksize):
+        if not hasattr(iterable, "__len__"):
+            iterable = list(iterable)
+        if chunksize is None:
+            chunksize, extra = divmod(len(iterable), len(self._workers) * 4)
+            if extra:
+                chunksize += 1
+        if len(iterable) == 0:
+            chunksize = 1
+        if chunksize < 1:
+            raise ValueError("Chunksize must be 1+, not %r" % chunksize)
+        it = iter(iterable)
+        out = []
+        while True:
+            part = list(itertools.islice(it, chunksize))
+            if not part:
+                return out
+            out.append(part)
+
+    def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):  # noqa: B006 - mp's signature
+        """Run func(*args, **kwds) in a worker; returns an AsyncResult."""
+        self._check_running()
+        result = AsyncResult(self, callback, error_callback)
+        with self._lock:
+            self._submit(result, 0, (func, _APPLY, (tuple(args), dict(kwds))))
+            self._dispatch()
+        return result
+
+    def apply(self, func, args=(), kwds={}):  # noqa: B006
+        """apply_async(...).get()"""
+        return self.apply_async(func, args, kwds).get()
+
+    def _map_async(self, func, iterable, kind, chunksize, callback, error_callback):
+        self._check_running()
+        parts = self._chunks_of(iterable, chunksize)
+        result = MapResult(self, len(parts), sum(map(len, parts)), callback, error_callback)
+        with self._lock:
+            for i, part in enumerate(parts):
+                self._submit(result, i, (func, kind, part))
+            self._dispatch()
+        return result
+
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        return self._map_async(func, iterable, _MAP, chunksize, callback, error_callback)
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        return self._map_async(func, iterable, _STARMAP, chunksize, callback, error_callback)
+
+    def map(self, func, iterable, chunksize=None):
+        """[func(x) for x in iterable], computed by the workers in chunks."""
+        return self.map_async(func, iterable, chunksize).get()
+
+    def starmap(self, func, iterable, chunksize=None):
+        """[func(*args) for args in iterable], computed by the workers."""
+        return self.starmap_async(func, iterable, chunksize).get()
+
+    def _imap(self, func, iterable, chunksize, ordered):
+        self._check_running()
+        if chunksize < 1:
+            raise ValueError("Chunksize must be 1+, not %r" % chunksize)
+        it = IMapIterator(self, ordered)
+        n = 0
+        source = iter(iterable)
+        while True:
+            part = list(itertools.islice(source, chunksize))
+            if not part:
+                break
+            with self._lock:
+                self._submit(it, n, (func, _MAP, part))
+                self._dispatch()
+            n += 1
+        it._all_sent(n)
+        return it
+
+    def imap(self, func, iterable, chunksize=1):
+        """Like map, as an iterator yielding in input order."""
+        return self._imap(func, iterable, chunksize, True)
+
+    def imap_unordered(self, func, iterable, chunksize=1):
+        """Like imap, yielding each result as soon as it is ready."""
+        return self._imap(func, iterable, chunksize, False)
+
+    def close(self):
+        """No more tasks; the workers exit once the queued tasks are done."""
+        if self._state == _RUN:
+            self._state = _CLOSE
+
+    def terminate(self):
+        """Stop the workers now; unfinished tasks are abandoned."""
+        if os.getpid() != self._owner:
+            return
+        with self._lock:
+            if self._state == _TERMINATE:
+                return
+            self._state = _TERMINATE
+            workers = list(self._workers.values())
+        for w in workers:
+            if w.process.exitcode is None:
+                w.process.terminate()
+        for w in workers:
+            w.process.join()
+            w.inbox.shutdown()
+        self._results.shutdown()
+        self._handler.join()
+
+    def join(self):
+        """Wait for the workers to exit (after close() or terminate())."""
+        if self._state == _RUN:
+            raise ValueError("Pool is still running")
+        if self._state == _TERMINATE or os.getpid() != self._owner:
+            return
+        while True:
+            with self._lock:
+                if not self._chunks and not self._pending:
+                    workers = list(self._workers.values())
+                    break
+            time.sleep(0.005)
+        for w in workers:
+            try:
+                w.inbox.put(None)
+            except Exception:  # noqa: BLE001 - shut down already
+                pass
+        for w in workers:
+            w.process.join()
+        with self._lock:
+            self._state = _TERMINATE
+        self._results.shutdown()
+        self._handler.join()
+        self._run_callbacks()
+
+    def __enter__(self):
+        self._check_running()
+        return self
+
+    def __exit__(self, *exc):
+        self.terminate()
+
+    def __reduce__(self):
+        raise NotImplementedError("pool objects cannot be passed between processes or pickled")
+
+    def __repr__(self):
+        state = {_RUN: "RUN", _CLOSE: "CLOSE", _TERMINATE: "TERMINATE"}[self._state]
+        return "<shmring.Pool state=%s pool_size=%d>" % (state, len(self._workers))
