@@ -12,8 +12,12 @@ BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 #   gnuplot-nox        the plot (no X11 needed)
 #   spin               the protocol model check (model/, scripts/model.sh, CTest Model.spin)
 #   clang-format-14    the format check (.clang-format, scripts/format.sh --check)
+#   pybind11-dev, python3-pybind11, python3-dev   the Python package's extension (python/)
+#   python3-pytest     its tests (CTest label python)
+#   python3-venv       Python.PipInstall: the documented pip install, into a fresh venv
 PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
-          python3 python3-numpy gnuplot-nox spin clang-format-14)
+          python3 python3-numpy gnuplot-nox spin clang-format-14
+          pybind11-dev python3-pybind11 python3-dev python3-pytest python3-venv)
 # The fuzz configuration of scripts/test.sh and scripts/fuzz.sh install these:
 #   clang-14             libFuzzer targets need clang (SHMRING_FUZZ=ON)
 #   libclang-rt-14-dev   the libFuzzer, ASan and UBSan runtimes for clang 14

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "shmring/platform/clock.hpp"
 #include "shmring/ipc/queue.hpp"
@@ -26,7 +27,9 @@ int usage() {
                "       shmring_queue_peer get NAME TIMEOUT_MS      (-1: forever)\n"
                "       shmring_queue_peer put NAME TIMEOUT_MS SIZE (-1: forever)\n"
                "       shmring_queue_peer hold NAME producer|consumer SECONDS\n"
-               "       shmring_queue_peer open NAME                (prints the open error or 'ok')\n");
+               "       shmring_queue_peer open NAME                (prints the open error or 'ok')\n"
+               "       shmring_queue_peer put-hex NAME HEX...      (puts each argument's bytes; prints 'ok N')\n"
+               "       shmring_queue_peer get-hex NAME COUNT TIMEOUT_MS (prints each message as hex, one a line)\n");
   return 2;
 }
 
@@ -39,6 +42,26 @@ Result<Queue> open_queue(const char* name, Role role = Role::none) {
   OpenOptions o;
   o.role = role;
   return Queue::open(name, o);
+}
+
+std::vector<std::byte> from_hex(const char* hex) {
+  std::vector<std::byte> out;
+  const std::size_t n = std::strlen(hex) / 2;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char pair[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
+    out.push_back(static_cast<std::byte>(std::strtoul(pair, nullptr, 16)));
+  }
+  return out;
+}
+
+std::string to_hex(const std::vector<std::byte>& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const std::byte b : bytes) {
+    out.push_back(kDigits[std::to_integer<unsigned>(b) >> 4]);
+    out.push_back(kDigits[std::to_integer<unsigned>(b) & 15]);
+  }
+  return out;
 }
 
 void say(const std::string& s) {
@@ -114,6 +137,39 @@ int main(int argc, char** argv) {
     const std::int64_t t1 = platform::monotonic_ns();
     say(std::string(status) + " " + std::to_string(t0) + " " + std::to_string(t1) + " " +
         std::to_string(q->stats().futex_waits));
+    return 0;
+  }
+  if (mode == "put-hex" || mode == "get-hex") {
+    auto q = open_queue(name);
+    if (!q) {
+      say("error " + q.error().message());
+      return 3;
+    }
+    if (mode == "put-hex") {
+      int n = 0;
+      for (int i = 3; i < argc; ++i) {
+        const std::vector<std::byte> msg = from_hex(argv[i]);
+        const PutStatus st = q->put(std::span<const std::byte>(msg), std::chrono::seconds(10));
+        if (st != PutStatus::ok) {
+          say(std::string("error ") + to_string(st));
+          return 4;
+        }
+        ++n;
+      }
+      say("ok " + std::to_string(n));
+      return 0;
+    }
+    if (argc != 5) return usage();
+    const long count = std::atol(argv[3]);
+    const Wait w = wait_from_ms(std::atol(argv[4]));
+    for (long i = 0; i < count; ++i) {
+      const Message m = q->get(w);
+      if (!m) {
+        say(std::string("error ") + to_string(m.status));
+        return 4;
+      }
+      say(to_hex(m.bytes));
+    }
     return 0;
   }
   if (mode == "hold") {
