@@ -13,6 +13,9 @@ with its peer and with the target from docs/contract.md ("Performance targets").
   perf/report.py --json rows.json      also the rows as JSON
   perf/report.py --plot perf.png       also a plot (gnuplot): throughput by
                                        message size, and round-trip latency
+  perf/report.py --no-python           without the Python rows (perf/python_bench.py:
+                                       shmring's Python package beside multiprocessing,
+                                       run when the build has the package)
 """
 import argparse
 import json
@@ -322,6 +325,36 @@ def machine_line(context):
     return f"{cpus} CPUs ({model}, {mhz} MHz), kernel {os.uname().release}"
 
 
+def python_rows(bench, rounds, quick):
+    """The Python rows (perf/python_bench.py: shmring beside multiprocessing),
+    run with the interpreter the package was built for, on the package the
+    build staged (<build>/python). None if the build has no Python package."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(bench)))
+    stage = os.path.join(build, "python")
+    python = None
+    try:
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("Python_EXECUTABLE:"):
+                    python = line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    if not python or not os.path.isdir(os.path.join(stage, "shmring")):
+        print("report.py: no Python package in this build (SHMRING_BUILD_PYTHON): Python rows skipped",
+              file=sys.stderr)
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        out_path = out.name
+    env = dict(os.environ, PYTHONPATH=stage)
+    print(f"running perf/python_bench.py with {python}: {rounds} rounds", file=sys.stderr)
+    cmd = [python, os.path.join(HERE, "python_bench.py"), "--rounds", str(rounds), "--json", out_path]
+    subprocess.run(cmd + (["--quick"] if quick else []), env=env, check=True, stdout=subprocess.DEVNULL)
+    with open(out_path) as f:
+        data = json.load(f)
+    os.unlink(out_path)
+    return data
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", help="path to shmring_bench (default: build/perf/shmring_bench)")
@@ -331,6 +364,8 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="write the table rows as JSON")
     ap.add_argument("--plot", metavar="FILE", help="write a PNG or SVG plot (needs gnuplot)")
     ap.add_argument("--raw", metavar="FILE", help="write every benchmark's per-round values as JSON")
+    ap.add_argument("--no-python", action="store_true",
+                    help="skip the Python rows (perf/python_bench.py, run when the build has the Python package)")
     args = ap.parse_args()
     if args.rounds < 1:
         sys.exit("report.py: --rounds must be at least 1")
@@ -339,6 +374,12 @@ def main():
     print(f"running {bench}: {args.rounds} rounds, contestants in random order each round", file=sys.stderr)
     values, context = run_rounds(bench, args.rounds, args.min_time, args.filter)
     rows = build_rows(values)
+    if not args.no_python and args.filter == ".":
+        # A very short --min-time is a smoke run: the Python rows run a tenth of their messages too.
+        py = python_rows(bench, args.rounds, quick=float(args.min_time) < 0.05)
+        if py:
+            rows.extend(py["rows"])
+            values.update(py["values"])
     print(f"\nshmring vs peers: figures are medians of {args.rounds} rounds, ratios medians of per-round ratios; "
           f"{machine_line(context)}\n")
     print_table(rows)

@@ -6,8 +6,9 @@ Python user expects around them (the constructor signatures of
 ``multiprocessing``, ``open(name)``, pickling by name, ``repr``).
 """
 import ctypes
-import itertools
 import threading
+import time
+from multiprocessing import context as _mp_context
 
 from . import _lifetime
 from . import _shmring
@@ -66,7 +67,10 @@ class _Named:
     def __del__(self):
         hold = getattr(self, "_hold", None)
         if hold is not None:
-            hold.release()
+            try:
+                hold.release()
+            except Exception:  # noqa: BLE001 - interpreter shutdown: release_all ran already
+                pass
 
     @staticmethod
     def _new_name(name, kind):
@@ -170,6 +174,12 @@ class Connection(_Named, _shmring._Connection):
     def _extra(self):
         return self._end
 
+    def __reduce__(self):
+        popen = _mp_context.get_spawning_popen()
+        if popen is not None and not self.closed:
+            _hold_end_for_child(self.name, self._end, popen)
+        return _Named.__reduce__(self)
+
     def __enter__(self):
         return self
 
@@ -182,6 +192,36 @@ class Connection(_Named, _shmring._Connection):
     def __repr__(self):
         state = "closed" if self.closed else "open"
         return "<shmring.Connection %r end=%s %s>" % (self.name, "ab"[self._end], state)
+
+
+def _running(pid):
+    """pid exists and is not a zombie (its children are not all reaped by us:
+    a forkserver's are the server's)."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _hold_end_for_child(name, end, popen):
+    """A child being started by spawn or forkserver opens its end by name only
+    once it runs; until then the parent could close the last handle of that
+    end (EOF is final). So the parent holds one more handle of the end for
+    the child until the child exits. (A forked child inherits its handles at
+    the fork: nothing to do.) The cost: if the child closes its end and goes
+    on running, the other side sees EOF only when the child exits."""
+    extra = _shmring._Connection(name, end)
+
+    def keep():
+        while getattr(popen, "pid", None) is None and getattr(popen, "returncode", None) is None:
+            time.sleep(0.01)  # start() has not launched the child yet
+        # Not the sentinel: a forkserver's is readable once it sends the pid.
+        while getattr(popen, "returncode", None) is None and _running(popen.pid):
+            time.sleep(0.05)
+        extra.close()
+
+    threading.Thread(target=keep, name="shmring: pipe end for a child", daemon=True).start()
 
 
 def Pipe(duplex=True, *, name=None, capacity_bytes=1 << 20):

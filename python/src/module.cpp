@@ -35,6 +35,8 @@
 #include <vector>
 
 #include "shmring/ipc/barrier.hpp"
+#include "shmring/platform/clock.hpp"
+#include "shmring/platform/cpu.hpp"
 #include "shmring/ipc/condition.hpp"
 #include "shmring/ipc/dict.hpp"
 #include "shmring/ipc/event.hpp"
@@ -106,11 +108,36 @@ std::optional<std::chrono::steady_clock::time_point> deadline_of(const py::objec
 // with the GIL held (the fast path), then, if `block`, in slices of at most
 // kSlice with the GIL released until the deadline. Between slices it
 // checks for signals (KeyboardInterrupt is raised from here).
+//
+// Before the first slice it polls for up to kPollNs without waiting (GIL
+// released). The C++ wait spins for a few microseconds and then parks,
+// which suits C++ partners; a Python partner takes longer to answer (a
+// round trip through two interpreters), and once both sides of a
+// conversation park, every answer costs a futex wake on a virtual CPU (tens
+// of microseconds) and both sides stay parked: a Pipe ping-pong ran at
+// 35 us a round trip where polling first keeps it near 1 us. The poll costs
+// at most kPollNs of CPU per wait that lasts longer.
+constexpr std::int64_t kPollNs = 50'000;
+
 template <class Attempt, class Again>
 auto wait_loop(bool block, const py::object& timeout, Attempt&& attempt, Again&& again) {
   auto r = attempt(nowait);
   if (!block || !again(r)) return r;
   const auto deadline = deadline_of(timeout);
+  {
+    py::gil_scoped_release nogil;
+    const std::int64_t until = platform::monotonic_ns() + kPollNs;
+    for (unsigned i = 1;; ++i) {
+      platform::cpu_relax();
+      r = attempt(nowait);
+      if (!again(r)) break;
+      if (i % 64 == 0 &&
+          (platform::monotonic_ns() > until || (deadline && std::chrono::steady_clock::now() >= *deadline))) {
+        break;
+      }
+    }
+  }
+  if (!again(r)) return r;
   for (;;) {
     std::chrono::nanoseconds slice = kSlice;
     if (deadline) {
@@ -831,6 +858,11 @@ py::object unpack(std::span<const std::byte> b) {
 
 ByteView view_of(const std::string& s) { return ByteView(std::string_view(s)); }
 
+[[noreturn]] void raise_key_error(const py::object& key) {
+  PyErr_SetObject(PyExc_KeyError, key.ptr());
+  throw py::error_already_set();
+}
+
 class PyDict {
  public:
   explicit PyDict(Dict d) : d_(std::move(d)) {}
@@ -847,7 +879,7 @@ class PyDict {
   }
   py::object getitem(const py::object& key) {
     const std::string k = pack(key);
-    if (d_.get_into(view_of(k), buf_) != DictStatus::ok) raise(PyExc_KeyError, py::repr(key).cast<std::string>());
+    if (d_.get_into(view_of(k), buf_) != DictStatus::ok) raise_key_error(key);
     return unpack(buf_);
   }
   py::object get(const py::object& key, const py::object& dflt) {
@@ -862,7 +894,7 @@ class PyDict {
   }
   void delitem(const py::object& key) {
     const std::string k = pack(key);
-    if (d_.erase(view_of(k)) != DictStatus::ok) raise(PyExc_KeyError, py::repr(key).cast<std::string>());
+    if (d_.erase(view_of(k)) != DictStatus::ok) raise_key_error(key);
   }
   bool contains(const py::object& key) { return d_.contains(view_of(pack(key))); }
   std::size_t size() const { return d_.size(); }
@@ -886,7 +918,7 @@ class PyDict {
     DictValue v = d_.pop(view_of(k));
     if (v.status != DictStatus::ok) {
       if (has_default) return dflt;
-      raise(PyExc_KeyError, py::repr(key).cast<std::string>());
+      raise_key_error(key);
     }
     return unpack(v.bytes);
   }
@@ -991,6 +1023,162 @@ void unlink_as(const std::string& name, F&& f, const char* what) {
 }
 
 }  // namespace
+
+// ---- the hot calls without pybind11's dispatcher ---------------------------------
+//
+// put/get, d[k], d[k] = v, send/recv run once per message: they are bound as
+// METH_FASTCALL methods, which skip pybind11's overload resolution and
+// argument casting (about 150 ns a call). They reach the C++ object through
+// pybind11's instance layout: one C++ base, so its pointer sits in
+// simple_value_holder[0] (null until __init__ ran).
+
+template <class T>
+T& self_of(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  void* p = inst->simple_layout ? inst->simple_value_holder[0] : inst->get_value_and_holder().value_ptr();
+  if (p == nullptr) raise(PyExc_ValueError, "the object was not initialized (call __init__ or open())");
+  return *static_cast<T*>(p);
+}
+
+// Positional-or-keyword arguments of a fastcall method, by name, with defaults.
+struct FastArgs {
+  PyObject* const* args;
+  Py_ssize_t nargs;
+  PyObject* kwnames;
+  // The argument at `pos` or named `name`, or `dflt` (borrowed).
+  PyObject* get(Py_ssize_t pos, const char* name, PyObject* dflt) const {
+    if (pos < nargs) return args[pos];
+    if (kwnames != nullptr) {
+      const Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
+      for (Py_ssize_t i = 0; i < n; ++i) {
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), name) == 0) return args[nargs + i];
+      }
+    }
+    return dflt;
+  }
+  void check(Py_ssize_t most, const char* fn) const {
+    const Py_ssize_t total = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
+    if (total > most || nargs > most)
+      raise(PyExc_TypeError, std::string(fn) + "() takes at most " + std::to_string(most) + " arguments");
+  }
+  PyObject* required(Py_ssize_t pos, const char* name, const char* fn) const {
+    PyObject* o = get(pos, name, nullptr);
+    if (o == nullptr) raise(PyExc_TypeError, std::string(fn) + "() missing required argument '" + name + "'");
+    return o;
+  }
+};
+
+bool truth(PyObject* o) {
+  const int t = PyObject_IsTrue(o);
+  if (t < 0) throw py::error_already_set();
+  return t != 0;
+}
+
+// Runs f() and turns a C++ exception into a Python one.
+template <class F>
+PyObject* guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  } catch (...) {
+    PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception");
+  }
+  return nullptr;
+}
+
+PyObject* fast_put(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return guarded([&] {
+    const FastArgs a{args, nargs, kwnames};
+    a.check(3, "put");
+    self_of<PyQueue>(self).put(py::reinterpret_borrow<py::object>(a.required(0, "obj", "put")),
+                               truth(a.get(1, "block", Py_True)),
+                               py::reinterpret_borrow<py::object>(a.get(2, "timeout", Py_None)));
+    Py_RETURN_NONE;
+  });
+}
+PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return guarded([&] {
+    const FastArgs a{args, nargs, kwnames};
+    a.check(2, "get");
+    return self_of<PyQueue>(self)
+        .get(truth(a.get(0, "block", Py_True)), py::reinterpret_borrow<py::object>(a.get(1, "timeout", Py_None)))
+        .release()
+        .ptr();
+  });
+}
+PyObject* fast_put_nowait(PyObject* self, PyObject* obj) {
+  return guarded([&] {
+    self_of<PyQueue>(self).put(py::reinterpret_borrow<py::object>(obj), false, py::none());
+    Py_RETURN_NONE;
+  });
+}
+PyObject* fast_get_nowait(PyObject* self, PyObject* /*unused*/) {
+  return guarded([&] { return self_of<PyQueue>(self).get(false, py::none()).release().ptr(); });
+}
+PyObject* fast_send(PyObject* self, PyObject* obj) {
+  return guarded([&] {
+    self_of<PyConnection>(self).send(py::reinterpret_borrow<py::object>(obj));
+    Py_RETURN_NONE;
+  });
+}
+PyObject* fast_recv(PyObject* self, PyObject* /*unused*/) {
+  return guarded([&] { return self_of<PyConnection>(self).recv().release().ptr(); });
+}
+PyObject* fast_getitem(PyObject* self, PyObject* key) {
+  return guarded(
+      [&] { return self_of<PyDict>(self).getitem(py::reinterpret_borrow<py::object>(key)).release().ptr(); });
+}
+PyObject* fast_dict_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return guarded([&] {
+    const FastArgs a{args, nargs, kwnames};
+    a.check(2, "get");
+    return self_of<PyDict>(self)
+        .get(py::reinterpret_borrow<py::object>(a.required(0, "key", "get")),
+             py::reinterpret_borrow<py::object>(a.get(1, "default", Py_None)))
+        .release()
+        .ptr();
+  });
+}
+PyObject* fast_setitem(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  return guarded([&] {
+    if (nargs != 2) raise(PyExc_TypeError, "__setitem__ takes a key and a value");
+    self_of<PyDict>(self).setitem(py::reinterpret_borrow<py::object>(args[0]),
+                                  py::reinterpret_borrow<py::object>(args[1]));
+    Py_RETURN_NONE;
+  });
+}
+
+// The method definitions live as long as the module (the descriptors point at them).
+PyMethodDef g_fast_methods[] = {
+    {"put", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_put)), METH_FASTCALL | METH_KEYWORDS,
+     "put(obj, block=True, timeout=None)\n--\n\nPut obj (pickled; bytes as they are). block=False or a timeout: "
+     "queue.Full when there is no room."},
+    {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_get)), METH_FASTCALL | METH_KEYWORDS,
+     "get(block=True, timeout=None)\n--\n\nRemove and return the next item. block=False or a timeout: queue.Empty "
+     "when there is none."},
+    {"put_nowait", fast_put_nowait, METH_O, "put_nowait(obj)\n--\n\nput(obj, False)"},
+    {"get_nowait", fast_get_nowait, METH_NOARGS, "get_nowait()\n--\n\nget(False)"},
+    {"send", fast_send, METH_O, "send(obj)\n--\n\nSend obj (pickled; bytes as they are)."},
+    {"recv", fast_recv, METH_NOARGS,
+     "recv()\n--\n\nReturn the next object sent; EOFError once every handle of the other end is closed."},
+    {"__getitem__", fast_getitem, METH_O, "d[key]"},
+    {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_dict_get)), METH_FASTCALL | METH_KEYWORDS,
+     "get(key, default=None)\n--\n\nd[key] if key is in the dict, else default."},
+    {"__setitem__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_setitem)), METH_FASTCALL,
+     "d[key] = value"},
+};
+
+void bind_fast(const py::handle& cls, PyMethodDef& def) {
+  PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &def);
+  if (descr == nullptr || PyObject_SetAttrString(cls.ptr(), def.ml_name, descr) != 0) {
+    Py_XDECREF(descr);
+    throw py::error_already_set();
+  }
+  Py_DECREF(descr);
+}
 
 // Created pipes wait here until the two Connection objects take their ends.
 struct PipePair {
@@ -1216,6 +1404,14 @@ PYBIND11_MODULE(_shmring, m) {
       .def("__len__", &PyList::size)
       .def("clear", &PyList::clear)
       .def_property_readonly("capacity", &PyList::capacity);
+
+  const py::handle queue_cls = m.attr("_Queue");
+  const py::handle conn_cls = m.attr("_Connection");
+  const py::handle dict_cls = m.attr("_Dict");
+  for (int i = 0; i < 4; ++i) bind_fast(queue_cls, g_fast_methods[i]);
+  bind_fast(conn_cls, g_fast_methods[4]);
+  bind_fast(conn_cls, g_fast_methods[5]);
+  for (int i = 6; i < 9; ++i) bind_fast(dict_cls, g_fast_methods[i]);
 
   m.def(
       "_unlink",
