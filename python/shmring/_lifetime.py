@@ -168,9 +168,10 @@ def release_all():
         h.release()
     with _lock:
         paths = list(_look_again)
-        _look_again.clear()
     for p in paths:
-        remove_if_unused(p)
+        if remove_if_unused(p) or not os.path.exists(p):
+            with _lock:
+                _look_again.discard(p)
 
 
 # At exit: once from atexit (which runs before multiprocessing's own exit

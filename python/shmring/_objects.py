@@ -104,7 +104,7 @@ class Queue(_Named, _shmring._Queue):
     _kind = "queue"
     _joinable = False
 
-    def __init__(self, maxsize=0, *, ctx=None, name=None, capacity_bytes=1 << 20, max_message=0):
+    def __init__(self, maxsize=0, *, ctx=None, name=None, capacity_bytes=16 << 20, max_message=0):
         name = self._new_name(name, "queue")
         _shmring._Queue.__init__(self, name, True, int(maxsize), capacity_bytes, max_message, self._joinable)
         self._track(name, _lifetime.hold(name))
@@ -137,7 +137,7 @@ class Queue(_Named, _shmring._Queue):
 class SimpleQueue(Queue):
     """multiprocessing.SimpleQueue: an unbounded Queue (get, put, empty, close)."""
 
-    def __init__(self, *, ctx=None, name=None, capacity_bytes=1 << 20, max_message=0):
+    def __init__(self, *, ctx=None, name=None, capacity_bytes=16 << 20, max_message=0):
         super().__init__(0, name=name, capacity_bytes=capacity_bytes, max_message=max_message)
 
     def put(self, obj):  # noqa: D401 - same signature as multiprocessing.SimpleQueue
@@ -224,7 +224,7 @@ def _hold_end_for_child(name, end, popen):
     threading.Thread(target=keep, name="shmring: pipe end for a child", daemon=True).start()
 
 
-def Pipe(duplex=True, *, name=None, capacity_bytes=1 << 20):
+def Pipe(duplex=True, *, name=None, capacity_bytes=8 << 20):
     """Return (conn1, conn2), the two ends of a pipe, as multiprocessing.Pipe.
 
     duplex=False: conn1 only receives, conn2 only sends.

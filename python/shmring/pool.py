@@ -124,19 +124,29 @@ class AsyncResult:
         self._finish(ok, value)
 
     def _finish(self, ok, value):
-        if self._event.is_set():
+        if self._success is not None:
             return
         self._success, self._value = ok, value
-        self._pool._to_call.append((self._callback if ok else self._error_callback, value))
-        self._event.set()
+        # As in multiprocessing, the callback runs before get() returns: the
+        # pool runs it, outside its lock, then sets the event (_complete).
+        self._pool._to_call.append(self)
+
+    def _complete(self):
+        fn = self._callback if self._success else self._error_callback
+        try:
+            if fn is not None:
+                fn(self._value)
+        finally:
+            self._event.set()
 
 
 class MapResult(AsyncResult):
     """The result of map_async and starmap_async: a list in input order."""
 
-    def __init__(self, pool, nchunks, length, callback, error_callback):
+    def __init__(self, pool, nchunks, length, chunksize, callback, error_callback):
         super().__init__(pool, callback, error_callback)
-        self._parts = [None] * nchunks
+        self._out = [None] * length  # each chunk's values go to their place as they arrive
+        self._chunksize = chunksize
         self._left = nchunks
         if nchunks == 0:
             self._finish(True, [])
@@ -145,10 +155,11 @@ class MapResult(AsyncResult):
         if not ok:
             self._finish(False, value)
             return
-        self._parts[index] = value
+        start = index * self._chunksize
+        self._out[start:start + len(value)] = value
         self._left -= 1
         if self._left == 0:
-            self._finish(True, list(itertools.chain.from_iterable(self._parts)))
+            self._finish(True, self._out)
 
 
 class IMapIterator:
@@ -359,12 +370,11 @@ class Pool:
     def _run_callbacks(self):
         with self._lock:
             calls, self._to_call = self._to_call, []
-        for fn, value in calls:
-            if fn is not None:
-                try:
-                    fn(value)
-                except Exception:  # noqa: BLE001 - as multiprocessing: reported, the pool goes on
-                    traceback.print_exc()
+        for result in calls:
+            try:
+                result._complete()
+            except Exception:  # noqa: BLE001 - a callback's error: reported, the pool goes on
+                traceback.print_exc()
 
     def _handle(self):
         last_watch = 0.0
@@ -394,23 +404,20 @@ class Pool:
             raise ValueError("Pool not running")
 
     def _chunks_of(self, iterable, chunksize):
-        if not hasattr(iterable, "__len__"):
+        """(chunks, chunksize). A range, list or tuple is sliced (a range's
+        slices are ranges: nothing to build or pickle but three numbers);
+        anything else is made a list first."""
+        if not isinstance(iterable, (range, list, tuple)):
             iterable = list(iterable)
-        if chunksize is None:
-            chunksize, extra = divmod(len(iterable), len(self._workers) * 4)
+        if chunksize is None:  # multiprocessing's default
+            chunksize, extra = divmod(len(iterable), self._processes * 4)
             if extra:
                 chunksize += 1
         if len(iterable) == 0:
             chunksize = 1
         if chunksize < 1:
             raise ValueError("Chunksize must be 1+, not %r" % chunksize)
-        it = iter(iterable)
-        out = []
-        while True:
-            part = list(itertools.islice(it, chunksize))
-            if not part:
-                return out
-            out.append(part)
+        return [iterable[i:i + chunksize] for i in range(0, len(iterable), chunksize)], chunksize
 
     def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):  # noqa: B006 - mp's signature
         """Run func(*args, **kwds) in a worker; returns an AsyncResult."""
@@ -419,6 +426,7 @@ class Pool:
         with self._lock:
             self._submit(result, 0, (func, _APPLY, (tuple(args), dict(kwds))))
             self._dispatch()
+        self._run_callbacks()
         return result
 
     def apply(self, func, args=(), kwds={}):  # noqa: B006
@@ -427,12 +435,13 @@ class Pool:
 
     def _map_async(self, func, iterable, kind, chunksize, callback, error_callback):
         self._check_running()
-        parts = self._chunks_of(iterable, chunksize)
-        result = MapResult(self, len(parts), sum(map(len, parts)), callback, error_callback)
+        parts, chunksize = self._chunks_of(iterable, chunksize)
+        result = MapResult(self, len(parts), sum(map(len, parts)), chunksize, callback, error_callback)
         with self._lock:
             for i, part in enumerate(parts):
                 self._submit(result, i, (func, kind, part))
             self._dispatch()
+        self._run_callbacks()
         return result
 
     def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):

@@ -24,9 +24,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,24 +122,46 @@ std::optional<std::chrono::steady_clock::time_point> deadline_of(const py::objec
 // at most kPollNs of CPU per wait that lasts longer.
 constexpr std::int64_t kPollNs = 50'000;
 
+// Runs f() with the GIL released. Not py::gil_scoped_release: at interpreter
+// exit, a daemon thread that takes the GIL back is ended by pthread_exit,
+// whose forced unwind must not start in a destructor (destructors are
+// noexcept: std::terminate, "terminate called without an active
+// exception"). Here it starts in PyEval_RestoreThread, called as a plain
+// function, and unwinds through frames that let it pass.
+template <class F>
+auto without_gil(F&& f) {
+  PyThreadState* state = PyEval_SaveThread();
+  std::optional<decltype(f())> r;
+  std::exception_ptr error;
+  try {
+    r.emplace(f());
+  } catch (abi::__forced_unwind&) {
+    throw;  // the thread is ending (a Barrier action at exit): let it
+  } catch (...) {
+    error = std::current_exception();
+  }
+  PyEval_RestoreThread(state);
+  if (error) std::rethrow_exception(error);
+  return std::move(*r);
+}
+
 template <class Attempt, class Again>
 auto wait_loop(bool block, const py::object& timeout, Attempt&& attempt, Again&& again) {
   auto r = attempt(nowait);
   if (!block || !again(r)) return r;
   const auto deadline = deadline_of(timeout);
-  {
-    py::gil_scoped_release nogil;
+  r = without_gil([&] {
     const std::int64_t until = platform::monotonic_ns() + kPollNs;
     for (unsigned i = 1;; ++i) {
       platform::cpu_relax();
-      r = attempt(nowait);
-      if (!again(r)) break;
+      auto polled = attempt(nowait);
+      if (!again(polled)) return polled;
       if (i % 64 == 0 &&
           (platform::monotonic_ns() > until || (deadline && std::chrono::steady_clock::now() >= *deadline))) {
-        break;
+        return polled;
       }
     }
-  }
+  });
   if (!again(r)) return r;
   for (;;) {
     std::chrono::nanoseconds slice = kSlice;
@@ -145,10 +170,7 @@ auto wait_loop(bool block, const py::object& timeout, Attempt&& attempt, Again&&
       if (left <= left.zero()) return r;
       slice = std::min<std::chrono::nanoseconds>(slice, left);
     }
-    {
-      py::gil_scoped_release nogil;
-      r = attempt(Wait(slice));
-    }
+    r = without_gil([&] { return attempt(Wait(slice)); });
     if (!again(r)) return r;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   }
@@ -447,8 +469,9 @@ class PyConnection {
     if (offset > total) raise(PyExc_ValueError, "offset is negative or larger than the buffer");
     std::size_t got = 0;
     recv_with([&](std::span<const std::byte> b) -> py::object {
-      if (b.size() > total - offset) {
-        raise(g->buffer_too_short, std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+      if (b.size() > total - offset) {  // multiprocessing: the whole message, as bytes, is args[0]
+        PyErr_SetObject(g->buffer_too_short.ptr(), py::bytes(reinterpret_cast<const char*>(b.data()), b.size()).ptr());
+        throw py::error_already_set();
       }
       std::memcpy(static_cast<char*>(info.ptr) + offset, b.data(), b.size());
       got = b.size();
@@ -635,11 +658,8 @@ class PyCondition {
   }
   bool wait(const py::object& timeout) {
     const auto deadline = deadline_of(timeout);
-    ConditionStatus st;
-    {
-      py::gil_scoped_release nogil;
-      st = deadline ? ref_.wait(Wait(*deadline - std::chrono::steady_clock::now())) : ref_.wait(forever);
-    }
+    const ConditionStatus st = without_gil(
+        [&] { return deadline ? ref_.wait(Wait(*deadline - std::chrono::steady_clock::now())) : ref_.wait(forever); });
     check_status(st);
     return st != ConditionStatus::timeout;
   }
@@ -681,11 +701,8 @@ class PyBarrier {
   }
   std::uint32_t wait(const py::object& timeout) {
     const auto deadline = deadline_of(timeout);
-    BarrierResult r;
-    {
-      py::gil_scoped_release nogil;
-      r = deadline ? b_.wait(Wait(*deadline - std::chrono::steady_clock::now())) : b_.wait(forever);
-    }
+    const BarrierResult r = without_gil(
+        [&] { return deadline ? b_.wait(Wait(*deadline - std::chrono::steady_clock::now())) : b_.wait(forever); });
     if (!r.passed()) raise(g->broken_barrier, "");
     return r.index;
   }
@@ -1075,10 +1092,14 @@ bool truth(PyObject* o) {
 }
 
 // Runs f() and turns a C++ exception into a Python one.
+// Not noexcept, and the forced unwind of pthread_exit passes (see
+// without_gil): catching it for good aborts the process.
 template <class F>
-PyObject* guarded(F&& f) noexcept {
+PyObject* guarded(F&& f) {
   try {
     return f();
+  } catch (abi::__forced_unwind&) {
+    throw;
   } catch (py::error_already_set& e) {
     e.restore();
   } catch (const std::exception& e) {
@@ -1109,18 +1130,23 @@ PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyOb
         .ptr();
   });
 }
-PyObject* fast_put_nowait(PyObject* self, PyObject* obj) {
+PyObject* fast_put_nowait(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return guarded([&] {
-    self_of<PyQueue>(self).put(py::reinterpret_borrow<py::object>(obj), false, py::none());
+    const FastArgs a{args, nargs, kwnames};
+    a.check(1, "put_nowait");
+    self_of<PyQueue>(self).put(py::reinterpret_borrow<py::object>(a.required(0, "obj", "put_nowait")), false,
+                               py::none());
     Py_RETURN_NONE;
   });
 }
 PyObject* fast_get_nowait(PyObject* self, PyObject* /*unused*/) {
   return guarded([&] { return self_of<PyQueue>(self).get(false, py::none()).release().ptr(); });
 }
-PyObject* fast_send(PyObject* self, PyObject* obj) {
+PyObject* fast_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return guarded([&] {
-    self_of<PyConnection>(self).send(py::reinterpret_borrow<py::object>(obj));
+    const FastArgs a{args, nargs, kwnames};
+    a.check(1, "send");
+    self_of<PyConnection>(self).send(py::reinterpret_borrow<py::object>(a.required(0, "obj", "send")));
     Py_RETURN_NONE;
   });
 }
@@ -1159,9 +1185,11 @@ PyMethodDef g_fast_methods[] = {
     {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_get)), METH_FASTCALL | METH_KEYWORDS,
      "get(block=True, timeout=None)\n--\n\nRemove and return the next item. block=False or a timeout: queue.Empty "
      "when there is none."},
-    {"put_nowait", fast_put_nowait, METH_O, "put_nowait(obj)\n--\n\nput(obj, False)"},
+    {"put_nowait", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_put_nowait)),
+     METH_FASTCALL | METH_KEYWORDS, "put_nowait(obj)\n--\n\nput(obj, False)"},
     {"get_nowait", fast_get_nowait, METH_NOARGS, "get_nowait()\n--\n\nget(False)"},
-    {"send", fast_send, METH_O, "send(obj)\n--\n\nSend obj (pickled; bytes as they are)."},
+    {"send", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_send)), METH_FASTCALL | METH_KEYWORDS,
+     "send(obj)\n--\n\nSend obj (pickled; bytes as they are)."},
     {"recv", fast_recv, METH_NOARGS,
      "recv()\n--\n\nReturn the next object sent; EOFError once every handle of the other end is closed."},
     {"__getitem__", fast_getitem, METH_O, "d[key]"},
