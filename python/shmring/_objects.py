@@ -187,6 +187,7 @@ class Connection(_Named, _shmring._Connection):
         self.close()
 
     def fileno(self):
+        """No descriptor: a shmring Connection is memory, not a file (raises OSError)."""
         raise OSError("a shmring Connection has no file descriptor (use poll())")
 
     def __repr__(self):
@@ -622,9 +623,11 @@ class Dict(_Named, _shmring._Dict):
         return iter(self.keys())
 
     def pop(self, key, default=_missing):
+        """Remove key and return its value (default, or KeyError, if absent)."""
         return self._pop(key, default, default is not _missing)
 
     def popitem(self):
+        """Remove and return some (key, value) pair; KeyError if empty."""
         for k in self.keys():
             v = self._pop(k, _missing, True)
             if v is not _missing:
@@ -632,6 +635,7 @@ class Dict(_Named, _shmring._Dict):
         raise KeyError("popitem(): dictionary is empty")
 
     def update(self, other=(), **kwargs):
+        """Set every pair of a mapping or iterable of pairs, then of kwargs."""
         items = other.items() if hasattr(other, "items") else other
         for k, v in items:
             self[k] = v
@@ -697,12 +701,15 @@ class List(_Named, _shmring._List):
             self._pop(i)
 
     def insert(self, i, value):
+        """Insert value before index i."""
         self._insert(i, value)
 
     def pop(self, i=-1):
+        """Remove and return the element at i (the last by default); IndexError if none."""
         return self._pop(i)
 
     def extend(self, iterable):
+        """Append each element of iterable."""
         for v in iterable:
             self.append(v)
 
@@ -717,21 +724,27 @@ class List(_Named, _shmring._List):
         return v in self._snapshot()
 
     def index(self, v, *args):
+        """The first index of v (ValueError if absent)."""
         return self._snapshot().index(v, *args)
 
     def count(self, v):
+        """How many elements equal v."""
         return self._snapshot().count(v)
 
     def remove(self, v):
+        """Remove the first element equal to v (ValueError if absent)."""
         del self[self.index(v)]
 
     def reverse(self):
+        """Reverse in place (rewrites the list: not atomic)."""
         self[:] = self._snapshot()[::-1]
 
     def sort(self, *, key=None, reverse=False):
+        """Sort in place (rewrites the list: not atomic)."""
         self[:] = sorted(self._snapshot(), key=key, reverse=reverse)
 
     def copy(self):
+        """A plain list with the current elements."""
         return self._snapshot()
 
     def __eq__(self, other):

@@ -14,14 +14,17 @@ class SharedManager:
         self._started = False
 
     def start(self, initializer=None, initargs=()):
+        """Nothing to start (no server); runs initializer(*initargs) if given."""
         if initializer is not None:
             initializer(*initargs)
         self._started = True
 
     def connect(self):
+        """Nothing to connect to (no server)."""
         pass
 
     def shutdown(self):
+        """Nothing to shut down (no server): the objects stay usable."""
         self._started = False
 
     join = connect
@@ -36,49 +39,64 @@ class SharedManager:
     # The objects. Keyword arguments beyond multiprocessing's (name=,
     # capacity=, ...) go to the shmring constructors.
     def dict(self, *args, **kwargs):
+        """A shmring Dict (shared memory, no server)."""
         options = {k: kwargs.pop(k) for k in ("name", "capacity", "max_key", "max_value") if k in kwargs}
         return _objects.Dict(*args, **options, **kwargs)
 
     def list(self, sequence=(), **options):
+        """A shmring List (shared memory, no server)."""
         return _objects.List(sequence, **options)
 
     def Namespace(self, **kwargs):
+        """A Namespace whose attributes live in a shared Dict."""
         return _objects.Namespace(**kwargs)
 
     def Queue(self, maxsize=0, **options):
+        """A shmring Queue."""
         return _objects.Queue(maxsize, **options)
 
     def JoinableQueue(self, maxsize=0, **options):
+        """A shmring JoinableQueue."""
         return _objects.JoinableQueue(maxsize, **options)
 
     def Lock(self, **options):
+        """A shmring Lock."""
         return _objects.Lock(**options)
 
     def RLock(self, **options):
+        """A shmring RLock."""
         return _objects.RLock(**options)
 
     def Semaphore(self, value=1, **options):
+        """A shmring Semaphore."""
         return _objects.Semaphore(value, **options)
 
     def BoundedSemaphore(self, value=1, **options):
+        """A shmring BoundedSemaphore."""
         return _objects.BoundedSemaphore(value, **options)
 
     def Event(self, **options):
+        """A shmring Event."""
         return _objects.Event(**options)
 
     def Condition(self, lock=None, **options):
+        """A shmring Condition."""
         return _objects.Condition(lock, **options)
 
     def Barrier(self, parties, action=None, timeout=None, **options):
+        """A shmring Barrier."""
         return _objects.Barrier(parties, action, timeout, **options)
 
     def Value(self, typecode, value, lock=True, **options):
+        """A shmring Value (with .value, like the Manager's ValueProxy)."""
         return _objects.Value(typecode, value, lock=lock, **options)
 
     def Array(self, typecode, sequence, lock=True, **options):
+        """A shmring Array."""
         return _objects.Array(typecode, sequence, lock=lock, **options)
 
     def Pool(self, *args, **kwargs):
+        """A shmring Pool."""
         from .pool import Pool
         return Pool(*args, **kwargs)
 

@@ -445,9 +445,11 @@ class Pool:
         return result
 
     def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """map() without waiting: returns a MapResult."""
         return self._map_async(func, iterable, _MAP, chunksize, callback, error_callback)
 
     def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """starmap() without waiting: returns a MapResult."""
         return self._map_async(func, iterable, _STARMAP, chunksize, callback, error_callback)
 
     def map(self, func, iterable, chunksize=None):

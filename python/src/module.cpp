@@ -1264,16 +1264,21 @@ PYBIND11_MODULE(_shmring, m) {
       .def("shutdown", &PyQueue::shutdown,
            "Close the queue for every process: later puts raise ShutDown, gets drain what is left, then raise "
            "ShutDown; blocked callers wake at once.")
-      .def_property_readonly("is_shut_down", &PyQueue::is_shut_down)
+      .def_property_readonly("is_shut_down", &PyQueue::is_shut_down, "True once shutdown() was called by any process.")
       .def("_close_handle", &PyQueue::close)
       .def_property_readonly("_closed", &PyQueue::closed)
-      .def_property_readonly("name", &PyQueue::name)
-      .def_property_readonly("path", &PyQueue::path)
-      .def_property_readonly("maxsize", &PyQueue::maxsize)
-      .def_property_readonly("capacity_bytes", &PyQueue::capacity_bytes)
-      .def_property_readonly("max_message", &PyQueue::max_message)
+      .def_property_readonly("name", &PyQueue::name,
+                             "The segment name: Queue.open(name) attaches to this queue from any process.")
+      .def_property_readonly("path", &PyQueue::path,
+                             "The file behind the name (in /dev/shm unless the name is an absolute path).")
+      .def_property_readonly("maxsize", &PyQueue::maxsize,
+                             "The limit in messages given at creation (0: only the byte capacity limits).")
+      .def_property_readonly("capacity_bytes", &PyQueue::capacity_bytes, "The ring's size in bytes.")
+      .def_property_readonly("max_message", &PyQueue::max_message,
+                             "The largest message, in bytes, the queue can hold (larger: ValueError).")
       .def_property_readonly("_joinable", &PyQueue::joinable)
-      .def_property_readonly("unfinished_tasks", &PyQueue::unfinished_tasks)
+      .def_property_readonly("unfinished_tasks", &PyQueue::unfinished_tasks,
+                             "JoinableQueue: items put and not yet marked done (0 for a Queue).")
       .def("task_done", &PyQueue::task_done, "Mark one item taken with get() as done (JoinableQueue).")
       .def("join", &PyQueue::join, timeout,
            "Block until every item put has been marked done (JoinableQueue). With a timeout: False if it passed.");
@@ -1312,10 +1317,11 @@ PYBIND11_MODULE(_shmring, m) {
            "True if there is something to recv (or the other end is closed). timeout=None waits forever.")
       .def("close", &PyConnection::close,
            "Close this handle; the other end sees EOF once every handle of this end is closed.")
-      .def_property_readonly("closed", &PyConnection::closed)
-      .def_property_readonly("readable", &PyConnection::readable)
-      .def_property_readonly("writable", &PyConnection::writable)
-      .def_property_readonly("name", &PyConnection::name)
+      .def_property_readonly("closed", &PyConnection::closed, "True once close() was called on this handle.")
+      .def_property_readonly("readable", &PyConnection::readable, "True if this end can recv.")
+      .def_property_readonly("writable", &PyConnection::writable, "True if this end can send.")
+      .def_property_readonly("name", &PyConnection::name,
+                             "The pipe's segment name: Connection.open(name) with the end attaches to it.")
       .def_property_readonly("_end", &PyConnection::end);
 
   py::class_<PyLock, std::shared_ptr<PyLock>>(m, "_Lock")
@@ -1377,9 +1383,10 @@ PYBIND11_MODULE(_shmring, m) {
       .def("_wait", &PyBarrier::wait, timeout)
       .def("reset", &PyBarrier::reset)
       .def("abort", &PyBarrier::abort)
-      .def_property_readonly("broken", &PyBarrier::broken)
-      .def_property_readonly("parties", &PyBarrier::parties)
-      .def_property_readonly("n_waiting", &PyBarrier::n_waiting);
+      .def_property_readonly("broken", &PyBarrier::broken,
+                             "True if the barrier is broken (a timeout or abort()); reset() mends it.")
+      .def_property_readonly("parties", &PyBarrier::parties, "How many parties must arrive to pass.")
+      .def_property_readonly("n_waiting", &PyBarrier::n_waiting, "How many parties wait now.");
 
   py::class_<PyTyped>(m, "_Typed", py::buffer_protocol())
       .def(py::init([](const std::string& name, bool create, const std::string& code, bool array, std::uint64_t count,
@@ -1414,9 +1421,9 @@ PYBIND11_MODULE(_shmring, m) {
       .def("_pop", &PyDict::pop)
       .def("setdefault", &PyDict::setdefault, py::arg("key"), py::arg("default") = py::none())
       .def("clear", &PyDict::clear)
-      .def_property_readonly("capacity", &PyDict::capacity)
-      .def_property_readonly("max_key", &PyDict::max_key)
-      .def_property_readonly("max_value", &PyDict::max_value);
+      .def_property_readonly("capacity", &PyDict::capacity, "The most entries the dict can hold (set at creation).")
+      .def_property_readonly("max_key", &PyDict::max_key, "The largest key, in packed bytes.")
+      .def_property_readonly("max_value", &PyDict::max_value, "The largest value, in packed bytes.");
 
   py::class_<PyList>(m, "_List")
       .def(py::init([](const std::string& name, bool create, std::uint64_t capacity, std::uint32_t max_value) {
@@ -1431,7 +1438,7 @@ PYBIND11_MODULE(_shmring, m) {
       .def("_snapshot", &PyList::snapshot)
       .def("__len__", &PyList::size)
       .def("clear", &PyList::clear)
-      .def_property_readonly("capacity", &PyList::capacity);
+      .def_property_readonly("capacity", &PyList::capacity, "The most elements the list can hold (set at creation).");
 
   const py::handle queue_cls = m.attr("_Queue");
   const py::handle conn_cls = m.attr("_Connection");
