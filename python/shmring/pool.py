@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import traceback
+import weakref
 
 from . import _objects
 
@@ -29,7 +30,10 @@ __all__ = ["Pool", "AsyncResult", "MapResult", "WorkerDied"]
 
 TimeoutError = multiprocessing.TimeoutError
 
-WINDOW = 2  # chunks sent to one worker and not yet answered
+# Chunks sent to one worker and not yet answered. One: a task goes to a
+# worker only when it is free, as with multiprocessing's shared task queue,
+# so a short task never waits behind a long one while another worker idles.
+WINDOW = 1
 _WATCH = 0.02  # seconds between looks at the workers' liveness
 
 
@@ -216,6 +220,12 @@ class IMapIterator:
 
 # ---- the pool ------------------------------------------------------------------------------
 
+def _terminate_at_exit(ref):
+    pool = ref()
+    if pool is not None:
+        pool.terminate()
+
+
 _RUN, _CLOSE, _TERMINATE = 0, 1, 2
 
 
@@ -271,6 +281,11 @@ class Pool:
             self._start_worker()
         self._handler = threading.Thread(target=self._handle, name="shmring.Pool results", daemon=True)
         self._handler.start()
+        # A program that ends with the pool open: stop it before
+        # multiprocessing terminates its daemonic children at exit (priority
+        # 15 runs first, as multiprocessing.Pool's own), or the results
+        # thread would take them for dead and start replacements nobody stops.
+        multiprocessing.util.Finalize(None, _terminate_at_exit, args=(weakref.ref(self),), exitpriority=15)
 
     # -- workers --
 

@@ -152,7 +152,7 @@ def receiver_to_file(q, path):
         got.append(item)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({"pid": os.getpid(), "items": got}, f)
+        json.dump({"pid": os.getpid(), "items": got, "done_at": time.monotonic()}, f)
     os.rename(tmp, path)
 
 
@@ -176,6 +176,11 @@ def echo(conn, n):
         if not conn.poll(T):
             raise TimeoutError("nothing to echo")
         conn.send(("echo", conn.recv()))
+
+
+def send_then_wait(conn, item, ev):
+    conn.send(item)
+    ev.wait(T)
 
 
 def send_one(conn, item):

@@ -46,13 +46,13 @@ def test_apply_async_error_callback(pool):
 
 
 def test_async_result_timeout(mp, pool):
-    r = pool.apply_async(h.sleep_and_return, ("late", 0.5))
+    r = pool.apply_async(h.sleep_and_return, ("late", 1.0))
     with pytest.raises(ValueError):
         r.successful()  # not ready
     t0 = time.monotonic()
     with pytest.raises(mp.TimeoutError):
         r.get(timeout=0.1)
-    assert time.monotonic() - t0 < 0.4
+    assert time.monotonic() - t0 < 0.9  # gave up before the task ended
     assert not r.ready()
     r.wait(T)
     assert r.ready() and r.get(timeout=0) == "late"

@@ -50,7 +50,7 @@ def test_tutorial_1_full_queue(mp):
     t0 = time.monotonic()
     with pytest.raises(queue.Full):
         q.put_nowait("D")
-    assert time.monotonic() - t0 < 0.1
+    assert time.monotonic() - t0 < 0.25  # at once, not after the 0.3 s timeout
     with pytest.raises(queue.Full):
         q.put("D", block=False)
     with pytest.raises(queue.Full):
@@ -76,7 +76,7 @@ def test_get_empty_raises(mp):
         q.get_nowait()
     with pytest.raises(queue.Empty):
         q.get(False)
-    assert time.monotonic() - t0 < 0.1
+    assert time.monotonic() - t0 < 0.25  # at once
     t0 = time.monotonic()
     with pytest.raises(queue.Empty):
         q.get(timeout=0.3)
