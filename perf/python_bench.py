@@ -12,8 +12,8 @@ within the round (as the C++ suite interleaves its contestants):
   dict_set / dict_get   Manager().dict(): d[k] = v, and d[k], over 100 keys
                   in one process: operations/s (the multiprocessing peer goes
                   to its manager's server process for each)
-  pool_map        Pool(2).map(f, range(10**5)) of a tiny f on a started pool,
-                  default chunksize: tasks/s
+  pool_map        Pool(2).map(f, range(10**5)) of a tiny f on a started pool
+                  warmed by one map of the same size, default chunksize: tasks/s
 
 CPU per operation: user + system time of this process and of its children
 that ended during the case (the producer, the echo child), per message.
@@ -118,7 +118,10 @@ def _tiny(x):
 
 def pool_map(mod, n):
     with mod.Pool(2) as pool:
-        pool.map(_tiny, range(100))  # the workers are up
+        # Warm, for both modules: a first map of this size pays one-time costs
+        # in freshly forked workers (a shmring worker's first chunk took 5 ms
+        # instead of 1), which a pool that is reused does not.
+        pool.map(_tiny, range(n))
         c0 = cpu_now()
         t0 = time.perf_counter()
         out = pool.map(_tiny, range(n))
