@@ -28,7 +28,8 @@ Documentation: docs/python.md in the source tree.
 import multiprocessing as _mp
 from multiprocessing import (AuthenticationError, BufferTooShort, ProcessError, TimeoutError,  # noqa: F401
                              active_children, cpu_count, current_process, freeze_support, get_all_start_methods,
-                             get_start_method, parent_process, set_start_method, set_executable, Process)
+                             get_logger, get_start_method, log_to_stderr, parent_process, set_executable,
+                             set_forkserver_preload, set_start_method, Process)
 
 from . import _lifetime
 from ._objects import (Array, Barrier, BoundedSemaphore, Condition, Connection, Dict, Event,  # noqa: F401
@@ -79,6 +80,7 @@ def get_context(method=None):
 __all__ = [
     "Process", "current_process", "active_children", "parent_process", "cpu_count", "freeze_support",
     "get_context", "set_start_method", "get_start_method", "get_all_start_methods", "set_executable",
+    "set_forkserver_preload", "get_logger", "log_to_stderr",
     "Queue", "SimpleQueue", "JoinableQueue", "Pipe", "Connection", "Lock", "RLock", "Semaphore",
     "BoundedSemaphore", "Event", "Condition", "Barrier", "Value", "Array", "RawValue", "RawArray", "Pool",
     "Manager", "SharedManager", "Dict", "List", "Namespace", "ShutDown", "WorkerDied", "TimeoutError",

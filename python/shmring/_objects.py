@@ -6,6 +6,7 @@ Python user expects around them (the constructor signatures of
 ``multiprocessing``, ``open(name)``, pickling by name, ``repr``).
 """
 import ctypes
+import operator
 import threading
 import time
 from multiprocessing import context as _mp_context
@@ -38,6 +39,18 @@ class _Named:
     def _track(self, name, hold):
         self._name = name
         self._hold = hold
+
+    def _created(self, name):
+        """After a create: this process's share in the object's lifetime. If
+        taking it fails (no file descriptor left: each object made without
+        a name uses two), the new file is removed before the error goes up."""
+        try:
+            hold = _lifetime.hold(name)
+        except BaseException:
+            if _lifetime.is_auto(name):
+                _lifetime.remove_if_unused(_lifetime.path_of(name))
+            raise
+        self._track(name, hold)
 
     def _extra(self):
         """What besides the name a process needs to open this object."""
@@ -89,7 +102,7 @@ def unlink(kind, name):
 class Queue(_Named, _shmring._Queue):
     """A process-shared FIFO queue: multiprocessing.Queue without a feeder thread.
 
-    Queue(maxsize=0, *, name=None, capacity_bytes=1 MiB, max_message=0)
+    Queue(maxsize=0, *, name=None, capacity_bytes=1 GiB, max_message=0)
 
     Items are pickled (bytes travel as they are); ``put`` and ``get`` block as
     in ``multiprocessing`` and raise ``queue.Full`` / ``queue.Empty``. Any
@@ -99,15 +112,21 @@ class Queue(_Named, _shmring._Queue):
     ``multiprocessing``); ``shutdown()`` closes the queue for everyone.
     A process killed while putting or getting loses nothing that was
     committed.
+
+    capacity_bytes: the ring's virtual size. Memory is taken as messages
+    are queued and given back as they are taken, so the 1 GiB default
+    costs what is queued. It is cut into one lane per producer (8): an item
+    may be up to 1/16 of it (64 MiB by default, ValueError beyond), and a
+    producer that has 1/8 of it queued waits for room even when maxsize=0.
     """
 
     _kind = "queue"
     _joinable = False
 
-    def __init__(self, maxsize=0, *, ctx=None, name=None, capacity_bytes=16 << 20, max_message=0):
+    def __init__(self, maxsize=0, *, ctx=None, name=None, capacity_bytes=1 << 30, max_message=0):
         name = self._new_name(name, "queue")
         _shmring._Queue.__init__(self, name, True, int(maxsize), capacity_bytes, max_message, self._joinable)
-        self._track(name, _lifetime.hold(name))
+        self._created(name)
 
     def _open(self, name, extra):
         _shmring._Queue.__init__(self, name, False, joinable=self._joinable)
@@ -137,7 +156,7 @@ class Queue(_Named, _shmring._Queue):
 class SimpleQueue(Queue):
     """multiprocessing.SimpleQueue: an unbounded Queue (get, put, empty, close)."""
 
-    def __init__(self, *, ctx=None, name=None, capacity_bytes=16 << 20, max_message=0):
+    def __init__(self, *, ctx=None, name=None, capacity_bytes=1 << 30, max_message=0):
         super().__init__(0, name=name, capacity_bytes=capacity_bytes, max_message=max_message)
 
     def put(self, obj):  # noqa: D401 - same signature as multiprocessing.SimpleQueue
@@ -236,7 +255,7 @@ def Pipe(duplex=True, *, name=None, capacity_bytes=8 << 20):
     for end in (0, 1):
         c = Connection.__new__(Connection)
         _shmring._Connection.__init__(c, pair, end)
-        c._track(name, _lifetime.hold(name))
+        c._created(name)
         ends.append(c)
     return ends[0], ends[1]
 
@@ -256,7 +275,7 @@ class Lock(_Named, _shmring._Lock):
     def __init__(self, *, ctx=None, name=None):
         name = self._new_name(name, self._kind)
         _shmring._Lock.__init__(self, name, True, self._recursive)
-        self._track(name, _lifetime.hold(name))
+        self._created(name)
 
     def _open(self, name, extra):
         _shmring._Lock.__init__(self, name, False, self._recursive)
@@ -283,7 +302,7 @@ class Semaphore(_Named, _shmring._Semaphore):
             raise ValueError("semaphore initial value must be >= 0")
         name = self._new_name(name, self._kind)
         _shmring._Semaphore.__init__(self, name, True, value, self._bounded)
-        self._track(name, _lifetime.hold(name))
+        self._created(name)
 
     def _open(self, name, extra):
         _shmring._Semaphore.__init__(self, name, False, bounded=self._bounded)
@@ -307,7 +326,7 @@ class Event(_Named, _shmring._Event):
     def __init__(self, *, ctx=None, name=None):
         name = self._new_name(name, self._kind)
         _shmring._Event.__init__(self, name, True)
-        self._track(name, _lifetime.hold(name))
+        self._created(name)
 
     def _open(self, name, extra):
         _shmring._Event.__init__(self, name, False)
@@ -331,13 +350,15 @@ class Condition(_Named, _shmring._Condition):
             raise TypeError("lock must be a shmring Lock or RLock")
         name = self._new_name(name, self._kind)
         _shmring._Condition.__init__(self, name, True, lock)
-        self._track(name, _lifetime.hold(name))
+        self._user_lock = lock  # pickled with the condition (by name), and kept alive with it
+        self._created(name)
 
     def _open(self, name, extra):
         _shmring._Condition.__init__(self, name, False, extra)
+        self._user_lock = extra
 
     def _extra(self):
-        return self._lock
+        return self._user_lock
 
     def wait_for(self, predicate, timeout=None):
         """Wait until predicate() is true (as threading.Condition.wait_for)."""
@@ -380,7 +401,7 @@ class Barrier(_Named, _shmring._Barrier):
         _shmring._Barrier.__init__(self, name, True, parties, action)
         self._action = action
         self._timeout = timeout
-        self._track(name, _lifetime.hold(name))
+        self._created(name)
 
     def _open(self, name, extra):
         action, timeout = extra if extra is not None else (None, None)
@@ -438,7 +459,7 @@ class _Shared(_Named):
     def _make(self, name, code, count, init, lock):
         raw = _shmring._Typed(name, True, code, self._is_array, count, init, lock is not False)
         self._setup(raw, code, count, lock)
-        self._track(name, _lifetime.hold(name))
+        self._created(name)
 
     def _open(self, name, extra):
         code, lock = extra
@@ -525,8 +546,13 @@ class _Array(_Shared):
         else:
             self._obj[i] = v
 
-    def __iter__(self):
-        return iter(self[:])
+    def __iter__(self):  # one element at a time, as multiprocessing's (a 'c' array gives bytes of one)
+        if self._locked:
+            with self._lock:
+                items = [self._obj[i] for i in range(len(self._obj))]
+        else:
+            items = [self._obj[i] for i in range(len(self._obj))]
+        return iter(items)
 
     @property
     def value(self):  # 'c' arrays, as multiprocessing's
@@ -613,7 +639,7 @@ class Dict(_Named, _shmring._Dict):
     def __init__(self, mapping=(), *, name=None, capacity=1024, max_key=128, max_value=1024, **kwargs):
         name = self._new_name(name, self._kind)
         _shmring._Dict.__init__(self, name, True, capacity, max_key, max_value)
-        self._track(name, _lifetime.hold(name))
+        self._created(name)
         self.update(mapping, **kwargs)
 
     def _open(self, name, extra):
@@ -657,6 +683,13 @@ class Dict(_Named, _shmring._Dict):
         return "<shmring.Dict %r %r>" % (self._name, dict(self.items()))
 
 
+def _index(i):
+    try:
+        return operator.index(i)
+    except TypeError:
+        raise TypeError("list indices must be integers or slices, not %s" % type(i).__name__) from None
+
+
 class List(_Named, _shmring._List):
     """A list in shared memory (what Manager().list() gives), no server process.
 
@@ -671,7 +704,7 @@ class List(_Named, _shmring._List):
     def __init__(self, iterable=(), *, name=None, capacity=1024, max_value=1024):
         name = self._new_name(name, self._kind)
         _shmring._List.__init__(self, name, True, capacity, max_value)
-        self._track(name, _lifetime.hold(name))
+        self._created(name)
         self.extend(iterable)
 
     def _open(self, name, extra):
@@ -680,25 +713,50 @@ class List(_Named, _shmring._List):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return self._snapshot()[i]
-        return self._get(i)
+        return self._get(_index(i))
+
+    def _rewrite(self, items):
+        """Replace the contents with `items`; if an element does not fit,
+        put the old contents back before raising."""
+        old = self._snapshot()
+        self.clear()
+        try:
+            self.extend(items)
+        except BaseException:
+            self.clear()
+            self.extend(old)
+            raise
 
     def __setitem__(self, i, value):
         if isinstance(i, slice):
             items = self._snapshot()
             items[i] = value
-            self.clear()
-            self.extend(items)
+            self._rewrite(items)
         else:
-            self._set(i, value)
+            self._set(_index(i), value)
 
     def __delitem__(self, i):
         if isinstance(i, slice):
             items = self._snapshot()
             del items[i]
-            self.clear()
-            self.extend(items)
+            self._rewrite(items)
         else:
-            self._pop(i)
+            self._pop(_index(i))
+
+    def __add__(self, other):
+        return self._snapshot() + list(other)
+
+    def __radd__(self, other):
+        return list(other) + self._snapshot()
+
+    def __mul__(self, n):
+        return self._snapshot() * n
+
+    __rmul__ = __mul__
+
+    def __imul__(self, n):
+        self._rewrite(self._snapshot() * n)
+        return self
 
     def insert(self, i, value):
         """Insert value before index i."""
@@ -737,11 +795,11 @@ class List(_Named, _shmring._List):
 
     def reverse(self):
         """Reverse in place (rewrites the list: not atomic)."""
-        self[:] = self._snapshot()[::-1]
+        self._rewrite(self._snapshot()[::-1])
 
     def sort(self, *, key=None, reverse=False):
         """Sort in place (rewrites the list: not atomic)."""
-        self[:] = sorted(self._snapshot(), key=key, reverse=reverse)
+        self._rewrite(sorted(self._snapshot(), key=key, reverse=reverse))
 
     def copy(self):
         """A plain list with the current elements."""

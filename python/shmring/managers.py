@@ -88,8 +88,10 @@ class SharedManager:
         return _objects.Barrier(parties, action, timeout, **options)
 
     def Value(self, typecode, value, lock=True, **options):
-        """A shmring Value (with .value, like the Manager's ValueProxy)."""
-        return _objects.Value(typecode, value, lock=lock, **options)
+        """The Manager's Value: .value, get() and set() on any picklable
+        object (as multiprocessing's, the typecode is not enforced). It
+        lives in a shared Dict; a ctypes Value is shmring.Value."""
+        return ManagedValue(typecode, value, **options)
 
     def Array(self, typecode, sequence, lock=True, **options):
         """A shmring Array."""
@@ -102,6 +104,35 @@ class SharedManager:
 
     def __repr__(self):
         return "<shmring.SharedManager (no server process)>"
+
+
+class ManagedValue:
+    """Manager().Value(typecode, value): one picklable object in shared memory."""
+
+    def __init__(self, typecode, value, *, _dict=None, **options):
+        self._typecode = typecode
+        self._d = _dict if _dict is not None else _objects.Dict(capacity=1, max_value=options.pop("max_value", 1 << 16),
+                                                                **options)
+        if _dict is None:
+            self._d["value"] = value
+
+    def get(self):
+        return self._d["value"]
+
+    def set(self, value):
+        self._d["value"] = value
+
+    value = property(get, set)
+
+    def __reduce__(self):
+        return (_managed_value, (self._typecode, self._d))
+
+    def __repr__(self):
+        return "%s(%r, %r)" % (type(self).__name__, self._typecode, self.get())
+
+
+def _managed_value(typecode, d):
+    return ManagedValue(typecode, None, _dict=d)
 
 
 def Manager(*, ctx=None):

@@ -19,6 +19,10 @@ import itertools
 import multiprocessing
 import multiprocessing.pool
 import os
+import pickle
+import queue
+import reprlib
+import signal
 import threading
 import time
 import traceback
@@ -41,26 +45,19 @@ class WorkerDied(RuntimeError):
     """The worker running this task died (killed, crashed) before answering."""
 
 
-class RemoteTraceback(Exception):
-    def __init__(self, tb):
-        self.tb = tb
-
-    def __str__(self):
-        return self.tb
-
-
-def _with_traceback(exc):
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    exc.__cause__ = RemoteTraceback('\n"""\n%s"""' % tb)
-    return exc
-
-
 # ---- the worker ----------------------------------------------------------------------------
 
 _APPLY, _MAP, _STARMAP = 0, 1, 2
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(0)
+
+
 def _worker(slot, inbox, results, initializer, initargs, maxtasks):
+    # terminate() sends SIGTERM: leave through SystemExit, so this process's
+    # exit cleanup runs (objects it made without a name are removed).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if initializer is not None:
         initializer(*initargs)
     done = 0
@@ -79,13 +76,19 @@ def _worker(slot, inbox, results, initializer, initargs, maxtasks):
                 value = list(map(func, payload))
             else:
                 value = list(itertools.starmap(func, payload))
-            answer = (chunk, slot, True, value)
-        except BaseException as e:  # noqa: BLE001 - the task's error goes back to get()
-            answer = (chunk, slot, False, _with_traceback(e))
+            ok = True
+        except Exception as e:  # noqa: BLE001 - the task's error goes back to get(), with its traceback
+            ok, value = False, multiprocessing.pool.ExceptionWithTraceback(e, e.__traceback__)
+        # The value is pickled on its own, so that the pool can always read
+        # which chunk an answer is for, even when the value cannot be unpickled there.
         try:
-            results.put(answer)
+            data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
         except Exception as e:  # noqa: BLE001 - an unpicklable result or error
-            results.put((chunk, slot, False, multiprocessing.pool.MaybeEncodingError(e, answer[3])))
+            ok, data = False, pickle.dumps(multiprocessing.pool.MaybeEncodingError(e, reprlib.repr(value)))
+        try:
+            results.put((chunk, slot, ok, data))
+        except (ValueError, MemoryError) as e:  # too large for the results queue
+            results.put((chunk, slot, False, pickle.dumps(ValueError("the task's result could not be sent: %s" % e))))
         done += 1
     # Retiring (maxtasksperchild) or told to stop: say so before exiting.
     results.put((None, slot, None, None))
@@ -201,14 +204,19 @@ class IMapIterator:
     def _chunk_done(self, index, ok, value):
         with self._cond:
             self._seen += 1
-            if not ok:
-                self._items.append((False, value))
-            elif not self._ordered:
-                self._items.extend((True, v) for v in value)
-            else:
-                self._waiting[index] = value
+            if not self._ordered:
+                if ok:
+                    self._items.extend((True, v) for v in value)
+                else:
+                    self._items.append((False, value))
+            else:  # in input order: a failed chunk's error takes its place
+                self._waiting[index] = (ok, value)
                 while self._next_chunk in self._waiting:
-                    self._items.extend((True, v) for v in self._waiting.pop(self._next_chunk))
+                    done_ok, done = self._waiting.pop(self._next_chunk)
+                    if done_ok:
+                        self._items.extend((True, v) for v in done)
+                    else:
+                        self._items.append((False, done))
                     self._next_chunk += 1
             self._cond.notify_all()
 
@@ -269,9 +277,10 @@ class Pool:
         self._retries = retries
         self._lock = threading.RLock()
         self._state = _RUN
-        self._results = _objects.Queue(capacity_bytes=64 << 20)
+        self._results = _objects.Queue()  # items up to 64 MiB; memory as used
         self._chunks = {}  # chunk id -> [result, index, task, tries]
         self._pending = collections.deque()  # chunk ids not sent yet
+        self._feeding = 0  # imap input threads still reading
         self._ids = itertools.count()
         self._to_call = []  # callbacks to run outside the lock
         self._workers = {}
@@ -291,7 +300,7 @@ class Pool:
 
     def _start_worker(self):
         slot = next(self._slots)
-        inbox = _objects.Queue(capacity_bytes=16 << 20)
+        inbox = _objects.Queue()
         p = self._ctx.Process(target=_worker, name="PoolWorker-%d" % slot,
                               args=(slot, inbox, self._results, self._initializer, self._initargs, self._maxtasks))
         p.daemon = True
@@ -372,13 +381,18 @@ class Pool:
                 w.held.remove(cid)
             except ValueError:
                 pass
+        try:
+            value = pickle.loads(value)
+        except Exception as e:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt here
+            ok, value = False, RuntimeError("the task's %s could not be unpickled in the pool's process: %r"
+                                            % ("result" if ok else "error", e))
         self._answer(cid, ok, value)
 
     def _drain(self):
         while True:
             try:
                 msg = self._results.get_nowait()
-            except Exception:  # noqa: BLE001 - queue.Empty or ShutDown
+            except (queue.Empty, _objects.ShutDown):
                 return
             self._on_message(msg)
 
@@ -398,7 +412,7 @@ class Pool:
                 msg = self._results.get(timeout=_WATCH)
             except _objects.ShutDown:
                 return
-            except Exception:  # noqa: BLE001 - queue.Empty
+            except queue.Empty:
                 msg = None
             with self._lock:
                 if self._state == _TERMINATE:
@@ -480,18 +494,36 @@ class Pool:
         if chunksize < 1:
             raise ValueError("Chunksize must be 1+, not %r" % chunksize)
         it = IMapIterator(self, ordered)
-        n = 0
-        source = iter(iterable)
-        while True:
-            part = list(itertools.islice(source, chunksize))
-            if not part:
-                break
-            with self._lock:
-                self._submit(it, n, (func, _MAP, part))
-                self._dispatch()
-            n += 1
-        it._all_sent(n)
+        with self._lock:
+            self._feeding += 1
+        # The input is read by a thread, as multiprocessing's task handler
+        # does: results come while a slow (or endless) iterable is read.
+        threading.Thread(target=self._feed, args=(it, func, iterable, chunksize), daemon=True,
+                         name="shmring.Pool imap input").start()
         return it
+
+    def _feed(self, it, func, iterable, chunksize):
+        n = 0
+        try:
+            source = iter(iterable)
+            while True:
+                part = list(itertools.islice(source, chunksize))
+                if not part:
+                    break
+                with self._lock:
+                    if self._state == _TERMINATE:
+                        break
+                    self._submit(it, n, (func, _MAP, part))
+                    self._dispatch()
+                n += 1
+        except Exception as e:  # noqa: BLE001 - the iterable failed: its error takes the next place
+            it._chunk_done(n, False, e)
+            n += 1
+        finally:
+            it._all_sent(n)
+            with self._lock:
+                self._feeding -= 1
+            self._run_callbacks()
 
     def imap(self, func, iterable, chunksize=1):
         """Like map, as an iterator yielding in input order."""
@@ -532,7 +564,7 @@ class Pool:
             return
         while True:
             with self._lock:
-                if not self._chunks and not self._pending:
+                if not self._chunks and not self._pending and not self._feeding:
                     workers = list(self._workers.values())
                     break
             time.sleep(0.005)

@@ -894,15 +894,19 @@ class PyDict {
   static std::unique_ptr<PyDict> open(const std::string& name) {
     return std::make_unique<PyDict>(take(Dict::open(name), "cannot open the dict", name));
   }
+  // A buffer per call, never a member: unpickling can run Python code that
+  // lets another thread of this process read the same Dict meanwhile.
   py::object getitem(const py::object& key) {
     const std::string k = pack(key);
-    if (d_.get_into(view_of(k), buf_) != DictStatus::ok) raise_key_error(key);
-    return unpack(buf_);
+    Bytes buf;
+    if (d_.get_into(view_of(k), buf) != DictStatus::ok) raise_key_error(key);
+    return unpack(buf);
   }
   py::object get(const py::object& key, const py::object& dflt) {
     const std::string k = pack(key);
-    if (d_.get_into(view_of(k), buf_) != DictStatus::ok) return dflt;
-    return unpack(buf_);
+    Bytes buf;
+    if (d_.get_into(view_of(k), buf) != DictStatus::ok) return dflt;
+    return unpack(buf);
   }
   void setitem(const py::object& key, const py::object& value) {
     const std::string k = pack(key);
@@ -967,7 +971,6 @@ class PyDict {
     }
   }
   Dict d_;
-  Bytes buf_;
 };
 
 class PyList {

@@ -391,3 +391,43 @@ def report_tag_and_sleep(q, tag, seconds):
     q.put((tag, os.getpid()))
     time.sleep(seconds)
     return tag
+
+
+# ---- test_robustness.py ----------------------------------------------------------------------
+
+class TwoArgError(Exception):
+    """An exception that cannot be rebuilt from its args (needs two, pickles one)."""
+
+    def __init__(self, what, detail):
+        super().__init__(what)
+        self.detail = detail
+
+
+def raise_two_arg_error(_=None):
+    raise TwoArgError("bad", "detail")
+
+
+def big_bytes(n):
+    return b"r" * n
+
+
+def length(b):
+    return len(b)
+
+
+def make_dict_in_worker():
+    import shmring
+    global _worker_dict
+    _worker_dict = shmring.Dict()
+
+
+def fail_on_two(x):
+    if x == 2:
+        raise ValueError("bad item 2")
+    return x
+
+
+def condition_notify_child(cond, flag):
+    with cond:
+        flag.value = 1
+        cond.notify_all()
