@@ -228,44 +228,10 @@ class IMapIterator:
 
 # ---- the pool ------------------------------------------------------------------------------
 
-def _stop_workers(owner, workers, results):
-    """Stops a pool's workers and queues. Runs once: from terminate(), when
-    the pool is garbage-collected unclosed, or at exit (priority 15, before
-    multiprocessing terminates its daemonic children: otherwise the results
-    thread would take them for dead and start replacements nobody stops).
-    It holds no reference to the pool itself."""
-    if os.getpid() != owner:
-        return
-    stopping = list(workers.values())
-    for w in stopping:
-        if w.process.exitcode is None:
-            w.process.terminate()
-    for w in stopping:
-        w.process.join()
-        w.inbox.shutdown()
-    results.shutdown()
-
-
-def _handle_results(ref, results):
-    """The results thread. It holds the pool only while handling a message,
-    so an unclosed pool that nothing references is collected (and stopped)."""
-    last_watch = 0.0
-    while True:
-        try:
-            msg = results.get(timeout=_WATCH)
-        except _objects.ShutDown:
-            return
-        except queue.Empty:
-            msg = None
-        pool = ref()
-        if pool is None:
-            return
-        try:
-            last_watch = pool._handle_one(msg, last_watch)
-            if last_watch is None:
-                return
-        finally:
-            del pool
+def _terminate_at_exit(ref):
+    pool = ref()
+    if pool is not None:
+        pool.terminate()
 
 
 _RUN, _CLOSE, _TERMINATE = 0, 1, 2
@@ -322,11 +288,13 @@ class Pool:
         self._owner = os.getpid()
         for _ in range(processes):
             self._start_worker()
-        self._stop = multiprocessing.util.Finalize(self, _stop_workers, args=(self._owner, self._workers, self._results),
-                                                   exitpriority=15)
-        self._handler = threading.Thread(target=_handle_results, args=(weakref.ref(self), self._results),
-                                         name="shmring.Pool results", daemon=True)
+        self._handler = threading.Thread(target=self._handle, name="shmring.Pool results", daemon=True)
         self._handler.start()
+        # A program that ends with the pool open: stop it before
+        # multiprocessing terminates its daemonic children at exit (priority
+        # 15 runs first, as multiprocessing.Pool's own), or the results
+        # thread would take them for dead and start replacements nobody stops.
+        multiprocessing.util.Finalize(None, _terminate_at_exit, args=(weakref.ref(self),), exitpriority=15)
 
     # -- workers --
 
@@ -437,20 +405,26 @@ class Pool:
             except Exception:  # noqa: BLE001 - a callback's error: reported, the pool goes on
                 traceback.print_exc()
 
-    def _handle_one(self, msg, last_watch):
-        """One turn of the results thread; None when the pool is terminated."""
-        with self._lock:
-            if self._state == _TERMINATE:
-                return None
-            if msg is not None:
-                self._on_message(msg)
-            now = time.monotonic()
-            if now - last_watch >= _WATCH:
-                last_watch = now
-                self._watch()
-            self._dispatch()
-        self._run_callbacks()
-        return last_watch
+    def _handle(self):
+        last_watch = 0.0
+        while True:
+            try:
+                msg = self._results.get(timeout=_WATCH)
+            except _objects.ShutDown:
+                return
+            except queue.Empty:
+                msg = None
+            with self._lock:
+                if self._state == _TERMINATE:
+                    return
+                if msg is not None:
+                    self._on_message(msg)
+                now = time.monotonic()
+                if now - last_watch >= _WATCH:
+                    last_watch = now
+                    self._watch()
+                self._dispatch()
+            self._run_callbacks()
 
     # -- the public calls --
 
@@ -572,9 +546,15 @@ class Pool:
             if self._state == _TERMINATE:
                 return
             self._state = _TERMINATE
-        self._stop()
-        if threading.current_thread() is not self._handler:  # a callback may terminate its pool
-            self._handler.join()
+            workers = list(self._workers.values())
+        for w in workers:
+            if w.process.exitcode is None:
+                w.process.terminate()
+        for w in workers:
+            w.process.join()
+            w.inbox.shutdown()
+        self._results.shutdown()
+        self._handler.join()
 
     def join(self):
         """Wait for the workers to exit (after close() or terminate())."""
@@ -597,9 +577,8 @@ class Pool:
             w.process.join()
         with self._lock:
             self._state = _TERMINATE
-        self._stop()
-        if threading.current_thread() is not self._handler:
-            self._handler.join()
+        self._results.shutdown()
+        self._handler.join()
         self._run_callbacks()
 
     def __enter__(self):

@@ -150,17 +150,3 @@ def test_objects_made_in_pool_workers_are_removed_when_the_with_block_ends(tmp_p
     assert pids
     left = [f for f in os.listdir("/dev/shm") if any(f.startswith("shmring-py-dict-%s-" % p) for p in pids)]
     assert left == []
-
-
-def test_an_unclosed_pool_that_nothing_references_stops_its_workers():
-    import gc
-    import time
-
-    before = {p.pid for p in shmring.active_children()}
-    for _ in range(3):
-        assert shmring.Pool(2).map(h.square, range(4)) == [0, 1, 4, 9]
-    gc.collect()
-    deadline = time.monotonic() + T
-    while time.monotonic() < deadline and {p.pid for p in shmring.active_children()} - before:
-        time.sleep(0.02)
-    assert {p.pid for p in shmring.active_children()} - before == set()
