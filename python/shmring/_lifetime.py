@@ -197,7 +197,12 @@ _util.register_after_fork(_token, _after_fork_in_mp_child)
 
 def _after_fork_in_child():
     # The child shares its parent's descriptors (and so their locks); its own
-    # releases close its copies. The scan clock restarts.
+    # releases close its copies. The scan clock restarts. The lock is new: a
+    # fork from one thread while another held it (a Pool's results thread
+    # starting a worker while the main thread released a hold) left the
+    # child's copy locked for good.
+    global _lock
+    _lock = threading.Lock()
     _last_scan[0] = 0.0
 
 
