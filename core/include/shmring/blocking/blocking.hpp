@@ -63,14 +63,25 @@
 #include "shmring/platform/clock.hpp"
 #include "shmring/platform/cpu.hpp"
 #include "shmring/platform/futex.hpp"
+#include "shmring/platform/poll_socket.hpp"
 #include "shmring/blocking/intervals.hpp"
 
 namespace shmring {
+
+// Event-loop pollers (poller.hpp) a parking word can have at once.
+inline constexpr std::uint32_t kPollerSlots = 14;
+inline constexpr std::uint32_t kPollerMask = (1u << kPollerSlots) - 1u;
 
 // Shared: one per direction ("not empty", "not full"), on its own block.
 struct alignas(platform::kFalseSharingRange) ParkingLayout {
   std::atomic<std::uint32_t> sequence;  // the futex word; bumped by each wake
   std::atomic<std::uint32_t> sleeping;  // 1: someone may be parked (or about to park)
+  // Pollers (poller.hpp): bit i set asks the next notifier to poke the
+  // socket whose token is in pollers[i]. Untrusted, like every shared word:
+  // bits beyond kPollerMask are ignored, a bad token costs a wasted send.
+  std::atomic<std::uint32_t> armed;
+  std::uint32_t reserved0;
+  std::atomic<std::uint64_t> pollers[kPollerSlots];  // a poller's socket token; 0: free
 };
 static_assert(std::is_standard_layout_v<ParkingLayout>, "shared layouts must be standard-layout");
 static_assert(sizeof(ParkingLayout) == platform::kFalseSharingRange,
@@ -79,9 +90,11 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "futex words must
 
 // Process-local counters, so tests and benchmarks can show the system calls made.
 struct BlockingStats {
-  std::uint64_t futex_waits = 0;  // futex_wait calls (parks)
-  std::uint64_t futex_wakes = 0;  // futex_wake calls
-  std::uint64_t spin_hits = 0;    // waits that ended while spinning
+  std::uint64_t futex_waits = 0;    // futex_wait calls (parks)
+  std::uint64_t futex_wakes = 0;    // futex_wake calls
+  std::uint64_t spin_hits = 0;      // waits that ended while spinning
+  std::uint64_t pokes = 0;          // pokes sent to event-loop pollers (a system call each)
+  std::uint64_t poller_drains = 0;  // this process's pollers re-armed (a system call each)
 };
 
 // Adaptive spin budget (process-local). It adapts to how long waits really
@@ -215,6 +228,44 @@ template <class Ready, class Hooks = NoWaitHooks>
   (void)platform::futex_wake(park.sequence, platform::kWakeAll);
 }
 
+// Pokes every armed poller of `park` (poller.hpp) — the pollers' half of a
+// notify, out of line. Pollers arm as waiters mark the flag (a seq_cst
+// read-modify-write, then a fence, then their last check of S), so the
+// Dekker argument above holds for them word for word: a notifier that stored
+// S and then finds no bit set is one whose S the poller's check sees.
+// exchange(acq_rel): each armed bit is taken by exactly one notifier, so an
+// episode costs one send.
+[[gnu::noinline]] inline void poke_pollers(ParkingLayout& park, BlockingStats& stats) noexcept {
+  std::uint32_t bits = park.armed.exchange(0, std::memory_order_acq_rel) & kPollerMask;
+  while (bits != 0) {
+    const auto i = static_cast<std::uint32_t>(__builtin_ctz(bits));
+    bits &= bits - 1;
+    // acquire: the token a poller published before arming.
+    std::uint64_t token = park.pollers[i].load(std::memory_order_acquire);
+    if (token == 0) continue;
+    ++stats.pokes;
+    switch (platform::poke(token)) {
+      case platform::PokeResult::delivered: break;
+      case platform::PokeResult::gone:
+        // Nobody is bound to the token: the poller closed or died. Free its
+        // slot (only if it still holds that token: a new poller may have it).
+        (void)park.pollers[i].compare_exchange_strong(token, 0, std::memory_order_relaxed);
+        break;
+      case platform::PokeResult::failed:
+        // This process cannot send now (no descriptor left): leave the
+        // request for the next notifier rather than lose it.
+        park.armed.fetch_or(1u << i, std::memory_order_relaxed);
+        break;
+    }
+  }
+}
+
+// The slow half of notify(): whoever the flags say may be waiting.
+[[gnu::noinline]] inline void wake_parked(ParkingLayout& park, BlockingStats& stats) noexcept {
+  if (park.sleeping.load(std::memory_order_relaxed) != 0) wake_sleepers(park, stats);
+  if (park.armed.load(std::memory_order_relaxed) != 0) poke_pollers(park, stats);
+}
+
 inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan = {}) noexcept {
   // SYNC(park): seq_cst fence — orders the caller's store of S before our load
   // of the flag (Dekker with the waiter's store + fence). A registered process
@@ -227,8 +278,9 @@ inline void notify(ParkingLayout& park, BlockingStats& stats, BarrierPlan plan =
   }
   // relaxed: ordered by the fence above (light: by the waiters' heavy
   // barrier); the common case ends here.
-  if (park.sleeping.load(std::memory_order_relaxed) == 0) return;
-  wake_sleepers(park, stats);
+  // Both words are on the block the notifier reads anyway: no extra miss.
+  if ((park.sleeping.load(std::memory_order_relaxed) | park.armed.load(std::memory_order_relaxed)) == 0) return;
+  wake_parked(park, stats);
 }
 
 // Wakes one sleeper (many-producer/many-consumer objects: one message needs
@@ -263,6 +315,10 @@ inline void notify_one(ParkingLayout& park, BlockingStats& stats, BarrierPlan pl
   }
   // relaxed: as in notify(), ordered by the fence (or the waiters' barrier).
   std::uint32_t mark = park.sleeping.load(std::memory_order_relaxed);
+  // relaxed: ordered by the same fence; pollers are poked on every notify
+  // (a poller stands for a whole event loop, not one waiter of many).
+  if (park.armed.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    poke_pollers(park, stats);
   if (mark == 0) return;
   // SYNC(park): release — a waiter that reads the new sequence sees S.
   park.sequence.fetch_add(1, std::memory_order_release);
@@ -282,6 +338,10 @@ inline void notify_all(ParkingLayout& park, BlockingStats& stats) noexcept {
   park.sequence.fetch_add(1, std::memory_order_seq_cst);
   ++stats.futex_wakes;
   (void)platform::futex_wake(park.sequence, platform::kWakeAll);
+  // SYNC(park): seq_cst fence — the caller's store of S before our load of
+  // the pollers' bits (the Dekker argument of poke_pollers).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (park.armed.load(std::memory_order_relaxed) != 0) poke_pollers(park, stats);
 }
 
 }  // namespace shmring

@@ -198,6 +198,16 @@ class Connection {
   [[nodiscard]] View read(Wait wait = forever) noexcept;
   void release() noexcept;
 
+  // A descriptor that is readable when a recv would not block (a message,
+  // or the other end closed), for event loops: Queue::fileno() on the
+  // receive direction, with the same rules (owned by this handle; re-armed
+  // by each call, by a recv that finds nothing without waiting and by a
+  // poll() that returns false). Shared ends only (one_owner: unsupported);
+  // a send-only end: invalid_argument. The other end's close() makes it
+  // readable; its death is noticed by a recv or poll() (within
+  // kOwnerCheckInterval), not by the descriptor: a loop that must see a
+  // killed peer polls now and then.
+  [[nodiscard]] Result<int> fileno() noexcept;
   // See the header comment: ends this handle (and closes the end when it
   // was the last handle of a shared end, or the owner of a one-owner end).
   void close() noexcept;

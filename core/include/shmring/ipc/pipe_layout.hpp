@@ -30,7 +30,7 @@
 namespace shmring {
 
 inline constexpr std::uint32_t kPipeKind = 0x45504950u;  // "PIPE"
-inline constexpr std::uint32_t kPipeLayoutVersion = 2;   // 2: shared ends
+inline constexpr std::uint32_t kPipeLayoutVersion = 3;   // 2: shared ends; 3: pollers (the queues' layout 6)
 inline constexpr std::uint32_t kPipeHolders = 256;       // handles per end of a shared-ends pipe
 
 // Written once by the creator before publish; read-only afterwards.

@@ -376,6 +376,21 @@ class Queue {
   [[nodiscard]] GetView read(Wait wait = forever) noexcept;
   void release() noexcept;
 
+  // ---- event loops ----
+  // A descriptor that is readable when a get would not block — a message is
+  // there or the queue is closed — for epoll, poll, select, Python's
+  // selectors and asyncio (a datagram socket: blocking/poller.hpp). Made on
+  // the first call and owned by this handle (closed with it: never close it
+  // yourself); later calls return the same one. Each call, and each get of
+  // this handle that finds the queue empty without waiting (get_nowait, a
+  // timeout that ran out), re-arms it. The loop: wait until readable, then
+  // get_nowait until empty. Readable with nothing to get is possible (another
+  // consumer was first; after blocking gets, which do not re-arm): the next
+  // empty get_nowait re-arms. Streaming costs no system call while the
+  // consumer finds messages; producers pay one send per wake-up of the loop.
+  // At most kPollerSlots (14) descriptors per queue at once (no_space).
+  [[nodiscard]] Result<int> fileno() noexcept;
+
   // ---- both / observers ----
   [[nodiscard]] std::size_t qsize() const noexcept;  // exact when quiescent
   [[nodiscard]] bool empty() const noexcept;

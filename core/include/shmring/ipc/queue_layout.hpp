@@ -18,7 +18,7 @@ namespace shmring {
 inline constexpr std::uint32_t kQueueKind = 0x55455551u;          // "QUEU"
 inline constexpr std::uint32_t kJoinableQueueKind = 0x4555514au;  // "JQUE": same layout, counts tasks
 inline constexpr std::uint32_t kQueueLayoutVersion =
-    5;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards; 5: lanes
+    6;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards; 5: lanes; 6: pollers
 
 // Written once by the creator before publish; read-only afterwards.
 struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
@@ -105,6 +105,7 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(SpscRingLayout, producer), offsetof(SpscRingLayout, consumer), offsetof(SpscProducerLayout, tail),
     offsetof(SpscProducerLayout, put_count), offsetof(SpscConsumerLayout, head),
     offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence), offsetof(ParkingLayout, sleeping),
-    offsetof(QueueLayout, tasks), offsetof(QueueLayout, all_done), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
+    offsetof(ParkingLayout, armed), offsetof(ParkingLayout, pollers), kPollerSlots, offsetof(QueueLayout, tasks),
+    offsetof(QueueLayout, all_done), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
 
 }  // namespace shmring

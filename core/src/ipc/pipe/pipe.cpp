@@ -339,6 +339,12 @@ bool Connection::poll(Wait wait) noexcept {
   return !s_ || s_->with([&](auto& e) { return e.poll(wait); });
 }
 
+Result<int> Connection::fileno() noexcept {
+  if (!s_) return fail(Errc::invalid_argument, "fileno() on a moved-from Connection");
+  if (auto* shared = std::get_if<std::unique_ptr<detail::SharedEnd>>(&s_->end)) return (*shared)->fileno();
+  return fail(Errc::unsupported, "fileno() needs a pipe with shared ends (PipeOptions::one_owner false, the default)");
+}
+
 void Connection::close() noexcept {
   if (s_) s_->with([](auto& e) { e.close(); });
 }

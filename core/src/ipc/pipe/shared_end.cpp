@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../queue/embedded.hpp"
+#include "peer_watch.hpp"
 #include "shmring/blocking/intervals.hpp"
 #include "shmring/platform/clock.hpp"
 
@@ -95,7 +96,9 @@ SharedEnd::SharedEnd(std::shared_ptr<platform::Segment> segment, PipeLayout* p, 
       can_send_(c.duplex != 0 || end == 1),
       can_recv_(c.duplex != 0 || end == 0),
       out_(std::move(out)),
-      in_(std::move(in)) {
+      in_(std::move(in)),
+      in_at_(reinterpret_cast<std::byte*>(p) + c.data_offset[1u - end]),  // in_dir(end), owned_end.hpp
+      in_bytes_(c.direction_bytes) {
   register_handle(this);
   const std::lock_guard<std::mutex> lock(g_mutex);
   const ConnStatus st = join_here();
@@ -211,10 +214,35 @@ bool SharedEnd::poll(Wait wait) noexcept {
   }
 }
 
+Result<int> SharedEnd::fileno() noexcept {
+  if (closed_) return fail(Errc::invalid_argument, "fileno() of a closed Connection");
+  if (!can_recv_) return fail(Errc::invalid_argument, "fileno() of a send-only end: it never becomes readable");
+  auto fd = in_->fileno();
+  if (!fd || watch_generation_ == platform::fork_generation()) return fd;
+  // The first descriptor of this handle in this process: the peer watch
+  // closes the receive direction (through a handle of its own, so it never
+  // touches this one's state from its thread) once the other end is closed
+  // or abandoned, and the close wakes the descriptor.
+  auto q = EmbeddedQueue::attach(segment_, in_at_, in_bytes_);
+  if (!q) return q.error();
+  auto watched = std::make_shared<Queue>(std::move(*q));
+  auto ticket = watch_peer([peer = peer_, watched]() mutable {
+    if (watched->closed()) return true;  // closed already: by a recv, a poll, or a close()
+    if (!peer.closed_or_abandoned(this_process())) return false;
+    watched->close();
+    return true;
+  });
+  if (!ticket) return ticket.error();
+  watch_ticket_ = *ticket;
+  watch_generation_ = platform::fork_generation();
+  return fd;
+}
+
 void SharedEnd::close() noexcept {
   const std::lock_guard<std::mutex> lock(g_mutex);
   if (closed_) return;
   closed_ = true;
+  if (watch_generation_ == platform::fork_generation()) unwatch_peer(std::exchange(watch_ticket_, 0));
   if (joined_here() && mine_.leave(slot_, this_process())) close_directions();
   slot_ = kPipeHolders;
   // Give back the lane and the reader slot this handle took (a fork copy's

@@ -58,6 +58,8 @@ class SharedEnd {
   [[nodiscard]] EndView read(Wait wait) noexcept;
   void release() noexcept;
   [[nodiscard]] bool poll(Wait wait) noexcept;
+  // The receive direction's event-loop descriptor (Queue::fileno()).
+  [[nodiscard]] Result<int> fileno() noexcept;
   void close() noexcept;
 
   [[nodiscard]] bool is_closed() const noexcept { return closed_; }
@@ -98,7 +100,14 @@ class SharedEnd {
   bool closed_ = false;
   bool no_slot_ = false;
   std::int64_t next_peer_check_ = 0;  // monotonic ns
-  mutable BlockingStats stats_;       // both directions' stats, summed when asked
+  // fileno(): where the receive direction lives (for the peer watch's own
+  // handle on it), and the watch's ticket, valid in the process of fork
+  // generation watch_generation_ (peer_watch.hpp).
+  std::byte* in_at_ = nullptr;
+  std::uint64_t in_bytes_ = 0;
+  std::uint64_t watch_ticket_ = 0;
+  std::uint64_t watch_generation_ = ~std::uint64_t{0};  // none yet
+  mutable BlockingStats stats_;                         // both directions' stats, summed when asked
 };
 
 }  // namespace shmring::detail

@@ -88,10 +88,14 @@ GetView read_on(Queue::State& s, E& e, Wait wait) noexcept {
     }
     if (e.check_blocker(detail::blocker_of(v), RecordKind::claimed, watch, s)) continue;
     e.drained();  // give its memory back before waiting
-    if (wait.is_nowait() || !deadline.may_wait()) return {GetStatus::empty, {}};
+    if (wait.is_nowait() || !deadline.may_wait()) {
+      s.rearm_poller();
+      return {GetStatus::empty, {}};
+    }
     const auto ready = [&] { return e.consumer_can_read() || s.is_closed(); };
     if (!wait_until(s.layout->not_empty, ready, e.slice(deadline.get()), s.get_spin, s.stats, s.plan) &&
         deadline.get().passed()) {
+      s.rearm_poller();
       return {GetStatus::empty, {}};
     }
   }
@@ -318,6 +322,22 @@ std::size_t Queue::qsize() const noexcept {
   return static_cast<std::size_t>(s_->visit([](const auto& e) { return e.message_count(); }));
 }
 
+// ---- event loops ----
+
+Result<int> Queue::fileno() noexcept {
+  if (!s_) [[unlikely]]
+    return fail(Errc::invalid_argument, "fileno() on a moved-from Queue handle");
+  State& s = *s_;
+  if (!s.poller || !s.poller->ours()) {
+    if (s.held_generation != platform::fork_generation()) s.refresh_plan();  // a forked copy's first call
+    auto p = Poller::attach(s.layout->not_empty, s.plan);
+    if (!p) return p.error();
+    s.poller.emplace(std::move(*p));  // a forked copy's inherited poller: inert, closed here
+  }
+  s.rearm_poller();
+  return s.poller->fd();
+}
+
 bool Queue::empty() const noexcept {
   return !s_ || s_->visit([](const auto& e) { return e.empty(); });
 }
@@ -394,9 +414,13 @@ bool detail::EmbeddedQueue::wait_readable(Queue& q, Wait wait) noexcept {
     const auto ready = [&] { return e.front().status != RingStatus::empty || s.is_closed(); };
     for (;;) {
       if (ready()) return true;
-      if (wait.is_nowait() || !deadline.may_wait()) return false;
+      if (wait.is_nowait() || !deadline.may_wait()) {
+        s.rearm_poller();  // a poll() that found nothing re-arms, as an empty get does
+        return false;
+      }
       if (!wait_until(s.layout->not_empty, ready, deadline.get(), s.get_spin, s.stats, s.plan) &&
           deadline.get().passed()) {
+        s.rearm_poller();
         return false;
       }
     }

@@ -13,6 +13,7 @@
 #include "on_demand_memory.hpp"
 #include "shmring/blocking/blocking.hpp"
 #include "shmring/ipc/queue.hpp"
+#include "shmring/blocking/poller.hpp"
 #include "shmring/ipc/queue_layout.hpp"
 #include "shmring/platform/membarrier.hpp"
 #include "shmring/platform/process.hpp"
@@ -62,6 +63,9 @@ struct Queue::State : detail::QueueHot {
   std::uint64_t held_generation = 0;  // the fork generation in which `held` was taken
   AdaptiveSpin put_spin;
   AdaptiveSpin get_spin;
+  // fileno(): this handle's event-loop descriptor (poller.hpp). Last, so it
+  // leaves its slot before anything it points into goes.
+  std::optional<Poller> poller;
 
   // `config` is the creator's values or the opener's validated copy, never
   // re-read from shared memory.
@@ -124,6 +128,19 @@ struct Queue::State : detail::QueueHot {
     const std::uint64_t me = platform::pack_owner(platform::current_process());
     visit([&](auto& e) { e.detach(held, me); });
     held = Role::none;
+  }
+
+  // A get would not block: a message is there or the queue is closed (the
+  // poller's predicate; any handle may ask, with or without a role).
+  [[nodiscard]] bool readable() noexcept {
+    return !visit([](auto& e) { return e.empty(); }) || is_closed();
+  }
+  // A get of this handle found the queue empty without waiting: its
+  // descriptor, if it has one, is brought up to date (no system call when
+  // it has none).
+  void rearm_poller() noexcept {
+    if (poller) [[unlikely]]
+      poller->rearm([this] { return readable(); }, stats);
   }
 
   [[nodiscard]] bool is_closed() const noexcept {
