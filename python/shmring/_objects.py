@@ -205,10 +205,6 @@ class Connection(_Named, _shmring._Connection):
     def __exit__(self, *exc):
         self.close()
 
-    def fileno(self):
-        """No descriptor: a shmring Connection is memory, not a file (raises OSError)."""
-        raise OSError("a shmring Connection has no file descriptor (use poll())")
-
     def __repr__(self):
         state = "closed" if self.closed else "open"
         return "<shmring.Connection %r end=%s %s>" % (self.name, "ab"[self._end], state)

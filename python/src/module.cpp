@@ -309,7 +309,10 @@ class PyQueue {
     const GetView v = wait_loop(
         block, timeout, [&](Wait w) { return h.read(w); },
         [](const GetView& r) { return r.status == GetStatus::empty; });
-    if (v.status != GetStatus::ok) raise_get(v.status);
+    if (v.status != GetStatus::ok) {
+      if (v.status == GetStatus::empty) rearm();
+      raise_get(v.status);
+    }
     struct Release {
       Queue& h;
       ~Release() { h.release(); }
@@ -336,12 +339,26 @@ class PyQueue {
     return st == JoinStatus::done;
   }
 
+  // The event-loop descriptor (Queue::fileno()) of a handle kept for it:
+  // the per-thread handles' empty gets re-arm it through rearm().
+  int fileno() {
+    if (closed_) raise(PyExc_ValueError, "Queue '" + name_ + "' is closed (close() was called on this handle)");
+    if (!poll_) poll_ = std::make_unique<Queue>(open_handle(name_, joinable_));
+    return take(poll_->fileno(), "cannot make a descriptor for the Queue", name_);
+  }
+  void rearm() {
+    if (poll_) (void)poll_->fileno();
+  }
+
   std::size_t qsize() { return handles_.first().qsize(); }
   bool empty() { return handles_.first().empty(); }
   bool full() { return handles_.first().full(); }
   void shutdown() { handles_.first().close(); }
   bool is_shut_down() { return handles_.first().closed(); }
-  void close() { closed_ = true; }
+  void close() {
+    closed_ = true;
+    poll_.reset();
+  }
   bool closed() const { return closed_; }
   const std::string& name() const { return name_; }
   std::string path() { return handles_.first().path(); }
@@ -378,6 +395,7 @@ class PyQueue {
   bool joinable_;
   bool closed_ = false;
   PerThread<Queue> handles_;
+  std::unique_ptr<Queue> poll_;  // fileno()'s handle
 };
 
 // ---- Pipe and Connection ------------------------------------------------------------
@@ -482,12 +500,25 @@ class PyConnection {
   bool poll(const py::object& timeout) {
     Connection& h = c();
     if (!readable_) raise(PyExc_OSError, "connection is write-only");
-    return wait_loop(
-        true, timeout, [&](Wait w) { return h.poll(w); }, [](bool ready) { return !ready; });
+    const bool ready = wait_loop(
+        true, timeout, [&](Wait w) { return h.poll(w); }, [](bool r) { return !r; });
+    if (!ready && poll_) (void)poll_->fileno();  // re-armed, as an empty poll of its own handle would be
+    return ready;
+  }
+  // The event-loop descriptor (Connection::fileno()) of a handle kept for
+  // it; each call re-arms it (multiprocessing.connection.wait calls it on
+  // every wait).
+  int fileno() {
+    Connection& h = c();
+    (void)h;
+    if (!readable_) raise(PyExc_OSError, "connection is write-only: it has no descriptor to wait on");
+    if (!poll_) poll_ = std::make_unique<Connection>(open_handle(name_, end_));
+    return take(poll_->fileno(), "cannot make a descriptor for the Pipe", name_);
   }
   void close() {
     if (closed_) return;
     closed_ = true;
+    poll_.reset();
     handles_.each([](Connection& h) { h.close(); });
   }
   bool closed() const { return closed_; }
@@ -517,6 +548,7 @@ class PyConnection {
   bool readable_, writable_;
   bool closed_ = false;
   PerThread<Connection> handles_;
+  std::unique_ptr<Connection> poll_;  // fileno()'s handle: a holder of this end until close()
 };
 
 // ---- Lock, RLock, Semaphore, BoundedSemaphore, Event --------------------------------
@@ -1261,6 +1293,10 @@ PYBIND11_MODULE(_shmring, m) {
            "Put the bytes of a bytes-like object exactly as they are (never pickled): what a C++ get() receives.")
       .def("get_bytes", &PyQueue::get_bytes, block, timeout,
            "Remove and return the next message's bytes exactly as they are (never unpickled).")
+      .def("fileno", &PyQueue::fileno,
+           "A file descriptor that is readable when a get would not block (a message, or shut down): for "
+           "selectors, asyncio's add_reader and multiprocessing.connection.wait. Owned by this handle (never close "
+           "it). After it is readable, take with get_nowait() until queue.Empty: that re-arms it.")
       .def("qsize", &PyQueue::qsize, "Messages in the queue (approximate while others put or get).")
       .def("empty", &PyQueue::empty)
       .def("full", &PyQueue::full)
@@ -1320,6 +1356,10 @@ PYBIND11_MODULE(_shmring, m) {
            "True if there is something to recv (or the other end is closed). timeout=None waits forever.")
       .def("close", &PyConnection::close,
            "Close this handle; the other end sees EOF once every handle of this end is closed.")
+      .def("fileno", &PyConnection::fileno,
+           "A file descriptor that is readable when recv() would not block (a message, or EOF): for "
+           "multiprocessing.connection.wait, selectors and asyncio. Owned by this handle (never close it). Each "
+           "call, and each poll() that finds nothing, re-arms it.")
       .def_property_readonly("closed", &PyConnection::closed, "True once close() was called on this handle.")
       .def_property_readonly("readable", &PyConnection::readable, "True if this end can recv.")
       .def_property_readonly("writable", &PyConnection::writable, "True if this end can send.")

@@ -431,3 +431,24 @@ def condition_notify_child(cond, flag):
     with cond:
         flag.value = 1
         cond.notify_all()
+
+
+def put_paced(q, items, pause):
+    """Put each item, pausing now and then, so the reader's loop sleeps in between."""
+    for i, item in enumerate(items):
+        q.put(item)
+        if i % 10 == 0:
+            time.sleep(pause)
+
+
+def send_paced_and_close(conn, items, pause):
+    for i, item in enumerate(items):
+        conn.send(item)
+        if i % 10 == 0:
+            time.sleep(pause)
+    conn.close()
+
+
+def hold_end_forever(conn, ready):
+    ready.set()
+    time.sleep(600)
