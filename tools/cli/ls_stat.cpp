@@ -10,6 +10,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -35,7 +36,7 @@ int examine_named(const std::string& name, FileInfo& out) {
   auto info = examine(name, *path);
   if (!info) return report(name, info.error());
   if (info->damaged) {
-    std::fprintf(stderr, "shmring: %s: %s (%s)\n", name.c_str(), info->problem.c_str(), to_string(info->damage));
+    std::fprintf(stderr, "shmring: %s: %s\n", name.c_str(), info->problem.c_str());
     out = std::move(*info);
     return exit_code_for(out.damage);
   }
@@ -139,7 +140,9 @@ std::string state_word(const FileInfo& f) {
 // The API's view of a queue, added to `f` (stat: every counter; ls: only
 // what the layout cannot give, qsize of an MPMC queue). The queue is opened
 // with no role, which changes nothing in the file.
-void add_queue_counters(FileInfo& f, bool all) {
+// Returns the API's open error, if any (stat reports it; ls and watch
+// show the layout's view alone).
+std::optional<Error> add_queue_counters(FileInfo& f, bool all) {
   OpenOptions o;
   o.ready_timeout = std::chrono::milliseconds(0);
   o.allow_foreign_owner = true;
@@ -158,20 +161,15 @@ void add_queue_counters(FileInfo& f, bool all) {
   };
   if (f.header.kind == kJoinableQueueKind) {
     auto q = JoinableQueue::open(f.path, o);
-    if (!q) {
-      f.fields.emplace_back("api_open_error", json_str(q.error().message()));
-      return;
-    }
+    if (!q) return q.error();
     use(*q);
     if (all) f.fields.emplace_back("unfinished_tasks_api", std::to_string(q->unfinished_tasks()));
   } else {
     auto q = Queue::open(f.path, o);
-    if (!q) {
-      f.fields.emplace_back("api_open_error", json_str(q.error().message()));
-      return;
-    }
+    if (!q) return q.error();
     use(*q);
   }
+  return std::nullopt;
 }
 
 // Dict and List: their own open checks their layout; len() and limits.
@@ -273,7 +271,7 @@ int run_ls(const LsOptions& o) {
     auto info = examine(n, base + n);
     if (!info || !info->is_shmring) continue;
     FileInfo& f = *info;
-    if (!f.damaged && f.problem.empty() && f.engine == "mpmc") add_queue_counters(f, false);
+    if (!f.damaged && f.problem.empty() && f.engine == "mpmc") (void)add_queue_counters(f, false);
     const auto a = attached(f, maps);
     if (o.json) {
       std::printf("%s\n", ls_json(f, a, now).c_str());
@@ -303,7 +301,9 @@ int run_stat(const StatOptions& o) {
     std::fprintf(stderr, "shmring: %s: not ready (its creator is still initializing it)\n", o.name.c_str());
     return kExitDamaged;
   }
-  if (f.header.kind == kQueueKind || f.header.kind == kJoinableQueueKind) add_queue_counters(f, true);
+  if (f.header.kind == kQueueKind || f.header.kind == kJoinableQueueKind) {
+    if (auto e = add_queue_counters(f, true)) return report(o.name, *e);
+  }
   if (const int rc = add_table_counters(f); rc != kExitOk) return rc;
   MapsIndex maps;
   maps.scan();
@@ -433,7 +433,7 @@ int run_watch(const WatchOptions& o) {
         continue;
       }
       FileInfo& f = *info;
-      if (f.engine == "mpmc") add_queue_counters(f, false);
+      if (f.engine == "mpmc") (void)add_queue_counters(f, false);
       const std::uint64_t depth = f.depth_msgs.value_or(0);
       std::string in = "-", out = "-";
       char buf[32];
