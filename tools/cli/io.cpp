@@ -262,6 +262,7 @@ int run_gc(const GcOptions& o) {
     std::printf("removed %s (%s)\n", f.path.c_str(), kind_name(f.header.kind).c_str());
     ++removed;
   }
+  std::fflush(stdout);
   std::fprintf(stderr, "gc: %zu %s, %zu in use\n", removed, o.dry_run ? "to remove" : "removed", kept);
   return rc;
 }
