@@ -291,6 +291,8 @@ def test_damaged_and_hostile_files_get_one_line_and_exit_3(tmp):
         "badversion": data[:8] + b"\x07\x00\x00\x00" + data[12:],
         "badsize": data[:40] + (1 << 40).to_bytes(8, "little") + data[48:],
         "badengine": data[:128 + 36] + (9).to_bytes(4, "little") + data[128 + 40:],
+        # The ready word (offset 80) back at `initializing`: a creator that died mid-create.
+        "initializing": data[:80] + bytes(4) + data[84:],
     }
     for name, content in files.items():
         with open(f"{tmp}/{name}", "wb") as f:
@@ -310,8 +312,9 @@ def test_damaged_and_hostile_files_get_one_line_and_exit_3(tmp):
         assert os.path.lexists(f"{tmp}/{name}")
     # ls lists the damaged shmring files with their state, skips the rest.
     objs = ls_json(tmp)
-    assert set(objs) == {"good", "truncated", "short", "badversion", "badsize", "badengine"}
+    assert set(objs) == {"good", "truncated", "short", "badversion", "badsize", "badengine", "initializing"}
     assert objs["good"]["state"] == "ok"
+    assert objs["initializing"]["state"] == "initializing"
     for name in ("truncated", "short", "badversion", "badsize"):
         assert objs[name]["state"] == "damaged" and objs[name]["problem"], name
 

@@ -36,6 +36,12 @@ Wait wait_for(double seconds) {
 int open_queue(const std::string& name, std::optional<Queue>& q) {
   FileInfo f;
   if (const int rc = examine_named(name, f); rc != kExitOk) return rc;
+  if (!f.problem.empty()) {
+    // Not published: the API's open would wait for a live creator, and
+    // remove a dead one's leftover; the command leaves both to gc.
+    std::fprintf(stderr, "shmring: %s: not ready (its creator has not finished creating it)\n", name.c_str());
+    return kExitDamaged;
+  }
   if (f.header.kind == kJoinableQueueKind) {
     auto j = JoinableQueue::open(f.path);
     if (!j) return report(name, j.error());
