@@ -132,6 +132,9 @@ ProcState creator_state(const FileInfo& f) {
 }
 
 std::string state_word(const FileInfo& f) {
+  // Another header or layout version, or the other byte order: made by
+  // another build of shmring, not necessarily damaged.
+  if (f.damaged && (f.damage == Errc::bad_version || f.damage == Errc::bad_layout)) return "incompatible";
   if (f.damaged) return "damaged";
   if (!f.problem.empty()) return f.problem;  // "initializing"
   return "ok";
@@ -283,7 +286,7 @@ int run_ls(const LsOptions& o) {
     const std::string age =
         header_ok ? human_age(static_cast<double>(now - f.header.created_realtime_ns) / 1e9) : std::string("-");
     std::string state = state_word(f);
-    if (f.damaged) state += ": " + f.problem;
+    if (f.damaged) state += ": " + f.problem;  // "damaged: ..." or "incompatible: ..."
     std::printf("%-32s %-17s %-11s %8s %8s %9s %-10s %-26s %5s %s\n", n.c_str(),
                 header_ok ? kind_name(f.header.kind).c_str() : "?", f.engine.empty() ? "-" : f.engine.c_str(),
                 f.capacity ? human_bytes(*f.capacity).c_str() : "-",
@@ -356,8 +359,14 @@ int run_stat(const StatOptions& o) {
   for (auto& kv : f.fields) object.push_back(kv);
   auto section_json = [](const std::vector<std::pair<std::string, std::string>>& kvs) {
     std::string s = "{";
-    for (std::size_t i = 0; i < kvs.size(); ++i) s += (i ? "," : "") + json_str(kvs[i].first) + ":" + kvs[i].second;
-    return s + "}";
+    for (std::size_t i = 0; i < kvs.size(); ++i) {
+      if (i != 0) s += ',';
+      s += json_str(kvs[i].first);
+      s += ':';
+      s += kvs[i].second;
+    }
+    s += '}';
+    return s;
   };
   if (o.json) {
     std::printf("{\"name\":%s,\"header\":%s,\"file\":%s,\"object\":%s,\"attached\":%s}\n", json_str(o.name).c_str(),
