@@ -158,8 +158,11 @@ def test_put_on_a_lock_is_refused(tmp):
 def test_create_every_kind_then_ls_stat_and_rm(tmp):
     kinds = ["queue", "joinable-queue", "pipe", "lock", "rlock", "semaphore", "bounded-semaphore", "event",
              "condition", "barrier", "dict", "list"]
+    # A shared-ends pipe would be born closed (the command's handles close at exit): refused.
+    assert run("create", f"{tmp}/pipe", "--kind", "pipe").returncode == EXIT_USAGE
+    assert not os.path.exists(f"{tmp}/pipe")
     for k in kinds:
-        r = run("create", f"{tmp}/{k}", "--kind", k)
+        r = run("create", f"{tmp}/{k}", "--kind", k, *(["--one-owner"] if k == "pipe" else []))
         assert r.returncode == EXIT_OK, (k, r.stderr)
     assert run("create", f"{tmp}/queue").returncode == EXIT_OTHER  # exists
     objs = ls_json(tmp)
@@ -172,6 +175,8 @@ def test_create_every_kind_then_ls_stat_and_rm(tmp):
         assert doc["header"]["kind"] == k and doc["header"]["creator_state"] == "dead"
     assert json.loads(run("stat", f"{tmp}/semaphore", "--json").stdout)["object"]["value"] == 1
     assert json.loads(run("stat", f"{tmp}/event", "--json").stdout)["object"]["set"] is False
+    pipe = json.loads(run("stat", f"{tmp}/pipe", "--json").stdout)["object"]
+    assert pipe["engine"] == "one-owner" and not pipe["closed_a"] and not pipe["closed_b"]
     assert run("rm", *[f"{tmp}/{k}" for k in kinds]).returncode == EXIT_OK
     assert os.listdir(tmp) == []
 

@@ -57,6 +57,7 @@ struct CreateOptions {
   std::uint32_t value = 1;    // semaphores
   std::uint32_t parties = 2;  // barrier
   std::string mode = "600";
+  bool one_owner = false;  // pipe: one owner per end (the only pipe that outlives this command)
 };
 int run_create(const CreateOptions& o);
 

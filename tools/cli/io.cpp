@@ -169,7 +169,19 @@ int run_create(const CreateOptions& o) {
     return k == "queue" ? done(Queue::create(o.name, q)) : done(JoinableQueue::create(o.name, q));
   }
   if (k == "pipe") {
-    return done(Pipe::create(o.name, {.capacity_bytes = o.capacity, .max_message = o.max_message, .mode = m}));
+    // A shared-ends pipe's end is closed for good once its last handle
+    // closes (pipe.hpp), and this command's handles close when it exits:
+    // the pipe would be born closed. A one-owner pipe's ends are only taken
+    // on first use, so it outlives its creator untouched.
+    if (!o.one_owner) {
+      std::fprintf(stderr,
+                   "shmring create: a pipe with shared ends closes for good when its last handle closes, and this "
+                   "command's handles close when it exits: give --one-owner, or create it in the program that "
+                   "uses it\n");
+      return kExitUsage;
+    }
+    return done(Pipe::create(
+        o.name, {.capacity_bytes = o.capacity, .max_message = o.max_message, .mode = m, .one_owner = true}));
   }
   const SyncOptions s{.mode = m};
   if (k == "lock") return done(Lock::create(o.name, s));

@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
   c_create->add_option("--value", cr.value, "semaphore: initial value (default 1)");
   c_create->add_option("--parties", cr.parties, "barrier: parties (default 2)");
   c_create->add_option("--mode", cr.mode, "octal file permissions (default 600)");
+  c_create->add_flag("--one-owner", cr.one_owner,
+                     "pipe: one owner per end (required: a shared-ends pipe would close when this command exits)");
   c_create->footer(
       footer("  shmring create orders --maxsize 1000 --capacity 4194304\n"
              "  shmring create jobs --kind joinable-queue --engine mpmc\n"
