@@ -12,6 +12,7 @@ import fcntl
 import json
 import mmap
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -230,6 +231,21 @@ def test_watch_prints_plain_lines_with_rates_when_not_a_terminal(tmp, procs):
     assert len(lines) == 4 and lines[0].split()[:4] == ["TIME", "NAME", "IN/s", "OUT/s"]
     rate = float(lines[-1].split()[2])
     assert rate > 0, lines
+
+
+def test_watch_redraws_in_place_on_a_terminal(tmp):
+    q = f"{tmp}/w"
+    assert run("create", q).returncode == EXIT_OK
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([CLI, "watch", q, "--interval", "0.1", "--count", "2"], stdout=slave,
+                           stderr=subprocess.PIPE, timeout=30)
+        assert p.returncode == EXIT_OK
+        out = os.read(master, 65536).decode()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert out.count("\x1b[H\x1b[2J") == 2 and out.count("TIME") == 2
 
 
 # ---- gc ----
