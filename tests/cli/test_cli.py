@@ -103,6 +103,19 @@ def test_missing_object_exits_2(tmp):
     assert run("rm", f"{tmp}/nothing").returncode == EXIT_NOT_FOUND
 
 
+def test_permission_denied_exits_4(tmp):
+    q = f"{tmp}/q"
+    assert run("create", q, "--mode", "600").returncode == EXIT_OK
+    if os.geteuid() == 0:  # root passes every permission check: ask as nobody
+        os.chmod(tmp, 0o755)
+        r = subprocess.run([CLI, "stat", q], capture_output=True, text=True, timeout=30, user=65534, group=65534)
+    else:
+        os.chmod(q, 0)
+        r = run("stat", q)
+    assert r.returncode == EXIT_PERMISSION, r.stderr
+    assert r.stderr.count("\n") == 1 and "q" in r.stderr
+
+
 # ---- create, put, get, rm ----
 
 
