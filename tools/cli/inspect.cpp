@@ -196,8 +196,9 @@ class Examiner {
         break;
       case kValueKind:
       case kArrayKind: typed(); break;
-      default:  // dict, list: their own open checks the layout (live.cpp)
-        break;
+      case kDictKind: dict(); break;
+      case kListKind: list(); break;
+      default: break;
     }
   }
 
@@ -452,6 +453,23 @@ class Examiner {
     field("n_waiting", l.count.load(std::memory_order_relaxed));
     field_b("broken", l.broken.load(std::memory_order_relaxed) != 0);
     field("generation", l.generation.load(std::memory_order_relaxed));
+  }
+
+  // Dict and List: their own open checks the rest of the layout (stat
+  // opens them for len); here the writers' lock and the capacity.
+  void dict() {
+    auto b = read_payload(0, sizeof(DictLayout));
+    if (!b) return;
+    const auto& d = b->as<DictLayout>();
+    info_.capacity = d.config.max_entries;
+    holder("writer", d.lock.owner.load(std::memory_order_relaxed));
+  }
+  void list() {
+    auto b = read_payload(0, sizeof(ListLayout));
+    if (!b) return;
+    const auto& l = b->as<ListLayout>();
+    info_.capacity = l.config.capacity;
+    holder("writer", l.lock.owner.load(std::memory_order_relaxed));
   }
 
   void typed() {

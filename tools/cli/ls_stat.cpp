@@ -182,7 +182,6 @@ int add_table_counters(FileInfo& f) {
     if (!d) return report(f.name, d.error());
     f.capacity = d->capacity();
     f.fields.emplace_back("len", std::to_string(d->size()));
-    f.fields.emplace_back("capacity", std::to_string(d->capacity()));
     f.fields.emplace_back("max_key", std::to_string(d->max_key()));
     f.fields.emplace_back("max_value", std::to_string(d->max_value()));
     f.fields.emplace_back("repairs", std::to_string(d->repairs()));
@@ -191,7 +190,6 @@ int add_table_counters(FileInfo& f) {
     if (!l) return report(f.name, l.error());
     f.capacity = l->capacity();
     f.fields.emplace_back("len", std::to_string(l->size()));
-    f.fields.emplace_back("capacity", std::to_string(l->capacity()));
     f.fields.emplace_back("max_value", std::to_string(l->max_value()));
     f.fields.emplace_back("repairs", std::to_string(l->repairs()));
   }
@@ -289,7 +287,9 @@ int run_ls(const LsOptions& o) {
     if (f.damaged) state += ": " + f.problem;  // "damaged: ..." or "incompatible: ..."
     std::printf("%-32s %-17s %-11s %8s %8s %9s %-10s %-26s %5s %s\n", n.c_str(),
                 header_ok ? kind_name(f.header.kind).c_str() : "?", f.engine.empty() ? "-" : f.engine.c_str(),
-                f.capacity ? human_bytes(*f.capacity).c_str() : "-",
+                !f.capacity        ? "-"
+                : f.engine.empty() ? std::to_string(*f.capacity).c_str()  // entries or elements
+                                   : human_bytes(*f.capacity).c_str(),
                 f.depth_msgs ? std::to_string(*f.depth_msgs).c_str() : "-",
                 f.depth_bytes ? std::to_string(*f.depth_bytes).c_str() : "-", creator.c_str(), attached_text(a).c_str(),
                 age.c_str(), state.c_str());
