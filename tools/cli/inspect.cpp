@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -589,6 +590,20 @@ std::optional<std::uint32_t> kind_from_name(std::string_view name) {
 }
 
 Result<std::string> path_of(const std::string& name) { return platform::segment_path(name); }
+
+int read_dir(DIR* d, std::vector<std::string>& names) {
+  for (;;) {
+    errno = 0;
+    const dirent* e = ::readdir(d);
+    if (e == nullptr) break;
+    // Symlinks, FIFOs, directories are not objects.
+    if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) names.emplace_back(e->d_name);
+  }
+  const int err = errno;
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return err;
+}
 
 Result<FileInfo> examine(const std::string& name, const std::string& path) {
   FileInfo info;

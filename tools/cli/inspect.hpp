@@ -8,6 +8,7 @@
 // from the API's own open (live.cpp), only after these checks passed.
 #pragma once
 
+#include <dirent.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -119,6 +120,10 @@ class MapsIndex {
 // another process holds a flock on the file (the Python package holds
 // shared flocks on the objects it uses).
 [[nodiscard]] bool flock_held(const std::string& path);
+
+// The names of the regular (or unknown-type) entries of an open directory,
+// sorted; closes it. Returns 0 or readdir's errno.
+[[nodiscard]] int read_dir(DIR* d, std::vector<std::string>& names);
 
 // "/dev/shm/<name>" for a plain name, the path itself for an absolute path.
 [[nodiscard]] Result<std::string> path_of(const std::string& name);

@@ -254,12 +254,7 @@ int run_ls(const LsOptions& o) {
                                e, "opendir"});
   }
   std::vector<std::string> names;
-  while (const dirent* e = ::readdir(d)) {
-    if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;  // symlinks, FIFOs, directories: not objects
-    names.emplace_back(e->d_name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
+  if (const int e = read_dir(d, names); e != 0) return report(o.dir, Error{Errc::system, e, "readdir"});
   MapsIndex maps;
   maps.scan();
   const std::string base = o.dir.back() == '/' ? o.dir : o.dir + "/";
