@@ -13,6 +13,7 @@ import json
 import mmap
 import os
 import pty
+import random
 import shutil
 import signal
 import subprocess
@@ -353,6 +354,46 @@ def test_damaged_and_hostile_files_get_one_line_and_exit_3(tmp):
         assert objs[name]["state"] == "damaged" and objs[name]["problem"], name
     # Another header version: another build's file, not necessarily damaged.
     assert objs["badversion"]["state"] == "incompatible" and objs["badversion"]["problem"]
+
+
+def test_randomly_damaged_files_never_crash_or_hang(tmp):
+    """Seeded byte and word damage to sound files of several kinds (header,
+    layout and ring bytes, sometimes a truncation): every command ends with
+    one of the documented exit codes, never a signal or a hang.
+    SHMRING_CLI_SEED and SHMRING_CLI_MUTATIONS change the run."""
+    rng = random.Random(int(os.environ.get("SHMRING_CLI_SEED", "1")))
+    count = int(os.environ.get("SHMRING_CLI_MUTATIONS", "60"))
+    bases = {}
+    for k, extra in (("lanes", ["--engine", "lanes"]), ("mpmc", ["--engine", "mpmc"]), ("spsc", ["--engine", "spsc"]),
+                     ("pipe", ["--kind", "pipe", "--one-owner"]), ("lock", ["--kind", "lock"]),
+                     ("barrier", ["--kind", "barrier"]), ("dict", ["--kind", "dict"]), ("list", ["--kind", "list"])):
+        p = f"{tmp}/base-{k}"
+        assert run("create", p, "--capacity", 16384, *extra).returncode == EXIT_OK
+        if k in ("lanes", "mpmc", "spsc"):
+            assert run("put", p, "-", stdin="a\nbb\nccc\n").returncode == EXIT_OK
+        with open(p, "rb") as f:
+            bases[k] = f.read()
+        os.unlink(p)
+    victim = f"{tmp}/m"
+    for i in range(count):
+        b = bytearray(bases[rng.choice(sorted(bases))])
+        for _ in range(rng.randint(1, 8)):
+            lo, hi = rng.choice([(0, 128), (128, 1280), (0, 40000)])
+            off = rng.randrange(lo, min(hi, len(b)))
+            if rng.random() < 0.5:
+                b[off] = rng.randrange(256)
+            else:
+                word = rng.choice([0, 1, 0xFFFFFFFF, 1 << 40, rng.getrandbits(64)])
+                b[off:off + 8] = word.to_bytes(8, "little")
+        if rng.random() < 0.1:
+            b = b[:rng.randrange(len(b))]
+        with open(victim, "wb") as f:
+            f.write(bytes(b))
+        for args in (["stat", victim, "--json"], ["ls", tmp], ["get", victim, "--timeout", "0", "-n", "3"],
+                     ["watch", victim, "--count", "1"], ["gc", tmp, "--dry-run"]):
+            r = run(*args, timeout=20)
+            assert r.returncode in range(7), (i, args, r.returncode, r.stderr[-300:])
+        os.unlink(victim)
 
 
 # ---- bench ----
