@@ -10,7 +10,7 @@
 namespace {
 
 constexpr const char* kExitCodes =
-    "\nExit codes: 0 ok, 1 usage, 2 not found, 3 damaged or not a shmring object (bad magic, version or\n"
+    "\n\nExit codes: 0 ok, 1 usage, 2 not found, 3 damaged or not a shmring object (bad magic, version or\n"
     "layout, truncated, corrupt, a symlink, a FIFO), 4 permission denied, 5 timed out (get/put),\n"
     "6 any other error (wrong kind, exists, closed, no space, system error).\n";
 
