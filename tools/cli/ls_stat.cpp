@@ -259,10 +259,9 @@ int run_ls(const LsOptions& o) {
   maps.scan();
   const std::string base = o.dir.back() == '/' ? o.dir : o.dir + "/";
   const std::int64_t now = now_realtime_ns();
-  if (!o.json) {
-    std::printf("%-32s %-17s %-11s %8s %8s %9s %-10s %-26s %5s %s\n", "NAME", "KIND", "ENGINE", "CAPACITY", "DEPTH",
-                "BYTES", "CREATOR", "ATTACHED", "AGE", "STATE");
-  }
+  // The table: columns as wide as their widest cell (numbers right-aligned).
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"NAME", "KIND", "ENGINE", "CAPACITY", "DEPTH", "BYTES", "CREATOR", "ATTACHED", "AGE", "STATE"});
   for (const std::string& n : names) {
     auto info = examine(n, base + n);
     if (!info || !info->is_shmring) continue;
@@ -274,20 +273,39 @@ int run_ls(const LsOptions& o) {
       continue;
     }
     const bool header_ok = f.header.magic == platform::kSegmentMagic;
-    const std::string creator =
-        header_ok ? std::to_string(f.header.creator_pid) + ":" + to_string(creator_state(f)) : std::string("-");
-    const std::string age =
-        header_ok ? human_age(static_cast<double>(now - f.header.created_realtime_ns) / 1e9) : std::string("-");
     std::string state = state_word(f);
     if (f.damaged) state += ": " + f.problem;  // "damaged: ..." or "incompatible: ..."
-    std::printf("%-32s %-17s %-11s %8s %8s %9s %-10s %-26s %5s %s\n", n.c_str(),
-                header_ok ? kind_name(f.header.kind).c_str() : "?", f.engine.empty() ? "-" : f.engine.c_str(),
-                !f.capacity        ? "-"
-                : f.engine.empty() ? std::to_string(*f.capacity).c_str()  // entries or elements
-                                   : human_bytes(*f.capacity).c_str(),
-                f.depth_msgs ? std::to_string(*f.depth_msgs).c_str() : "-",
-                f.depth_bytes ? std::to_string(*f.depth_bytes).c_str() : "-", creator.c_str(), attached_text(a).c_str(),
-                age.c_str(), state.c_str());
+    rows.push_back({
+        n,
+        header_ok ? kind_name(f.header.kind) : "?",
+        f.engine.empty() ? "-" : f.engine,
+        !f.capacity        ? "-"
+        : f.engine.empty() ? std::to_string(*f.capacity)  // entries or elements
+                           : human_bytes(*f.capacity),
+        f.depth_msgs ? std::to_string(*f.depth_msgs) : "-",
+        f.depth_bytes ? std::to_string(*f.depth_bytes) : "-",
+        header_ok ? std::to_string(f.header.creator_pid) + ":" + to_string(creator_state(f)) : "-",
+        attached_text(a),
+        header_ok ? human_age(static_cast<double>(now - f.header.created_realtime_ns) / 1e9) : "-",
+        state,
+    });
+  }
+  if (o.json) return kExitOk;
+  constexpr bool kRight[] = {false, false, false, true, true, true, false, false, true, false};
+  std::vector<std::size_t> width(rows.front().size(), 0);
+  for (const auto& r : rows) {
+    for (std::size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t c = 0; c < r.size(); ++c) {
+      const std::size_t pad = width[c] - r[c].size();
+      if (c != 0) line += "  ";
+      if (kRight[c]) line.append(pad, ' ');
+      line += r[c];
+      if (!kRight[c] && c + 1 != r.size()) line.append(pad, ' ');
+    }
+    std::printf("%s\n", line.c_str());
   }
   return kExitOk;
 }
@@ -402,6 +420,9 @@ int run_watch(const WatchOptions& o) {
     paths.push_back(f.path);
   }
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  int name_width = 4;
+  for (const auto& n : o.names)
+    name_width = std::max(name_width, static_cast<int>(std::min<std::size_t>(n.size(), 200)));
   ::signal(SIGINT, on_sigint);
   auto last = std::chrono::steady_clock::now();
   for (long round = 0; (o.count <= 0 || round < o.count) && g_stop == 0; ++round) {
@@ -421,7 +442,8 @@ int run_watch(const WatchOptions& o) {
     maps.scan();
     if (tty) std::printf("\x1b[H\x1b[2J");
     if (tty || round == 0) {
-      std::printf("%-10s %-28s %12s %12s %8s %12s %s\n", "TIME", "NAME", "IN/s", "OUT/s", "DEPTH", "BYTES", "ATTACHED");
+      std::printf("%-10s %-*s %12s %12s %8s %12s %s\n", "TIME", name_width, "NAME", "IN/s", "OUT/s", "DEPTH", "BYTES",
+                  "ATTACHED");
     }
     for (std::size_t i = 0; i < o.names.size(); ++i) {
       auto info = examine(o.names[i], paths[i]);
@@ -431,7 +453,7 @@ int run_watch(const WatchOptions& o) {
       ::localtime_r(&wall, &tmv);
       std::strftime(stamp, sizeof(stamp), "%H:%M:%S", &tmv);
       if (!info || info->damaged) {
-        std::printf("%-10s %-28s %s\n", stamp, o.names[i].c_str(),
+        std::printf("%-10s %-*s %s\n", stamp, name_width, o.names[i].c_str(),
                     !info ? info.error().message().c_str() : info->problem.c_str());
         prev[i].have = false;
         continue;
@@ -459,7 +481,7 @@ int run_watch(const WatchOptions& o) {
         }
       }
       prev[i] = {true, f.puts.value_or(0), depth, f.in_pos.value_or(0), f.out_pos.value_or(0)};
-      std::printf("%-10s %-28s %12s %12s %8s %12s %s\n", stamp, o.names[i].c_str(), in.c_str(), out.c_str(),
+      std::printf("%-10s %-*s %12s %12s %8s %12s %s\n", stamp, name_width, o.names[i].c_str(), in.c_str(), out.c_str(),
                   f.depth_msgs ? std::to_string(*f.depth_msgs).c_str() : "-",
                   f.depth_bytes ? std::to_string(*f.depth_bytes).c_str() : "-",
                   attached_text(attached(f, maps)).c_str());
