@@ -130,6 +130,10 @@ def test_put_get_round_trip(tmp, engine):
     with open(blob, "wb") as f:
         f.write(bytes([0, 1, 2, 0xFF]))
     assert run("put", q, "--file", blob).returncode == EXIT_OK
+    # The depth ls reads from the layout agrees with the API's qsize().
+    o = ls_json(tmp)["q"]
+    assert o["engine"] == engine and o["depth_messages"] == 4 and o["depth_bytes"] >= 4 * 8
+    assert json.loads(run("stat", q, "--json").stdout)["object"]["qsize"] == 4
     r = run("get", q, "-n", 3, "--timeout", 1)
     assert r.returncode == EXIT_OK, r.stderr
     assert r.stdout == "hello world\nline one\nline two\n"
@@ -137,6 +141,7 @@ def test_put_get_round_trip(tmp, engine):
     assert r.returncode == EXIT_OK and r.stdout == "000102ff\n"
     st = json.loads(run("stat", q, "--json").stdout)
     assert st["object"]["engine"] == engine and st["object"]["qsize"] == 0
+    assert ls_json(tmp)["q"]["depth_messages"] == 0
 
 
 def test_messages_cross_between_the_cli_and_another_process(tmp, procs):
