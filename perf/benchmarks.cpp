@@ -20,6 +20,9 @@
 #include <array>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -359,6 +362,168 @@ void BM_Connection_PingPong(benchmark::State& state) {
   (void)Pipe::unlink(name);
 }
 
+// ---- event loops: Queue::fileno() ---------------------------------------------------
+
+// An event loop's side of a queue: the queue's descriptor in an epoll set;
+// take() handles (calls `on_message` for) every message there is with
+// get_nowait, and waits in epoll_wait only when the queue is empty. The
+// empty get_nowait that ends a drain re-arms the descriptor, after the
+// messages were handled (as a loop that answers each message does).
+class EpollQueue {
+ public:
+  explicit EpollQueue(Queue& q) : q_(q), ep_(::epoll_create1(EPOLL_CLOEXEC)) {
+    const auto fd = q.fileno();
+    if (!fd || ep_ < 0) std::abort();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = *fd;
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, *fd, &ev) != 0) std::abort();
+  }
+  EpollQueue(const EpollQueue&) = delete;
+  EpollQueue& operator=(const EpollQueue&) = delete;
+  ~EpollQueue() { ::close(ep_); }
+  template <class F>
+  std::uint64_t take(std::vector<std::byte>& buf, F&& on_message) {
+    for (;;) {
+      std::uint64_t n = 0;
+      while (q_.get_into(buf, nowait) == GetStatus::ok) {
+        on_message();
+        ++n;
+      }
+      if (n != 0) return n;
+      epoll_event ev{};
+      ++epoll_waits_;
+      (void)::epoll_wait(ep_, &ev, 1, -1);
+    }
+  }
+  // System calls made for this side so far: epoll_wait, the futex calls,
+  // the pokes sent and the re-arms (a receive each, plus a membarrier in
+  // asymmetric mode).
+  [[nodiscard]] std::uint64_t syscalls() const noexcept {
+    const BlockingStats& s = q_.stats();
+    const std::uint64_t per_rearm = q_.barriers() == Barriers::asymmetric ? 2 : 1;
+    return epoll_waits_ + s.futex_waits + s.futex_wakes + s.pokes + s.poller_drains * per_rearm;
+  }
+
+ private:
+  Queue& q_;
+  int ep_;
+  std::uint64_t epoll_waits_ = 0;
+};
+
+// Wake-up latency through the descriptors: a ping-pong of two queues, each
+// process an event loop on its incoming queue's descriptor. Compare with
+// BM_Eventfd_PingPong (blocking read) and BM_EventfdEpoll_PingPong (the same
+// epoll loop on raw eventfds).
+void BM_QueueFd_PingPong(benchmark::State& state) {
+  QueueChannel there(8, 1u << 16, Engine::lanes);
+  QueueChannel back(8, 1u << 16, Engine::lanes);
+  Partner partner([&](Control& ctl) {
+    std::vector<std::byte> buf(8);
+    EpollQueue in(there.queue());
+    ctl.ready.store(1, std::memory_order_release);
+    for (;;) (void)in.take(buf, [&] { back.send(buf.data()); });
+  });
+  EpollQueue in(back.queue());
+  std::vector<std::byte> msg(8, std::byte{1});
+  std::vector<std::byte> buf(8);
+  const CpuMeter cpu({partner.pid()});
+  const std::uint64_t calls_before = in.syscalls() + there.queue().stats().pokes + there.queue().stats().futex_wakes;
+  for (auto _ : state) {
+    there.send(msg.data());
+    if (in.take(buf, [] {}) != 1) std::abort();
+  }
+  cpu.stop(state, static_cast<std::uint64_t>(state.iterations()));
+  const std::uint64_t calls = in.syscalls() + there.queue().stats().pokes + there.queue().stats().futex_wakes;
+  state.counters["syscalls_per_rt_here"] =
+      static_cast<double>(calls - calls_before) / static_cast<double>(state.iterations());
+  state.SetItemsProcessed(state.iterations());
+}
+
+// The raw floor of an event loop's wake-up: eventfds in an epoll set,
+// epoll_wait then read, and write the other one.
+void BM_EventfdEpoll_PingPong(benchmark::State& state) {
+  const int there = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  const int back = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (there < 0 || back < 0) std::abort();
+  const auto loop_on = [](int fd) {
+    const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (ep < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) std::abort();
+    return ep;
+  };
+  const auto wait_read = [](int ep, int fd) {
+    std::uint64_t v = 0;
+    for (;;) {
+      if (::read(fd, &v, 8) == 8) return;
+      epoll_event ev{};
+      (void)::epoll_wait(ep, &ev, 1, -1);
+    }
+  };
+  const std::uint64_t one = 1;
+  Partner partner([&](Control& ctl) {
+    const int ep = loop_on(there);
+    ctl.ready.store(1, std::memory_order_release);
+    for (;;) {
+      wait_read(ep, there);
+      if (::write(back, &one, 8) != 8) std::abort();
+    }
+  });
+  const int ep = loop_on(back);
+  const CpuMeter cpu({partner.pid()});
+  for (auto _ : state) {
+    if (::write(there, &one, 8) != 8) std::abort();
+    wait_read(ep, back);
+  }
+  cpu.stop(state, static_cast<std::uint64_t>(state.iterations()));
+  state.SetItemsProcessed(state.iterations());
+  ::close(ep);
+  ::close(there);
+  ::close(back);
+}
+
+// Streaming 64-byte messages to a consumer whose queue has a descriptor
+// registered. kEventLoop: the consumer is an event loop (epoll_wait when the
+// queue is empty, get_nowait until empty); otherwise it takes with blocking
+// gets and never waits on the descriptor (registered, unused). Counted:
+// every system call of both processes for the queue, per message.
+template <bool kEventLoop>
+void queue_fd_stream(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  QueueChannel ch(size, stream_capacity(size), Engine::lanes);
+  Partner partner([&](Control& ctl) {
+    Queue& q = ch.queue();
+    std::vector<std::byte> buf(size);
+    EpollQueue loop(q);
+    ctl.ready.store(1, std::memory_order_release);
+    for (std::uint64_t n = 0;;) {
+      if constexpr (kEventLoop) {
+        n += loop.take(buf, [] {});
+      } else {
+        if (q.get_into(buf) != GetStatus::ok) std::abort();
+        ++n;
+      }
+      // After each drain (event loop) or message: a store on the
+      // consumer's own line, read by the producer once per batch.
+      ctl.child_syscalls.store(loop.syscalls(), std::memory_order_relaxed);
+      ctl.consumed.store(n, std::memory_order_release);
+    }
+  });
+  std::vector<std::byte> msg(size, std::byte{0x5a});
+  Queue& q = ch.queue();
+  const BlockingStats before = q.stats();
+  const std::uint64_t child_before = partner.control().child_syscalls.load(std::memory_order_relaxed);
+  stream(state, partner, size, [&] { ch.send(msg.data()); });
+  const double messages = static_cast<double>(state.items_processed());
+  const double calls = static_cast<double>(q.stats().futex_waits - before.futex_waits + q.stats().futex_wakes -
+                                           before.futex_wakes + q.stats().pokes - before.pokes +
+                                           partner.control().child_syscalls.load(std::memory_order_relaxed) -
+                                           child_before);
+  state.counters["syscalls_per_msg"] = messages > 0 ? calls / messages : 0;
+}
+
 // The floor: two processes taking turns on one cache line, spinning.
 void BM_Spin_PingPong(benchmark::State& state) {
   SharedMemory mem(4096);
@@ -626,6 +791,10 @@ void register_all() {
   latency(RegisterBenchmark("BM_Spin_PingPong", BM_Spin_PingPong));
   latency(RegisterBenchmark("BM_Connection_PingPong", BM_Connection_PingPong));
   latency(RegisterBenchmark("BM_Socketpair_PingPong", ping_pong<SocketpairChannel>));
+  latency(RegisterBenchmark("BM_QueueFd_PingPong", BM_QueueFd_PingPong));
+  latency(RegisterBenchmark("BM_EventfdEpoll_PingPong", BM_EventfdEpoll_PingPong));
+  RegisterBenchmark("BM_QueueFd_StreamRegistered", queue_fd_stream<false>)->Arg(64)->UseRealTime();
+  RegisterBenchmark("BM_QueueFd_StreamEventLoop", queue_fd_stream<true>)->Arg(64)->UseRealTime();
   for (auto* b : {RegisterBenchmark("BM_Lock_Uncontended", BM_Lock_Uncontended),
                   RegisterBenchmark("BM_PthreadRobustMutex_Uncontended", BM_PthreadRobustMutex_Uncontended),
                   RegisterBenchmark("BM_Lock_Contended", BM_Lock_Contended),
