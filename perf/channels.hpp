@@ -48,10 +48,11 @@ class QueueChannel {
   // producer and one consumer would; the many-producer rows ask for their engine.
   // `fixed`: the queue's messages are all `size` bytes (QueueOptions::message_size).
   explicit QueueChannel(std::size_t size, std::uint64_t capacity = 1u << 20, Engine engine = Engine::spsc,
-                        bool fixed = false)
+                        bool fixed = false, Barriers barriers = Barriers::asymmetric)
       : name_(unique_name("q")), size_(size), capacity_(capacity) {
     QueueOptions o;
     o.engine = engine;
+    o.barriers = barriers;
     o.capacity_bytes = capacity;
     o.max_message = size;
     if (fixed) o.message_size = size;

@@ -127,6 +127,25 @@ def rows_spec():
                  None, None))
     spec.append(("Value<uint64_t> set+get under its lock (context)", "ns", "BM_Value_ReadWrite",
                  "lock=false atomic store+load", "BM_ValueRaw_ReadWrite", "real_time", None, None))
+    # Event loops (Queue::fileno()): the wake-up through the descriptor
+    # against the raw eventfd round trip; the cost of a registered
+    # descriptor while the consumer does not wait on it, and of an epoll
+    # consumer.
+    fd_rt = "event-loop wake-up: ping-pong, each side an epoll loop on a queue's descriptor"
+    spec.append((fd_rt, "ns", "BM_QueueFd_PingPong", "raw eventfd, blocking read", "BM_Eventfd_PingPong",
+                 "real_time", "<=", 1.2))
+    spec.append((fd_rt + " (context)", "ns", "BM_QueueFd_PingPong", "raw eventfd in the same epoll loop",
+                 "BM_EventfdEpoll_PingPong", "real_time", None, None))
+    spec.append(("streaming 64 B, descriptor registered, consumer taking with get(): system calls per message",
+                 "calls/msg", "BM_QueueFd_StreamRegistered/64", None, None, "syscalls_per_msg", "<=", 0.01))
+    spec.append(("streaming 64 B, consumer an epoll loop: system calls per message (context)", "calls/msg",
+                 "BM_QueueFd_StreamEventLoop/64", None, None, "syscalls_per_msg", None, None))
+    spec.append(("streaming 64 B, descriptor registered vs none (context)", "messages/s",
+                 "BM_QueueFd_StreamRegistered/64", "no descriptor (BM_QueueLanes_Bytes/64)", "BM_QueueLanes_Bytes/64",
+                 "items_per_second", None, None))
+    spec.append(("streaming 64 B, epoll consumer vs blocking gets (context)", "messages/s",
+                 "BM_QueueFd_StreamEventLoop/64", "no descriptor (BM_QueueLanes_Bytes/64)", "BM_QueueLanes_Bytes/64",
+                 "items_per_second", None, None))
     spec.append(("consumer blocked 1 s on an empty queue", "% of a core", "BM_Queue_BlockedConsumerCpu", None, None,
                  "cpu_percent", "<=", 1.0))
     return spec
