@@ -238,6 +238,57 @@ def test_ls_shows_a_stopped_holder_as_stopped_and_a_killed_one_as_dead(tmp, proc
     assert {"pid": h.pid, "state": "dead", "via": "producer"} in o["attached"]
 
 
+def test_stat_shows_an_event_loop_poller_alive_then_dead(tmp, procs):
+    q = f"{tmp}/evq"
+    assert run("create", q).returncode == EXIT_OK
+    assert run("create", f"{tmp}/lk", "--kind", "lock").returncode == EXIT_OK
+    objs = ls_json(tmp)
+    assert objs["evq"]["pollers"] == 0 and objs["lk"]["pollers"] is None
+    assert json.loads(run("stat", f"{tmp}/lk", "--json").stdout)["pollers"] is None
+    p = peer(procs, "poll", q, 60)  # Queue::fileno(), then sleeps
+    assert p.stdout.readline().strip() == "polling"
+    doc = json.loads(run("stat", q, "--json").stdout)
+    assert doc["object"]["pollers"] == 1
+    [slot] = doc["pollers"]
+    assert slot["where"] == "not_empty" and slot["alive"] is True and int(slot["token"], 16) != 0
+    assert slot["armed"] is True  # fileno() armed it on an empty queue; nothing was put since
+    assert ls_json(tmp)["evq"]["pollers"] == 1
+    lines = run("ls", tmp).stdout.splitlines()
+    col = lines[0].split().index("POLLERS")
+    assert next(ln for ln in lines if ln.startswith("evq ")).split()[col] == "1"
+    text = run("stat", q).stdout
+    assert "pollers:" in text
+    assert any(slot["token"] in ln and "alive" in ln and "armed" in ln for ln in text.splitlines())
+    p.kill()
+    p.wait(timeout=10)
+    # The slot keeps the dead poller's token until a notifier or a new
+    # poller takes it back: stat probes it and says dead.
+    doc = json.loads(run("stat", q, "--json").stdout)
+    assert [(s["token"], s["alive"]) for s in doc["pollers"]] in ([], [(slot["token"], False)])
+    if doc["pollers"]:
+        assert any(slot["token"] in ln and "dead" in ln for ln in run("stat", q).stdout.splitlines())
+    # A put pokes the armed slot, is refused, and frees it.
+    assert run("put", q, "x").returncode == EXIT_OK
+    doc = json.loads(run("stat", q, "--json").stdout)
+    assert doc["pollers"] == [] and doc["object"]["pollers"] == 0
+    assert ls_json(tmp)["evq"]["pollers"] == 0
+
+
+def test_stat_shows_the_pollers_of_both_ends_of_a_pipe(tmp, procs):
+    pp = f"{tmp}/evp"
+    p = peer(procs, "poll-pipe", pp, 60)  # creates a shared-ends pipe, fileno() of both ends
+    assert p.stdout.readline().strip() == "polling"
+    doc = json.loads(run("stat", pp, "--json").stdout)
+    assert doc["object"]["engine"] == "shared-ends" and doc["object"]["pollers"] == 2
+    assert sorted(s["where"] for s in doc["pollers"]) == ["end a", "end b"]
+    assert all(s["alive"] for s in doc["pollers"])
+    assert ls_json(tmp)["evp"]["pollers"] == 2
+    p.kill()
+    p.wait(timeout=10)
+    doc = json.loads(run("stat", pp, "--json").stdout)
+    assert not any(s["alive"] for s in doc["pollers"])
+
+
 def test_watch_prints_plain_lines_with_rates_when_not_a_terminal(tmp, procs):
     q = f"{tmp}/w"
     assert run("create", q, "--capacity", 65536).returncode == EXIT_OK

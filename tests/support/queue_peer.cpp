@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "shmring/platform/clock.hpp"
+#include "shmring/ipc/pipe.hpp"
 #include "shmring/ipc/queue.hpp"
 #include "traffic_run.hpp"
 
@@ -29,7 +31,9 @@ int usage() {
                "       shmring_queue_peer hold NAME producer|consumer SECONDS\n"
                "       shmring_queue_peer open NAME                (prints the open error or 'ok')\n"
                "       shmring_queue_peer put-hex NAME HEX...      (puts each argument's bytes; prints 'ok N')\n"
-               "       shmring_queue_peer get-hex NAME COUNT TIMEOUT_MS (prints each message as hex, one a line)\n");
+               "       shmring_queue_peer get-hex NAME COUNT TIMEOUT_MS (prints each message as hex, one a line)\n"
+               "       shmring_queue_peer poll NAME SECONDS        (Queue::fileno(); prints 'polling')\n"
+               "       shmring_queue_peer poll-pipe NAME SECONDS   (creates a pipe; both ends' fileno())\n");
   return 2;
 }
 
@@ -183,6 +187,38 @@ int main(int argc, char** argv) {
     say("held");
     ::sleep(static_cast<unsigned>(std::atoi(argv[4])));
     return 0;
+  }
+  // An event-loop descriptor held open: Queue::fileno(), or for a pipe it
+  // creates (shared ends: the command cannot make one that outlives it),
+  // Connection::fileno() of both ends.
+  if (mode == "poll" || mode == "poll-pipe") {
+    if (argc != 4) return usage();
+    const auto seconds = static_cast<unsigned>(std::atoi(argv[3]));
+    auto hold = [&](std::initializer_list<Result<int>> fds) {
+      for (const auto& fd : fds) {
+        if (!fd) {
+          say("error " + fd.error().message());
+          return 3;
+        }
+      }
+      say("polling");
+      ::sleep(seconds);
+      return 0;
+    };
+    if (mode == "poll-pipe") {
+      auto p = Pipe::create(name);
+      if (!p) {
+        say("error " + p.error().message());
+        return 3;
+      }
+      return hold({p->first.fileno(), p->second.fileno()});
+    }
+    auto q = open_queue(name);
+    if (!q) {
+      say("error " + q.error().message());
+      return 3;
+    }
+    return hold({q->fileno()});
   }
   if (mode == "open") {
     OpenOptions o;

@@ -235,6 +235,20 @@ class Examiner {
     const platform::ProcessId id = platform::unpack_owner(token);
     info_.holders.push_back(Holder{role, id, proc_state(id)});
   }
+  // The poller slots in use on parking word `w` (read from the copy, like
+  // every other word: a snapshot). Bits of `armed` past kPollerMask are
+  // ignored, as the library ignores them.
+  void pollers(const ParkingLayout& w, const char* where) {
+    const std::uint32_t armed = w.armed.load(std::memory_order_relaxed) & kPollerMask;
+    std::uint32_t n = info_.pollers.value_or(0);
+    for (std::uint32_t i = 0; i < kPollerSlots; ++i) {
+      const std::uint64_t token = w.pollers[i].load(std::memory_order_relaxed);
+      if (token == 0) continue;
+      ++n;
+      info_.poller_slots.push_back(PollerSlot{where, i, token, ((armed >> i) & 1u) != 0});
+    }
+    info_.pollers = n;
+  }
   void field(const char* name, std::uint64_t v) { info_.fields.emplace_back(name, std::to_string(v)); }
   void field_i(const char* name, std::int64_t v) { info_.fields.emplace_back(name, std::to_string(v)); }
   void field_b(const char* name, bool v) { info_.fields.emplace_back(name, v ? "true" : "false"); }
@@ -299,6 +313,9 @@ class Examiner {
     }
     info_.engine = kEngines[c.engine];
     info_.capacity = c.capacity;
+    pollers(q.not_empty, "not_empty");
+    pollers(q.not_full, "not_full");
+    pollers(q.all_done, "all_done");
     field_i("maxsize", c.maxsize);
     field("max_message", c.max_message);
     field("lanes", c.lanes);
@@ -376,22 +393,28 @@ class Examiner {
     field_b("closed_a", p.control.closed[0].load(std::memory_order_relaxed) != 0);
     field_b("closed_b", p.control.closed[1].load(std::memory_order_relaxed) != 0);
     Depth total;
+    info_.pollers = 0;
     for (int d = 0; d < 2; ++d) {
       if (c.data_offset[d] == 0) continue;
+      // Direction 0 carries end a's messages to end b: end b's receivers poll it.
+      const char* receiver = d == 0 ? "end b" : "end a";
       if (c.shared != 0) {
         auto qb = read_payload(c.data_offset[d], sizeof(QueueLayout));
         if (!qb) return;
-        const QueueConfigLayout qc = qb->as<QueueLayout>().config;
+        const auto& dq = qb->as<QueueLayout>();
+        const QueueConfigLayout qc = dq.config;
         if (qc.engine != 3 || qc.data_offset != sizeof(QueueLayout)) {
           damage(Errc::corrupt, "pipe direction is not a lane queue");
           return;
         }
+        pollers(dq.not_empty, receiver);
         std::uint64_t lost = 0;
         const Depth dd = lanes(qc, c.data_offset[d] + qc.data_offset, "sender", "receiver", lost);
         total.bytes += dd.bytes;
         total.msgs += dd.msgs;
         total.puts += dd.puts;
       } else {
+        pollers(p.direction[d].not_empty, receiver);
         const auto& r = p.direction[d].ring;
         const std::uint64_t head = r.consumer.head.load(std::memory_order_relaxed);
         const std::uint64_t tail = r.producer.tail.load(std::memory_order_relaxed);

@@ -49,6 +49,17 @@ struct Holder {
   ProcState state = ProcState::dead;
 };
 
+// An event-loop poller (blocking/poller.hpp: Queue::fileno(),
+// Connection::fileno()) registered on one of an object's parking words: a
+// slot whose token is not 0. Whether its socket still exists is asked only
+// by stat (platform::poller_alive, a connect probe that sends nothing).
+struct PollerSlot {
+  std::string where;  // queues: "not_empty" (readers), "not_full", "all_done"; pipes: "end a" / "end b" (receiving)
+  std::uint32_t slot = 0;
+  std::uint64_t token = 0;
+  bool armed = false;  // its bit in the word's `armed` mask: the next notify pokes it
+};
+
 // SegmentHeaderLayout's fields, copied (the layout's atomic state word
 // makes the layout itself non-copyable).
 struct HeaderCopy {
@@ -92,6 +103,8 @@ struct FileInfo {
   std::optional<std::uint64_t> puts;             // messages put so far (spsc, lanes: every lane's count)
   std::optional<std::uint64_t> in_pos, out_pos;  // byte positions (spsc, mpmc): for byte rates
   std::vector<std::pair<std::string, std::string>> fields;  // extra (name, value) for stat, value as JSON
+  std::optional<std::uint32_t> pollers;                     // queues and pipes: poller slots in use
+  std::vector<PollerSlot> poller_slots;                     // each slot in use
 };
 
 [[nodiscard]] std::string kind_name(std::uint32_t kind);  // "queue", "lock"... or the FourCC

@@ -22,6 +22,7 @@
 #include "shmring/ipc/list_layout.hpp"
 #include "shmring/ipc/queue.hpp"
 #include "shmring/ipc/queue_layout.hpp"
+#include "shmring/platform/poll_socket.hpp"
 
 namespace shmring::cli {
 
@@ -216,6 +217,7 @@ std::string ls_json(const FileInfo& f, const std::vector<Attached>& a, std::int6
   s += ",\"capacity\":" + opt_num(f.capacity);
   s += ",\"depth_messages\":" + opt_num(f.depth_msgs);
   s += ",\"depth_bytes\":" + opt_num(f.depth_bytes);
+  s += ",\"pollers\":" + (f.pollers && !f.damaged ? std::to_string(*f.pollers) : std::string("null"));
   s += ",\"file_bytes\":" + std::to_string(f.file_bytes);
   s += ",\"attached\":" + attached_json(a);
   if (header_ok) {
@@ -261,7 +263,8 @@ int run_ls(const LsOptions& o) {
   const std::int64_t now = now_realtime_ns();
   // The table: columns as wide as their widest cell (numbers right-aligned).
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"NAME", "KIND", "ENGINE", "CAPACITY", "DEPTH", "BYTES", "CREATOR", "ATTACHED", "AGE", "STATE"});
+  rows.push_back(
+      {"NAME", "KIND", "ENGINE", "CAPACITY", "DEPTH", "BYTES", "POLLERS", "CREATOR", "ATTACHED", "AGE", "STATE"});
   for (const std::string& n : names) {
     auto info = examine(n, base + n);
     if (!info || !info->is_shmring) continue;
@@ -284,6 +287,7 @@ int run_ls(const LsOptions& o) {
                            : human_bytes(*f.capacity),
         f.depth_msgs ? std::to_string(*f.depth_msgs) : "-",
         f.depth_bytes ? std::to_string(*f.depth_bytes) : "-",
+        f.pollers && !f.damaged ? std::to_string(*f.pollers) : "-",
         header_ok ? std::to_string(f.header.creator_pid) + ":" + to_string(creator_state(f)) : "-",
         attached_text(a),
         header_ok ? human_age(static_cast<double>(now - f.header.created_realtime_ns) / 1e9) : "-",
@@ -291,7 +295,7 @@ int run_ls(const LsOptions& o) {
     });
   }
   if (o.json) return kExitOk;
-  constexpr bool kRight[] = {false, false, false, true, true, true, false, false, true, false};
+  constexpr bool kRight[] = {false, false, false, true, true, true, true, false, false, true, false};
   std::vector<std::size_t> width(rows.front().size(), 0);
   for (const auto& r : rows) {
     for (std::size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
@@ -369,7 +373,11 @@ int run_stat(const StatOptions& o) {
   if (f.capacity) object.emplace_back("capacity", std::to_string(*f.capacity));
   if (f.depth_msgs) object.emplace_back("depth_messages", std::to_string(*f.depth_msgs));
   if (f.depth_bytes) object.emplace_back("depth_bytes", std::to_string(*f.depth_bytes));
+  if (f.pollers) object.emplace_back("pollers", std::to_string(*f.pollers));
   for (auto& kv : f.fields) object.push_back(kv);
+  // The pollers' sockets: does each still exist (a connect probe, nothing sent)?
+  std::vector<bool> poller_alive;
+  for (const PollerSlot& p : f.poller_slots) poller_alive.push_back(platform::poller_alive(p.token));
   auto section_json = [](const std::vector<std::pair<std::string, std::string>>& kvs) {
     std::string s = "{";
     for (std::size_t i = 0; i < kvs.size(); ++i) {
@@ -382,9 +390,21 @@ int run_stat(const StatOptions& o) {
     return s;
   };
   if (o.json) {
-    std::printf("{\"name\":%s,\"header\":%s,\"file\":%s,\"object\":%s,\"attached\":%s}\n", json_str(o.name).c_str(),
-                section_json(header).c_str(), section_json(file).c_str(), section_json(object).c_str(),
-                attached_json(a).c_str());
+    std::string pollers = "null";
+    if (f.pollers) {
+      pollers = "[";
+      for (std::size_t i = 0; i < f.poller_slots.size(); ++i) {
+        const PollerSlot& p = f.poller_slots[i];
+        if (i != 0) pollers += ",";
+        pollers += "{\"where\":" + json_str(p.where) + ",\"slot\":" + std::to_string(p.slot) +
+                   ",\"token\":" + json_str(hex(p.token)) + ",\"alive\":" + (poller_alive[i] ? "true" : "false") +
+                   ",\"armed\":" + (p.armed ? "true" : "false") + "}";
+      }
+      pollers += "]";
+    }
+    std::printf("{\"name\":%s,\"header\":%s,\"file\":%s,\"object\":%s,\"attached\":%s,\"pollers\":%s}\n",
+                json_str(o.name).c_str(), section_json(header).c_str(), section_json(file).c_str(),
+                section_json(object).c_str(), attached_json(a).c_str(), pollers.c_str());
     return kExitOk;
   }
   auto plain = [](const std::string& v) { return (v.size() >= 2 && v.front() == '"') ? v.substr(1, v.size() - 2) : v; };
@@ -399,6 +419,15 @@ int run_stat(const StatOptions& o) {
   std::printf("attached:\n");
   if (a.empty()) std::printf("  (none)\n");
   for (const auto& x : a) std::printf("  pid %-8u %-8s %s\n", x.pid, to_string(x.state), x.via.c_str());
+  if (f.pollers) {
+    std::printf("pollers:\n");
+    if (f.poller_slots.empty()) std::printf("  (none)\n");
+    for (std::size_t i = 0; i < f.poller_slots.size(); ++i) {
+      const PollerSlot& p = f.poller_slots[i];
+      std::printf("  slot %-2u  %-9s  token %s  %-5s  %s\n", p.slot, p.where.c_str(), hex(p.token).c_str(),
+                  poller_alive[i] ? "alive" : "dead", p.armed ? "armed" : "not armed");
+    }
+  }
   return kExitOk;
 }
 
