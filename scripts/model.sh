@@ -165,6 +165,23 @@ check catch safety  wakeup -DASYMMETRIC -DNO_HEAVY_BARRIER
 check catch safety  wakeup -DW=2 -DM=2 -DK=1 -DOLD_ORDER
 check catch liveness wakeup -DOLD_ORDER -DNO_WATCHDOG
 
+echo "==> model/poller.pml (event-loop descriptors: rearm against notify's pokes)"
+echo "    safety: the loop not asleep in epoll_wait while a message is untaken when"
+echo "    nothing can move (watchdog); liveness: <> every message taken (LTL)"
+check pass safety   poller
+check pass safety   poller -DASYMMETRIC
+check pass safety   poller -DK=3
+check pass safety   poller -DM=2
+check pass safety   poller -DM=2 -DASYMMETRIC
+check pass liveness poller
+check pass liveness poller -DM=2 -DK=1
+check catch safety  poller -DNO_POLLER_FENCE
+check catch safety  poller -DNO_NOTIFIER_FENCE
+check catch safety  poller -DNO_SELF_POKE
+check catch safety  poller -DDRAIN_AFTER_ARM
+check catch safety  poller -DASYMMETRIC -DNO_HEAVY_BARRIER
+check catch liveness poller -DNO_SELF_POKE -DNO_WATCHDOG
+
 echo "==> model/wakeone.pml (notify_one: wake one, self-clearing epoch mark)"
 echo "    safety: no waiter parked while what it waits for is there when nothing can"
 echo "    move (watchdog), no invalid end state; liveness: <> every waiter satisfied"
