@@ -239,10 +239,12 @@ Result<int> SharedEnd::fileno() noexcept {
 }
 
 void SharedEnd::close() noexcept {
+  // Before g_mutex: the fork hooks take the watch's lock and then g_mutex,
+  // so taking them the other way round here could deadlock with a fork.
+  if (watch_generation_ == platform::fork_generation()) unwatch_peer(std::exchange(watch_ticket_, 0));
   const std::lock_guard<std::mutex> lock(g_mutex);
   if (closed_) return;
   closed_ = true;
-  if (watch_generation_ == platform::fork_generation()) unwatch_peer(std::exchange(watch_ticket_, 0));
   if (joined_here() && mine_.leave(slot_, this_process())) close_directions();
   slot_ = kPipeHolders;
   // Give back the lane and the reader slot this handle took (a fork copy's
