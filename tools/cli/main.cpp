@@ -35,10 +35,12 @@ int main(int argc, char** argv) {
   c_ls->footer(footer("  shmring ls\n  shmring ls /tmp/myobjects --json | jq .depth_messages"));
 
   StatOptions st;
-  auto* c_stat = app.add_subcommand("stat", "every header field and live counter of one object");
+  auto* c_stat = app.add_subcommand(
+      "stat", "every header field, live counter, attached process and event-loop poller of one object");
   c_stat->add_option("NAME", st.name, "object name or absolute path")->required();
   c_stat->add_flag("--json", st.json, "one JSON document (fields: docs/cli.md)");
-  c_stat->footer(footer("  shmring stat orders\n  shmring stat /dev/shm/orders --json"));
+  c_stat->footer(footer(
+      "  shmring stat orders\n  shmring stat /dev/shm/orders --json\n  shmring stat orders --json | jq .pollers"));
 
   WatchOptions wa;
   auto* c_watch = app.add_subcommand("watch", "rates in and out, depth and attached processes, refreshed");
