@@ -77,6 +77,9 @@ int run_bench(const BenchOptions& o);
 
 // Shared by the commands: "error: NAME: what" on stderr, and the exit code.
 int report(const std::string& name, const Error& e);
+// The object files' names in `dir` (sorted), or the exit code of why not
+// (reported on stderr).
+int list_dir(const std::string& dir, std::vector<std::string>& names);
 // Examines NAME (a plain name or an absolute path); prints the error and
 // returns its exit code when it cannot be examined or is damaged.
 int examine_named(const std::string& name, FileInfo& out);

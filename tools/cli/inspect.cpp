@@ -138,23 +138,6 @@ bool read_exact(int fd, void* out, std::size_t n, std::uint64_t offset) {
   return true;
 }
 
-std::string json_str(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 class Examiner {
  public:
   Examiner(int fd, FileInfo& info) : fd_(fd), info_(info) {}
@@ -613,6 +596,23 @@ std::optional<std::uint32_t> kind_from_name(std::string_view name) {
 }
 
 Result<std::string> path_of(const std::string& name) { return platform::segment_path(name); }
+
+std::string json_str(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
 
 int read_dir(DIR* d, std::vector<std::string>& names) {
   for (;;) {

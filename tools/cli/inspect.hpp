@@ -141,4 +141,7 @@ class MapsIndex {
 // "/dev/shm/<name>" for a plain name, the path itself for an absolute path.
 [[nodiscard]] Result<std::string> path_of(const std::string& name);
 
+// `s` as a JSON string literal (quotes, backslashes and control characters escaped).
+[[nodiscard]] std::string json_str(std::string_view s);
+
 }  // namespace shmring::cli

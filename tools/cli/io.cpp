@@ -228,16 +228,8 @@ int run_rm(const std::vector<std::string>& names) {
 }
 
 int run_gc(const GcOptions& o) {
-  DIR* d = ::opendir(o.dir.c_str());
-  if (d == nullptr) {
-    const int e = errno;
-    return report(o.dir, Error{e == ENOENT   ? Errc::not_found
-                               : e == EACCES ? Errc::permission_denied
-                                             : Errc::system,
-                               e, "opendir"});
-  }
   std::vector<std::string> names;
-  if (const int e = read_dir(d, names); e != 0) return report(o.dir, Error{Errc::system, e, "readdir"});
+  if (const int rc = list_dir(o.dir, names); rc != kExitOk) return rc;
   MapsIndex maps;
   maps.scan();
   const std::string base = o.dir.back() == '/' ? o.dir : o.dir + "/";

@@ -47,23 +47,6 @@ int examine_named(const std::string& name, FileInfo& out) {
 
 namespace {
 
-std::string json_str(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 struct Attached {
   std::uint32_t pid;
   ProcState state;
@@ -246,17 +229,22 @@ std::string attached_text(const std::vector<Attached>& a) {
 
 }  // namespace
 
-int run_ls(const LsOptions& o) {
-  DIR* d = ::opendir(o.dir.c_str());
+int list_dir(const std::string& dir, std::vector<std::string>& names) {
+  DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {
     const int e = errno;
-    return report(o.dir, Error{e == ENOENT   ? Errc::not_found
-                               : e == EACCES ? Errc::permission_denied
-                                             : Errc::system,
-                               e, "opendir"});
+    return report(dir, Error{e == ENOENT   ? Errc::not_found
+                             : e == EACCES ? Errc::permission_denied
+                                           : Errc::system,
+                             e, "opendir"});
   }
+  if (const int e = read_dir(d, names); e != 0) return report(dir, Error{Errc::system, e, "readdir"});
+  return kExitOk;
+}
+
+int run_ls(const LsOptions& o) {
   std::vector<std::string> names;
-  if (const int e = read_dir(d, names); e != 0) return report(o.dir, Error{Errc::system, e, "readdir"});
+  if (const int rc = list_dir(o.dir, names); rc != kExitOk) return rc;
   MapsIndex maps;
   maps.scan();
   const std::string base = o.dir.back() == '/' ? o.dir : o.dir + "/";
