@@ -532,10 +532,9 @@ void queue_fd_stream(benchmark::State& state) {
   const std::uint64_t child_before = partner.control().child_syscalls.load(std::memory_order_relaxed);
   stream(state, partner, size, [&] { ch.send(msg.data()); });
   const double messages = static_cast<double>(state.items_processed());
-  const double calls = static_cast<double>(q.stats().futex_waits - before.futex_waits + q.stats().futex_wakes -
-                                           before.futex_wakes + q.stats().pokes - before.pokes +
-                                           partner.control().child_syscalls.load(std::memory_order_relaxed) -
-                                           child_before);
+  const double calls = static_cast<double>(
+      q.stats().futex_waits - before.futex_waits + q.stats().futex_wakes - before.futex_wakes + q.stats().pokes -
+      before.pokes + partner.control().child_syscalls.load(std::memory_order_relaxed) - child_before);
   state.counters["syscalls_per_msg"] = messages > 0 ? calls / messages : 0;
 }
 
