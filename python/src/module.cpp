@@ -509,8 +509,7 @@ class PyConnection {
   // it; each call re-arms it (multiprocessing.connection.wait calls it on
   // every wait).
   int fileno() {
-    Connection& h = c();
-    (void)h;
+    if (closed_) raise(PyExc_OSError, "handle is closed");
     if (!readable_) raise(PyExc_OSError, "connection is write-only: it has no descriptor to wait on");
     if (!poll_) poll_ = std::make_unique<Connection>(open_handle(name_, end_));
     return take(poll_->fileno(), "cannot make a descriptor for the Pipe", name_);

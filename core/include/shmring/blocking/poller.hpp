@@ -81,7 +81,7 @@ class Poller {
       : park_(std::exchange(other.park_, nullptr)),
         slot_(other.slot_),
         socket_(std::move(other.socket_)),
-        plan_(other.plan_),
+        waiter_heavy_(other.waiter_heavy_),
         generation_(other.generation_) {}
   Poller& operator=(Poller&& other) noexcept {
     if (this != &other) {
@@ -89,7 +89,7 @@ class Poller {
       park_ = std::exchange(other.park_, nullptr);
       slot_ = other.slot_;
       socket_ = std::move(other.socket_);
-      plan_ = other.plan_;
+      waiter_heavy_ = other.waiter_heavy_;
       generation_ = other.generation_;
     }
     return *this;
@@ -117,7 +117,7 @@ class Poller {
     park_->armed.fetch_or(bit, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // SYNC(poll): heavy barrier — stands in for the fence light notifiers omit.
-    if (plan_.waiter_heavy) platform::heavy_barrier();
+    if (waiter_heavy_) platform::heavy_barrier();
     if (!ready()) return;
     // Ready now. If our bit is still ours, no notifier will poke: poke
     // ourselves. If a notifier took it, its poke is on the way.
@@ -129,7 +129,11 @@ class Poller {
 
  private:
   Poller(ParkingLayout& park, std::uint32_t slot, platform::PollSocket socket, BarrierPlan plan) noexcept
-      : park_(&park), slot_(slot), socket_(std::move(socket)), plan_(plan), generation_(platform::fork_generation()) {}
+      : park_(&park),
+        slot_(slot),
+        socket_(std::move(socket)),
+        waiter_heavy_(plan.waiter_heavy),
+        generation_(platform::fork_generation()) {}
 
   // Gives the slot back (only in the process that took it).
   void leave() noexcept {
@@ -145,7 +149,7 @@ class Poller {
   ParkingLayout* park_ = nullptr;
   std::uint32_t slot_ = 0;
   platform::PollSocket socket_;
-  BarrierPlan plan_;
+  bool waiter_heavy_ = false;  // the object's plan: waiters (and pollers) issue the heavy barrier
   std::uint64_t generation_ = 0;
 };
 

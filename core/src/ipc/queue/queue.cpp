@@ -329,7 +329,6 @@ Result<int> Queue::fileno() noexcept {
     return fail(Errc::invalid_argument, "fileno() on a moved-from Queue handle");
   State& s = *s_;
   if (!s.poller || !s.poller->ours()) {
-    if (s.held_generation != platform::fork_generation()) s.refresh_plan();  // a forked copy's first call
     auto p = Poller::attach(s.layout->not_empty, s.plan);
     if (!p) return p.error();
     s.poller.emplace(std::move(*p));  // a forked copy's inherited poller: inert, closed here
