@@ -522,5 +522,53 @@ TEST(QueueRoles, ConsumerKilledMidStreamIsReplacedLosingAtMostTheMessageItHeld) 
   test::expect_consumer_replaced_after_kill(q, name, test::Traffic{4, 1, 512}, 300'000);
 }
 
+// The identity the JetStream bridge names messages by (read_seq/put_seq): a
+// consumer killed between read() and release() leaves its message queued,
+// and the next consumer reads it under the same number.
+TEST(QueueSeq, ReadSeqOfAnUnreleasedMessageSurvivesTheConsumersKill) {
+  UniqueName name("seq-kill");
+  Queue q = make_queue(name, {.engine = Engine::spsc});
+  EXPECT_EQ(q.put_seq(), std::nullopt);  // no role yet
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(q.put("m" + std::to_string(i)), PutStatus::ok);
+  EXPECT_EQ(q.put_seq(), 5u);
+  EXPECT_EQ(q.read_seq(), std::nullopt);
+  Child c = test::fork_child([&](int out) {
+    Queue r = open_queue(name);
+    for (int i = 0; i < 2; ++i) {
+      if (r.read(nowait).status != GetStatus::ok) return 1;
+      r.release();
+    }
+    const GetView v = r.read(nowait);
+    if (v.status != GetStatus::ok) return 1;
+    test::write_line(out, std::string(reinterpret_cast<const char*>(v.bytes.data()), v.bytes.size()) + " " +
+                              std::to_string(r.read_seq().value_or(99)));
+    ::pause();  // killed holding m2
+    return 0;
+  });
+  EXPECT_EQ(c.read_line(), "m2 2");
+  c.kill(SIGKILL);
+  (void)c.wait();
+  Queue r = open_queue(name);
+  const GetView v = r.read(nowait);
+  ASSERT_EQ(v.status, GetStatus::ok);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(v.bytes.data()), v.bytes.size()), "m2");
+  EXPECT_EQ(r.read_seq(), 2u);
+  r.release();
+  EXPECT_EQ(r.read_seq(), 3u);
+}
+
+TEST(QueueSeq, OtherEnginesAndFixedSizeQueuesHaveNoSeq) {
+  for (const QueueOptions& o : {QueueOptions{.engine = Engine::lanes}, QueueOptions{.engine = Engine::mpmc},
+                                QueueOptions{.engine = Engine::spsc, .message_size = 8}}) {
+    UniqueName name("seq-none");
+    Queue q = make_queue(name, o);
+    ASSERT_EQ(q.put_value(std::uint64_t{7}), PutStatus::ok);
+    ASSERT_EQ(q.read(nowait).status, GetStatus::ok);
+    EXPECT_EQ(q.put_seq(), std::nullopt);
+    EXPECT_EQ(q.read_seq(), std::nullopt);
+    q.release();
+  }
+}
+
 }  // namespace
 }  // namespace shmring

@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -375,6 +376,23 @@ class Queue {
   // A view of the next message, valid until release() (which consumes it).
   [[nodiscard]] GetView read(Wait wait = forever) noexcept;
   void release() noexcept;
+
+  // ---- message identity (Engine::spsc, messages of any size) ----
+  // Sequence numbers that outlive the process holding a message: the
+  // JetStream bridge names each message by them (bridge/, docs/bridge.md).
+  // read_seq(): the number (0, 1, 2, ... since create) of the message
+  // read() shows, i.e. how many messages consumers have released. A
+  // consumer killed between read() and release() leaves that message at
+  // the head of the ring, and the next consumer's read() shows it under the
+  // same number (the count is re-derived from the record at attach).
+  // put_seq(): how many messages have been put, i.e. the number the next
+  // put will get; exact while this handle holds the producer role.
+  // nullopt: this handle does not hold the role, or the queue is of another
+  // engine or of fixed-size messages. A lane or MPMC consumer takes a
+  // message before it holds it, so no number of a message it held survives
+  // its death (reads_lost()).
+  [[nodiscard]] std::optional<std::uint64_t> read_seq() const noexcept;
+  [[nodiscard]] std::optional<std::uint64_t> put_seq() const noexcept;
 
   // ---- event loops ----
   // A descriptor that is readable when a get would not block — a message is

@@ -382,6 +382,19 @@ std::uint64_t Queue::claims_repaired() const noexcept {
 std::uint64_t Queue::reads_lost() const noexcept {
   return s_ ? s_->visit([](const auto& e) { return e.reads_lost(); }) : 0;
 }
+// The byte ring's shared counts: only its consumer (producer) writes them,
+// and attach re-derives them from the records, so the holder of the role
+// reads what it and its dead predecessors left, consistent.
+std::optional<std::uint64_t> Queue::read_seq() const noexcept {
+  if (!s_ || engine() != Engine::spsc || message_size() != 0 || !s_->holds(Role::consumer)) return std::nullopt;
+  // SYNC(count): relaxed — this process is the only writer of get_count now.
+  return s_->layout->ring.consumer.get_count.load(std::memory_order_relaxed);
+}
+std::optional<std::uint64_t> Queue::put_seq() const noexcept {
+  if (!s_ || engine() != Engine::spsc || message_size() != 0 || !s_->holds(Role::producer)) return std::nullopt;
+  // SYNC(count): relaxed — this process is the only writer of put_count now.
+  return s_->layout->ring.producer.put_count.load(std::memory_order_relaxed);
+}
 std::uint64_t Queue::recover() noexcept {
   if (!s_) return 0;
   return s_->visit([this]<class E>(E& e) -> std::uint64_t {

@@ -1,0 +1,48 @@
+// The bridge's NATS side: one connection and its JetStream context, and
+// the stream the bridge works on (created when missing). nats.c objects
+// are owned here and destroyed in order; every failure comes back as text.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "shmring/bridge/bridge.hpp"
+
+namespace shmring::bridge::detail {
+
+// "what: nats status text (JetStream error code)" for people.
+[[nodiscard]] std::string nats_error(const char* what, natsStatus s, jsErrCode jerr = static_cast<jsErrCode>(0));
+
+class NatsLink {
+ public:
+  NatsLink() = default;
+  NatsLink(const NatsLink&) = delete;
+  NatsLink& operator=(const NatsLink&) = delete;
+  ~NatsLink();
+
+  // Connects (retrying while the server is absent, until `stop`), makes the
+  // JetStream context and makes sure the stream exists. Empty: ok; else why not.
+  [[nodiscard]] std::string open(const StreamOptions& o, const std::atomic<bool>& stop);
+
+  [[nodiscard]] natsConnection* connection() const noexcept { return nc_; }
+  [[nodiscard]] jsCtx* js() const noexcept { return js_; }
+  [[nodiscard]] const std::string& stream() const noexcept { return stream_; }
+  // The server's largest message payload (bytes), as it told us at connect.
+  [[nodiscard]] std::int64_t max_payload() const noexcept;
+
+ private:
+  [[nodiscard]] std::string ensure_stream(const StreamOptions& o);
+
+  natsOptions* opts_ = nullptr;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+  std::string stream_;
+};
+
+// Sleeps `ms` milliseconds in slices, returning early once `stop` is set.
+void sleep_unless_stopped(int ms, const std::atomic<bool>& stop);
+
+}  // namespace shmring::bridge::detail
