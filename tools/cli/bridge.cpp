@@ -26,6 +26,10 @@ void stop_on_signals() {
   (void)sigaction(SIGTERM, &sa, nullptr);
 }
 
+void log_line(std::string_view line) {
+  std::fprintf(stderr, "shmring bridge: %.*s\n", static_cast<int>(line.size()), line.data());
+}
+
 bridge::StreamOptions stream_of(const BridgeOptions& o) {
   return {.server = o.server,
           .subject = o.subject,
@@ -53,7 +57,8 @@ int report(const char* direction, const bridge::RunResult& r, bool json) {
 
 int run_bridge_out(const BridgeOptions& o) {
   stop_on_signals();
-  const bridge::OutOptions out{.queue = o.queue, .stream = stream_of(o), .count = o.count, .idle_seconds = o.idle};
+  const bridge::OutOptions out{
+      .queue = o.queue, .stream = stream_of(o), .count = o.count, .idle_seconds = o.idle, .log = log_line};
   return report("out", bridge::run_out(out, g_stop), o.json);
 }
 
@@ -65,7 +70,8 @@ int run_bridge_in(const BridgeOptions& o) {
                              .state = o.state,
                              .count = o.count,
                              .idle_seconds = o.idle,
-                             .ack_wait_seconds = o.ack_wait};
+                             .ack_wait_seconds = o.ack_wait,
+                             .log = log_line};
   return report("in", bridge::run_in(in, g_stop), o.json);
 }
 

@@ -130,6 +130,10 @@ int main(int argc, char** argv) {
   auto* c_bridge_out = c_bridge->add_subcommand("out", "publish a local queue's messages to the stream");
   c_bridge_out->add_option("QUEUE", br.queue, "queue name (spsc engine)")->required();
   common(c_bridge_out);
+  c_bridge_out->footer(
+      footer("  shmring bridge out orders --subject orders\n"
+             "  shmring bridge out orders --subject orders --server nats://10.0.0.5:4222 --retention work-queue\n"
+             "  shmring bridge out orders --subject orders --idle 2   # stop once the queue stayed empty 2 s"));
   auto* c_bridge_in = c_bridge->add_subcommand("in", "put the stream's messages into a local queue");
   c_bridge_in->add_option("QUEUE", br.queue, "queue name (spsc engine)")->required();
   common(c_bridge_in);
@@ -137,6 +141,9 @@ int main(int argc, char** argv) {
   c_bridge_in->add_option("--state", br.state, "state file (default DIR/.QUEUE.DURABLE.bridge-in next to the queue)");
   c_bridge_in->add_option("--ack-wait", br.ack_wait, "seconds before an unacked delivery is redelivered (default 30)")
       ->check(CLI::PositiveNumber);
+  c_bridge_in->footer(
+      footer("  shmring bridge in --subject orders orders-copy\n"
+             "  shmring bridge in orders-copy --subject orders --server nats://10.0.0.5:4222 --count 1000"));
 #endif
 
   try {

@@ -127,6 +127,7 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
       continue;
     }
     if (s != NATS_OK) {
+      if (o.log) o.log(detail::nats_error("fetch", s, jerr) + ": subscribing again");
       // The connection broke or the server restarts: once it answers again,
       // a fresh consumer starting after what was put keeps the order.
       ++r.retries;
@@ -158,6 +159,10 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
       }
       if (state.already_put(stream_seq, source, seq)) {
         ++r.duplicates;
+        if (o.log) {
+          o.log("stream message " + std::to_string(stream_seq) + (id != nullptr ? std::string(" (") + id + ")" : "") +
+                ": already put, dropped");
+        }
         (void)natsMsg_Ack(m, nullptr);
         continue;
       }

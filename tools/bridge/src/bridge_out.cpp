@@ -67,7 +67,10 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
       const natsStatus s = js_Publish(&ack, link.js(), o.stream.subject.c_str(), v.bytes.data(),
                                       static_cast<int>(v.bytes.size()), &po, &jerr);
       if (s == NATS_OK) {
-        if (ack->Duplicate) ++r.duplicates;
+        if (ack->Duplicate) {
+          ++r.duplicates;
+          if (o.log) o.log(id + ": already in the stream (a duplicate the server dropped)");
+        }
         jsPubAck_Destroy(ack);
         break;
       }
@@ -78,6 +81,7 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
       // Timeout, no responders while the server restarts, a broken
       // connection: the message is still ours, publish it again (same id).
       ++r.retries;
+      if (o.log) o.log(detail::nats_error(("publish " + id).c_str(), s, jerr) + ": publishing it again");
       if (stop.load(std::memory_order_relaxed)) return r;
       detail::sleep_unless_stopped(50, stop);
     }

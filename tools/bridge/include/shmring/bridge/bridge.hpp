@@ -24,7 +24,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace shmring::bridge {
 
@@ -40,6 +42,10 @@ struct RunResult {
   std::uint64_t retries = 0;     // out: publishes repeated after a failure
 };
 
+// Events worth a line for the operator (a duplicate the server dropped, a
+// publish or fetch repeated and why); null: none.
+using Log = std::function<void(std::string_view)>;
+
 struct StreamOptions {
   std::string server = "nats://127.0.0.1:4222";
   std::string subject;
@@ -54,6 +60,7 @@ struct OutOptions {
   std::uint64_t count = 0;             // stop after this many messages (0: no limit)
   double idle_seconds = -1;            // stop once the queue was empty this long (< 0: never)
   double publish_timeout_seconds = 5;  // wait for one ack; then the publish is repeated (same Msg-Id)
+  Log log;
 };
 
 struct InOptions {
@@ -65,6 +72,7 @@ struct InOptions {
   double idle_seconds = -1;
   double ack_wait_seconds = 30;  // the consumer's redelivery delay for a delivery never acked
   int batch = 64;                // messages per fetch (and the consumer's max ack pending)
+  Log log;
 };
 
 // Runs until `stop` is set, the count is reached, the idle time passes, the
