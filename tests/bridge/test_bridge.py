@@ -209,6 +209,43 @@ def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server):
     assert depth(dst) == 0
 
 
+@pytest.mark.parametrize("retention", ["limits", "work-queue"])
+def test_kill_9_of_bridge_in_loses_and_duplicates_nothing(procs, tmp, server, retention):
+    seed = int(os.environ.get("SHMRING_BRIDGE_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    print(f"seed {seed}")
+    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    make_queue(src)
+    make_queue(dst)
+    sent = fill(src, N)
+    subject = "ki." + retention.replace("-", "")
+    outbound = bridge(procs, "out", src, server, subject, "--count", N, "--retention", retention)
+    kills, dropped, during, settled = 0, 0, 0, 0
+    while kills < 20:
+        inbound = bridge(procs, "in", dst, server, subject, "--retention", retention)
+        time.sleep(rng.uniform(0.02, 0.15))
+        inbound.kill()  # SIGKILL, this pid only
+        _, err = inbound.communicate(timeout=10)
+        assert inbound.returncode == -signal.SIGKILL, err
+        kills += 1
+        dropped += err.count("already put, dropped")
+        settled += err.count("it will not be put again")
+        during += outbound.poll() is None
+    out, _ = finish(outbound)
+    inbound = bridge(procs, "in", dst, server, subject, "--idle", 1.5)
+    inn, err = finish(inbound)
+    dropped += inn["duplicates"]
+    settled += err.count("it will not be put again")
+    got = drain(dst, len(sent)) if depth(dst) == len(sent) else cli("get", dst, "-n", depth(dst) or 1,
+                                                                      "--timeout", 1).stdout.splitlines()
+    print(f"{retention}: kills {kills} ({during} while bridge out still published), messages {N}, "
+          f"puts found made by a killed bridge {settled}, redeliveries dropped as already put {dropped}, received {len(got)}, "
+          f"lost {len(set(sent) - set(got))}, duplicated {len(got) - len(set(got))}, in order {got == sent}")
+    assert out["messages"] == N
+    assert got == sent
+    assert depth(dst) == 0
+
+
 def test_a_queue_of_another_engine_is_refused_with_a_reason(procs, tmp, server):
     q = f"{tmp}/lanes"
     r = cli("create", q)

@@ -34,8 +34,9 @@ class Puller {
   Puller& operator=(const Puller&) = delete;
   ~Puller() { drop(); }
 
-  // A fresh consumer, starting after `last` (see the file comment). Empty: ok.
-  [[nodiscard]] std::string subscribe(std::uint64_t last) {
+  // A fresh consumer, starting after the last delivery put (see the file
+  // comment). Empty: ok.
+  [[nodiscard]] std::string subscribe(detail::InState& state) {
     drop();
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_DeleteConsumer(link_.js(), link_.stream().c_str(), durable_.c_str(), nullptr, &jerr);
@@ -44,7 +45,9 @@ class Puller {
     s = js_GetStreamInfo(&si, link_.js(), link_.stream().c_str(), nullptr, &jerr);
     if (s != NATS_OK) return detail::nats_error("stream info", s, jerr);
     const bool work_queue = si->Config->Retention == js_WorkQueuePolicy;
+    state.bind_stream(static_cast<std::uint64_t>(si->Created));
     jsStreamInfo_Destroy(si);
+    const std::uint64_t last = state.last_stream_seq();
 
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
@@ -112,10 +115,19 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
     return {6, e};
   }
 
+  if (o.log && state.intent_found_put() != 0) {
+    o.log("stream message " + std::to_string(state.intent_found_put()) +
+          ": put by the previous bridge before it stopped (acked or not): it will not be put again");
+  }
+  if (o.log && state.intent_found_unput() != 0) {
+    o.log("stream message " + std::to_string(state.intent_found_unput()) +
+          ": the previous bridge stopped before its put: it will be put");
+  }
+
   detail::NatsLink link;
   if (std::string e = link.open(o.stream, stop); !e.empty()) return {stop.load() ? 0 : 6, e};
   Puller puller(link, o, durable);
-  if (std::string e = puller.subscribe(state.last_stream_seq()); !e.empty()) return {6, e};
+  if (std::string e = puller.subscribe(state); !e.empty()) return {6, e};
 
   Clock::time_point idle_since = Clock::now();
   while (!stop.load(std::memory_order_relaxed) && (o.count == 0 || r.messages < o.count)) {
@@ -133,7 +145,7 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
       ++r.retries;
       detail::sleep_unless_stopped(200, stop);
       while (!stop.load(std::memory_order_relaxed)) {
-        if (puller.subscribe(state.last_stream_seq()).empty()) break;
+        if (puller.subscribe(state).empty()) break;
         detail::sleep_unless_stopped(200, stop);
       }
       continue;

@@ -56,7 +56,12 @@ std::string InState::open(const std::string& path, std::uint64_t put_seq) {
   }
   // The put count moved past the intent: the put happened (the bridge is the
   // queue's only producer).
-  if (r_.pending_stream_seq != 0 && put_seq > r_.pending_put_before) apply_pending();
+  if (r_.pending_stream_seq != 0 && put_seq > r_.pending_put_before) {
+    found_put_ = r_.pending_stream_seq;
+    apply_pending();
+  } else {
+    found_unput_ = r_.pending_stream_seq;
+  }
   r_.pending_stream_seq = 0;
   return {};
 }
@@ -83,6 +88,12 @@ std::string InState::intend(std::uint64_t stream_seq, std::uint64_t source, std:
     return std::string("bridge state: write: ") + std::strerror(errno);
   }
   return {};
+}
+
+void InState::bind_stream(std::uint64_t created) noexcept {
+  if (r_.stream_created == created) return;
+  r_.stream_created = created;
+  r_.last_stream_seq = 0;
 }
 
 void InState::done() noexcept {

@@ -27,7 +27,7 @@ struct InStateRecord {
   std::uint64_t pending_put_before;  // Queue::put_seq() before the intended put
   std::uint64_t pending_source;      // hash of the source, 0: the message had no id of ours
   std::uint64_t pending_seq;         // its sequence number at the source
-  std::uint64_t reserved;
+  std::uint64_t stream_created;      // the stream's creation time (ns): its sequence numbers mean nothing in another
   struct Source {
     std::uint64_t key;       // hash of the source ("<queue>@<incarnation>"); 0: free
     std::uint64_t last_seq;  // the last of its messages put
@@ -44,6 +44,13 @@ class InState {
   ~InState();
 
   [[nodiscard]] std::uint64_t last_stream_seq() const noexcept { return r_.last_stream_seq; }
+  // What open() found: the stream sequence of an intent whose put had been
+  // made (the predecessor died before its ack), of one whose put had not, or 0.
+  [[nodiscard]] std::uint64_t intent_found_put() const noexcept { return found_put_; }
+  [[nodiscard]] std::uint64_t intent_found_unput() const noexcept { return found_unput_; }
+  // The stream as it is now (its creation time): a stream deleted and made
+  // again numbers from 1, so what was put is then known by message ids only.
+  void bind_stream(std::uint64_t created) noexcept;
   // Was this delivery put already (by stream sequence or by source sequence)?
   [[nodiscard]] bool already_put(std::uint64_t stream_seq, std::uint64_t source, std::uint64_t seq) const noexcept;
   // Writes the intent; empty: ok.
@@ -58,6 +65,8 @@ class InState {
   void apply_pending() noexcept;
   int fd_ = -1;
   InStateRecord r_{};
+  std::uint64_t found_put_ = 0;
+  std::uint64_t found_unput_ = 0;
 };
 
 }  // namespace shmring::bridge::detail
