@@ -256,3 +256,27 @@ def test_a_queue_of_another_engine_is_refused_with_a_reason(procs, tmp, server):
     r = cli("bridge", "in", q, "--subject", "x", "--server", server.url, timeout=20)
     assert r.returncode == 6
     assert "spsc" in r.stderr
+
+
+def test_a_message_above_the_servers_max_payload_stops_the_bridge_and_stays_queued(procs, tmp, server):
+    src = f"{tmp}/src"
+    make_queue(src, capacity=4 << 20)
+    big = f"{tmp}/big.bin"
+    with open(big, "wb") as f:
+        f.write(os.urandom((1 << 20) + 4096))  # above the server's default max_payload (1 MiB)
+    assert cli("put", src, "before").returncode == 0
+    assert cli("put", src, "--file", big).returncode == 0
+    assert cli("put", src, "after").returncode == 0
+    outbound = bridge(procs, "out", src, server, "big.orders", "--idle", 1)
+    out, err = outbound.communicate(timeout=30)
+    assert outbound.returncode == 6, err
+    assert "max payload" in err and "stays at the head of the queue" in err
+    assert json.loads(out.splitlines()[-1])["messages"] == 1
+    assert depth(src) == 2
+    assert server.stream_messages("big_orders") == 1
+    # The user moves it aside, and the bridge goes on with the rest.
+    r = subprocess.run([CLI, "get", src, "--timeout", "1"], capture_output=True, timeout=30)
+    assert r.returncode == 0 and len(r.stdout) >= (1 << 20) + 4096
+    out, _ = finish(bridge(procs, "out", src, server, "big.orders", "--idle", 1))
+    assert out["messages"] == 1
+    assert server.stream_messages("big_orders") == 2
