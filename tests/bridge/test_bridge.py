@@ -76,14 +76,25 @@ def tmp():
 
 
 class Server:
-    def __init__(self, procs, store):
+    def __init__(self, procs, store, start=True):
+        self.procs = procs
+        self.store = store
         self.port = free_port()
         self.monitor = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
-        self.proc = procs.start(
-            [NATS_SERVER, "-js", "-sd", store, "-a", "127.0.0.1", "-p", self.port, "-m", self.monitor],
+        self.proc = None
+        if start:
+            self.start()
+
+    def start(self):
+        self.proc = self.procs.start(
+            [NATS_SERVER, "-js", "-sd", self.store, "-a", "127.0.0.1", "-p", self.port, "-m", self.monitor],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_for(self.healthy, 15), "nats-server did not come up"
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)  # this pid only
+        self.proc.wait(timeout=15)
 
     def healthy(self):
         try:
@@ -280,3 +291,52 @@ def test_a_message_above_the_servers_max_payload_stops_the_bridge_and_stays_queu
     out, _ = finish(bridge(procs, "out", src, server, "big.orders", "--idle", 1))
     assert out["messages"] == 1
     assert server.stream_messages("big_orders") == 2
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+def test_a_server_restart_mid_stream_loses_and_duplicates_nothing(procs, tmp, server, sig):
+    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    make_queue(src)
+    make_queue(dst)
+    sent = fill(src, N)
+    inbound = bridge(procs, "in", dst, server, "rs.orders", "--count", N)
+    outbound = bridge(procs, "out", src, server, "rs.orders", "--count", N)
+    assert wait_for(lambda: depth(dst) >= N // 5, 30)
+    at_stop = depth(dst)
+    server.stop(sig)
+    time.sleep(3)
+    server.start()
+    out, out_err = finish(outbound)
+    inn, in_err = finish(inbound)
+    got = drain(dst, N)
+    print(f"server stopped ({signal.Signals(sig).name}) for 3 s after {at_stop} messages; out retries {out['retries']}, "
+          f"duplicates dropped by the server {out['duplicates']}; in retries {inn['retries']}, "
+          f"dropped {inn['duplicates']}; received {len(got)}, lost {len(set(sent) - set(got))}, "
+          f"duplicated {len(got) - len(set(got))}, in order {got == sent}")
+    assert at_stop < N, "the stream ended before the restart: the test proved nothing"
+    assert got == sent
+    assert server.stream_messages("rs_orders") == N
+    assert depth(src) == 0 and depth(dst) == 0
+
+
+def test_the_server_absent_at_start_is_waited_for(procs, tmp):
+    store = tempfile.mkdtemp(prefix=f"shmring-bridge-js-{os.getpid()}-")
+    try:
+        server = Server(procs, store, start=False)
+        src, dst = f"{tmp}/src", f"{tmp}/dst"
+        make_queue(src)
+        make_queue(dst)
+        sent = fill(src, 1000)
+        inbound = bridge(procs, "in", dst, server, "ab.orders", "--count", 1000)
+        outbound = bridge(procs, "out", src, server, "ab.orders", "--count", 1000)
+        time.sleep(2)
+        assert outbound.poll() is None and inbound.poll() is None
+        assert depth(src) == 1000
+        server.start()
+        out, _ = finish(outbound)
+        inn, _ = finish(inbound)
+        assert out["messages"] == 1000 and inn["messages"] == 1000
+        assert drain(dst, 1000) == sent
+    finally:
+        procs.stop_all()
+        shutil.rmtree(store, ignore_errors=True)

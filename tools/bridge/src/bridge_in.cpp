@@ -130,7 +130,20 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
   if (std::string e = puller.subscribe(state); !e.empty()) return {6, e};
 
   Clock::time_point idle_since = Clock::now();
+  std::uint64_t disconnects = link.disconnects();
   while (!stop.load(std::memory_order_relaxed) && (o.count == 0 || r.messages < o.count)) {
+    if (const std::uint64_t d = link.disconnects(); d != disconnects) {
+      // A delivery lost with the connection would come back only after the
+      // ack wait, behind later ones: start again after the last put instead.
+      if (o.log)
+        o.log("connection lost: subscribing again after stream message " + std::to_string(state.last_stream_seq()));
+      ++r.retries;
+      if (!puller.subscribe(state).empty()) {
+        detail::sleep_unless_stopped(200, stop);
+        continue;  // not answering yet: try again
+      }
+      disconnects = d;
+    }
     natsMsgList list{};
     jsErrCode jerr = static_cast<jsErrCode>(0);
     const natsStatus s = natsSubscription_Fetch(&list, puller.sub(), o.batch, 200, &jerr);
@@ -139,9 +152,9 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
       continue;
     }
     if (s != NATS_OK) {
-      if (o.log) o.log(detail::nats_error("fetch", s, jerr) + ": subscribing again");
       // The connection broke or the server restarts: once it answers again,
       // a fresh consumer starting after what was put keeps the order.
+      if (o.log) o.log(detail::nats_error("fetch", s, jerr) + ": subscribing again");
       ++r.retries;
       detail::sleep_unless_stopped(200, stop);
       while (!stop.load(std::memory_order_relaxed)) {

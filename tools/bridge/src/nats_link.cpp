@@ -36,9 +36,26 @@ NatsLink::~NatsLink() {
   if (js_ != nullptr) jsCtx_Destroy(js_);
   if (nc_ != nullptr) {
     (void)natsConnection_FlushTimeout(nc_, 1000);
+    natsConnection_Close(nc_);
+    std::unique_lock<std::mutex> lock(closed_mutex_);
+    // Bounded: a client that never calls back must not hang the bridge's exit.
+    (void)closed_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_; });
+    lock.unlock();
     natsConnection_Destroy(nc_);
   }
   if (opts_ != nullptr) natsOptions_Destroy(opts_);
+}
+
+void NatsLink::on_disconnected(natsConnection*, void* self) {
+  // SYNC(disconnect): release — pairs with disconnects()' acquire; orders nothing else.
+  static_cast<NatsLink*>(self)->disconnects_.fetch_add(1, std::memory_order_release);
+}
+
+void NatsLink::on_closed(natsConnection*, void* self) {
+  auto* link = static_cast<NatsLink*>(self);
+  std::lock_guard<std::mutex> lock(link->closed_mutex_);
+  link->closed_ = true;
+  link->closed_cv_.notify_all();
 }
 
 std::int64_t NatsLink::max_payload() const noexcept { return nc_ != nullptr ? natsConnection_GetMaxPayload(nc_) : 0; }
@@ -52,6 +69,8 @@ std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts_, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts_, 100);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts_, 2000);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts_, &NatsLink::on_disconnected, this);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts_, &NatsLink::on_closed, this);
   if (s != NATS_OK) return nats_error("nats options", s);
   // The server absent at start: try again until it is there or we are stopped.
   for (;;) {

@@ -6,7 +6,9 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "shmring/bridge/bridge.hpp"
@@ -32,14 +34,27 @@ class NatsLink {
   [[nodiscard]] const std::string& stream() const noexcept { return stream_; }
   // The server's largest message payload (bytes), as it told us at connect.
   [[nodiscard]] std::int64_t max_payload() const noexcept;
+  // How many times the connection was lost so far (the client reconnects by
+  // itself; what was in flight then may be lost both ways).
+  [[nodiscard]] std::uint64_t disconnects() const noexcept { return disconnects_.load(std::memory_order_acquire); }
 
  private:
   [[nodiscard]] std::string ensure_stream(const StreamOptions& o);
+  static void on_disconnected(natsConnection* nc, void* self);
+  static void on_closed(natsConnection* nc, void* self);
 
   natsOptions* opts_ = nullptr;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
   std::string stream_;
+  // Raised by nats.c's thread (disconnected callback); read by the bridge's.
+  std::atomic<std::uint64_t> disconnects_{0};
+  // nats.c runs the connection's callbacks on a thread of its own, in the
+  // order they were posted, the closed callback last: the destructor waits
+  // for it, so no callback runs on this object after it is gone.
+  std::mutex closed_mutex_;
+  std::condition_variable closed_cv_;
+  bool closed_ = false;
 };
 
 // Sleeps `ms` milliseconds in slices, returning early once `stop` is set.
