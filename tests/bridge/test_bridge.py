@@ -190,12 +190,13 @@ def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server):
     src, dst = f"{tmp}/src", f"{tmp}/dst"
     make_queue(src)
     make_queue(dst)
-    sent = fill(src, N)
-    inbound = bridge(procs, "in", dst, server, "k.orders", "--count", N)
-    kills, server_dropped, before = 0, 0, N
-    while kills < 20:
+    n = 5 * N  # long enough for 20 kills of a bridge out that is still publishing
+    sent = fill(src, n)
+    inbound = bridge(procs, "in", dst, server, "k.orders", "--count", n)
+    kills, during, server_dropped, before = 0, 0, 0, n
+    while during < 20 and kills < 100:
         outbound = bridge(procs, "out", src, server, "k.orders")
-        time.sleep(rng.uniform(0.02, 0.15))
+        time.sleep(rng.uniform(0.02, 0.08))
         outbound.kill()  # SIGKILL, this pid only
         _, err = outbound.communicate(timeout=10)
         assert outbound.returncode == -signal.SIGKILL, err
@@ -203,19 +204,21 @@ def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server):
         server_dropped += err.count("a duplicate the server dropped")
         left = depth(src)
         assert left <= before
+        during += 0 < left < before  # killed while it had taken some and not all
         before = left
     outbound = bridge(procs, "out", src, server, "k.orders", "--idle", 1)
     out, err = finish(outbound)
     server_dropped += out["duplicates"]
     inn, _ = finish(inbound)
-    got = drain(dst, N)
+    got = drain(dst, n)
     stored = server.stream_messages("k_orders")
-    print(f"kills {kills}, messages {N}, republished and dropped by the server {server_dropped}, "
+    print(f"kills {kills} ({during} mid-stream), messages {n}, republished and dropped by the server {server_dropped}, "
           f"stored {stored}, received {len(got)}, lost {len(set(sent) - set(got))}, "
           f"duplicated {len(got) - len(set(got))}, in order {got == sent}")
+    assert during >= 20, "too few kills landed mid-stream: the test proved little"
     assert depth(src) == 0
-    assert stored == N
-    assert inn["messages"] == N and inn["duplicates"] == 0
+    assert stored == n
+    assert inn["messages"] == n and inn["duplicates"] == 0
     assert got == sent
     assert depth(dst) == 0
 
@@ -228,31 +231,32 @@ def test_kill_9_of_bridge_in_loses_and_duplicates_nothing(procs, tmp, server, re
     src, dst = f"{tmp}/src", f"{tmp}/dst"
     make_queue(src)
     make_queue(dst)
-    sent = fill(src, N)
+    n = 3 * N  # long enough for 20 kills of a bridge in that is still putting
+    sent = fill(src, n)
     subject = "ki." + retention.replace("-", "")
-    outbound = bridge(procs, "out", src, server, subject, "--count", N, "--retention", retention)
+    outbound = bridge(procs, "out", src, server, subject, "--count", n, "--retention", retention)
     kills, dropped, during, settled = 0, 0, 0, 0
-    while kills < 20:
+    while during < 20 and kills < 100:
         inbound = bridge(procs, "in", dst, server, subject, "--retention", retention)
-        time.sleep(rng.uniform(0.02, 0.15))
+        time.sleep(rng.uniform(0.01, 0.06))
         inbound.kill()  # SIGKILL, this pid only
         _, err = inbound.communicate(timeout=10)
         assert inbound.returncode == -signal.SIGKILL, err
         kills += 1
         dropped += err.count("already put, dropped")
         settled += err.count("it will not be put again")
-        during += outbound.poll() is None
+        during += 0 < depth(dst) < n  # killed while it had put some and not all
     out, _ = finish(outbound)
     inbound = bridge(procs, "in", dst, server, subject, "--idle", 1.5)
     inn, err = finish(inbound)
     dropped += inn["duplicates"]
     settled += err.count("it will not be put again")
-    got = drain(dst, len(sent)) if depth(dst) == len(sent) else cli("get", dst, "-n", depth(dst) or 1,
-                                                                      "--timeout", 1).stdout.splitlines()
-    print(f"{retention}: kills {kills} ({during} while bridge out still published), messages {N}, "
+    got = drain(dst, n) if depth(dst) == n else cli("get", dst, "-n", depth(dst) or 1, "--timeout", 1).stdout.splitlines()
+    print(f"{retention}: kills {kills} ({during} mid-stream), messages {n}, "
           f"puts found made by a killed bridge {settled}, redeliveries dropped as already put {dropped}, received {len(got)}, "
           f"lost {len(set(sent) - set(got))}, duplicated {len(got) - len(set(got))}, in order {got == sent}")
-    assert out["messages"] == N
+    assert out["messages"] == n
+    assert during >= 20, "too few kills landed mid-stream: the test proved little"
     assert got == sent
     assert depth(dst) == 0
 

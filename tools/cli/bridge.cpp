@@ -57,8 +57,12 @@ int report(const char* direction, const bridge::RunResult& r, bool json) {
 
 int run_bridge_out(const BridgeOptions& o) {
   stop_on_signals();
-  const bridge::OutOptions out{
-      .queue = o.queue, .stream = stream_of(o), .count = o.count, .idle_seconds = o.idle, .log = log_line};
+  const bridge::OutOptions out{.queue = o.queue,
+                               .stream = stream_of(o),
+                               .count = o.count,
+                               .idle_seconds = o.idle,
+                               .window = o.window,
+                               .log = log_line};
   return report("out", bridge::run_out(out, g_stop), o.json);
 }
 

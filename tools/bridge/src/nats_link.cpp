@@ -60,7 +60,7 @@ void NatsLink::on_closed(natsConnection*, void* self) {
 
 std::int64_t NatsLink::max_payload() const noexcept { return nc_ != nullptr ? natsConnection_GetMaxPayload(nc_) : 0; }
 
-std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop) {
+std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop, jsOptions* js_options) {
   if (o.subject.empty()) return "no subject (--subject)";
   natsStatus s = natsOptions_Create(&opts_);
   if (s == NATS_OK) s = natsOptions_SetURL(opts_, o.server.c_str());
@@ -80,7 +80,7 @@ std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop
     if (s != NATS_NO_SERVER && s != NATS_TIMEOUT && s != NATS_IO_ERROR) return nats_error("connect", s);
     sleep_unless_stopped(200, stop);
   }
-  s = natsConnection_JetStream(&js_, nc_, nullptr);
+  s = natsConnection_JetStream(&js_, nc_, js_options);
   if (s != NATS_OK) return nats_error("JetStream context", s);
   stream_ = stream_name(o);
   return ensure_stream(o);

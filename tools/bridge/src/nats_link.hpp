@@ -27,7 +27,9 @@ class NatsLink {
 
   // Connects (retrying while the server is absent, until `stop`), makes the
   // JetStream context and makes sure the stream exists. Empty: ok; else why not.
-  [[nodiscard]] std::string open(const StreamOptions& o, const std::atomic<bool>& stop);
+  // `js_options`: the JetStream context's (asynchronous publishing), or null.
+  [[nodiscard]] std::string open(const StreamOptions& o, const std::atomic<bool>& stop,
+                                 jsOptions* js_options = nullptr);
 
   [[nodiscard]] natsConnection* connection() const noexcept { return nc_; }
   [[nodiscard]] jsCtx* js() const noexcept { return js_; }

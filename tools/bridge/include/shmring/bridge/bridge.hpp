@@ -2,12 +2,13 @@
 // stream (run_out) and a stream into a local Queue (run_in), effectively
 // once across kill -9 of either bridge.
 //
-// Out: read() the queue's next message, publish it with Nats-Msg-Id =
-// the queue's incarnation and the message's sequence number
-// (Queue::read_seq()), and release() it only after the server's ack. A
-// bridge killed before the release leaves the message queued; its
-// successor reads it under the same number, and the server drops the
-// republication as a duplicate (within the stream's duplicate window).
+// Out: show the queue's next messages without taking them
+// (Queue::read_ahead(), up to `window` at once), publish each
+// asynchronously with Nats-Msg-Id = the queue's incarnation and the
+// message's sequence number, and take (release_ahead) the acknowledged
+// prefix only. A bridge killed before that leaves the messages queued; its
+// successor reads them under the same numbers, and the server drops the
+// republications as duplicates (within the stream's duplicate window).
 //
 // In: a durable pull consumer; each message is put into the queue and
 // acked after the put. Before each put an intent record (the message's
@@ -60,6 +61,9 @@ struct OutOptions {
   std::uint64_t count = 0;             // stop after this many messages (0: no limit)
   double idle_seconds = -1;            // stop once the queue was empty this long (< 0: never)
   double publish_timeout_seconds = 5;  // wait for one ack; then the publish is repeated (same Msg-Id)
+  // Messages published and not yet acknowledged at most (Queue::read_ahead):
+  // a kill republishes up to this many, which the server drops as duplicates.
+  std::uint32_t window = 256;
   Log log;
 };
 
