@@ -43,7 +43,8 @@ for SIZE in 64 1024; do
     "$CLI" create "$Q" --engine spsc --capacity "$CAP" > /dev/null
     "$CLI" put "$Q" - < "$WORK/lines"
     t0=$(date +%s.%N)
-    "$CLI" bridge out "$Q" --subject "bridge.$SIZE.$R" --server "nats://127.0.0.1:$PORT" --count "$N" > /dev/null
+    "$CLI" bridge out "$Q" --subject "bridge.$SIZE.$R" --server "nats://127.0.0.1:$PORT" --count "$N" \
+      --window 256 > /dev/null
     t1=$(date +%s.%N)
     "$CLI" rm "$Q" > /dev/null
     bridge=$(python3 -c "print(round($N / ($t1 - $t0)))")

@@ -157,7 +157,12 @@ def bridge(procs, direction, queue, server, subject, *extra):
 
 
 def finish(p, timeout=60):
-    out, err = p.communicate(timeout=timeout)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()  # this pid only
+        out, err = p.communicate()
+        pytest.fail(f"{' '.join(p.args[1:3])} did not finish in {timeout} s; its stderr: {err[-3000:]}")
     assert p.returncode == 0, (p.returncode, err)
     return json.loads(out.splitlines()[-1]), err
 
@@ -183,19 +188,20 @@ def test_round_trip_keeps_every_message_once_in_order(procs, tmp, server):
     assert depth(dst) == 0
 
 
-def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server):
+@pytest.mark.parametrize("window", [1, 256])
+def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server, window):
     seed = int(os.environ.get("SHMRING_BRIDGE_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    print(f"seed {seed}")
+    print(f"seed {seed}, window {window}")
     src, dst = f"{tmp}/src", f"{tmp}/dst"
-    make_queue(src)
-    make_queue(dst)
-    n = 5 * N  # long enough for 20 kills of a bridge out that is still publishing
+    make_queue(src, capacity=4 << 20)
+    make_queue(dst, capacity=4 << 20)
+    n = (2 if window == 1 else 10) * N  # long enough for 20 kills of a bridge out that is still publishing
     sent = fill(src, n)
     inbound = bridge(procs, "in", dst, server, "k.orders", "--count", n)
     kills, during, server_dropped, before = 0, 0, 0, n
-    while during < 20 and kills < 100:
-        outbound = bridge(procs, "out", src, server, "k.orders")
+    while during < 20 and kills < 150:
+        outbound = bridge(procs, "out", src, server, "k.orders", "--window", window)
         time.sleep(rng.uniform(0.02, 0.08))
         outbound.kill()  # SIGKILL, this pid only
         _, err = outbound.communicate(timeout=10)
@@ -206,7 +212,7 @@ def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server):
         assert left <= before
         during += 0 < left < before  # killed while it had taken some and not all
         before = left
-    outbound = bridge(procs, "out", src, server, "k.orders", "--idle", 1)
+    outbound = bridge(procs, "out", src, server, "k.orders", "--idle", 1, "--window", window)
     out, err = finish(outbound)
     server_dropped += out["duplicates"]
     inn, _ = finish(inbound)

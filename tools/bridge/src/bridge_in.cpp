@@ -147,6 +147,7 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
     natsMsgList list{};
     jsErrCode jerr = static_cast<jsErrCode>(0);
     const natsStatus s = natsSubscription_Fetch(&list, puller.sub(), o.batch, 200, &jerr);
+    if (s != NATS_OK) natsMsgList_Destroy(&list);  // what a failed fetch may have gathered
     if (s == NATS_TIMEOUT) {
       if (o.idle_seconds >= 0 && Clock::now() - idle_since > std::chrono::duration<double>(o.idle_seconds)) break;
       continue;

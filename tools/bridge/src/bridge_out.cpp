@@ -103,7 +103,8 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
   jo.PublishAsync.AckHandler = &Acks::on_ack;
   jo.PublishAsync.AckHandlerClosure = &acks;
   detail::NatsLink link;
-  if (std::string e = link.open(o.stream, stop, &jo); !e.empty()) return {stop.load() ? 0 : 6, e};
+  // A small window waits for each ack: its publishes go out at once.
+  if (std::string e = link.open(o.stream, stop, &jo, window < 16); !e.empty()) return {stop.load() ? 0 : 6, e};
 
   jsPubOptions po;
   jsPubOptions_Init(&po);

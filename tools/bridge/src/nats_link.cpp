@@ -60,7 +60,8 @@ void NatsLink::on_closed(natsConnection*, void* self) {
 
 std::int64_t NatsLink::max_payload() const noexcept { return nc_ != nullptr ? natsConnection_GetMaxPayload(nc_) : 0; }
 
-std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop, jsOptions* js_options) {
+std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop, jsOptions* js_options,
+                           bool send_asap) {
   if (o.subject.empty()) return "no subject (--subject)";
   natsStatus s = natsOptions_Create(&opts_);
   if (s == NATS_OK) s = natsOptions_SetURL(opts_, o.server.c_str());
@@ -69,6 +70,7 @@ std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts_, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts_, 100);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts_, 2000);
+  if (s == NATS_OK && send_asap) s = natsOptions_SetSendAsap(opts_, true);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts_, &NatsLink::on_disconnected, this);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts_, &NatsLink::on_closed, this);
   if (s != NATS_OK) return nats_error("nats options", s);

@@ -28,8 +28,10 @@ class NatsLink {
   // Connects (retrying while the server is absent, until `stop`), makes the
   // JetStream context and makes sure the stream exists. Empty: ok; else why not.
   // `js_options`: the JetStream context's (asynchronous publishing), or null.
-  [[nodiscard]] std::string open(const StreamOptions& o, const std::atomic<bool>& stop,
-                                 jsOptions* js_options = nullptr);
+  // `send_asap`: every publish written at once (else nats.c's flusher
+  // gathers them, which a small window waits for).
+  [[nodiscard]] std::string open(const StreamOptions& o, const std::atomic<bool>& stop, jsOptions* js_options = nullptr,
+                                 bool send_asap = false);
 
   [[nodiscard]] natsConnection* connection() const noexcept { return nc_; }
   [[nodiscard]] jsCtx* js() const noexcept { return js_; }
