@@ -16,9 +16,12 @@ BUILD_DIR=${SHMRING_BUILD_DIR:-$ROOT/build}
 #   python3-pytest     its tests (CTest label python)
 #   python3-venv       Python.PipInstall: the documented pip install, into a fresh venv
 #   libcli11-dev       CLI11 (header-only): the shmring command's parser (tools/cli/)
+#   libnats-dev        the NATS C client: the JetStream bridge (tools/bridge/, docs/bridge.md)
+#   nats-server        the JetStream server its tests start on loopback (CTest label bridge)
 PACKAGES=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libbenchmark-tools libboost1.81-dev
           python3 python3-numpy gnuplot-nox spin clang-format-14
-          pybind11-dev python3-pybind11 python3-dev python3-pytest python3-venv libcli11-dev)
+          pybind11-dev python3-pybind11 python3-dev python3-pytest python3-venv libcli11-dev
+          libnats-dev nats-server)
 # The fuzz configuration of scripts/test.sh and scripts/fuzz.sh install these:
 #   clang-14             libFuzzer targets need clang (SHMRING_FUZZ=ON)
 #   libclang-rt-14-dev   the libFuzzer, ASan and UBSan runtimes for clang 14

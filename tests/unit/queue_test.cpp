@@ -522,5 +522,137 @@ TEST(QueueRoles, ConsumerKilledMidStreamIsReplacedLosingAtMostTheMessageItHeld) 
   test::expect_consumer_replaced_after_kill(q, name, test::Traffic{4, 1, 512}, 300'000);
 }
 
+// The identity the JetStream bridge names messages by (read_seq/put_seq): a
+// consumer killed between read() and release() leaves its message queued,
+// and the next consumer reads it under the same number.
+TEST(QueueSeq, ReadSeqOfAnUnreleasedMessageSurvivesTheConsumersKill) {
+  UniqueName name("seq-kill");
+  Queue q = make_queue(name, {.engine = Engine::spsc});
+  EXPECT_EQ(q.put_seq(), std::nullopt);  // no role yet
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(q.put("m" + std::to_string(i)), PutStatus::ok);
+  EXPECT_EQ(q.put_seq(), 5u);
+  EXPECT_EQ(q.read_seq(), std::nullopt);
+  Child c = test::fork_child([&](int out) {
+    Queue r = open_queue(name);
+    for (int i = 0; i < 2; ++i) {
+      if (r.read(nowait).status != GetStatus::ok) return 1;
+      r.release();
+    }
+    const GetView v = r.read(nowait);
+    if (v.status != GetStatus::ok) return 1;
+    test::write_line(out, std::string(reinterpret_cast<const char*>(v.bytes.data()), v.bytes.size()) + " " +
+                              std::to_string(r.read_seq().value_or(99)));
+    ::pause();  // killed holding m2
+    return 0;
+  });
+  EXPECT_EQ(c.read_line(), "m2 2");
+  c.kill(SIGKILL);
+  (void)c.wait();
+  Queue r = open_queue(name);
+  const GetView v = r.read(nowait);
+  ASSERT_EQ(v.status, GetStatus::ok);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(v.bytes.data()), v.bytes.size()), "m2");
+  EXPECT_EQ(r.read_seq(), 2u);
+  r.release();
+  EXPECT_EQ(r.read_seq(), 3u);
+}
+
+TEST(QueueSeq, OtherEnginesAndFixedSizeQueuesHaveNoSeq) {
+  for (const QueueOptions& o : {QueueOptions{.engine = Engine::lanes}, QueueOptions{.engine = Engine::mpmc},
+                                QueueOptions{.engine = Engine::spsc, .message_size = 8}}) {
+    UniqueName name("seq-none");
+    Queue q = make_queue(name, o);
+    ASSERT_EQ(q.put_value(std::uint64_t{7}), PutStatus::ok);
+    ASSERT_EQ(q.read(nowait).status, GetStatus::ok);
+    EXPECT_EQ(q.put_seq(), std::nullopt);
+    EXPECT_EQ(q.read_seq(), std::nullopt);
+    q.release();
+  }
+}
+
+std::string text_of(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+// Read-ahead: a window of messages shown, none taken until release_ahead;
+// the ring wraps (padding records) many times under it.
+TEST(QueueAhead, ShowsMessagesInOrderAndTakesOnlyWhatIsReleased) {
+  UniqueName name("ahead-wrap");
+  Queue q = make_queue(name, {.engine = Engine::spsc, .capacity_bytes = 4096});
+  Queue r = open_queue(name);
+  std::uint64_t next_put = 0, next_read = 0, released = 0;
+  std::vector<std::string> shown;
+  for (int round = 0; round < 2000; ++round) {
+    // Sizes that do not divide the ring: records land across its end.
+    while (q.put_nowait("m" + std::to_string(next_put) + std::string(next_put % 37, 'x')) == PutStatus::ok) {
+      ++next_put;
+    }
+    for (int k = 0; k < 5; ++k) {
+      const AheadView v = r.read_ahead();
+      if (v.status == AheadStatus::empty) break;
+      ASSERT_EQ(v.status, AheadStatus::ok);
+      ASSERT_EQ(v.seq, next_read);
+      ASSERT_EQ(text_of(v.bytes), "m" + std::to_string(next_read) + std::string(next_read % 37, 'x'));
+      ++next_read;
+    }
+    const std::uint64_t n = (next_read - released + 1) / 2;
+    r.release_ahead(n);
+    released += n;
+    ASSERT_EQ(r.read_seq(), released);
+    ASSERT_EQ(q.qsize(), next_put - released);
+  }
+  EXPECT_GT(next_put, 10000u);
+}
+
+TEST(QueueAhead, AConsumerKilledWithAWindowLeavesItQueuedUnderTheSameNumbers) {
+  UniqueName name("ahead-kill");
+  Queue q = make_queue(name, {.engine = Engine::spsc});
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(q.put("m" + std::to_string(i)), PutStatus::ok);
+  Child c = test::fork_child([&](int out) {
+    Queue r = open_queue(name);
+    for (int i = 0; i < 6; ++i) {
+      if (r.read_ahead().status != AheadStatus::ok) return 1;
+    }
+    r.release_ahead(2);  // m0, m1 taken; m2..m5 shown
+    test::write_line(out, "ready");
+    ::pause();
+    return 0;
+  });
+  EXPECT_EQ(c.read_line(), "ready");
+  c.kill(SIGKILL);
+  (void)c.wait();
+  Queue r = open_queue(name);
+  for (std::uint64_t i = 2; i < 10; ++i) {
+    const AheadView v = r.read_ahead();
+    ASSERT_EQ(v.status, AheadStatus::ok);
+    EXPECT_EQ(v.seq, i);
+    EXPECT_EQ(text_of(v.bytes), "m" + std::to_string(i));
+  }
+  EXPECT_EQ(r.read_ahead().status, AheadStatus::empty);
+  r.release_ahead(100);  // more than shown: the 8 shown
+  EXPECT_EQ(q.qsize(), 0u);
+  q.close();
+  EXPECT_EQ(r.read_ahead().status, AheadStatus::closed);
+}
+
+TEST(QueueAhead, AGetTakesTheOldestShownAndOtherEnginesAreUnsupported) {
+  UniqueName name("ahead-mix");
+  Queue q = make_queue(name, {.engine = Engine::spsc});
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(q.put("m" + std::to_string(i)), PutStatus::ok);
+  ASSERT_EQ(q.read_ahead().seq, 0u);
+  ASSERT_EQ(q.read_ahead().seq, 1u);
+  EXPECT_EQ(q.get_nowait().text(), "m0");  // the oldest shown
+  q.release_ahead(1);                      // m1
+  const AheadView v = q.read_ahead();
+  EXPECT_EQ(v.seq, 2u);
+  EXPECT_EQ(text_of(v.bytes), "m2");
+  UniqueName lanes("ahead-lanes");
+  Queue l = make_queue(lanes);
+  ASSERT_EQ(l.put("x"), PutStatus::ok);
+  EXPECT_EQ(l.read_ahead().status, AheadStatus::unsupported);
+  l.release_ahead(1);  // does nothing
+  EXPECT_EQ(l.qsize(), 1u);
+  Queue moved = std::move(l);
+  EXPECT_EQ(l.read_ahead().status, AheadStatus::handle_closed);  // NOLINT(bugprone-use-after-move)
+}
+
 }  // namespace
 }  // namespace shmring

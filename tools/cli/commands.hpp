@@ -84,4 +84,26 @@ int list_dir(const std::string& dir, std::vector<std::string>& names);
 // returns its exit code when it cannot be examined or is damaged.
 int examine_named(const std::string& name, FileInfo& out);
 
+#ifdef SHMRING_HAS_BRIDGE
+// `shmring bridge out|in` (bridge.cpp, docs/bridge.md): run until the count,
+// the idle time, the queue's close, or SIGINT/SIGTERM.
+struct BridgeOptions {
+  std::string queue;
+  std::string server = "nats://127.0.0.1:4222";
+  std::string subject;
+  std::string stream;
+  std::string retention = "limits";  // or work-queue: when the stream is created
+  double duplicate_window = 120;     // seconds: when the stream is created
+  std::uint64_t count = 0;
+  double idle = -1;
+  std::string durable;       // in
+  std::string state;         // in
+  double ack_wait = 30;      // in
+  std::uint32_t window = 1;  // out (bridge.hpp: above 1 not yet safe across a lost connection)
+  bool json = false;         // the summary line on stdout as JSON
+};
+int run_bridge_out(const BridgeOptions& o);
+int run_bridge_in(const BridgeOptions& o);
+#endif
+
 }  // namespace shmring::cli

@@ -105,6 +105,53 @@ int main(int argc, char** argv) {
   c_bench->add_option("--size", be.size, "message bytes (default 64)")->check(CLI::Range(8, 65536));
   c_bench->footer(footer("  shmring bench\n  shmring bench --seconds 3 --size 256"));
 
+#ifdef SHMRING_HAS_BRIDGE
+  BridgeOptions br;
+  auto* c_bridge = app.add_subcommand("bridge", "move messages between a local queue and a NATS JetStream stream");
+  c_bridge->require_subcommand(1);
+  c_bridge->footer(
+      footer("  shmring create orders --engine spsc\n"
+             "  shmring bridge out orders --subject orders --server nats://10.0.0.5:4222\n"
+             "  shmring bridge in --subject orders orders-copy --server nats://10.0.0.5:4222\n"
+             "(docs/bridge.md: the queues must be of the spsc engine)"));
+  const auto common = [&](CLI::App* c) {
+    c->add_option("--subject", br.subject, "the stream's subject")->required();
+    c->add_option("--server", br.server, "NATS server URL (default nats://127.0.0.1:4222)");
+    c->add_option("--stream", br.stream, "stream name (default: the subject, '.' and wildcards made '_')");
+    c->add_option("--retention", br.retention, "limits (default) or work-queue, for a stream created here")
+        ->check(CLI::IsMember({"limits", "work-queue"}));
+    c->add_option("--duplicate-window", br.duplicate_window,
+                  "seconds the server remembers message ids, for a stream created here (default 120)")
+        ->check(CLI::PositiveNumber);
+    c->add_option("--count", br.count, "stop after this many messages (default: no limit)");
+    c->add_option("--idle", br.idle, "stop once nothing came for this many seconds (default: never)");
+    c->add_flag("--json", br.json, "the summary on stdout as one JSON object");
+  };
+  auto* c_bridge_out = c_bridge->add_subcommand("out", "publish a local queue's messages to the stream");
+  c_bridge_out->add_option("QUEUE", br.queue, "queue name (spsc engine)")->required();
+  common(c_bridge_out);
+  c_bridge_out
+      ->add_option(
+          "--window", br.window,
+          "messages published and not yet acknowledged at most (default 1; above 1 faster, but not yet order-safe "
+          "across a lost connection: docs/bridge.md)")
+      ->check(CLI::Range(1, 65536));
+  c_bridge_out->footer(
+      footer("  shmring bridge out orders --subject orders\n"
+             "  shmring bridge out orders --subject orders --server nats://10.0.0.5:4222 --retention work-queue\n"
+             "  shmring bridge out orders --subject orders --idle 2   # stop once the queue stayed empty 2 s"));
+  auto* c_bridge_in = c_bridge->add_subcommand("in", "put the stream's messages into a local queue");
+  c_bridge_in->add_option("QUEUE", br.queue, "queue name (spsc engine)")->required();
+  common(c_bridge_in);
+  c_bridge_in->add_option("--durable", br.durable, "durable consumer name (default shmring-in-QUEUE)");
+  c_bridge_in->add_option("--state", br.state, "state file (default DIR/.QUEUE.DURABLE.bridge-in next to the queue)");
+  c_bridge_in->add_option("--ack-wait", br.ack_wait, "seconds before an unacked delivery is redelivered (default 30)")
+      ->check(CLI::PositiveNumber);
+  c_bridge_in->footer(
+      footer("  shmring bridge in --subject orders orders-copy\n"
+             "  shmring bridge in orders-copy --subject orders --server nats://10.0.0.5:4222 --count 1000"));
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -120,5 +167,9 @@ int main(int argc, char** argv) {
   if (c_rm->parsed()) return run_rm(rm_names);
   if (c_gc->parsed()) return run_gc(gc);
   if (c_bench->parsed()) return run_bench(be);
+#ifdef SHMRING_HAS_BRIDGE
+  if (c_bridge_out->parsed()) return run_bridge_out(br);
+  if (c_bridge_in->parsed()) return run_bridge_in(br);
+#endif
   return kExitUsage;
 }

@@ -326,6 +326,70 @@ class SpscRing {
     c_.head += c_.front_size;
     c_.front_size = 0;
     ++c_.get_count;
+    if (c_.ahead_count != 0) --c_.ahead_count;  // the head's record was the oldest ahead() showed
+  }
+
+  // ---- read-ahead: records past the head, shown without taking them ----
+  // The record after the last one ahead() showed since they were taken (the
+  // first: the head's), valid until pop_ahead() (or pop()) takes it. Nothing
+  // is published: the producer still sees the head, so a consumer that dies
+  // holding records shown this way leaves every one of them queued, under
+  // the same sequence numbers (attach_consumer()). Skips padding records.
+  [[nodiscard]] RingView ahead() noexcept {
+    std::uint64_t pos = c_.ahead_count == 0 ? c_.head : c_.ahead_end;
+    for (;;) {
+      if (pos == c_.cached_tail) {
+        // SYNC(record): acquire — as in front(): every record before the new
+        // tail is complete.
+        c_.cached_tail = layout_->producer.tail.load(std::memory_order_acquire);
+        if (c_.cached_tail == pos) return {RingStatus::empty, {}};
+        if (!positions_sane(c_.head, c_.cached_tail) || pos - c_.head > c_.cached_tail - c_.head) {
+          return {RingStatus::corrupt, {}};
+        }
+      }
+      const std::uint64_t offset = pos & mask_;
+      const std::uint64_t available = c_.cached_tail - pos;
+      const std::uint64_t contiguous = capacity_ - offset;
+      const RecordHeader h = read_header(offset);  // one copy: the producer may be hostile
+      if ((h.length & kPaddingFlag) != 0) {
+        if ((h.length & ~kPaddingFlag) != contiguous - sizeof(RecordHeader) || contiguous > available) {
+          return {RingStatus::corrupt, {}};
+        }
+        pos += contiguous;
+        continue;
+      }
+      const std::uint64_t rec = record_size(h.length);
+      if (h.length > max_payload_ || rec > available || rec > contiguous ||
+          h.seq != static_cast<std::uint32_t>(c_.get_count + c_.ahead_count)) {
+        return {RingStatus::corrupt, {}};
+      }
+      c_.ahead_end = pos + rec;
+      ++c_.ahead_count;
+      return {RingStatus::ok, {data_ + offset + sizeof(RecordHeader), h.length}};
+    }
+  }
+  // Records ahead() showed and nobody took yet; the sequence number of the
+  // last one shown is get_count() + ahead_count() - 1.
+  [[nodiscard]] std::uint64_t ahead_count() const noexcept { return c_.ahead_count; }
+  [[nodiscard]] std::uint64_t get_count() const noexcept { return c_.get_count; }
+  // Takes the `n` oldest records ahead() showed (at most as many as it
+  // showed), published with one store each of get_count and head.
+  void pop_ahead(std::uint64_t n) noexcept {
+    if (n > c_.ahead_count) n = c_.ahead_count;
+    if (n == 0) return;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      // ahead() checked these headers; only the padding needs telling apart.
+      RecordHeader h = read_header(c_.head & mask_);
+      if ((h.length & kPaddingFlag) != 0) {
+        c_.head += capacity_ - (c_.head & mask_);
+        h = read_header(0);
+      }
+      c_.head += record_size(h.length);
+      ++c_.get_count;
+    }
+    c_.ahead_count -= n;
+    c_.front_size = 0;
+    publish_pops();
   }
   void publish_pops() noexcept {
     // get_count before head: a consumer killed between the two leaves the
@@ -471,6 +535,8 @@ class SpscRing {
     std::uint64_t get_count = 0;
     std::uint64_t cached_tail = 0;  // last tail read from shared memory
     std::uint64_t front_size = 0;   // record size of the view handed out by front()
+    std::uint64_t ahead_count = 0;  // records ahead() showed, not yet taken (from head on)
+    std::uint64_t ahead_end = 0;    // position after the last record ahead() showed
     CatchUpPatience patience;
   };
 

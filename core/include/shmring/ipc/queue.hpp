@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -214,6 +215,22 @@ struct GetView {
   std::span<const std::byte> bytes;
 };
 
+// Queue::read_ahead(): a message past those already shown, not taken.
+enum class AheadStatus : std::uint8_t {
+  ok,
+  empty,          // nothing more is there now
+  closed,         // closed, and nothing more is there
+  unsupported,    // not a queue of Engine::spsc with messages of any size
+  role_taken,     // another live process is the consumer
+  corrupt,        // a record or position is out of range (a damaged or hostile file)
+  handle_closed,  // a moved-from handle: it holds no queue
+};
+struct AheadView {
+  AheadStatus status;
+  std::span<const std::byte> bytes;
+  std::uint64_t seq;  // the message's number (as read_seq()): 0, 1, 2, ... since create
+};
+
 namespace detail {
 
 // The engines fill a MessageBatch through this (engine_vocabulary.hpp).
@@ -375,6 +392,38 @@ class Queue {
   // A view of the next message, valid until release() (which consumes it).
   [[nodiscard]] GetView read(Wait wait = forever) noexcept;
   void release() noexcept;
+
+  // ---- message identity (Engine::spsc, messages of any size) ----
+  // Sequence numbers that outlive the process holding a message: the
+  // JetStream bridge names each message by them (bridge/, docs/bridge.md).
+  // read_seq(): the number (0, 1, 2, ... since create) of the message
+  // read() shows, i.e. how many messages consumers have released. A
+  // consumer killed between read() and release() leaves that message at
+  // the head of the ring, and the next consumer's read() shows it under the
+  // same number (the count is re-derived from the record at attach).
+  // put_seq(): how many messages have been put, i.e. the number the next
+  // put will get; exact while this handle holds the producer role.
+  // nullopt: this handle does not hold the role, or the queue is of another
+  // engine or of fixed-size messages. A lane or MPMC consumer takes a
+  // message before it holds it, so no number of a message it held survives
+  // its death (reads_lost()).
+  [[nodiscard]] std::optional<std::uint64_t> read_seq() const noexcept;
+  [[nodiscard]] std::optional<std::uint64_t> put_seq() const noexcept;
+
+  // Read-ahead (Engine::spsc, messages of any size): a window of messages
+  // shown without taking them, for a consumer that must hand several on
+  // before it may take them (the bridge's publish window). Each
+  // read_ahead() shows the message after the last one it showed (the
+  // first: the head's), without waiting; release_ahead(n) takes the n
+  // oldest shown, in order, with one publication. The views stay valid
+  // until their messages are taken. A consumer killed with messages shown
+  // leaves every one of them queued, and its successor reads them under
+  // the same numbers (AheadView::seq, read_seq()). read()/release() and
+  // the gets take from the head as before: a message they take that was
+  // shown counts as taken. To wait for a message, read(wait) (it takes
+  // nothing), then read_ahead().
+  [[nodiscard]] AheadView read_ahead() noexcept;
+  void release_ahead(std::size_t n) noexcept;
 
   // ---- event loops ----
   // A descriptor that is readable when a get would not block — a message is

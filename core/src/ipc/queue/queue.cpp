@@ -13,6 +13,7 @@
 #include "shmring/ipc/queue.hpp"
 
 #include <chrono>
+#include <type_traits>
 #include <utility>
 
 #include "embedded.hpp"
@@ -381,6 +382,49 @@ std::uint64_t Queue::claims_repaired() const noexcept {
 std::uint64_t Queue::reads_lost() const noexcept {
   return s_ ? s_->visit([](const auto& e) { return e.reads_lost(); }) : 0;
 }
+// The byte ring's shared counts: only its consumer (producer) writes them,
+// and attach re-derives them from the records, so the holder of the role
+// reads what it and its dead predecessors left, consistent.
+std::optional<std::uint64_t> Queue::read_seq() const noexcept {
+  if (!s_ || engine() != Engine::spsc || message_size() != 0 || !s_->holds(Role::consumer)) return std::nullopt;
+  // SYNC(count): relaxed — this process is the only writer of get_count now.
+  return s_->layout->ring.consumer.get_count.load(std::memory_order_relaxed);
+}
+std::optional<std::uint64_t> Queue::put_seq() const noexcept {
+  if (!s_ || engine() != Engine::spsc || message_size() != 0 || !s_->holds(Role::producer)) return std::nullopt;
+  // SYNC(count): relaxed — this process is the only writer of put_count now.
+  return s_->layout->ring.producer.put_count.load(std::memory_order_relaxed);
+}
+AheadView Queue::read_ahead() noexcept {
+  if (!s_) return {AheadStatus::handle_closed, {}, 0};
+  State& s = *s_;
+  return s.visit([&]<class E>(E& e) -> AheadView {
+    if constexpr (!std::is_same_v<E, detail::SpscBytesEngine>) {
+      return {AheadStatus::unsupported, {}, 0};
+    } else {
+      if (!s.holds(Role::consumer)) {
+        if (const Errc err = s.take(Role::consumer); err != Errc{}) {
+          return {err == Errc::corrupt ? AheadStatus::corrupt : AheadStatus::role_taken, {}, 0};
+        }
+      }
+      // Closed only if nothing more is there after we saw the flag: the
+      // acquire in is_closed() makes every record put before close() visible.
+      const bool was_closed = s.is_closed();
+      const RingView v = e.ahead();
+      if (v.status == RingStatus::ok) return {AheadStatus::ok, v.bytes, e.last_ahead_seq()};
+      if (v.status != RingStatus::empty) return {AheadStatus::corrupt, {}, 0};
+      return {was_closed ? AheadStatus::closed : AheadStatus::empty, {}, 0};
+    }
+  });
+}
+
+void Queue::release_ahead(std::size_t n) noexcept {
+  if (!s_) return;
+  s_->visit([&]<class E>(E& e) {
+    if constexpr (std::is_same_v<E, detail::SpscBytesEngine>) e.pop_ahead(n, *s_);
+  });
+}
+
 std::uint64_t Queue::recover() noexcept {
   if (!s_) return 0;
   return s_->visit([this]<class E>(E& e) -> std::uint64_t {

@@ -84,6 +84,14 @@ class SpscBytesEngine : public HeldReads<SpscBytesEngine> {
     if (memory_ != nullptr) memory_->after_get(false, [this] { return ring_.consumer_head(); });
     return n;
   }
+  // Read-ahead (Queue::read_ahead): messages past the head, not taken.
+  [[nodiscard]] RingView ahead() noexcept { return ring_.ahead(); }
+  [[nodiscard]] std::uint64_t last_ahead_seq() const noexcept { return ring_.get_count() + ring_.ahead_count() - 1; }
+  void pop_ahead(std::uint64_t n, QueueHot& hot) noexcept {
+    ring_.pop_ahead(n);
+    notify(*hot.not_full, hot.stats, hot.plan);
+    if (memory_ != nullptr) memory_->after_get(false, [this] { return ring_.consumer_head(); });
+  }
   void drained() noexcept {
     if (memory_ != nullptr) memory_->after_get(true, [this] { return ring_.consumer_head(); });
   }

@@ -1,0 +1,352 @@
+"""The JetStream bridge as a user runs it (docs/bridge.md): `shmring bridge
+out` and `shmring bridge in` in processes of their own, against a real
+nats-server that each test starts on loopback (a free port, a private store
+directory) and stops.
+
+Environment (set by tests/CMakeLists.txt): SHMRING_CLI, the built
+`shmring`; NATS_SERVER, the nats-server binary. Queues live in a private
+directory under /dev/shm, removed at the end; every process started here is
+killed by its pid, also when a test fails. Seeded: SHMRING_BRIDGE_SEED
+repeats a run's kill moments.
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+CLI = os.environ.get("SHMRING_CLI", "build/tools/cli/shmring")
+NATS_SERVER = os.environ.get("NATS_SERVER", shutil.which("nats-server") or "/usr/bin/nats-server")
+N = 10_000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Procs:
+    """Processes started by a test; each is killed by its pid at the end."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, args, **kw):
+        p = subprocess.Popen([str(a) for a in args], **kw)
+        self.started.append(p)
+        return p
+
+    def stop_all(self):
+        for p in self.started:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+
+
+@pytest.fixture
+def procs():
+    ps = Procs()
+    yield ps
+    ps.stop_all()
+
+
+@pytest.fixture
+def tmp():
+    d = tempfile.mkdtemp(prefix=f"shmring-bridge-{os.getpid()}-", dir="/dev/shm")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+class Server:
+    def __init__(self, procs, store, start=True):
+        self.procs = procs
+        self.store = store
+        self.port = free_port()
+        self.monitor = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.proc = None
+        if start:
+            self.start()
+
+    def start(self):
+        self.proc = self.procs.start(
+            [NATS_SERVER, "-js", "-sd", self.store, "-a", "127.0.0.1", "-p", self.port, "-m", self.monitor],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for(self.healthy, 15), "nats-server did not come up"
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)  # this pid only
+        self.proc.wait(timeout=15)
+
+    def healthy(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/healthz?js-enabled-only=true", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stream_messages(self, stream):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/jsz?streams=true", timeout=5) as r:
+            jsz = json.load(r)
+        for acc in jsz.get("account_details", []):
+            for s in acc.get("stream_detail", []):
+                if s["name"] == stream:
+                    return s["state"]["messages"]
+        return None
+
+
+@pytest.fixture
+def server(procs, tmp):
+    store = tempfile.mkdtemp(prefix=f"shmring-bridge-js-{os.getpid()}-")
+    try:
+        yield Server(procs, store)
+    finally:
+        procs.stop_all()
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def cli(*args, timeout=60, **kw):
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def make_queue(path, capacity=1 << 20):
+    r = cli("create", path, "--engine", "spsc", "--capacity", capacity)
+    assert r.returncode == 0, r.stderr
+
+
+def fill(path, n):
+    lines = "".join(f"m{i:06d}\n" for i in range(n))
+    r = cli("put", path, "-", input=lines)
+    assert r.returncode == 0, r.stderr
+    return [f"m{i:06d}" for i in range(n)]
+
+
+def drain(path, n):
+    r = cli("get", path, "-n", n, "--timeout", 5)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    return r.stdout.splitlines()
+
+
+def depth(path):
+    r = cli("stat", path, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["object"]["depth_messages"]
+
+
+def bridge(procs, direction, queue, server, subject, *extra):
+    args = [CLI, "bridge", direction, queue, "--subject", subject, "--server", server.url, "--json", *extra]
+    return procs.start(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(p, timeout=60):
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()  # this pid only
+        out, err = p.communicate()
+        pytest.fail(f"{' '.join(p.args[1:3])} did not finish in {timeout} s; its stderr: {err[-3000:]}")
+    assert p.returncode == 0, (p.returncode, err)
+    return json.loads(out.splitlines()[-1]), err
+
+
+def test_round_trip_keeps_every_message_once_in_order(procs, tmp, server):
+    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    make_queue(src)
+    make_queue(dst)
+    sent = fill(src, N)
+    t0 = time.monotonic()
+    inbound = bridge(procs, "in", dst, server, "rt.orders", "--count", N)
+    outbound = bridge(procs, "out", src, server, "rt.orders", "--count", N)
+    out, _ = finish(outbound)
+    t_out = time.monotonic() - t0
+    inn, _ = finish(inbound)
+    t_all = time.monotonic() - t0
+    print(f"round trip: {N} messages, out done after {t_out:.2f} s, in after {t_all:.2f} s")
+    assert out["messages"] == N and out["duplicates"] == 0
+    assert inn["messages"] == N and inn["duplicates"] == 0
+    assert depth(src) == 0
+    assert server.stream_messages("rt_orders") == N
+    assert drain(dst, N) == sent
+    assert depth(dst) == 0
+
+
+@pytest.mark.parametrize("window", [1, 256])
+def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server, window):
+    seed = int(os.environ.get("SHMRING_BRIDGE_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    print(f"seed {seed}, window {window}")
+    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    make_queue(src, capacity=4 << 20)
+    make_queue(dst, capacity=4 << 20)
+    n = (2 if window == 1 else 10) * N  # long enough for 20 kills of a bridge out that is still publishing
+    sent = fill(src, n)
+    inbound = bridge(procs, "in", dst, server, "k.orders", "--count", n)
+    kills, during, server_dropped, before = 0, 0, 0, n
+    while during < 20 and kills < 150:
+        outbound = bridge(procs, "out", src, server, "k.orders", "--window", window)
+        time.sleep(rng.uniform(0.02, 0.08))
+        outbound.kill()  # SIGKILL, this pid only
+        _, err = outbound.communicate(timeout=10)
+        assert outbound.returncode == -signal.SIGKILL, err
+        kills += 1
+        server_dropped += err.count("a duplicate the server dropped")
+        left = depth(src)
+        assert left <= before
+        during += 0 < left < before  # killed while it had taken some and not all
+        before = left
+    outbound = bridge(procs, "out", src, server, "k.orders", "--idle", 1, "--window", window)
+    out, err = finish(outbound)
+    server_dropped += out["duplicates"]
+    inn, _ = finish(inbound)
+    got = drain(dst, n)
+    stored = server.stream_messages("k_orders")
+    print(f"kills {kills} ({during} mid-stream), messages {n}, republished and dropped by the server {server_dropped}, "
+          f"stored {stored}, received {len(got)}, lost {len(set(sent) - set(got))}, "
+          f"duplicated {len(got) - len(set(got))}, in order {got == sent}")
+    assert during >= 20, "too few kills landed mid-stream: the test proved little"
+    assert depth(src) == 0
+    assert stored == n
+    assert inn["messages"] == n and inn["duplicates"] == 0
+    assert got == sent
+    assert depth(dst) == 0
+
+
+@pytest.mark.parametrize("retention", ["limits", "work-queue"])
+def test_kill_9_of_bridge_in_loses_and_duplicates_nothing(procs, tmp, server, retention):
+    seed = int(os.environ.get("SHMRING_BRIDGE_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    print(f"seed {seed}")
+    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    make_queue(src)
+    make_queue(dst)
+    n = 3 * N  # long enough for 20 kills of a bridge in that is still putting
+    sent = fill(src, n)
+    subject = "ki." + retention.replace("-", "")
+    outbound = bridge(procs, "out", src, server, subject, "--count", n, "--retention", retention)
+    kills, dropped, during, settled = 0, 0, 0, 0
+    while during < 20 and kills < 100:
+        inbound = bridge(procs, "in", dst, server, subject, "--retention", retention)
+        time.sleep(rng.uniform(0.01, 0.06))
+        inbound.kill()  # SIGKILL, this pid only
+        _, err = inbound.communicate(timeout=10)
+        assert inbound.returncode == -signal.SIGKILL, err
+        kills += 1
+        dropped += err.count("already put, dropped")
+        settled += err.count("it will not be put again")
+        during += 0 < depth(dst) < n  # killed while it had put some and not all
+    out, _ = finish(outbound)
+    inbound = bridge(procs, "in", dst, server, subject, "--idle", 1.5)
+    inn, err = finish(inbound)
+    dropped += inn["duplicates"]
+    settled += err.count("it will not be put again")
+    got = drain(dst, n) if depth(dst) == n else cli("get", dst, "-n", depth(dst) or 1, "--timeout", 1).stdout.splitlines()
+    print(f"{retention}: kills {kills} ({during} mid-stream), messages {n}, "
+          f"puts found made by a killed bridge {settled}, redeliveries dropped as already put {dropped}, received {len(got)}, "
+          f"lost {len(set(sent) - set(got))}, duplicated {len(got) - len(set(got))}, in order {got == sent}")
+    assert out["messages"] == n
+    assert during >= 20, "too few kills landed mid-stream: the test proved little"
+    assert got == sent
+    assert depth(dst) == 0
+
+
+def test_a_queue_of_another_engine_is_refused_with_a_reason(procs, tmp, server):
+    q = f"{tmp}/lanes"
+    r = cli("create", q)
+    assert r.returncode == 0, r.stderr
+    r = cli("bridge", "out", q, "--subject", "x", "--server", server.url, timeout=20)
+    assert r.returncode == 6
+    assert "spsc" in r.stderr
+    r = cli("bridge", "in", q, "--subject", "x", "--server", server.url, timeout=20)
+    assert r.returncode == 6
+    assert "spsc" in r.stderr
+
+
+def test_a_message_above_the_servers_max_payload_stops_the_bridge_and_stays_queued(procs, tmp, server):
+    src = f"{tmp}/src"
+    make_queue(src, capacity=4 << 20)
+    big = f"{tmp}/big.bin"
+    with open(big, "wb") as f:
+        f.write(os.urandom((1 << 20) + 4096))  # above the server's default max_payload (1 MiB)
+    assert cli("put", src, "before").returncode == 0
+    assert cli("put", src, "--file", big).returncode == 0
+    assert cli("put", src, "after").returncode == 0
+    outbound = bridge(procs, "out", src, server, "big.orders", "--idle", 1)
+    out, err = outbound.communicate(timeout=30)
+    assert outbound.returncode == 6, err
+    assert "max payload" in err and "stays at the head of the queue" in err
+    assert json.loads(out.splitlines()[-1])["messages"] == 1
+    assert depth(src) == 2
+    assert server.stream_messages("big_orders") == 1
+    # The user moves it aside, and the bridge goes on with the rest.
+    r = subprocess.run([CLI, "get", src, "--timeout", "1"], capture_output=True, timeout=30)
+    assert r.returncode == 0 and len(r.stdout) >= (1 << 20) + 4096
+    out, _ = finish(bridge(procs, "out", src, server, "big.orders", "--idle", 1))
+    assert out["messages"] == 1
+    assert server.stream_messages("big_orders") == 2
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+def test_a_server_restart_mid_stream_loses_and_duplicates_nothing(procs, tmp, server, sig):
+    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    make_queue(src)
+    make_queue(dst)
+    sent = fill(src, N)
+    inbound = bridge(procs, "in", dst, server, "rs.orders", "--count", N)
+    outbound = bridge(procs, "out", src, server, "rs.orders", "--count", N)
+    assert wait_for(lambda: depth(dst) >= N // 5, 30)
+    at_stop = depth(dst)
+    server.stop(sig)
+    time.sleep(3)
+    server.start()
+    out, out_err = finish(outbound)
+    inn, in_err = finish(inbound)
+    got = drain(dst, N)
+    print(f"server stopped ({signal.Signals(sig).name}) for 3 s after {at_stop} messages; out retries {out['retries']}, "
+          f"duplicates dropped by the server {out['duplicates']}; in retries {inn['retries']}, "
+          f"dropped {inn['duplicates']}; received {len(got)}, lost {len(set(sent) - set(got))}, "
+          f"duplicated {len(got) - len(set(got))}, in order {got == sent}")
+    assert at_stop < N, "the stream ended before the restart: the test proved nothing"
+    assert got == sent
+    assert server.stream_messages("rs_orders") == N
+    assert depth(src) == 0 and depth(dst) == 0
+
+
+def test_the_server_absent_at_start_is_waited_for(procs, tmp):
+    store = tempfile.mkdtemp(prefix=f"shmring-bridge-js-{os.getpid()}-")
+    try:
+        server = Server(procs, store, start=False)
+        src, dst = f"{tmp}/src", f"{tmp}/dst"
+        make_queue(src)
+        make_queue(dst)
+        sent = fill(src, 1000)
+        inbound = bridge(procs, "in", dst, server, "ab.orders", "--count", 1000)
+        outbound = bridge(procs, "out", src, server, "ab.orders", "--count", 1000)
+        time.sleep(2)
+        assert outbound.poll() is None and inbound.poll() is None
+        assert depth(src) == 1000
+        server.start()
+        out, _ = finish(outbound)
+        inn, _ = finish(inbound)
+        assert out["messages"] == 1000 and inn["messages"] == 1000
+        assert drain(dst, 1000) == sent
+    finally:
+        procs.stop_all()
+        shutil.rmtree(store, ignore_errors=True)
