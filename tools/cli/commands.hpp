@@ -96,11 +96,11 @@ struct BridgeOptions {
   double duplicate_window = 120;     // seconds: when the stream is created
   std::uint64_t count = 0;
   double idle = -1;
-  std::string durable;       // in
-  std::string state;         // in
-  double ack_wait = 30;      // in
-  std::uint32_t window = 1;  // out (bridge.hpp: above 1 not yet safe across a lost connection)
-  bool json = false;         // the summary line on stdout as JSON
+  std::string durable;         // in
+  std::string state;           // in
+  double ack_wait = 30;        // in
+  std::uint32_t window = 256;  // out: messages published and not yet acknowledged at most
+  bool json = false;           // the summary line on stdout as JSON
 };
 int run_bridge_out(const BridgeOptions& o);
 int run_bridge_in(const BridgeOptions& o);

@@ -131,10 +131,9 @@ int main(int argc, char** argv) {
   c_bridge_out->add_option("QUEUE", br.queue, "queue name (spsc engine)")->required();
   common(c_bridge_out);
   c_bridge_out
-      ->add_option(
-          "--window", br.window,
-          "messages published and not yet acknowledged at most (default 1; above 1 faster, but not yet order-safe "
-          "across a lost connection: docs/bridge.md)")
+      ->add_option("--window", br.window,
+                   "messages published and not yet acknowledged at most (default 256); a killed bridge's successor "
+                   "republishes up to this many, which the server drops as duplicates")
       ->check(CLI::Range(1, 65536));
   c_bridge_out->footer(
       footer("  shmring bridge out orders --subject orders\n"

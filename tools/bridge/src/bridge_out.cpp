@@ -4,6 +4,27 @@
 // whatever order the acks come in. A publish that fails or times out is
 // repeated under the same Nats-Msg-Id until it is acked, so a lost ack
 // costs a duplicate the server drops, never a loss.
+//
+// Order in the stream. A message published while the one before it is
+// still unacknowledged carries Nats-Expected-Last-Msg-Id = that one's id:
+// the server stores it only right after its predecessor, else refuses it
+// (wrong last msg id). So however publishes are lost, buffered or
+// reordered on their way (a connection lost mid-window, nats.c's reconnect
+// buffer sent before the lost run is repeated), what the stream stores of
+// one queue is in queue order: bridge in's "at or below the last put from
+// this source" rule (bridge_in.cpp) depends on it. The server looks up
+// Nats-Msg-Id before the expectation, so a republication of a stored
+// message is acked as a duplicate, never refused. A message whose
+// predecessors are all acked needs no expectation (they are stored): the
+// window's front is republished without one, which also gets past a
+// server that forgot its last id (a restart beyond the duplicate window)
+// or another source's message stored in between.
+//
+// Recovery is one mechanism: after any failure the bridge publishes nothing
+// new, waits until every publish in flight has its outcome (an ack, a
+// refusal, or nats.c's timeout), then republishes every unacknowledged
+// message of the window once, in queue order. Waiting first keeps outcomes
+// of the old attempts from starting another round behind the new one.
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -25,7 +46,8 @@ using Clock = std::chrono::steady_clock;
 // The server said no for good: retrying cannot help (a message larger than
 // its max payload, a subject no stream takes...).
 bool permanent(natsStatus s, jsErrCode jerr) {
-  return s == NATS_MAX_PAYLOAD || (s == NATS_ERR && jerr != 0) || s == NATS_INVALID_ARG;
+  return s == NATS_MAX_PAYLOAD || (s == NATS_ERR && jerr != 0 && jerr != JSStreamWrongLastMsgIDErr) ||
+         s == NATS_INVALID_ARG;
 }
 
 // What the acks say, handed from nats.c's callback thread to the bridge's.
@@ -81,8 +103,9 @@ struct Shown {
   std::span<const std::byte> bytes;  // in the ring: valid until released
   std::string id;
   bool acked = false;
-  bool resend = false;   // the publish failed; publish again (same id)
-  bool refused = false;  // for good: it stays queued
+  bool in_flight = false;            // published; its outcome not yet seen
+  Clock::time_point published_at{};  // of the latest attempt
+  bool refused = false;              // for good: it stays queued
 };
 
 }  // namespace
@@ -110,14 +133,39 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
   jsPubOptions_Init(&po);
   po.MaxWait = static_cast<std::int64_t>(o.publish_timeout_seconds * 1000);
   po.ExpectStream = link.stream().c_str();
-  const auto publish = [&](const Shown& m) {
-    po.MsgId = m.id.c_str();
-    return js_PublishAsync(link.js(), o.stream.subject.c_str(), m.bytes.data(), static_cast<int>(m.bytes.size()), &po);
-  };
+  // nats.c reports every async publish (an ack, a refusal or its MaxWait
+  // timeout); one whose outcome is this late is taken as failed.
+  const auto lost_after =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(3 * o.publish_timeout_seconds + 1));
 
   std::deque<Shown> shown;  // the window, oldest first: shown[i].seq == shown[0].seq + i
   std::string fatal;        // a permanent refusal: stop once what is before it is settled
   bool drained = false;     // the queue is closed and everything in it was shown
+  bool rewind = false;      // a publish failed: republish the unacked window in order
+  std::string rewind_why;   // the first failure's words, for the log
+
+  // Publishes shown[i]; false when nats.c refused at once (no outcome comes).
+  const auto publish = [&](std::size_t i) {
+    Shown& m = shown[i];
+    po.MsgId = m.id.c_str();
+    po.ExpectLastMsgId = i == 0 ? nullptr : shown[i - 1].id.c_str();  // the front's predecessors are stored
+    const natsStatus s =
+        js_PublishAsync(link.js(), o.stream.subject.c_str(), m.bytes.data(), static_cast<int>(m.bytes.size()), &po);
+    m.in_flight = s == NATS_OK;
+    m.published_at = Clock::now();
+    if (s != NATS_OK && !rewind) {
+      rewind = true;
+      rewind_why = detail::nats_error(("publish " + m.id).c_str(), s);
+    }
+    return s == NATS_OK;
+  };
+  const auto any_in_flight = [&] {
+    for (const Shown& m : shown) {
+      if (m.in_flight) return true;
+    }
+    return false;
+  };
+
   Clock::time_point idle_since = Clock::now();
   // Once stopped: the window's acks are waited for this long, then what is
   // unacked stays queued (a successor republishes it under the same ids).
@@ -129,8 +177,8 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
     }
     const bool stopping =
         stop_deadline.has_value() || !fatal.empty() || (o.count != 0 && r.messages + shown.size() >= o.count);
-    // Fill the window.
-    while (!stopping && shown.size() < window && (o.count == 0 || r.messages + shown.size() < o.count)) {
+    // Fill the window (not while a rewind is due: it goes first, in order).
+    while (!stopping && !rewind && shown.size() < window && (o.count == 0 || r.messages + shown.size() < o.count)) {
       const AheadView v = q.read_ahead();
       if (v.status == AheadStatus::empty) break;
       if (v.status == AheadStatus::closed) {
@@ -149,7 +197,7 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
         break;  // shown, never published: released only with what is before it
       }
       shown.push_back({v.seq, v.bytes, detail::message_id(source, v.seq)});
-      if (publish(shown.back()) != NATS_OK) shown.back().resend = true;
+      if (!publish(shown.size() - 1)) break;
     }
     if (shown.empty()) {
       if (!fatal.empty()) return {6, fatal, r.messages, r.duplicates, r.retries};
@@ -161,9 +209,11 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
     }
     // Settle what the acks say.
     for (Outcome& a : acks.take(std::chrono::milliseconds(100))) {
-      if (a.seq < shown.front().seq || a.seq - shown.front().seq >= shown.size()) continue;  // an older resend's
-      Shown& m = shown[static_cast<std::size_t>(a.seq - shown.front().seq)];
-      if (m.acked) continue;
+      if (a.seq < shown.front().seq || a.seq - shown.front().seq >= shown.size()) continue;  // an older attempt's
+      const auto i = static_cast<std::size_t>(a.seq - shown.front().seq);
+      Shown& m = shown[i];
+      m.in_flight = false;
+      if (m.acked || m.refused) continue;
       if (a.ok) {
         m.acked = true;
         if (a.duplicate) {
@@ -175,12 +225,21 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
           fatal = detail::nats_error(("publish " + m.id).c_str(), a.status, a.code) + " " + a.text +
                   ": the message stays in the queue";
         }
-        m.resend = false;
-        m.refused = true;
-      } else {
-        m.resend = true;
-        ++r.retries;
-        if (o.log) o.log(detail::nats_error(("publish " + m.id).c_str(), a.status, a.code) + ": publishing it again");
+        // It and everything after it stay queued (those expect it stored).
+        for (std::size_t j = i; j < shown.size(); ++j) shown[j].refused = true;
+      } else if (!rewind) {
+        rewind = true;
+        rewind_why = detail::nats_error(("publish " + m.id).c_str(), a.status, a.code);
+      }
+    }
+    // An outcome this late is not coming.
+    for (Shown& m : shown) {
+      if (m.in_flight && Clock::now() - m.published_at > lost_after) {
+        m.in_flight = false;
+        if (!rewind) {
+          rewind = true;
+          rewind_why = "publish " + m.id + ": no outcome";
+        }
       }
     }
     // Take the acknowledged prefix, in queue order.
@@ -192,21 +251,29 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
       r.messages += n;
       idle_since = Clock::now();
     }
-    // After a refusal: stop once every other message shown is settled.
-    if (!fatal.empty()) {
-      bool waiting = false;
-      for (const Shown& m : shown) waiting = waiting || !m.refused;
-      if (!waiting) return {6, fatal, r.messages, r.duplicates, r.retries};
+    // After a refusal: stop once every message before it is settled.
+    if (!fatal.empty() && (shown.empty() || shown.front().refused)) {
+      return {6, fatal, r.messages, r.duplicates, r.retries};
     }
     if (stop_deadline && Clock::now() > *stop_deadline) {
       if (!fatal.empty()) return {6, fatal, r.messages, r.duplicates, r.retries};
       return r;  // unacked messages stay queued
     }
-    for (Shown& m : shown) {
-      if (m.resend) {
-        m.resend = publish(m) != NATS_OK;
-        if (m.resend) detail::sleep_unless_stopped(50, stop);
+    // The rewind: once nothing is in flight, every unacked message again, in order.
+    if (rewind && !any_in_flight() && !stop_deadline) {
+      rewind = false;
+      std::size_t again = 0;
+      for (std::size_t i = 0; i < shown.size(); ++i) {
+        if (shown[i].acked || shown[i].refused) continue;
+        ++again;
+        if (!publish(i)) break;  // rewind is set again: the next round starts when these settled
       }
+      r.retries += again;
+      if (o.log) {
+        o.log(rewind_why + ": publishing the " + std::to_string(again) +
+              " unacknowledged messages of the window again, in order");
+      }
+      if (rewind) detail::sleep_unless_stopped(50, stop);
     }
   }
 }

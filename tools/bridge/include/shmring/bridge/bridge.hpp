@@ -63,11 +63,9 @@ struct OutOptions {
   double publish_timeout_seconds = 5;  // wait for one ack; then the publish is repeated (same Msg-Id)
   // Messages published and not yet acknowledged at most (Queue::read_ahead):
   // a kill republishes up to this many, which the server drops as duplicates.
-  // Above 1 the stream's order is not yet safe across a lost connection: a
-  // run of messages lost with it is republished after later messages of
-  // the window that the client had buffered and the server stored, and the
-  // bridge in then drops them as already put (docs/bridge.md).
-  std::uint32_t window = 1;
+  // The stream keeps queue order whatever the window (each publish expects
+  // its predecessor stored: Nats-Expected-Last-Msg-Id, bridge_out.cpp).
+  std::uint32_t window = 256;
   Log log;
 };
 
