@@ -397,6 +397,29 @@ def test_the_server_down_10_s_mid_stream_fills_the_queue_and_loses_nothing(procs
     assert depth(src) == 0 and depth(dst) == 0
 
 
+def test_a_stream_of_file_storage_outlives_every_process_and_the_server(procs, tmp, server):
+    # docs/bridge.md, "A durable queue": everything published survives the
+    # bridges, the server and the queues' files (a reboot empties /dev/shm).
+    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    make_queue(src)
+    sent = fill(src, N)
+    out, _ = finish(bridge(procs, "out", src, server, "du.orders", "--count", N))
+    assert out["messages"] == N
+    server.stop(signal.SIGKILL)
+    assert cli("rm", src).returncode == 0  # machine A "rebooted"
+    server.start()
+    make_queue(dst)  # machine B after its reboot: a new queue, no state file
+    inn, _ = finish(bridge(procs, "in", dst, server, "du.orders", "--count", N // 2))
+    assert inn["messages"] == N // 2
+    assert drain(dst, N // 2) == sent[: N // 2]
+    server.stop(signal.SIGTERM)
+    server.start()
+    inn, _ = finish(bridge(procs, "in", dst, server, "du.orders", "--idle", 1))
+    assert inn["messages"] == N - N // 2
+    assert drain(dst, N - N // 2) == sent[N // 2:]
+    assert depth(dst) == 0
+
+
 def test_a_queue_of_another_engine_is_refused_with_a_reason(procs, tmp, server):
     q = f"{tmp}/lanes"
     r = cli("create", q)

@@ -89,6 +89,20 @@ def test_every_subcommand_has_help_with_examples_and_exit_codes(sub):
     assert "Exit codes:" in r.stdout
 
 
+def test_every_bridge_subcommand_has_help_with_examples_and_exit_codes():
+    top = run("--help").stdout
+    if "bridge" not in top:
+        pytest.skip("built without the bridge (libnats-dev missing)")
+    listed = run("bridge", "--help").stdout.split("Subcommands:")[1].split("Examples:")[0].split()
+    subs = [w for w in ("out", "in", "kv") if w in listed]
+    assert "out" in subs and "in" in subs
+    for sub in subs:
+        r = run("bridge", sub, "--help")
+        assert r.returncode == EXIT_OK
+        assert "Examples:" in r.stdout and f"shmring bridge {sub}" in r.stdout
+        assert "Exit codes:" in r.stdout
+
+
 def test_usage_errors_exit_1():
     assert run().returncode == EXIT_USAGE
     assert run("frobnicate").returncode == EXIT_USAGE
