@@ -60,6 +60,11 @@ struct Synced {
   std::uint64_t rev = 0;
   Clock::time_point retry_after{};  // a push refused for a newer revision: wait for the watcher first
   std::uint64_t refused_hash = 0;   // a value the server refused for good: not pushed again
+  // A push whose answer was lost (connection broken, timeout): it may be
+  // stored. Until that is known (settle_unknown), the key is not pushed
+  // again, and a bucket revision with this value is the push's own.
+  bool unknown = false;
+  std::uint64_t unknown_hash = 0;
 };
 
 struct BucketEntry {
@@ -281,6 +286,16 @@ class KvBridge {
   std::string remote(const std::string& k, MaybeBytes v, std::uint64_t rev) {
     Synced& s = synced_[k];
     if (rev <= s.rev) return {};  // ours coming back, or older than what we have
+    if (s.unknown && hash_of(v) == s.unknown_hash) {
+      // The push whose answer was lost was stored: the dict has that value
+      // or a later local change, which the next scan pushes over `rev`.
+      s.unknown = false;
+      s.value = std::move(v);
+      s.rev = rev;
+      settled(k, s);
+      return {};
+    }
+    s.unknown = false;
     const std::optional<Bytes> dk = detail::dict_key_of(k);
     if (std::string why = unfit(dk, v); !why.empty()) {
       ++r_.skipped;
@@ -296,7 +311,7 @@ class KvBridge {
     } else if (st == DictStatus::mismatch) {
       // A local change the bucket has not got: this revision came first.
       MaybeBytes replaced;
-      if (overwrite(*dk, v, &replaced)) {
+      if (overwrite(*dk, v, &replaced) && replaced != v) {
         ++r_.conflicts;
         ++r_.applied;
         log("key " + k + ": conflict: the local change (" + describe(replaced) + ") never reached the bucket; " +
@@ -408,6 +423,10 @@ class KvBridge {
 
   std::string push(const std::string& k, Synced& s, MaybeBytes v, Clock::time_point now) {
     if (transient_ || now < s.retry_after) return {};
+    if (s.unknown) {
+      if (std::string e = settle_unknown(k, s); !e.empty()) return e;
+      if (s.unknown || transient_ || now < s.retry_after || s.value == v) return {};
+    }
     const std::uint64_t h = hash_of(v);
     if (h == s.refused_hash && h != 0) return {};
     if (k.size() > kMaxKvKey) {
@@ -437,12 +456,51 @@ class KvBridge {
       case Push::transient:
         ++r_.retries;
         transient_ = true;  // the rest waits for the next scan
+        s.unknown = true;
+        s.unknown_hash = h;
         break;
       case Push::refused:
         ++r_.skipped;
         s.refused_hash = h;
         break;
     }
+    return {};
+  }
+
+  // Was the push whose answer was lost stored? The bucket's last message of
+  // the key says: still at s.rev, no (push again); above it with the
+  // pushed value, yes (it is synced); above it with another, another site
+  // wrote after it, and the watcher brings that (the rule). Empty: ok.
+  std::string settle_unknown(const std::string& k, Synced& s) {
+    natsMsg* m = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus st =
+        js_GetLastMsg(&m, link_.js(), ("KV_" + o_.bucket).c_str(), (prefix_ + k).c_str(), nullptr, &jerr);
+    if (st != NATS_OK && st != NATS_NOT_FOUND) {
+      transient_ = true;  // not answering yet
+      return {};
+    }
+    std::uint64_t rev = 0;
+    MaybeBytes v;
+    if (st == NATS_OK) {
+      rev = natsMsg_GetSequence(m);
+      const char* op = nullptr;
+      const bool put = natsMsgHeader_Get(m, "KV-Operation", &op) != NATS_OK || op == nullptr;
+      if (put) {
+        const auto* p = reinterpret_cast<const std::byte*>(natsMsg_GetData(m));
+        v = Bytes(p, p + natsMsg_GetDataLength(m));
+      }
+      natsMsg_Destroy(m);
+    }
+    s.unknown = false;
+    if (rev <= s.rev) return {};  // not stored
+    if (hash_of(v) == s.unknown_hash) {
+      s.value = std::move(v);
+      s.rev = rev;
+      settled(k, s);
+      return {};
+    }
+    s.retry_after = Clock::now() + std::chrono::seconds(1);  // the watcher brings it
     return {};
   }
 
