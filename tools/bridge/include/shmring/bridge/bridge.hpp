@@ -1,6 +1,7 @@
 // The JetStream bridge (docs/bridge.md): a local Queue to a NATS JetStream
 // stream (run_out) and a stream into a local Queue (run_in), effectively
-// once across kill -9 of either bridge.
+// once across kill -9 of either bridge; a local Dict mirrored in a KV
+// bucket both ways (run_kv, below).
 //
 // Out: show the queue's next messages without taking them
 // (Queue::read_ahead(), up to `window` at once), publish each
