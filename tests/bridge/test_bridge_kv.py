@@ -216,3 +216,19 @@ def test_server_restart_mid_run_loses_no_set(procs, tmp, server):
     assert ok, (ea[-2000:], eb[-2000:])
     assert sa["conflicts"] == 0 and sb["conflicts"] == 0
     assert bucket_as_seen_by_a_new_site(procs, tmp, server, model)
+
+
+def test_bucket_value_above_max_value_is_skipped_with_a_line(procs, tmp, server):
+    small = new_dict(f"{tmp}/a")  # max_value 256
+    big = shmring.Dict(name=f"{tmp}/b", capacity=64, max_key=64, max_value=4096)
+    pa = kv_bridge(procs, f"{tmp}/a", server)
+    pb = kv_bridge(procs, f"{tmp}/b", server)
+    big["large"] = "x" * 1000
+    big["after"] = "small"
+    assert wait_for(lambda: snapshot(small).get("after") == "small", 10)
+    assert "large" not in snapshot(small)
+    assert pa.poll() is None, "the bridge of the small dict is still running"
+    sa, ea = stop_bridge(pa)
+    stop_bridge(pb)
+    print(f"oversized: a {sa}; its line: {[line for line in ea.splitlines() if 'max_value' in line]}")
+    assert sa["skipped"] == 1 and "above the dict's max_value" in ea
