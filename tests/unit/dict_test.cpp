@@ -112,6 +112,60 @@ TEST(Dict, SizesAndCapacityAreRefusedClearly) {
   EXPECT_FALSE(Dict::create(UniqueName("dict").str(), {.max_key = 0}));
 }
 
+TEST(Dict, CompareSetChangesOnlyWhatItExpected) {
+  TestDict t({.capacity = 4, .max_key = 8, .max_value = 16});
+  Dict& d = t.d;
+  const std::optional<ByteView> absent;
+  EXPECT_EQ(d.compare_set("k", ByteView("x"), ByteView("v")), DictStatus::mismatch) << "absent, x expected";
+  EXPECT_FALSE(d.contains("k"));
+  EXPECT_EQ(d.compare_set("k", absent, ByteView("v1")), DictStatus::ok);
+  EXPECT_EQ(d.compare_set("k", absent, ByteView("v2")), DictStatus::mismatch) << "present, absence expected";
+  EXPECT_EQ(d.compare_set("k", ByteView("v2"), ByteView("v3")), DictStatus::mismatch);
+  EXPECT_EQ(d.compare_set("k", ByteView("v"), ByteView("v3")), DictStatus::mismatch) << "a prefix is not equal";
+  EXPECT_EQ(d.get("k").text(), "v1");
+  EXPECT_EQ(d.compare_set("k", ByteView("v1"), ByteView("")), DictStatus::ok);
+  EXPECT_EQ(d.compare_set("k", ByteView("v1"), absent), DictStatus::mismatch);
+  EXPECT_EQ(d.compare_set("k", ByteView(""), absent), DictStatus::ok) << "an empty value is a value";
+  EXPECT_FALSE(d.contains("k"));
+  EXPECT_EQ(d.compare_set("k", absent, absent), DictStatus::ok) << "absent stays absent";
+  EXPECT_EQ(d.compare_set("k", absent, ByteView(std::string(17, 'v'))), DictStatus::too_large);
+  EXPECT_EQ(d.compare_set("123456789", absent, ByteView("v")), DictStatus::too_large);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(d.set("f" + std::to_string(i), "v"), DictStatus::ok);
+  EXPECT_EQ(d.compare_set("k", absent, ByteView("v")), DictStatus::full);
+  EXPECT_EQ(d.compare_set("f0", ByteView("v"), ByteView("w")), DictStatus::ok) << "a full dict still updates";
+  EXPECT_EQ(d.size(), 4u);
+}
+
+// Read, compare_set, retry on mismatch: increments from two processes and
+// this one are all counted, which a look-then-set would not give.
+TEST(Dict, CompareSetIncrementsFromThreeProcessesLoseNone) {
+  TestDict t;
+  constexpr std::uint64_t kEach = 20000;
+  ASSERT_EQ(t.d.set_value("n", std::uint64_t{0}), DictStatus::ok);
+  const auto increment = [](Dict& d) {
+    std::uint64_t mismatches = 0;
+    for (std::uint64_t i = 0; i < kEach;) {
+      const std::uint64_t v = d.get_value<std::uint64_t>("n").value();
+      const std::uint64_t next = v + 1;
+      const DictStatus st = d.compare_set("n", ByteView(bytes_of(v)), ByteView(bytes_of(next)));
+      if (st == DictStatus::ok) ++i;
+      else if (st == DictStatus::mismatch) ++mismatches;
+      else return std::uint64_t{~0ull};
+    }
+    return mismatches;
+  };
+  std::vector<Child> others;
+  for (int c = 0; c < 2; ++c) {
+    others.push_back(test::fork_child([&t, &increment](int) {
+      Dict d = test::or_throw(Dict::open(t.name.str()));
+      return increment(d) == ~0ull ? 10 : 0;
+    }));
+  }
+  EXPECT_NE(increment(t.d), ~0ull);
+  for (Child& c : others) EXPECT_EQ(c.wait(), 0);
+  EXPECT_EQ(t.d.get_value<std::uint64_t>("n"), 3 * kEach);
+}
+
 // Inserts and erases through many generations of tombstones: every key is
 // found while it is there, and only then.
 TEST(Dict, ChurnThroughTombstonesKeepsEveryKeyFindable) {

@@ -1,4 +1,4 @@
-// `shmring bridge out` and `shmring bridge in` (docs/bridge.md): the
+// `shmring bridge out`, `shmring bridge in` and `shmring bridge kv` (docs/bridge.md): the
 // bridge library (tools/bridge/) run until its end or SIGINT/SIGTERM, and a
 // summary line.
 #include <signal.h>
@@ -77,6 +77,32 @@ int run_bridge_in(const BridgeOptions& o) {
                              .ack_wait_seconds = o.ack_wait,
                              .log = log_line};
   return report("in", bridge::run_in(in, g_stop), o.json);
+}
+
+int run_bridge_kv(const BridgeOptions& o) {
+  stop_on_signals();
+  const bridge::KvOptions kv{.dict = o.queue,
+                             .bucket = o.bucket,
+                             .server = o.server,
+                             .state = o.state,
+                             .interval_ms = o.interval_ms,
+                             .history = o.history,
+                             .idle_seconds = o.idle,
+                             .log = log_line};
+  const bridge::KvResult r = bridge::run_kv(kv, g_stop);
+  if (!r.error.empty()) std::fprintf(stderr, "shmring bridge kv: %s\n", r.error.c_str());
+  const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  if (o.json) {
+    std::printf(
+        "{\"direction\":\"kv\",\"pushed\":%llu,\"applied\":%llu,\"conflicts\":%llu,\"skipped\":%llu,"
+        "\"retries\":%llu,\"exit\":%d}\n",
+        u(r.pushed), u(r.applied), u(r.conflicts), u(r.skipped), u(r.retries), r.code);
+  } else {
+    std::printf("kv: %llu pushed, %llu applied, %llu conflicts, %llu skipped, %llu retries\n", u(r.pushed),
+                u(r.applied), u(r.conflicts), u(r.skipped), u(r.retries));
+  }
+  std::fflush(stdout);
+  return r.code;
 }
 
 }  // namespace shmring::cli

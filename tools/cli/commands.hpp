@@ -85,7 +85,7 @@ int list_dir(const std::string& dir, std::vector<std::string>& names);
 int examine_named(const std::string& name, FileInfo& out);
 
 #ifdef SHMRING_HAS_BRIDGE
-// `shmring bridge out|in` (bridge.cpp, docs/bridge.md): run until the count,
+// `shmring bridge out|in|kv` (bridge.cpp, docs/bridge.md): run until the count,
 // the idle time, the queue's close, or SIGINT/SIGTERM.
 struct BridgeOptions {
   std::string queue;
@@ -101,9 +101,14 @@ struct BridgeOptions {
   double ack_wait = 30;        // in
   std::uint32_t window = 256;  // out: messages published and not yet acknowledged at most
   bool json = false;           // the summary line on stdout as JSON
+  std::string bucket;          // kv
+  int interval_ms = 50;        // kv
+  int history = 1;             // kv
 };
 int run_bridge_out(const BridgeOptions& o);
 int run_bridge_in(const BridgeOptions& o);
+// `shmring bridge kv DICT --bucket B` (queue: the dict's name).
+int run_bridge_kv(const BridgeOptions& o);
 #endif
 
 }  // namespace shmring::cli

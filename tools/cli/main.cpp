@@ -107,12 +107,14 @@ int main(int argc, char** argv) {
 
 #ifdef SHMRING_HAS_BRIDGE
   BridgeOptions br;
-  auto* c_bridge = app.add_subcommand("bridge", "move messages between a local queue and a NATS JetStream stream");
+  auto* c_bridge = app.add_subcommand(
+      "bridge", "move messages between a local queue and a NATS JetStream stream, or mirror a dict in a KV bucket");
   c_bridge->require_subcommand(1);
   c_bridge->footer(
       footer("  shmring create orders --engine spsc\n"
              "  shmring bridge out orders --subject orders --server nats://10.0.0.5:4222\n"
              "  shmring bridge in --subject orders orders-copy --server nats://10.0.0.5:4222\n"
+             "  shmring bridge kv config --bucket config --server nats://10.0.0.5:4222\n"
              "(docs/bridge.md: the queues must be of the spsc engine)"));
   const auto common = [&](CLI::App* c) {
     c->add_option("--subject", br.subject, "the stream's subject")->required();
@@ -149,6 +151,24 @@ int main(int argc, char** argv) {
   c_bridge_in->footer(
       footer("  shmring bridge in --subject orders orders-copy\n"
              "  shmring bridge in orders-copy --subject orders --server nats://10.0.0.5:4222 --count 1000"));
+  auto* c_bridge_kv = c_bridge->add_subcommand(
+      "kv", "mirror a local dict in a JetStream KV bucket, both ways (the bucket's revision order decides conflicts)");
+  c_bridge_kv->add_option("DICT", br.queue, "dict name")->required();
+  c_bridge_kv->add_option("--bucket", br.bucket, "KV bucket (created if missing: file storage)")->required();
+  c_bridge_kv->add_option("--server", br.server, "NATS server URL (default nats://127.0.0.1:4222)");
+  c_bridge_kv->add_option("--interval", br.interval_ms, "milliseconds between two scans of the dict (default 50)")
+      ->check(CLI::Range(1, 60000));
+  c_bridge_kv->add_option("--history", br.history, "revisions kept per key, for a bucket created here (default 1)")
+      ->check(CLI::Range(1, 64));
+  c_bridge_kv->add_option("--state", br.state, "state file (default DIR/.DICT.bridge-kv next to the dict)");
+  c_bridge_kv->add_option("--idle", br.idle, "stop once nothing moved either way for this many seconds");
+  c_bridge_kv->add_flag("--json", br.json, "the summary on stdout as one JSON object");
+  c_bridge_kv->footer(
+      footer("  # two machines, one bucket: a set or erase on either side reaches the other\n"
+             "  machine-a$ shmring bridge kv config --bucket config --server nats://10.0.0.5:4222\n"
+             "  machine-b$ shmring bridge kv config --bucket config --server nats://10.0.0.5:4222\n"
+             "(docs/bridge.md, \"bridge kv\": keys outside [-/_=.a-zA-Z0-9] are stored as '=' + base64url;\n"
+             " a local change that had not reached the bucket when another site's did is replaced, and logged)"));
 #endif
 
   try {
@@ -169,6 +189,7 @@ int main(int argc, char** argv) {
 #ifdef SHMRING_HAS_BRIDGE
   if (c_bridge_out->parsed()) return run_bridge_out(br);
   if (c_bridge_in->parsed()) return run_bridge_in(br);
+  if (c_bridge_kv->parsed()) return run_bridge_kv(br);
 #endif
   return kExitUsage;
 }

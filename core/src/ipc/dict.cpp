@@ -56,6 +56,7 @@ const char* to_string(DictStatus s) noexcept {
     case DictStatus::too_large: return "too_large";
     case DictStatus::handle_closed: return "handle_closed";
     case DictStatus::corrupt: return "corrupt";
+    case DictStatus::mismatch: return "mismatch";
   }
   return "?";
 }
@@ -489,6 +490,28 @@ DictValue Dict::setdefault(ByteView key, ByteView value) {
   v.status = s_->set_locked(key.bytes(), value.bytes());
   if (v.status == DictStatus::ok) v.bytes.assign(value.bytes().begin(), value.bytes().end());
   return v;
+}
+
+DictStatus Dict::compare_set(ByteView key, std::optional<ByteView> expected, std::optional<ByteView> value) noexcept {
+  if (!s_) return DictStatus::handle_closed;
+  if (const DictStatus st = s_->fits(key.size(), value ? value->size() : 0); st != DictStatus::ok) return st;
+  const State::Writing w(*s_);
+  const std::uint64_t hash = hash_key(key.bytes());
+  const State::Place p = s_->place(key.bytes(), hash);
+  if (p.found != expected.has_value()) return DictStatus::mismatch;
+  if (p.found) {
+    // Under the lock the slot is stable: compare its current value in place.
+    const std::uint64_t st = s_->header(p.slot).state.load(std::memory_order_relaxed);
+    const std::uint32_t vs = s_->header(p.slot).value_size[buffer_of(st)].load(std::memory_order_relaxed);
+    if (vs > s_->c.max_value) return DictStatus::corrupt;
+    if (vs != expected->size() ||
+        (vs != 0 && std::memcmp(s_->value_at(p.slot, buffer_of(st)), expected->bytes().data(), vs) != 0)) {
+      return DictStatus::mismatch;
+    }
+  }
+  if (value) return s_->set_locked(key.bytes(), value->bytes());
+  if (p.found) s_->remove_locked(p.slot);
+  return DictStatus::ok;
 }
 
 void Dict::clear() noexcept {

@@ -12,8 +12,6 @@
 
 namespace shmring::bridge::detail {
 
-namespace {
-
 // The shmring command's exit codes (tools/cli/inspect.hpp, docs/cli.md).
 int exit_code(Errc e) {
   switch (e) {
@@ -32,6 +30,8 @@ int exit_code(Errc e) {
     default: return 6;
   }
 }
+
+namespace {
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);

@@ -23,6 +23,9 @@ struct OpenedQueue {
   std::string error;
 };
 
+// The shmring command's exit code for an open's error (docs/cli.md).
+[[nodiscard]] int exit_code(Errc e);
+
 // Opens `name` for the bridge; `role`: producer (bridge in) takes it now.
 [[nodiscard]] OpenedQueue open_bridged_queue(const std::string& name, Role role);
 

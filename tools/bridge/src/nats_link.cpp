@@ -63,8 +63,15 @@ std::int64_t NatsLink::max_payload() const noexcept { return nc_ != nullptr ? na
 std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop, jsOptions* js_options,
                            bool send_asap) {
   if (o.subject.empty()) return "no subject (--subject)";
+  if (std::string e = connect(o.server, stop, js_options, send_asap); !e.empty()) return e;
+  stream_ = stream_name(o);
+  return ensure_stream(o);
+}
+
+std::string NatsLink::connect(const std::string& server, const std::atomic<bool>& stop, jsOptions* js_options,
+                              bool send_asap) {
   natsStatus s = natsOptions_Create(&opts_);
-  if (s == NATS_OK) s = natsOptions_SetURL(opts_, o.server.c_str());
+  if (s == NATS_OK) s = natsOptions_SetURL(opts_, server.c_str());
   // Once connected, reconnect for ever (the server restarting is a pause,
   // not an end); the publish and fetch calls time out meanwhile and retry.
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts_, -1);
@@ -84,8 +91,7 @@ std::string NatsLink::open(const StreamOptions& o, const std::atomic<bool>& stop
   }
   s = natsConnection_JetStream(&js_, nc_, js_options);
   if (s != NATS_OK) return nats_error("JetStream context", s);
-  stream_ = stream_name(o);
-  return ensure_stream(o);
+  return {};
 }
 
 std::string NatsLink::ensure_stream(const StreamOptions& o) {

@@ -33,6 +33,11 @@ class NatsLink {
   [[nodiscard]] std::string open(const StreamOptions& o, const std::atomic<bool>& stop, jsOptions* js_options = nullptr,
                                  bool send_asap = false);
 
+  // Only the connection and its JetStream context (the bridge kv: its
+  // bucket is a stream nats.c's KV calls make). Empty: ok; else why not.
+  [[nodiscard]] std::string connect(const std::string& server, const std::atomic<bool>& stop,
+                                    jsOptions* js_options = nullptr, bool send_asap = false);
+
   [[nodiscard]] natsConnection* connection() const noexcept { return nc_; }
   [[nodiscard]] jsCtx* js() const noexcept { return js_; }
   [[nodiscard]] const std::string& stream() const noexcept { return stream_; }

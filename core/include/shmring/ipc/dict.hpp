@@ -51,6 +51,7 @@ enum class DictStatus : std::uint8_t {
   too_large,      // a key above max_key or a value above max_value bytes; nothing changed
   handle_closed,  // a moved-from handle
   corrupt,        // a slot of the file is damaged (a size out of range)
+  mismatch,       // compare_set: the key did not hold the expected value; nothing changed
 };
 
 [[nodiscard]] const char* to_string(DictStatus s) noexcept;
@@ -170,6 +171,13 @@ class Dict {
     return update_views(views);
   }
   void clear() noexcept;
+  // Compare-and-set, one step for every process (under the lock, as
+  // setdefault): if `key` now holds `expected` (nullopt: is absent), sets it
+  // to `value` (nullopt: erases it) and returns ok; else changes nothing and
+  // returns mismatch. full and too_large as set. For a caller that must not
+  // overwrite a write it has not seen (the KV bridge, docs/bridge.md).
+  [[nodiscard]] DictStatus compare_set(ByteView key, std::optional<ByteView> expected,
+                                       std::optional<ByteView> value) noexcept;
 
   // ---- observers ----
   [[nodiscard]] std::uint64_t capacity() const noexcept;

@@ -1,6 +1,7 @@
 // The JetStream bridge (docs/bridge.md): a local Queue to a NATS JetStream
 // stream (run_out) and a stream into a local Queue (run_in), effectively
-// once across kill -9 of either bridge.
+// once across kill -9 of either bridge; a local Dict mirrored in a KV
+// bucket both ways (run_kv, below).
 //
 // Out: show the queue's next messages without taking them
 // (Queue::read_ahead(), up to `window` at once), publish each
@@ -81,10 +82,45 @@ struct InOptions {
   Log log;
 };
 
+// Dict <-> KV bucket (docs/bridge.md, "bridge kv"): the dict's sets and
+// erases go to the bucket, the bucket's puts, deletes and purges come into
+// the dict, and every site converges to the bucket's latest revision of
+// each key. The dict has no change feed: the bridge scans it every
+// `interval_ms` and compares each entry with what it last knew equal in
+// both (the value and its bucket revision). A local change is pushed with
+// a compare-and-set on that revision; a bucket update is applied with a
+// compare-and-set on the dict (Dict::compare_set) against that value.
+// Conflict rule: the bucket's revision order decides. A local change that
+// had not reached the bucket when another site's write did (its
+// compare-and-set fails) is replaced by the bucket's value, with a line on
+// the log and a count in `conflicts`. A state file next to the dict
+// (DIR/.DICT.bridge-kv) lets a restarted bridge tell a local change made
+// while it was dead (pushed) from a bucket change made meanwhile (applied).
+struct KvOptions {
+  std::string dict;
+  std::string bucket;
+  std::string server = "nats://127.0.0.1:4222";
+  std::string state;         // empty: next to the dict, "." + its name + ".bridge-kv"
+  int interval_ms = 50;      // between two scans of the dict
+  int history = 1;           // revisions the bucket keeps per key, when created here (1..64)
+  double idle_seconds = -1;  // stop once nothing moved either way this long (< 0: never)
+  Log log;
+};
+
+struct KvResult : RunResult {
+  std::uint64_t pushed = 0;     // local sets and erases written to the bucket
+  std::uint64_t applied = 0;    // bucket updates written to the dict
+  std::uint64_t conflicts = 0;  // local values replaced by a newer bucket revision (the rule above)
+  std::uint64_t skipped = 0;    // bucket entries the dict cannot hold (too large, full, a foreign key), and refusals
+};
+
 // Runs until `stop` is set, the count is reached, the idle time passes, the
 // queue is closed (out: and drained), or an error that retrying cannot fix.
 [[nodiscard]] RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop);
 [[nodiscard]] RunResult run_in(const InOptions& o, const std::atomic<bool>& stop);
+// Runs until `stop`, the idle time, or an error that retrying cannot fix
+// (the dict missing or damaged, the state file unwritable): code as above.
+[[nodiscard]] KvResult run_kv(const KvOptions& o, const std::atomic<bool>& stop);
 
 // The stream name used for `o` (StreamOptions::stream, or from the subject).
 [[nodiscard]] std::string stream_name(const StreamOptions& o);

@@ -1,0 +1,234 @@
+"""`shmring bridge kv` as a user runs it (docs/bridge.md, "bridge kv"): two
+dicts in /dev/shm stand for two machines, each with its own bridge on one
+KV bucket of a real nats-server that each test starts on loopback (the
+fixtures of test_bridge.py) and stops by its pid.
+
+The dicts are set from this process through the Python package
+(PYTHONPATH=<build>/python, set by tests/CMakeLists.txt). What the bucket
+holds is read by a third dict and bridge started at the end: it gets its
+entries only from the bucket. Seeded: SHMRING_BRIDGE_SEED repeats a run.
+"""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+import shmring
+from test_bridge import CLI, Server, procs, server, tmp, wait_for  # noqa: F401 (fixtures)
+
+BUCKET = "kvtest"
+
+
+def new_dict(path):
+    return shmring.Dict(name=path, capacity=2048, max_key=64, max_value=256)
+
+
+def kv_bridge(procs, path, server, *extra):
+    args = [CLI, "bridge", "kv", path, "--bucket", BUCKET, "--server", server.url, "--json", *extra]
+    return procs.start(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_bridge(p):
+    """SIGTERM to this pid; its summary (JSON) and stderr."""
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, (p.returncode, err[-3000:])
+    return json.loads(out.splitlines()[-1]), err
+
+
+def snapshot(d):
+    return dict(d.items())
+
+
+def converge(dicts, model, timeout=20.0):
+    ok = wait_for(lambda: all(snapshot(d) == model for d in dicts), timeout)
+    if not ok:
+        for i, d in enumerate(dicts):
+            s = snapshot(d)
+            diff = {k: (s.get(k), model.get(k)) for k in set(s) | set(model) if s.get(k) != model.get(k)}
+            print(f"dict {i}: {len(diff)} keys differ, e.g. {list(diff.items())[:5]}")
+    return ok
+
+
+def bucket_as_seen_by_a_new_site(procs, tmp, server, model):
+    """A third dict and bridge: it equals `model` only if the bucket holds it."""
+    c = new_dict(f"{tmp}/c")
+    p = kv_bridge(procs, f"{tmp}/c", server)
+    ok = converge([c], model, 15)
+    stop_bridge(p)
+    return ok
+
+
+def test_two_dicts_converge_after_sets_and_erases_on_both_sides(procs, tmp, server):
+    a, b = new_dict(f"{tmp}/a"), new_dict(f"{tmp}/b")
+    a["before"] = "set before any bridge ran"  # a dict bridged for the first time keeps its entries
+    pa = kv_bridge(procs, f"{tmp}/a", server)
+    pb = kv_bridge(procs, f"{tmp}/b", server)
+    model = {"before": "set before any bridge ran"}
+    t0 = time.monotonic()
+    # Keys of every shape: KV-safe text, text that is not (spaces, dots at the
+    # ends, '='), bytes, ints (the Python package packs them as bytes).
+    keys = [f"a{i}" for i in range(100)] + [f"b {i}." for i in range(100)] + [b"\x00\xff.", "=x", ".", 7, 3.5]
+    for i, k in enumerate(keys):
+        (a if i % 2 else b)[k] = f"v{i}"
+        model[k] = f"v{i}"
+    assert converge([a, b], model), "sets"
+    t_sets = time.monotonic() - t0
+    for i, k in enumerate(keys[:60]):  # updates from the side that did not set it
+        (b if i % 2 else a)[k] = f"w{i}"
+        model[k] = f"w{i}"
+    assert converge([a, b], model), "updates"
+    for i, k in enumerate(keys[::3]):
+        del (a if i % 2 else b)[k]
+        del model[k]
+    assert converge([a, b], model), "erases"
+    b["before"] = "changed on b"
+    model["before"] = "changed on b"
+    assert converge([a, b], model), "an update after the erases"
+    sa, ea = stop_bridge(pa)
+    sb, eb = stop_bridge(pb)
+    print(f"converged: {len(keys)} keys set in {t_sets:.2f} s; a {sa}, b {sb}")
+    assert sa["conflicts"] == 0 and sb["conflicts"] == 0, (ea, eb)
+    assert bucket_as_seen_by_a_new_site(procs, tmp, server, model)
+
+
+def test_concurrent_sets_of_one_key_converge_to_one_value_on_both(procs, tmp, server):
+    a, b = new_dict(f"{tmp}/a"), new_dict(f"{tmp}/b")
+    pa = kv_bridge(procs, f"{tmp}/a", server)
+    pb = kv_bridge(procs, f"{tmp}/b", server)
+    rounds = 20
+    for r in range(rounds):
+        a[f"k{r}"] = f"from a {r}"  # both before either bridge's next scan (50 ms apart)
+        b[f"k{r}"] = f"from b {r}"
+        time.sleep(0.03)
+    def agreed():
+        sa, sb = snapshot(a), snapshot(b)
+        return len(sa) == rounds and sa == sb
+    assert wait_for(agreed, 20), (snapshot(a), snapshot(b))
+    final = snapshot(a)
+    for r in range(rounds):
+        assert final[f"k{r}"] in (f"from a {r}", f"from b {r}")
+    sa, ea = stop_bridge(pa)
+    sb, eb = stop_bridge(pb)
+    wins_a = sum(1 for r in range(rounds) if final[f"k{r}"] == f"from a {r}")
+    print(f"conflicts: {rounds} keys set on both sides at once; a's value won {wins_a}, b's {rounds - wins_a}; "
+          f"conflicts counted: a {sa['conflicts']}, b {sb['conflicts']}")
+    # Each key: the loser's local value was replaced (counted), the winner's was not.
+    assert sa["conflicts"] + sb["conflicts"] >= rounds // 2, (ea[-2000:], eb[-2000:])
+    assert "conflict" in ea + eb
+    assert bucket_as_seen_by_a_new_site(procs, tmp, server, final)
+
+
+class Writer:
+    """Sets (and sometimes erases) keys of its own prefix on one dict until
+    stopped, remembering the last thing done to each key."""
+
+    def __init__(self, d, prefix, rng, keys=60):
+        self.d, self.prefix, self.rng, self.keys = d, prefix, rng, keys
+        self.model, self.sets, self.erases = {}, 0, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        n = 0
+        while not self.stop.is_set():
+            k = f"{self.prefix}{self.rng.randrange(self.keys)}"
+            if k in self.model and self.rng.random() < 0.1:
+                del self.d[k]
+                del self.model[k]
+                self.erases += 1
+            else:
+                n += 1
+                self.d[k] = f"{self.prefix}-{n}"
+                self.model[k] = f"{self.prefix}-{n}"
+                self.sets += 1
+            time.sleep(0.002)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def lost(d, model):
+    s = snapshot(d)
+    return sum(1 for k in set(s) | set(model) if s.get(k) != model.get(k))
+
+
+def test_kill_9_of_kv_bridges_loses_no_local_set(procs, tmp, server):
+    seed = int(os.environ.get("SHMRING_BRIDGE_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    print(f"seed {seed}")
+    a, b = new_dict(f"{tmp}/a"), new_dict(f"{tmp}/b")
+    paths = {"a": f"{tmp}/a", "b": f"{tmp}/b"}
+    bridges = {s: kv_bridge(procs, paths[s], server) for s in "ab"}
+    kills = 0
+    with Writer(a, "a", random.Random(rng.random())) as wa, Writer(b, "b", random.Random(rng.random())) as wb:
+        time.sleep(0.5)
+        while kills < 24:
+            time.sleep(rng.uniform(0.05, 0.4))
+            side = rng.choice("ab")
+            bridges[side].kill()  # SIGKILL, this pid only
+            bridges[side].wait()
+            kills += 1
+            time.sleep(rng.uniform(0, 0.3))  # sets go on while it is dead
+            bridges[side] = kv_bridge(procs, paths[side], server)
+        time.sleep(0.3)
+    model = {**wa.model, **wb.model}
+    ok = converge([a, b], model, 20)
+    summaries = {s: stop_bridge(p) for s, p in bridges.items()}
+    print(f"kill -9: {kills} kills, sets {wa.sets + wb.sets}, erases {wa.erases + wb.erases}, "
+          f"lost on a {lost(a, model)}, lost on b {lost(b, model)}; last bridges: "
+          f"{ {s: v[0] for s, v in summaries.items()} }")
+    assert ok, "the dicts did not converge to every local set"
+    assert all(v[0]["conflicts"] == 0 for v in summaries.values()), "no key is written on both sides"
+    assert bucket_as_seen_by_a_new_site(procs, tmp, server, model)
+
+
+def test_server_restart_mid_run_loses_no_set(procs, tmp, server):
+    rng = random.Random(int(os.environ.get("SHMRING_BRIDGE_SEED", random.randrange(1 << 30))))
+    a, b = new_dict(f"{tmp}/a"), new_dict(f"{tmp}/b")
+    pa = kv_bridge(procs, f"{tmp}/a", server)
+    pb = kv_bridge(procs, f"{tmp}/b", server)
+    with Writer(a, "a", random.Random(rng.random())) as wa, Writer(b, "b", random.Random(rng.random())) as wb:
+        time.sleep(1.0)
+        server.stop(signal.SIGKILL)
+        time.sleep(2.0)  # sets go on while the server is down
+        server.start()
+        time.sleep(1.0)
+    model = {**wa.model, **wb.model}
+    t0 = time.monotonic()
+    ok = converge([a, b], model, 20)
+    t_conv = time.monotonic() - t0
+    sa, ea = stop_bridge(pa)
+    sb, eb = stop_bridge(pb)
+    print(f"server SIGKILL, 2 s down, restarted: sets {wa.sets + wb.sets}, erases {wa.erases + wb.erases}, "
+          f"converged {t_conv:.2f} s after, lost a {lost(a, model)} b {lost(b, model)}; a {sa}, b {sb}")
+    assert ok, (ea[-2000:], eb[-2000:])
+    assert sa["conflicts"] == 0 and sb["conflicts"] == 0
+    assert bucket_as_seen_by_a_new_site(procs, tmp, server, model)
+
+
+def test_bucket_value_above_max_value_is_skipped_with_a_line(procs, tmp, server):
+    small = new_dict(f"{tmp}/a")  # max_value 256
+    big = shmring.Dict(name=f"{tmp}/b", capacity=64, max_key=64, max_value=4096)
+    pa = kv_bridge(procs, f"{tmp}/a", server)
+    pb = kv_bridge(procs, f"{tmp}/b", server)
+    big["large"] = "x" * 1000
+    big["after"] = "small"
+    assert wait_for(lambda: snapshot(small).get("after") == "small", 10)
+    assert "large" not in snapshot(small)
+    assert pa.poll() is None, "the bridge of the small dict is still running"
+    sa, ea = stop_bridge(pa)
+    stop_bridge(pb)
+    print(f"oversized: a {sa}; its line: {[line for line in ea.splitlines() if 'max_value' in line]}")
+    assert sa["skipped"] == 1 and "above the dict's max_value" in ea
