@@ -16,6 +16,9 @@ with its peer and with the target from docs/contract.md ("Performance targets").
   perf/report.py --no-python           without the Python rows (perf/python_bench.py:
                                        shmring's Python package beside multiprocessing,
                                        run when the build has the package)
+  perf/report.py --no-bridge           without the bridge rows (shmring_bridge_bench:
+                                       the JetStream bridge beside plain nats.c, run when
+                                       the build has it and nats-server is on PATH)
 """
 import argparse
 import json
@@ -151,6 +154,25 @@ def rows_spec():
     return spec
 
 
+def bridge_rows_spec():
+    """The JetStream bridge's rows (shmring_bridge_bench, perf/bridge/bridge_benchmarks.cpp)."""
+    spec = []
+    for size, label in [(64, "64 B"), (1024, "1 KiB")]:
+        spec.append((f"JetStream bridge out, {label} messages, window 256", "messages/s", f"BM_BridgeOut/{size}/256",
+                     "plain nats.c async publisher, window 256", f"BM_PlainPublisher/{size}/256", "items_per_second",
+                     ">=", 0.8))
+    for size, label in [(64, "64 B"), (1024, "1 KiB")]:
+        spec.append((f"JetStream bridge out, {label} messages, window 1 (context)", "messages/s",
+                     f"BM_BridgeOut/{size}/1", "plain nats.c async publisher, window 1", f"BM_PlainPublisher/{size}/1",
+                     "items_per_second", None, None))
+    for window in [256, 1]:
+        for q, field in [("median", "latency_p50_ns"), ("99th percentile", "latency_p99_ns")]:
+            spec.append((f"queue -> bridge out -> stream -> bridge in -> queue, 64 B, window {window}: one-way "
+                         f"latency, {q} (context)", "ns", f"BM_BridgeEndToEnd/64/{window}",
+                         "floor: nats.c publish -> pull consumer", f"BM_NatsEndToEnd/64/{window}", field, None, None))
+    return spec
+
+
 def find_bench(explicit):
     for path in [explicit, os.path.join(HERE, "..", "build", "perf", "shmring_bench")]:
         if path and os.path.exists(path):
@@ -158,8 +180,9 @@ def find_bench(explicit):
     sys.exit("report.py: shmring_bench not found; build first (scripts/bench.sh) or pass --bench PATH")
 
 
-def run_rounds(bench, rounds, min_time, bench_filter):
-    """Runs the suite `rounds` times; returns {name: {field: [values]}} and the context."""
+def run_rounds(bench, rounds, min_time, bench_filter, allow_empty=False):
+    """Runs the suite `rounds` times; returns {name: {field: [values]}} and the context.
+    allow_empty: a filter that selects none of the binary's benchmarks is no error."""
     values, context = {}, None
     for r in range(1, rounds + 1):
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
@@ -193,6 +216,8 @@ def run_rounds(bench, rounds, min_time, bench_filter):
             data = {"benchmarks": []}
         os.unlink(out_path)
         if not data.get("benchmarks"):
+            if allow_empty:
+                return values, context
             sys.exit(f"report.py: {bench} produced no results (filter {bench_filter!r})")
         context = data.get("context", {})
         for b in data["benchmarks"]:
@@ -225,9 +250,12 @@ def meets(ratio, op, target):
     return ratio >= target if op == ">=" else ratio <= target
 
 
-def build_rows(values):
+def build_rows(values, spec=None, skip_missing=False):
+    """skip_missing: leave out the rows none of whose benchmarks ran (a filter)."""
     rows = []
-    for case, metric, ours_b, peer, peer_b, field, op, target in rows_spec():
+    for case, metric, ours_b, peer, peer_b, field, op, target in (spec or rows_spec()):
+        if skip_missing and ours_b not in values and (peer_b is None or peer_b not in values):
+            continue
         ours = median(values, ours_b, field)
         theirs = median(values, peer_b, field) if peer_b else None
         if peer_b:
@@ -374,6 +402,21 @@ def python_rows(bench, rounds, quick):
     return data
 
 
+def bridge_values(bench, args):
+    """The bridge's rows' values and context (shmring_bridge_bench, its own
+    nats-server), or None when the build has no bridge or nats-server is not on PATH."""
+    path = args.bridge_bench or os.path.join(os.path.dirname(os.path.abspath(bench)), "shmring_bridge_bench")
+    if not os.path.exists(path):
+        print(f"report.py: {path} not built (no libnats-dev, or SHMRING_BUILD_BRIDGE=OFF): bridge rows skipped",
+              file=sys.stderr)
+        return None
+    if not shutil.which("nats-server"):
+        print("report.py: nats-server not on PATH: bridge rows skipped", file=sys.stderr)
+        return None
+    print(f"running {path}: {args.rounds} rounds, contestants in random order each round", file=sys.stderr)
+    return run_rounds(path, args.rounds, None, args.filter, allow_empty=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", help="path to shmring_bench (default: build/perf/shmring_bench)")
@@ -383,6 +426,9 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="write the table rows as JSON")
     ap.add_argument("--plot", metavar="FILE", help="write a PNG or SVG plot (needs gnuplot)")
     ap.add_argument("--raw", metavar="FILE", help="write every benchmark's per-round values as JSON")
+    ap.add_argument("--bridge-bench", metavar="PATH",
+                    help="path to shmring_bridge_bench (default: next to --bench; absent: bridge rows skipped)")
+    ap.add_argument("--no-bridge", action="store_true", help="skip the bridge rows (shmring_bridge_bench)")
     ap.add_argument("--no-python", action="store_true",
                     help="skip the Python rows (perf/python_bench.py, run when the build has the Python package)")
     args = ap.parse_args()
@@ -391,8 +437,16 @@ def main():
 
     bench = find_bench(args.bench)
     print(f"running {bench}: {args.rounds} rounds, contestants in random order each round", file=sys.stderr)
-    values, context = run_rounds(bench, args.rounds, args.min_time, args.filter)
-    rows = build_rows(values)
+    values, context = run_rounds(bench, args.rounds, args.min_time, args.filter, allow_empty=True)
+    rows = build_rows(values, skip_missing=args.filter != ".")
+    if not args.no_bridge:
+        bridge = bridge_values(bench, args)
+        if bridge:
+            rows.extend(build_rows(bridge[0], bridge_rows_spec(), skip_missing=True))
+            values.update(bridge[0])
+            context = context or bridge[1]
+    if not rows:
+        sys.exit(f"report.py: no benchmark matched the filter {args.filter!r}")
     if not args.no_python and args.filter == ".":
         # A very short --min-time is a smoke run: the Python rows run a tenth of their messages too.
         py = python_rows(bench, args.rounds, quick=float(args.min_time) < 0.05)
