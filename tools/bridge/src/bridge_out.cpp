@@ -62,40 +62,64 @@ struct Outcome {
 
 class Acks {
  public:
+  // The stream the bridge publishes to (set before the first publish): an
+  // ack from another stream is a refusal (the subject is not ours).
+  void expect_stream(std::string name) { stream_ = std::move(name); }
+
   // jsPubAckHandler: runs on nats.c's thread, once per async publish.
   static void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* self) {
     auto* acks = static_cast<Acks*>(self);
     const char* id = nullptr;
-    std::optional<detail::ParsedId> parsed;
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) parsed = detail::parse_message_id(id);
-    if (parsed) {
-      Outcome o{parsed->seq, pa != nullptr, pa != nullptr && pa->Duplicate, NATS_OK, static_cast<jsErrCode>(0), {}};
-      if (pa == nullptr && pae != nullptr) {
+    std::uint64_t seq = 0;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr && detail::message_seq(id, seq)) {
+      Outcome o{seq, pa != nullptr, pa != nullptr && pa->Duplicate, NATS_OK, static_cast<jsErrCode>(0), {}};
+      if (pa != nullptr && (pa->Stream == nullptr || acks->stream_ != pa->Stream)) {
+        o.ok = false;
+        o.status = NATS_ERR;
+        o.code = JSStreamNotMatchErr;
+        o.text =
+            std::string("stored by stream ") + (pa->Stream != nullptr ? pa->Stream : "?") + ", not " + acks->stream_;
+      } else if (pa == nullptr && pae != nullptr) {
         o.status = pae->Err;
         o.code = pae->ErrCode;
         o.text = pae->ErrText != nullptr ? pae->ErrText : "";
       } else if (pa == nullptr) {
         o.status = NATS_ERR;
       }
-      std::lock_guard<std::mutex> lock(acks->mutex_);
-      acks->outcomes_.push_back(std::move(o));
-      acks->cv_.notify_one();
+      bool wake = false;
+      {
+        std::lock_guard<std::mutex> lock(acks->mutex_);
+        const bool failed = !o.ok;
+        acks->outcomes_.push_back(std::move(o));
+        // One wake-up per batch, not per ack: a context switch per message
+        // was the bridge's largest cost beyond a plain publisher's.
+        wake = !acks->ready_ && (failed || acks->outcomes_.size() >= acks->wake_after_);
+        acks->ready_ = acks->ready_ || wake;
+      }
+      if (wake) acks->cv_.notify_one();
     }
     natsMsg_Destroy(msg);
   }
-  // The outcomes so far (waiting up to `wait` for one).
-  std::vector<Outcome> take(std::chrono::milliseconds wait) {
+  // The outcomes so far, waiting up to `wait` until `batch` of them (or a
+  // failure) are there. `batch` must not exceed the publishes in flight,
+  // each of which gets an outcome, or the wait lasts the whole `wait`.
+  void take(std::chrono::milliseconds wait, std::size_t batch, std::vector<Outcome>& out) {
+    out.clear();
     std::unique_lock<std::mutex> lock(mutex_);
-    (void)cv_.wait_for(lock, wait, [this] { return !outcomes_.empty(); });
-    std::vector<Outcome> out;
+    wake_after_ = batch == 0 ? 1 : batch;
+    ready_ = outcomes_.size() >= wake_after_;
+    (void)cv_.wait_for(lock, wait, [this] { return ready_; });
     out.swap(outcomes_);
-    return out;
+    ready_ = false;
   }
 
  private:
+  std::string stream_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::vector<Outcome> outcomes_;
+  std::vector<Outcome> outcomes_;  // guarded by mutex_
+  std::size_t wake_after_ = 1;     // guarded by mutex_
+  bool ready_ = false;             // guarded by mutex_: the waiter was (or is to be) woken
 };
 
 struct Shown {
@@ -132,7 +156,10 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = static_cast<std::int64_t>(o.publish_timeout_seconds * 1000);
-  po.ExpectStream = link.stream().c_str();
+  // No Nats-Expected-Stream header: the ack names the stream that stored the
+  // message, and Acks refuses any other (a header less per message for the
+  // client and the server to handle).
+  acks.expect_stream(link.stream());
   // nats.c reports every async publish (an ack, a refusal or its MaxWait
   // timeout); one whose outcome is this late is taken as failed.
   const auto lost_after =
@@ -144,6 +171,7 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
   bool rewind = false;      // a publish failed: republish the unacked window in order
   std::string rewind_why;   // the first failure's words, for the log
 
+  Clock::time_point now = Clock::now();  // read once per pass of the loop
   // Publishes shown[i]; false when nats.c refused at once (no outcome comes).
   const auto publish = [&](std::size_t i) {
     Shown& m = shown[i];
@@ -152,7 +180,7 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
     const natsStatus s =
         js_PublishAsync(link.js(), o.stream.subject.c_str(), m.bytes.data(), static_cast<int>(m.bytes.size()), &po);
     m.in_flight = s == NATS_OK;
-    m.published_at = Clock::now();
+    m.published_at = now;
     if (s != NATS_OK && !rewind) {
       rewind = true;
       rewind_why = detail::nats_error(("publish " + m.id).c_str(), s);
@@ -166,11 +194,14 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
     return false;
   };
 
-  Clock::time_point idle_since = Clock::now();
+  Clock::time_point idle_since = now;
+  std::vector<std::string> spare_ids;  // ids of released messages, their buffers reused
+  std::vector<Outcome> outcomes;
   // Once stopped: the window's acks are waited for this long, then what is
   // unacked stays queued (a successor republishes it under the same ids).
   std::optional<Clock::time_point> stop_deadline;
   for (;;) {
+    now = Clock::now();
     if (stop.load(std::memory_order_relaxed) && !stop_deadline) {
       stop_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                          std::chrono::duration<double>(o.publish_timeout_seconds));
@@ -196,7 +227,13 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
                 "): it stays at the head of the queue";
         break;  // shown, never published: released only with what is before it
       }
-      shown.push_back({v.seq, v.bytes, detail::message_id(source, v.seq)});
+      std::string id;
+      if (!spare_ids.empty()) {
+        id = std::move(spare_ids.back());
+        spare_ids.pop_back();
+      }
+      detail::format_message_id(id, source, v.seq);
+      shown.push_back({v.seq, v.bytes, std::move(id)});
       if (!publish(shown.size() - 1)) break;
     }
     if (shown.empty()) {
@@ -208,7 +245,13 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
       continue;
     }
     // Settle what the acks say.
-    for (Outcome& a : acks.take(std::chrono::milliseconds(100))) {
+    std::size_t in_flight = 0;
+    for (const Shown& m : shown) in_flight += m.in_flight ? 1 : 0;
+    // Woken once an eighth of what is in flight has its outcome: the window
+    // refills in batches, and a lone message is still settled at once.
+    acks.take(std::chrono::milliseconds(100), std::max<std::size_t>(1, in_flight / 8), outcomes);
+    now = Clock::now();
+    for (Outcome& a : outcomes) {
       if (a.seq < shown.front().seq || a.seq - shown.front().seq >= shown.size()) continue;  // an older attempt's
       const auto i = static_cast<std::size_t>(a.seq - shown.front().seq);
       Shown& m = shown[i];
@@ -234,7 +277,7 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
     }
     // An outcome this late is not coming.
     for (Shown& m : shown) {
-      if (m.in_flight && Clock::now() - m.published_at > lost_after) {
+      if (m.in_flight && now - m.published_at > lost_after) {
         m.in_flight = false;
         if (!rewind) {
           rewind = true;
@@ -247,15 +290,16 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
     while (n < shown.size() && shown[n].acked) ++n;
     if (n != 0) {
       q.release_ahead(n);
+      for (std::size_t i = 0; i < n; ++i) spare_ids.push_back(std::move(shown[i].id));
       shown.erase(shown.begin(), shown.begin() + static_cast<std::ptrdiff_t>(n));
       r.messages += n;
-      idle_since = Clock::now();
+      idle_since = now;
     }
     // After a refusal: stop once every message before it is settled.
     if (!fatal.empty() && (shown.empty() || shown.front().refused)) {
       return {6, fatal, r.messages, r.duplicates, r.retries};
     }
-    if (stop_deadline && Clock::now() > *stop_deadline) {
+    if (stop_deadline && now > *stop_deadline) {
       if (!fatal.empty()) return {6, fatal, r.messages, r.duplicates, r.retries};
       return r;  // unacked messages stay queued
     }

@@ -85,17 +85,33 @@ std::string queue_source(const std::string& path) {
   return base + "@" + hex;
 }
 
-std::string message_id(const std::string& source, std::uint64_t seq) { return source + ":" + std::to_string(seq); }
+std::string message_id(const std::string& source, std::uint64_t seq) {
+  std::string id;
+  format_message_id(id, source, seq);
+  return id;
+}
 
-std::optional<ParsedId> parse_message_id(std::string_view id) {
+void format_message_id(std::string& out, const std::string& source, std::uint64_t seq) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, seq);
+  out.assign(source);
+  out.push_back(':');
+  out.append(digits, end);
+}
+
+bool message_seq(std::string_view id, std::uint64_t& seq) {
   const std::size_t colon = id.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || id.find('@') == std::string_view::npos) return std::nullopt;
-  std::uint64_t seq = 0;
+  if (colon == std::string_view::npos || colon == 0 || id.find('@') == std::string_view::npos) return false;
   const char* first = id.data() + colon + 1;
   const char* last = id.data() + id.size();
   const auto [end, ec] = std::from_chars(first, last, seq);
-  if (ec != std::errc{} || end != last || first == last) return std::nullopt;
-  return ParsedId{std::string(id.substr(0, colon)), seq};
+  return ec == std::errc{} && end == last && first != last;
+}
+
+std::optional<ParsedId> parse_message_id(std::string_view id) {
+  std::uint64_t seq = 0;
+  if (!message_seq(id, seq)) return std::nullopt;
+  return ParsedId{std::string(id.substr(0, id.rfind(':'))), seq};
 }
 
 }  // namespace shmring::bridge::detail

@@ -33,6 +33,11 @@ struct OpenedQueue {
 [[nodiscard]] std::string queue_source(const std::string& path);
 
 [[nodiscard]] std::string message_id(const std::string& source, std::uint64_t seq);
+// The same into `out` (its buffer reused: no allocation once it is large enough).
+void format_message_id(std::string& out, const std::string& source, std::uint64_t seq);
+// The sequence number of one of our message ids (after its last ':'), without
+// allocating; false: not one of ours.
+[[nodiscard]] bool message_seq(std::string_view id, std::uint64_t& seq);
 
 // A message id split at its last ':' into source and sequence number;
 // nullopt: not one of ours (another publisher's, or none).
