@@ -633,6 +633,58 @@ TEST(QueueAhead, AConsumerKilledWithAWindowLeavesItQueuedUnderTheSameNumbers) {
   EXPECT_EQ(r.read_ahead().status, AheadStatus::closed);
 }
 
+// The same with the window across the ring's end (a padding record among
+// the shown ones), released in part and then whole before the kill.
+TEST(QueueAhead, AKilledWindowAcrossTheRingsEndStaysQueuedInOrder) {
+  UniqueName name("ahead-kill-wrap");
+  Queue q = make_queue(name, {.engine = Engine::spsc, .capacity_bytes = 4096});
+  const auto text = [](std::uint64_t i) { return "m" + std::to_string(i) + std::string(100 + i % 29, 'y'); };
+  std::uint64_t next = 0;
+  {
+    // Move the head on (a handle of its own: the consumer role goes with it).
+    Queue g = open_queue(name);
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_EQ(q.put(text(next++)), PutStatus::ok);
+      ASSERT_EQ(g.get().status, GetStatus::ok);
+    }
+  }
+  const std::uint64_t first = next;
+  while (q.put_nowait(text(next)) == PutStatus::ok) ++next;
+  ASSERT_GT(next - first, 20u);
+  Child c = test::fork_child([&](int out) {
+    Queue r = open_queue(name);
+    for (std::uint64_t i = first; i < next; ++i) {
+      const AheadView v = r.read_ahead();
+      if (v.status != AheadStatus::ok || v.seq != i || text_of(v.bytes) != text(i)) return 1;
+    }
+    r.release_ahead(3);  // in part: the headers are walked
+    for (int k = 0; k < 3; ++k) {
+      if (r.read_ahead().status != AheadStatus::empty) return 2;
+    }
+    test::write_line(out, "ready");
+    ::pause();
+    return 0;
+  });
+  EXPECT_EQ(c.read_line(), "ready");
+  c.kill(SIGKILL);
+  (void)c.wait();
+  Queue r = open_queue(name);
+  for (std::uint64_t i = first + 3; i < next; ++i) {
+    const AheadView v = r.read_ahead();
+    ASSERT_EQ(v.status, AheadStatus::ok);
+    ASSERT_EQ(v.seq, i);
+    ASSERT_EQ(text_of(v.bytes), text(i));
+  }
+  r.release_ahead(next - first - 3);  // whole: the head goes to the end of the last shown
+  EXPECT_EQ(r.read_seq(), next);
+  EXPECT_EQ(q.qsize(), 0u);
+  ASSERT_EQ(q.put(text(next)), PutStatus::ok);
+  const AheadView v = r.read_ahead();
+  ASSERT_EQ(v.status, AheadStatus::ok);
+  EXPECT_EQ(v.seq, next);
+  EXPECT_EQ(text_of(v.bytes), text(next));
+}
+
 TEST(QueueAhead, AGetTakesTheOldestShownAndOtherEnginesAreUnsupported) {
   UniqueName name("ahead-mix");
   Queue q = make_queue(name, {.engine = Engine::spsc});

@@ -9,7 +9,9 @@
 // (limits retention; a work-queue stream keeps only what was never acked,
 // so it starts at its first), and it may have `batch` deliveries
 // unacked: deliveries come in stream order, a redelivery only after a
-// kill or a lost ack, and then it is one already put.
+// kill or a lost ack, and then it is one already put. A gap in the
+// consumer's delivery numbers (deliveries lost on the way) makes it afresh
+// too, so nothing after a lost delivery is put before it.
 #include <unistd.h>
 
 #include <chrono>
@@ -71,9 +73,21 @@ class Puller {
     so.Consumer = durable_.c_str();
     s = js_PullSubscribe(&sub_, link_.js(), o_.stream.subject.c_str(), durable_.c_str(), nullptr, &so, &jerr);
     if (s != NATS_OK) return detail::nats_error("pull subscribe", s, jerr);
+    next_delivery_ = 1;
     return {};
   }
   [[nodiscard]] natsSubscription* sub() const noexcept { return sub_; }
+  // The consumer numbers its deliveries 1, 2, 3... (redeliveries included):
+  // a delivery whose number is not the next one means some were lost on
+  // the way (a connection that broke and came back while a fetch waited,
+  // before the disconnect was seen). false: such a gap; subscribe again
+  // (after the last put) rather than put what came after it.
+  [[nodiscard]] bool in_sequence(std::uint64_t delivery) noexcept {
+    if (delivery != next_delivery_) return false;
+    ++next_delivery_;
+    return true;
+  }
+  [[nodiscard]] std::uint64_t next_delivery() const noexcept { return next_delivery_; }
 
  private:
   void drop() noexcept {
@@ -84,6 +98,7 @@ class Puller {
   const InOptions& o_;
   std::string durable_;
   natsSubscription* sub_ = nullptr;
+  std::uint64_t next_delivery_ = 1;
 };
 
 std::string default_state_path(const std::string& queue_path, const std::string& durable) {
@@ -165,7 +180,8 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
       continue;
     }
     bool enough = false;
-    for (int i = 0; i < list.Count && !enough; ++i) {
+    bool gap = false;
+    for (int i = 0; i < list.Count && !enough && !gap; ++i) {
       natsMsg* m = list.Msgs[i];
       jsMsgMetaData* meta = nullptr;
       if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
@@ -173,7 +189,17 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
         return {6, "a delivery without JetStream metadata", r.messages, r.duplicates, r.retries};
       }
       const std::uint64_t stream_seq = meta->Sequence.Stream;
+      const std::uint64_t delivery = meta->Sequence.Consumer;
       jsMsgMetaData_Destroy(meta);
+      if (!puller.in_sequence(delivery)) {
+        if (o.log) {
+          o.log("delivery " + std::to_string(delivery) + " where " + std::to_string(puller.next_delivery()) +
+                " was due (some lost on the way): subscribing again after stream message " +
+                std::to_string(state.last_stream_seq()));
+        }
+        gap = true;  // the rest of the list stays unacked; the fresh consumer delivers it again
+        break;
+      }
       const char* id = nullptr;
       std::uint64_t source = 0;
       std::uint64_t seq = 0;
@@ -218,6 +244,13 @@ RunResult run_in(const InOptions& o, const std::atomic<bool>& stop) {
     }
     natsMsgList_Destroy(&list);
     idle_since = Clock::now();
+    if (gap) {
+      ++r.retries;
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (puller.subscribe(state).empty()) break;
+        detail::sleep_unless_stopped(200, stop);
+      }
+    }
   }
   return r;
 }

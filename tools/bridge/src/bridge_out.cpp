@@ -43,12 +43,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The server said no for good: retrying cannot help (a message larger than
-// its max payload, a subject no stream takes...).
+// Said no for good: repeating the same publish cannot help. An allow-list:
+// every other failure (JetStream temporarily unavailable, insufficient
+// resources, a store that failed, wrong last msg id, a timeout...) is
+// repeated, in order, with a growing pause while nothing is acknowledged.
 bool permanent(natsStatus s, jsErrCode jerr) {
-  return s == NATS_MAX_PAYLOAD || (s == NATS_ERR && jerr != 0 && jerr != JSStreamWrongLastMsgIDErr) ||
-         s == NATS_INVALID_ARG;
+  return s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG || s == NATS_INVALID_SUBJECT || s == NATS_NO_SERVER_SUPPORT ||
+         jerr == JSStreamMessageExceedsMaximumErr || jerr == JSStreamNotMatchErr;
 }
+
+// nats.c counts the headers against the server's max payload: the status
+// line, Nats-Msg-Id and Nats-Expected-Last-Msg-Id (two ids of at most this
+// source and 20 digits each), with their separators.
+std::int64_t header_bytes(const std::string& source) { return 64 + 2 * static_cast<std::int64_t>(source.size() + 21); }
 
 // What the acks say, handed from nats.c's callback thread to the bridge's.
 struct Outcome {
@@ -171,6 +178,19 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
   bool rewind = false;      // a publish failed: republish the unacked window in order
   std::string rewind_why;   // the first failure's words, for the log
 
+  bool progress = true;  // an ack came since the last rewind
+  int backoff_ms = 0;    // the pause before a rewind that follows no progress
+
+  // A permanent refusal of shown[i]: it and everything after it (which
+  // expect it stored) stay queued; the run ends once what is before it is settled.
+  const auto refuse = [&](std::size_t i, std::string why) {
+    if (fatal.empty()) fatal = std::move(why) + ": the message stays in the queue";
+    for (std::size_t j = i; j < shown.size(); ++j) {
+      shown[j].refused = true;
+      shown[j].in_flight = false;
+    }
+  };
+
   Clock::time_point now = Clock::now();  // read once per pass of the loop
   // Publishes shown[i]; false when nats.c refused at once (no outcome comes).
   const auto publish = [&](std::size_t i) {
@@ -181,7 +201,9 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
         js_PublishAsync(link.js(), o.stream.subject.c_str(), m.bytes.data(), static_cast<int>(m.bytes.size()), &po);
     m.in_flight = s == NATS_OK;
     m.published_at = now;
-    if (s != NATS_OK && !rewind) {
+    if (s != NATS_OK && permanent(s, static_cast<jsErrCode>(0))) {
+      refuse(i, detail::nats_error(("publish " + m.id).c_str(), s));
+    } else if (s != NATS_OK && !rewind) {
       rewind = true;
       rewind_why = detail::nats_error(("publish " + m.id).c_str(), s);
     }
@@ -221,9 +243,10 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
                                                                : ": the queue is damaged (corrupt)");
         break;
       }
-      if (static_cast<std::int64_t>(v.bytes.size()) > link.max_payload()) {
+      if (static_cast<std::int64_t>(v.bytes.size()) + header_bytes(source) > link.max_payload()) {
         fatal = o.queue + ": message " + std::to_string(v.seq) + " is " + std::to_string(v.bytes.size()) +
-                " bytes, more than the server's max payload (" + std::to_string(link.max_payload()) +
+                " bytes, with its headers (up to " + std::to_string(header_bytes(source)) +
+                ") more than the server's max payload (" + std::to_string(link.max_payload()) +
                 "): it stays at the head of the queue";
         break;  // shown, never published: released only with what is before it
       }
@@ -259,17 +282,13 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
       if (m.acked || m.refused) continue;
       if (a.ok) {
         m.acked = true;
+        progress = true;
         if (a.duplicate) {
           ++r.duplicates;
           if (o.log) o.log(m.id + ": already in the stream (a duplicate the server dropped)");
         }
       } else if (permanent(a.status, a.code)) {
-        if (fatal.empty()) {
-          fatal = detail::nats_error(("publish " + m.id).c_str(), a.status, a.code) + " " + a.text +
-                  ": the message stays in the queue";
-        }
-        // It and everything after it stay queued (those expect it stored).
-        for (std::size_t j = i; j < shown.size(); ++j) shown[j].refused = true;
+        refuse(i, detail::nats_error(("publish " + m.id).c_str(), a.status, a.code) + " " + a.text);
       } else if (!rewind) {
         rewind = true;
         rewind_why = detail::nats_error(("publish " + m.id).c_str(), a.status, a.code);
@@ -305,6 +324,11 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
     }
     // The rewind: once nothing is in flight, every unacked message again, in order.
     if (rewind && !any_in_flight() && !stop_deadline) {
+      // Nothing acknowledged since the last round: pause, longer each time
+      // (50 ms to 1 s), so a refusal that keeps coming back does not spin.
+      backoff_ms = progress ? 0 : std::min(1000, backoff_ms == 0 ? 50 : 2 * backoff_ms);
+      if (backoff_ms != 0) detail::sleep_unless_stopped(backoff_ms, stop);
+      progress = false;
       rewind = false;
       std::size_t again = 0;
       for (std::size_t i = 0; i < shown.size(); ++i) {
@@ -317,7 +341,6 @@ RunResult run_out(const OutOptions& o, const std::atomic<bool>& stop) {
         o.log(rewind_why + ": publishing the " + std::to_string(again) +
               " unacknowledged messages of the window again, in order");
       }
-      if (rewind) detail::sleep_unless_stopped(50, stop);
     }
   }
 }

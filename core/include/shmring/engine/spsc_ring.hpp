@@ -374,20 +374,35 @@ class SpscRing {
   [[nodiscard]] std::uint64_t get_count() const noexcept { return c_.get_count; }
   // Takes the `n` oldest records ahead() showed (at most as many as it
   // showed), published with one store each of get_count and head.
+  // The headers are read again to find where the n-th record ends, and a
+  // hostile producer may have rewritten them since ahead() checked them:
+  // every step must stay within what ahead() showed (ahead_end), else the
+  // pops stop there (the next read finds the damage and says corrupt). All
+  // of them taken: the end is ahead_end itself, nothing read.
   void pop_ahead(std::uint64_t n) noexcept {
     if (n > c_.ahead_count) n = c_.ahead_count;
     if (n == 0) return;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      // ahead() checked these headers; only the padding needs telling apart.
-      RecordHeader h = read_header(c_.head & mask_);
-      if ((h.length & kPaddingFlag) != 0) {
-        c_.head += capacity_ - (c_.head & mask_);
-        h = read_header(0);
+    std::uint64_t popped = 0;
+    if (n == c_.ahead_count) {
+      c_.head = c_.ahead_end;
+      popped = n;
+    } else {
+      for (; popped < n; ++popped) {
+        std::uint64_t pos = c_.head;
+        RecordHeader h = read_header(pos & mask_);
+        if ((h.length & kPaddingFlag) != 0) {
+          const std::uint64_t contiguous = capacity_ - (pos & mask_);
+          if ((h.length & ~kPaddingFlag) != contiguous - sizeof(RecordHeader)) break;
+          pos += contiguous;
+          h = read_header(pos & mask_);
+          if ((h.length & kPaddingFlag) != 0) break;
+        }
+        if (h.length > max_payload_ || record_size(h.length) > c_.ahead_end - pos) break;
+        c_.head = pos + record_size(h.length);
       }
-      c_.head += record_size(h.length);
-      ++c_.get_count;
     }
-    c_.ahead_count -= n;
+    c_.get_count += popped;
+    c_.ahead_count -= popped;
     c_.front_size = 0;
     publish_pops();
   }
