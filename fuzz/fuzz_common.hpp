@@ -127,6 +127,16 @@ inline void drive(Queue& q, std::span<const std::uint8_t> ops, const std::vector
           q.close();
         } else if (len == 30) {
           (void)q.recover();
+        } else if (len == 26 || len == 28) {  // the bridge's read-ahead window
+          const AheadView v = q.read_ahead();
+          if (v.status == AheadStatus::ok) {
+            check_view(v.bytes, q, maps);
+            volatile std::byte sink{};
+            for (const std::byte b : v.bytes) sink = b;
+            (void)sink;
+          }
+        } else if (len == 27 || len == 29) {
+          q.release_ahead(len - 25);  // 2 or 4 of those shown
         } else {
           (void)q.put_value(static_cast<std::uint64_t>(n), nowait);
         }
