@@ -312,11 +312,9 @@ struct CpuTally {
 // A plain nats.c application publishing n messages of `size` bytes, each
 // with a Nats-Msg-Id of the bridge's form, at most `window` unacknowledged:
 // the whole session, connect to close. Empty: ok; else what failed.
-std::string plain_publish(const Stream& s, std::uint64_t n, int size, int window) {
-  natsOptions* opts = nullptr;
-  natsConnection* nc = nullptr;
-  jsCtx* js = nullptr;
-  std::string error;
+// A publisher's connection set up as bridge out sets up its own: the window
+// as nats.c's MaxPending, each publish written at once below a window of 16.
+natsStatus connect_publisher(int window, natsOptions*& opts, natsConnection*& nc, jsCtx*& js) {
   natsStatus st = natsOptions_Create(&opts);
   if (st == NATS_OK) st = natsOptions_SetURL(opts, g_url.c_str());
   if (st == NATS_OK && window < 16) st = natsOptions_SetSendAsap(opts, true);
@@ -325,6 +323,15 @@ std::string plain_publish(const Stream& s, std::uint64_t n, int size, int window
   jsOptions_Init(&jo);
   jo.PublishAsync.MaxPending = window;
   if (st == NATS_OK) st = natsConnection_JetStream(&js, nc, &jo);
+  return st;
+}
+
+std::string plain_publish(const Stream& s, std::uint64_t n, int size, int window) {
+  natsOptions* opts = nullptr;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  std::string error;
+  natsStatus st = connect_publisher(window, opts, nc, js);
   jsStreamInfo* si = nullptr;
   if (st == NATS_OK) st = js_GetStreamInfo(&si, js, s.name().c_str(), nullptr, nullptr);
   if (si != nullptr) jsStreamInfo_Destroy(si);
@@ -524,14 +531,7 @@ void BM_NatsEndToEnd(benchmark::State& state) {
   natsOptions* popts = nullptr;
   natsConnection* pnc = nullptr;
   jsCtx* pjs = nullptr;
-  natsStatus st = natsOptions_Create(&popts);
-  if (st == NATS_OK) st = natsOptions_SetURL(popts, g_url.c_str());
-  if (st == NATS_OK && window < 16) st = natsOptions_SetSendAsap(popts, true);
-  if (st == NATS_OK) st = natsConnection_Connect(&pnc, popts);
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.PublishAsync.MaxPending = window;
-  if (st == NATS_OK) st = natsConnection_JetStream(&pjs, pnc, &jo);
+  natsStatus st = connect_publisher(window, popts, pnc, pjs);
   // Consumer ("machine 2").
   natsConnection* cnc = nullptr;
   jsCtx* cjs = nullptr;
