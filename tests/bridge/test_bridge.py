@@ -5,7 +5,8 @@ directory) and stops.
 
 Environment (set by tests/CMakeLists.txt): SHMRING_CLI, the built
 `shmring`; NATS_SERVER, the nats-server binary. Queues live in a private
-directory under /dev/shm, removed at the end; every process started here is
+directory under /dev/shm, removed at the end, with two segment directories
+in it standing for two machines (a/ with bridge out, b/ with bridge in); every process started here is
 killed by its pid, also when a test fails. Seeded: SHMRING_BRIDGE_SEED
 repeats a run's kill moments.
 """
@@ -71,7 +72,11 @@ def procs():
 
 @pytest.fixture
 def tmp():
+    # Two "machines": a/ holds the queue bridge out reads, b/ the queue bridge
+    # in fills (both named orders, as on two real machines).
     d = tempfile.mkdtemp(prefix=f"shmring-bridge-{os.getpid()}-", dir="/dev/shm")
+    os.mkdir(f"{d}/a")
+    os.mkdir(f"{d}/b")
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -169,7 +174,7 @@ def finish(p, timeout=60):
 
 
 def test_round_trip_keeps_every_message_once_in_order(procs, tmp, server):
-    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src)
     make_queue(dst)
     sent = fill(src, N)
@@ -194,7 +199,7 @@ def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server, w
     seed = int(os.environ.get("SHMRING_BRIDGE_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     print(f"seed {seed}, window {window}")
-    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src, capacity=4 << 20)
     make_queue(dst, capacity=4 << 20)
     n = (2 if window == 1 else 10) * N  # long enough for 20 kills of a bridge out that is still publishing
@@ -235,7 +240,7 @@ def test_kill_9_of_bridge_in_loses_and_duplicates_nothing(procs, tmp, server, re
     seed = int(os.environ.get("SHMRING_BRIDGE_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     print(f"seed {seed}")
-    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src)
     make_queue(dst)
     n = 3 * N  # long enough for 20 kills of a bridge in that is still putting
@@ -277,7 +282,7 @@ def test_kill_9_of_both_bridges_while_1e5_messages_flow(procs, tmp, server):
     rng = random.Random(seed)
     print(f"seed {seed}")
     n = 10 * N
-    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src, capacity=8 << 20)
     make_queue(dst, capacity=8 << 20)
     sent = fill(src, n)
@@ -352,7 +357,7 @@ def test_the_server_down_10_s_mid_stream_fills_the_queue_and_loses_nothing(procs
     # The local queue fills while the server is away: a put with a timeout
     # gets exit 5 (full), a put without one blocks; both go on once the
     # server is back, and everything arrives once, in order.
-    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src, capacity=4 << 10)  # full after a few hundred puts
     make_queue(dst, capacity=8 << 20)
     total = 20_000
@@ -408,7 +413,7 @@ def test_the_server_down_10_s_mid_stream_fills_the_queue_and_loses_nothing(procs
 def test_a_stream_of_file_storage_outlives_every_process_and_the_server(procs, tmp, server):
     # docs/bridge.md, "A durable queue": everything published survives the
     # bridges, the server and the queues' files (a reboot empties /dev/shm).
-    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src)
     sent = fill(src, N)
     out, _ = finish(bridge(procs, "out", src, server, "du.orders", "--count", N))
@@ -445,7 +450,7 @@ def test_a_queue_of_another_engine_is_refused_with_a_reason(procs, tmp, server):
 # once made bridge out repeat the publish forever).
 @pytest.mark.parametrize("size", [(1 << 20) + 4096, (1 << 20) - 40], ids=["above", "with-headers"])
 def test_a_message_above_the_servers_max_payload_stops_the_bridge_and_stays_queued(procs, tmp, server, size):
-    src = f"{tmp}/src"
+    src = f"{tmp}/a/orders"
     make_queue(src, capacity=4 << 20)
     big = f"{tmp}/big.bin"
     with open(big, "wb") as f:
@@ -476,7 +481,7 @@ def test_server_restarts_mid_stream_lose_and_duplicate_nothing(procs, tmp, serve
     # and bridge in dropped them (bridge_out.cpp's expectation fixed it).
     window = 256
     n = 5 * N
-    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src, capacity=4 << 20)
     make_queue(dst, capacity=4 << 20)
     sent = fill(src, n)
@@ -573,7 +578,7 @@ def test_connections_cut_mid_stream_lose_and_duplicate_nothing(procs, tmp, serve
     # reset six times while 5*10^4 messages flow (window 256): what was in
     # the cut connections is lost both ways, the server stays up.
     n = 5 * N
-    src, dst = f"{tmp}/src", f"{tmp}/dst"
+    src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src, capacity=4 << 20)
     make_queue(dst, capacity=4 << 20)
     sent = fill(src, n)
@@ -605,7 +610,7 @@ def test_the_server_absent_at_start_is_waited_for(procs, tmp):
     store = tempfile.mkdtemp(prefix=f"shmring-bridge-js-{os.getpid()}-")
     try:
         server = Server(procs, store, start=False)
-        src, dst = f"{tmp}/src", f"{tmp}/dst"
+        src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
         make_queue(src)
         make_queue(dst)
         sent = fill(src, 1000)
