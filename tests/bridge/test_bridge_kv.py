@@ -9,10 +9,13 @@ holds is read by a third dict and bridge started at the end: it gets its
 entries only from the bucket. Seeded: SHMRING_BRIDGE_SEED repeats a run.
 """
 
+import base64
 import json
 import os
 import random
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -232,3 +235,223 @@ def test_bucket_value_above_max_value_is_skipped_with_a_line(procs, tmp, server)
     stop_bridge(pb)
     print(f"oversized: a {sa}; its line: {[line for line in ea.splitlines() if 'max_value' in line]}")
     assert sa["skipped"] == 1 and "above the dict's max_value" in ea
+
+
+# --- The review's cases: a small NATS client of this file's own (the raw
+# protocol: PUB/HPUB with a reply inbox) writes to the bucket as "another
+# site" and reads it; the state file is written as a killed bridge left it.
+
+
+class Nats:
+    """Request/reply over the NATS text protocol: enough for JetStream's API."""
+
+    def __init__(self, url):
+        host, port = url.rsplit("/", 1)[-1].split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=5)
+        self.buf = b""
+        self.line()  # INFO
+        self.sock.sendall(b'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nPING\r\n')
+        while self.line() != b"PONG":
+            pass
+        self.sid = 0
+
+    def close(self):
+        self.sock.close()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            assert chunk, "nats-server closed the connection"
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def take(self, n):
+        while len(self.buf) < n + 2:
+            self.buf += self.sock.recv(65536)
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def request(self, subject, payload=b"", headers=None):
+        """The reply's (headers, payload)."""
+        self.sid += 1
+        inbox = f"_INBOX.kvtest.{self.sid}"
+        out = f"SUB {inbox} {self.sid}\r\n".encode()
+        if headers:
+            h = b"NATS/1.0\r\n" + b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items()) + b"\r\n"
+            out += f"HPUB {subject} {inbox} {len(h)} {len(h) + len(payload)}\r\n".encode() + h + payload + b"\r\n"
+        else:
+            out += f"PUB {subject} {inbox} {len(payload)}\r\n".encode() + payload + b"\r\n"
+        self.sock.sendall(out)
+        while True:
+            line = self.line()
+            if line == b"PING":
+                self.sock.sendall(b"PONG\r\n")
+                continue
+            if line.startswith(b"MSG "):
+                data = self.take(int(line.split()[-1]))
+                hdr = b""
+            elif line.startswith(b"HMSG "):
+                parts = line.split()
+                data = self.take(int(parts[-1]))
+                hdr, data = data[: int(parts[-2])], data[int(parts[-2]):]
+            else:
+                continue
+            self.sock.sendall(f"UNSUB {self.sid}\r\n".encode())
+            return hdr, data
+
+    def js(self, api, body):
+        return json.loads(self.request(f"$JS.API.{api}", json.dumps(body).encode())[1] or b"{}")
+
+    def put(self, key, value):
+        """Another site's write of `key` (bytes as the dict holds them): its revision."""
+        ack = json.loads(self.request(f"$KV.{BUCKET}.{key}", value)[1])
+        assert "seq" in ack, ack
+        return ack["seq"]
+
+    def last(self, key):
+        """(revision, value or None for a delete marker); (0, None): no message."""
+        r = self.js(f"STREAM.MSG.GET.KV_{BUCKET}", {"last_by_subj": f"$KV.{BUCKET}.{key}"})
+        if "error" in r:
+            return 0, None
+        m = r["message"]
+        deleted = b"KV-Operation" in base64.b64decode(m.get("hdrs", ""))
+        return m["seq"], None if deleted else base64.b64decode(m.get("data", ""))
+
+
+@pytest.fixture
+def nats(server):
+    n = Nats(server.url)
+    yield n
+    n.close()
+
+
+def state_path(dict_path):
+    head, name = dict_path.rsplit("/", 1)
+    return f"{head}/.{name}.bridge-kv"
+
+
+def fnv(b, h=0xCBF29CE484222325):
+    for c in b:
+        h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def vhash(v):
+    return 0 if v is None else fnv(v) | 1
+
+
+PUSH, APPLY = 1, 2
+
+
+def append_state(path, key, synced, rev, pending, kind, expected):
+    """Appends a key record to a state file as kv_state.cpp writes it (the
+    format its header names): what a bridge killed just after intend() left."""
+    data = open(path, "rb").read()
+    _, htype = struct.unpack_from("<II", data)
+    fields = struct.pack("<QQQB", vhash(synced), rev, vhash(pending), kind)
+    if htype == 0x56484B42:  # format 1: no expected value
+        payload, ktype = fields + key.encode(), 0x594B4B42
+    else:
+        payload, ktype = fields + struct.pack("<Q", vhash(expected)) + key.encode(), 0x32594B42
+    body = struct.pack("<II", len(payload), ktype) + payload
+    with open(path, "ab") as f:
+        f.write(body + struct.pack("<Q", fnv(body)))
+
+
+def run_idle(procs, path, server, *extra):
+    """One bridge run that ends once nothing moved for 1 s: its summary and stderr."""
+    p = kv_bridge(procs, path, server, "--idle", "1", *extra)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, (p.returncode, err[-3000:])
+    return json.loads(out.splitlines()[-1]), err
+
+
+def test_killed_between_pending_apply_and_the_apply_applies_it_at_restart(procs, tmp, server, nats):
+    a = new_dict(f"{tmp}/a")
+    a["k"] = "S"
+    run_idle(procs, f"{tmp}/a", server)  # pushes S: revision 1
+    assert nats.last("sk") == (1, b"sS")
+    assert nats.put("sk", b"sY") == 2  # another site
+    # The bridge saw revision 2, wrote "pending apply Y (replacing S)" and was killed.
+    append_state(state_path(f"{tmp}/a"), "sk", b"sS", 1, b"sY", APPLY, b"sS")
+    s, err = run_idle(procs, f"{tmp}/a", server)
+    print(f"pending apply at restart: {s}")
+    assert nats.last("sk") == (2, b"sY"), ("the stale S was pushed over Y", err[-2000:])
+    assert snapshot(a) == {"k": "Y"}
+    assert s["conflicts"] == 0
+
+
+def test_bucket_rewritten_back_to_the_synced_value_is_a_move(procs, tmp, server, nats):
+    a = new_dict(f"{tmp}/a")
+    a["k"] = "S"
+    run_idle(procs, f"{tmp}/a", server)  # revision 1
+    nats.put("sk", b"sY")  # revision 2
+    nats.put("sk", b"sS")  # revision 3: S again, while a's bridge is stopped
+    a["k"] = "L"  # and a's dict changed meanwhile
+    s, err = run_idle(procs, f"{tmp}/a", server)
+    print(f"ABA at start: {s}")
+    assert nats.last("sk") == (3, b"sS"), ("L was pushed over a newer revision", err[-2000:])
+    assert snapshot(a) == {"k": "S"}
+    assert s["conflicts"] == 1 and "conflict" in err
+
+
+def test_a_local_set_converges_after_the_delete_marker_was_purged(procs, tmp, server, nats):
+    a = new_dict(f"{tmp}/a")
+    p = kv_bridge(procs, f"{tmp}/a", server)
+    a["k"] = "S"
+    assert wait_for(lambda: nats.last("sk")[1] == b"sS", 10)
+    del a["k"]
+    assert wait_for(lambda: nats.last("sk") == (2, None), 10)
+    nats.js(f"STREAM.PURGE.KV_{BUCKET}", {"filter": f"$KV.{BUCKET}.sk"})  # as kvStore_PurgeDeletes does
+    assert nats.last("sk") == (0, None)
+    a["k"] = "N"
+    ok = wait_for(lambda: nats.last("sk")[1] == b"sN", 5)
+    s, err = stop_bridge(p)
+    print(f"purged delete marker: {s}; lines: {err.count(chr(10))}")
+    assert ok, err[-2000:]
+
+
+def test_a_remote_write_the_full_dict_cannot_take_is_skipped_not_erased(procs, tmp, server, nats):
+    a = shmring.Dict(name=f"{tmp}/a", capacity=4, max_key=64, max_value=256)
+    a["k"] = "S"
+    filler = 0
+    p = kv_bridge(procs, f"{tmp}/a", server, "--interval", "2000")
+    assert wait_for(lambda: nats.last("sk")[1] == b"sS", 10)  # the first scan
+    # Before the next scan: k erased here, the dict filled, and another site writes k.
+    del a["k"]
+    while True:
+        try:
+            a[f"f{filler}"] = "x"
+            filler += 1
+        except Exception:
+            break
+    rev = nats.put("sk", b"sY")
+    time.sleep(3.0)  # the next scan
+    s, err = stop_bridge(p)
+    print(f"full dict: {filler} fillers; {s}")
+    assert nats.last("sk") == (rev, b"sY"), ("the remote write was erased", err[-2000:])
+    assert s["skipped"] >= 1 and "skipped" in err
+
+
+def test_a_push_refused_for_a_passing_reason_is_pushed_again(procs, tmp, server, nats):
+    # The bucket made here, as small as one value: the next value is refused
+    # (maximum bytes exceeded) until the bucket grows.
+    cfg = {"name": f"KV_{BUCKET}", "subjects": [f"$KV.{BUCKET}.>"], "max_msgs_per_subject": 1, "max_bytes": 400,
+           "discard": "new", "storage": "file", "num_replicas": 1, "allow_rollup_hdrs": True, "deny_delete": True,
+           "allow_direct": True, "max_age": 0, "max_msg_size": -1, "max_msgs": -1, "max_consumers": -1,
+           "retention": "limits", "duplicate_window": 120_000_000_000}
+    assert "error" not in nats.js(f"STREAM.CREATE.KV_{BUCKET}", cfg)
+    a = new_dict(f"{tmp}/a")
+    p = kv_bridge(procs, f"{tmp}/a", server)
+    a["one"] = "1" * 200
+    assert wait_for(lambda: nats.last("sone")[0] > 0, 10)
+    a["two"] = "2" * 200
+    time.sleep(0.5)
+    assert nats.last("stwo") == (0, None)  # refused so far
+    cfg["max_bytes"] = 1 << 20
+    assert "error" not in nats.js(f"STREAM.UPDATE.KV_{BUCKET}", cfg)
+    ok = wait_for(lambda: nats.last("stwo")[1] == b"s" + b"2" * 200, 5)
+    s, err = stop_bridge(p)
+    print(f"refused for a passing reason: {s}")
+    assert ok, err[-2000:]

@@ -18,6 +18,7 @@
 // - Before each push or apply the state file gets the value's hash as
 //   pending, so a bridge killed around it is settled at start (kv_state.hpp
 //   and reconcile() below).
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <unordered_map>
@@ -107,7 +108,9 @@ class KvBridge {
     const std::string bucket_id = stream + "@" + std::to_string(si->Created);
     jsStreamInfo_Destroy(si);
     prefix_ = "$KV." + o_.bucket + ".";
-    return state_.open(o_.state.empty() ? default_state_path(dict_.path()) : o_.state, bucket_id);
+    std::string e = state_.open(o_.state.empty() ? default_state_path(dict_.path()) : o_.state, bucket_id);
+    if (e.empty() && !state_.note().empty()) log(state_.note());
+    return e;
   }
 
   // The start: the bucket's current values, the dict's, the state; then
@@ -235,17 +238,19 @@ class KvBridge {
     if (!force && !state_.compact_due(synced_.size())) return {};
     std::unordered_map<std::string, KeyState> all;
     all.reserve(synced_.size());
-    for (const auto& [k, s] : synced_) all.emplace(k, KeyState{hash_of(s.value), s.rev, 0, Pending::none});
+    for (const auto& [k, s] : synced_) all.emplace(k, KeyState{hash_of(s.value), s.rev, 0, Pending::none, 0});
     return state_.rewrite(all);
   }
 
   // Records `pending` for key k before acting on it; the write is flushed
   // at once (the act must not come before it). Empty: ok.
-  std::string intend(const std::string& k, const Synced& s, std::uint64_t pending_hash, Pending kind) {
-    state_.record(k, {hash_of(s.value), s.rev, pending_hash, kind});
+  std::string intend(const std::string& k, const KeyState& st) {
+    state_.record(k, st);
     return state_.flush();
   }
-  void settled(const std::string& k, const Synced& s) { state_.record(k, {hash_of(s.value), s.rev, 0, Pending::none}); }
+  void settled(const std::string& k, const Synced& s) {
+    state_.record(k, {hash_of(s.value), s.rev, 0, Pending::none, 0});
+  }
 
   // A bucket entry the dict cannot take: why, or empty.
   std::string unfit(const std::optional<Bytes>& key, const MaybeBytes& v) const {
@@ -266,16 +271,16 @@ class KvBridge {
   }
 
   // Writes `v` over whatever the dict holds for `dk` (the rule's "the
-  // bucket wins"), unless a local write keeps coming in between. True: done.
-  bool overwrite(const Bytes& dk, const MaybeBytes& v, MaybeBytes* replaced) {
-    for (int i = 0; i < 8; ++i) {
+  // bucket wins"), unless a local write keeps coming in between (mismatch)
+  // or the dict cannot take it (full, ...).
+  DictStatus overwrite(const Bytes& dk, const MaybeBytes& v, MaybeBytes* replaced) {
+    DictStatus st = DictStatus::mismatch;
+    for (int i = 0; i < 8 && st == DictStatus::mismatch; ++i) {
       MaybeBytes cur = current(dk);
-      if (dict_.compare_set(dk, view_of(cur), view_of(v)) == DictStatus::ok) {
-        *replaced = std::move(cur);
-        return true;
-      }
+      st = dict_.compare_set(dk, view_of(cur), view_of(v));
+      if (st == DictStatus::ok) *replaced = std::move(cur);
     }
-    return false;
+    return st;
   }
 
   static std::string describe(const MaybeBytes& v) {
@@ -304,20 +309,35 @@ class KvBridge {
       settled(k, s);
       return {};
     }
-    if (std::string e = intend(k, s, hash_of(v), Pending::apply); !e.empty()) return e;
+    const std::uint64_t hs = hash_of(s.value);
+    if (std::string e = intend(k, {hs, s.rev, hash_of(v), Pending::apply, hs}); !e.empty()) return e;
     const DictStatus st = dict_.compare_set(*dk, view_of(s.value), view_of(v));
     if (st == DictStatus::ok) {
       ++r_.applied;
     } else if (st == DictStatus::mismatch) {
       // A local change the bucket has not got: this revision came first.
       MaybeBytes replaced;
-      if (overwrite(*dk, v, &replaced) && replaced != v) {
+      const DictStatus ow = overwrite(*dk, v, &replaced);
+      if (ow == DictStatus::ok && replaced != v) {
         ++r_.conflicts;
         ++r_.applied;
         log("key " + k + ": conflict: the local change (" + describe(replaced) + ") never reached the bucket; " +
             "revision " + std::to_string(rev) + " (" + describe(v) + ") came first and replaces it");
+      } else if (ow == DictStatus::mismatch) {
+        // Local writes keep coming: the next scan pushes the newest over `rev`.
+        ++r_.conflicts;
+        log("key " + k + ": conflict: local writes kept coming while revision " + std::to_string(rev) + " (" +
+            describe(v) + ") was applied; the dict's newest is pushed over it");
+      } else if (ow != DictStatus::ok) {
+        // The dict cannot take it: it keeps its value, against this revision.
+        ++r_.skipped;
+        log("bucket key " + k + " revision " + std::to_string(rev) + ": dict: " + to_string(ow) +
+            ": skipped; the dict keeps its local value");
+        s.value = current(*dk);
+        s.rev = rev;
+        settled(k, s);
+        return {};
       }
-      // Else local writes keep coming: the next scan pushes the newest over `rev`.
     } else {
       ++r_.skipped;
       log("bucket key " + k + " revision " + std::to_string(rev) + ": dict: " + to_string(st) + ": skipped");
@@ -343,22 +363,33 @@ class KvBridge {
     }
     bool apply = false;
     bool conflict = false;
+    KeyState was{};  // the synced state loaded (none: never known equal)
     const auto& loaded = state_.loaded();
     const auto s0 = loaded.find(k);
+    const std::uint64_t hl = hash_of(l);
     if (s0 == loaded.end()) {
       // Never known equal: the dict's value wins (a dict bridged for the
       // first time keeps its entries); an absent one takes the bucket's.
       apply = !l.has_value();
     } else {
       const KeyState& st = s0->second;
+      was.synced_hash = st.synced_hash;
+      was.synced_rev = st.synced_rev;
       const std::uint64_t hb = hash_of(b.value);
-      const std::uint64_t hl = hash_of(l);
-      const bool bucket_known = hb == st.synced_hash || (st.pending != Pending::none && hb == st.pending_hash);
-      const bool local_known = hl == st.synced_hash || (st.pending == Pending::apply && hl == st.pending_hash);
-      if (bucket_known) {
-        apply = false;  // the bucket did not move while the bridge was away: the dict did, push it
-      } else if (local_known) {
-        apply = true;  // the bucket moved, the dict did not
+      // The bucket did not move: still the synced revision (the same value
+      // written again later is a move), or the revision of our own pending
+      // push. Only a push: a pending apply's value came from another site.
+      const bool unmoved = (hb == st.synced_hash && b.rev == st.synced_rev) ||
+                           (st.pending == Pending::push && hb == st.pending_hash && b.rev > st.synced_rev);
+      if (unmoved) {
+        apply = false;  // the dict moved while the bridge was away: push it
+      } else if (st.pending == Pending::apply && hl == st.expected_hash) {
+        // Killed before the apply: do it (with the bucket's latest). The
+        // value it replaces was a local change if it was not the synced one.
+        apply = true;
+        conflict = st.expected_hash != st.synced_hash;
+      } else if (hl == st.synced_hash || (st.pending == Pending::apply && hl == st.pending_hash)) {
+        apply = true;  // the bucket moved, the dict did not (or holds the applied revision)
       } else {
         apply = true;  // both moved: the bucket's revision wins
         conflict = true;
@@ -377,7 +408,12 @@ class KvBridge {
       settled(k, s);
       return;
     }
-    if (std::string e = intend(k, s, hash_of(b.value), Pending::apply); !e.empty()) log(e);
+    // The loaded synced state stays (not the bucket's value): a kill before
+    // the apply leaves a dict still holding `l`, which says it did not happen.
+    if (std::string e = intend(k, {was.synced_hash, was.synced_rev, hash_of(b.value), Pending::apply, hl});
+        !e.empty()) {
+      log(e);
+    }
     const DictStatus st = dict_.compare_set(*dk, view_of(l), view_of(b.value));
     if (st == DictStatus::ok) {
       ++r_.applied;
@@ -422,7 +458,7 @@ class KvBridge {
   }
 
   std::string push(const std::string& k, Synced& s, MaybeBytes v, Clock::time_point now) {
-    if (transient_ || now < s.retry_after) return {};
+    if (transient_ || now < s.retry_after || now < pause_until_) return {};
     if (s.unknown) {
       if (std::string e = settle_unknown(k, s); !e.empty()) return e;
       if (s.unknown || transient_ || now < s.retry_after || s.value == v) return {};
@@ -436,10 +472,16 @@ class KvBridge {
           std::to_string(kMaxKvKey) + ": not pushed");
       return {};
     }
-    if (std::string e = intend(k, s, h, Pending::push); !e.empty()) return e;
+    if (std::string e = intend(k, {hash_of(s.value), s.rev, h, Pending::push, 0}); !e.empty()) return e;
     std::uint64_t rev = 0;
-    switch (publish(k, v, s.rev, &rev)) {
+    Push p = publish(k, v, s.rev, &rev);
+    if (p == Push::conflict && rebase(k, s)) {
+      if (std::string e = intend(k, {hash_of(s.value), s.rev, h, Pending::push, 0}); !e.empty()) return e;
+      p = publish(k, v, s.rev, &rev);
+    }
+    switch (p) {
       case Push::ok:
+        backoff_ms_ = 0;
         ++r_.pushed;
         s.value = std::move(v);
         s.rev = rev;
@@ -455,7 +497,9 @@ class KvBridge {
         break;
       case Push::transient:
         ++r_.retries;
-        transient_ = true;  // the rest waits for the next scan
+        transient_ = true;  // the rest waits for the next scan, and a pause growing to 1 s
+        backoff_ms_ = backoff_ms_ == 0 ? 50 : std::min(2 * backoff_ms_, 1000);
+        pause_until_ = now + std::chrono::milliseconds(backoff_ms_);
         s.unknown = true;
         s.unknown_hash = h;
         break;
@@ -472,27 +516,14 @@ class KvBridge {
   // pushed value, yes (it is synced); above it with another, another site
   // wrote after it, and the watcher brings that (the rule). Empty: ok.
   std::string settle_unknown(const std::string& k, Synced& s) {
-    natsMsg* m = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus st =
-        js_GetLastMsg(&m, link_.js(), ("KV_" + o_.bucket).c_str(), (prefix_ + k).c_str(), nullptr, &jerr);
-    if (st != NATS_OK && st != NATS_NOT_FOUND) {
+    std::uint64_t rev = 0;
+    MaybeBytes v;
+    if (!last_of(k, &rev, &v)) {
       transient_ = true;  // not answering yet
       return {};
     }
-    std::uint64_t rev = 0;
-    MaybeBytes v;
-    if (st == NATS_OK) {
-      rev = natsMsg_GetSequence(m);
-      const char* op = nullptr;
-      const bool put = natsMsgHeader_Get(m, "KV-Operation", &op) != NATS_OK || op == nullptr;
-      if (put) {
-        const auto* p = reinterpret_cast<const std::byte*>(natsMsg_GetData(m));
-        v = Bytes(p, p + natsMsg_GetDataLength(m));
-      }
-      natsMsg_Destroy(m);
-    }
     s.unknown = false;
+    if (rev < s.rev) forget(k, s, rev);
     if (rev <= s.rev) return {};  // not stored
     if (hash_of(v) == s.unknown_hash) {
       s.value = std::move(v);
@@ -502,6 +533,55 @@ class KvBridge {
     }
     s.retry_after = Clock::now() + std::chrono::seconds(1);  // the watcher brings it
     return {};
+  }
+
+  // The bucket's last message of key k: its revision (0: none) and value.
+  // False: no answer.
+  bool last_of(const std::string& k, std::uint64_t* rev, MaybeBytes* v) {
+    natsMsg* m = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus st =
+        js_GetLastMsg(&m, link_.js(), ("KV_" + o_.bucket).c_str(), (prefix_ + k).c_str(), nullptr, &jerr);
+    if (st != NATS_OK && st != NATS_NOT_FOUND) return false;
+    *rev = 0;
+    v->reset();
+    if (st == NATS_OK) {
+      *rev = natsMsg_GetSequence(m);
+      const char* op = nullptr;
+      const bool put = natsMsgHeader_Get(m, "KV-Operation", &op) != NATS_OK || op == nullptr;
+      if (put) {
+        const auto* p = reinterpret_cast<const std::byte*>(natsMsg_GetData(m));
+        *v = Bytes(p, p + natsMsg_GetDataLength(m));
+      }
+      natsMsg_Destroy(m);
+    }
+    return true;
+  }
+
+  // The bucket's revisions of key k after `rev` are gone (a delete marker
+  // purged, a TTL): pushes expect `rev` from now on.
+  void forget(const std::string& k, Synced& s, std::uint64_t rev) {
+    log("key " + k + ": the bucket no longer has revision " + std::to_string(s.rev) +
+        " (purged or expired; its last: " + std::to_string(rev) + "): pushing over that");
+    s.rev = rev;
+    settled(k, s);
+  }
+
+  // A push refused for a wrong last revision: true if the bucket's last
+  // revision of k is below s.rev (then s.rev is lowered to it: push
+  // again); false if another site wrote after s.rev (the watcher brings it).
+  bool rebase(const std::string& k, Synced& s) {
+    std::uint64_t rev = 0;
+    MaybeBytes v;
+    if (!last_of(k, &rev, &v) || rev >= s.rev) return false;
+    forget(k, s, rev);
+    return true;
+  }
+
+  // Refusals that pushing again cannot change; the rest are repeated.
+  static bool permanent(natsStatus s, jsErrCode jerr) noexcept {
+    return s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG || s == NATS_INVALID_SUBJECT || s == NATS_NO_SERVER_SUPPORT ||
+           jerr == JSStreamMessageExceedsMaximumErr;
   }
 
   Push publish(const std::string& k, const MaybeBytes& v, std::uint64_t last, std::uint64_t* rev) {
@@ -529,7 +609,7 @@ class KvBridge {
     }
     if (jerr == JSStreamWrongLastSequenceErr) return Push::conflict;
     const std::string why = detail::nats_error(("push of key " + k).c_str(), s, jerr);
-    if (jerr != 0 || s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG || s == NATS_INVALID_SUBJECT) {
+    if (permanent(s, jerr)) {
       log(why + ": not pushed again until the key changes");
       return Push::refused;
     }
@@ -554,6 +634,8 @@ class KvBridge {
   std::unordered_set<std::string> seen_;
   std::uint64_t disconnects_ = 0;
   bool transient_ = false;
+  int backoff_ms_ = 0;               // the pause after a transient failure: 50 ms doubling to 1 s
+  Clock::time_point pause_until_{};  // no push before
   Clock::time_point last_transient_log_{};
 };
 

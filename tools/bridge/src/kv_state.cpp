@@ -12,9 +12,14 @@ namespace shmring::bridge::detail {
 namespace {
 
 // A record: u32 payload bytes, u32 type, the payload, u64 checksum of all before it.
-constexpr std::uint32_t kHeader = 0x5648'4b42;  // "BKHV": payload = the bucket id
-constexpr std::uint32_t kKey = 0x594b'4b42;     // "BKKY": payload = KeyState fields, then the key
-constexpr std::size_t kKeyFixed = 8 * 3 + 1;
+// Format 2 (written): kHeader2, then kKey2 records. Format 1 (read only):
+// kHeader1, then kKey1 records (no expected_hash).
+constexpr std::uint32_t kHeader1 = 0x5648'4b42;  // "BKHV": payload = the bucket id
+constexpr std::uint32_t kKey1 = 0x594b'4b42;     // "BKKY": payload = KeyState fields but expected_hash, then the key
+constexpr std::size_t kKey1Fixed = 8 * 3 + 1;
+constexpr std::uint32_t kHeader2 = 0x3248'4b42;  // "BKH2": payload = the bucket id
+constexpr std::uint32_t kKey2 = 0x3259'4b42;     // "BKY2": payload = KeyState fields, then the key
+constexpr std::size_t kKey2Fixed = 8 * 4 + 1;
 constexpr std::uint32_t kMaxPayload = 1u << 20;
 
 std::uint64_t fnv(const void* p, std::size_t n, std::uint64_t h = 0xcbf29ce484222325ull) noexcept {
@@ -42,6 +47,7 @@ std::string key_payload(const std::string& key, const KeyState& s) {
   put_u64(p, s.synced_rev);
   put_u64(p, s.pending_hash);
   p.push_back(static_cast<char>(s.pending));
+  put_u64(p, s.expected_hash);
   p += key;
   return p;
 }
@@ -81,6 +87,8 @@ std::string KvState::open(const std::string& path, const std::string& bucket_id)
     ::close(fd);
     std::size_t at = 0;
     bool ours = false;
+    int format = 0;
+    std::size_t dropped = 0;  // format 1's pending applies
     while (at + 16 <= all.size()) {
       std::uint32_t size = 0, type = 0;
       std::memcpy(&size, all.data() + at, 4);
@@ -90,27 +98,40 @@ std::string KvState::open(const std::string& path, const std::string& bucket_id)
       std::memcpy(&sum, all.data() + at + 8 + size, 8);
       if (sum != fnv(all.data() + at, 8 + size)) break;  // cut short: the log ends here
       const std::string_view payload(all.data() + at + 8, size);
-      if (type == kHeader) {
+      if (type == kHeader1 || type == kHeader2) {
         ours = payload == bucket_id;
-      } else if (type == kKey && ours && size >= kKeyFixed) {
+        format = type == kHeader1 ? 1 : 2;
+      } else if (ours && ((type == kKey1 && format == 1 && size >= kKey1Fixed) ||
+                          (type == kKey2 && format == 2 && size >= kKey2Fixed))) {
         KeyState s;
         std::memcpy(&s.synced_hash, payload.data(), 8);
         std::memcpy(&s.synced_rev, payload.data() + 8, 8);
         std::memcpy(&s.pending_hash, payload.data() + 16, 8);
         s.pending = static_cast<Pending>(payload[24]);
-        loaded_[std::string(payload.substr(kKeyFixed))] = s;
+        if (type == kKey2) std::memcpy(&s.expected_hash, payload.data() + 25, 8);
+        if (type == kKey1 && s.pending == Pending::apply) {
+          // Whether the apply happened cannot be told without the value it
+          // replaced: the key is settled at start from its synced state alone.
+          s.pending = Pending::none;
+          ++dropped;
+        }
+        loaded_[std::string(payload.substr(type == kKey1 ? kKey1Fixed : kKey2Fixed))] = s;
       }
       at += 16 + size;
     }
     found_ = ours;
     if (!ours) loaded_.clear();
+    if (ours && format == 1) {
+      note_ = path + ": state of format 1 read (rewritten as format 2); " + std::to_string(dropped) +
+              " pending apply(s) without the value they replaced were dropped";
+    }
   }
   // A fresh file with what was loaded; appends go to it from now on.
   return rewrite(loaded_);
 }
 
 void KvState::record(const std::string& kv_key, const KeyState& s) {
-  append_record(queued_, kKey, key_payload(kv_key, s));
+  append_record(queued_, kKey2, key_payload(kv_key, s));
   ++queued_records_;
 }
 
@@ -127,8 +148,8 @@ std::string KvState::rewrite(const std::unordered_map<std::string, KeyState>& al
   queued_.clear();
   queued_records_ = 0;
   std::string bytes;
-  append_record(bytes, kHeader, bucket_id_);
-  for (const auto& [k, s] : all) append_record(bytes, kKey, key_payload(k, s));
+  append_record(bytes, kHeader2, bucket_id_);
+  for (const auto& [k, s] : all) append_record(bytes, kKey2, key_payload(k, s));
   const std::string tmp = path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return tmp + ": " + std::strerror(errno);

@@ -6,8 +6,10 @@
 // An append-only log of checksummed records, loaded at start (the last
 // record of a key wins; a record cut short by kill -9 ends the log) and
 // rewritten whole (a temporary file renamed over it) when it grows. Its
-// first record names the bucket's stream and its creation time: a state
-// written for another bucket, or for one deleted and made again, is ignored.
+// first record names the format and the bucket's stream and its creation
+// time: a state written for another bucket, or for one deleted and made
+// again, is ignored. Format 1 (no expected value of a pending apply) is
+// read with its pending applies dropped: note() says so.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +24,13 @@ namespace shmring::bridge::detail {
 enum class Pending : std::uint8_t { none = 0, push = 1, apply = 2 };
 
 struct KeyState {
-  std::uint64_t synced_hash = 0;  // the value last known equal in both (0: absent in both)
-  std::uint64_t synced_rev = 0;   // its bucket revision (0: the bucket never had the key)
-  std::uint64_t pending_hash = 0;
+  std::uint64_t synced_hash = 0;   // the value last known equal in both (0: absent in both)
+  std::uint64_t synced_rev = 0;    // its bucket revision (0: the bucket never had the key)
+  std::uint64_t pending_hash = 0;  // the value about to be pushed or applied
   Pending pending = Pending::none;
+  // apply: the dict value the apply replaces (compare_set's expected). At
+  // start, a dict still holding it says the apply never happened.
+  std::uint64_t expected_hash = 0;
 };
 
 class KvState {
@@ -40,6 +45,8 @@ class KvState {
   // bucket was there. Empty: ok, else why not.
   [[nodiscard]] std::string open(const std::string& path, const std::string& bucket_id);
   [[nodiscard]] bool found() const noexcept { return found_; }
+  // Something about the file the log should show (an old format read), or empty.
+  [[nodiscard]] const std::string& note() const noexcept { return note_; }
   // What was loaded, by KV key (the bridge takes it over at start).
   [[nodiscard]] std::unordered_map<std::string, KeyState>& loaded() noexcept { return loaded_; }
 
@@ -58,6 +65,7 @@ class KvState {
   std::string bucket_id_;
   int fd_ = -1;
   bool found_ = false;
+  std::string note_;
   std::uint64_t records_ = 0;  // in the file
   std::string queued_;
   std::uint64_t queued_records_ = 0;
