@@ -72,11 +72,7 @@ def procs():
 
 @pytest.fixture
 def tmp():
-    # Two "machines": a/ holds the queue bridge out reads, b/ the queue bridge
-    # in fills (both named orders, as on two real machines).
     d = tempfile.mkdtemp(prefix=f"shmring-bridge-{os.getpid()}-", dir="/dev/shm")
-    os.mkdir(f"{d}/a")
-    os.mkdir(f"{d}/b")
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -134,6 +130,9 @@ def cli(*args, timeout=60, **kw):
 
 
 def make_queue(path, capacity=1 << 20):
+    # Two "machines" are two segment directories: a/ holds the queue bridge
+    # out reads, b/ the queue bridge in fills (both named orders).
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     r = cli("create", path, "--engine", "spsc", "--capacity", capacity)
     assert r.returncode == 0, r.stderr
 
