@@ -32,8 +32,8 @@ def new_dict(path):
     return shmring.Dict(name=path, capacity=2048, max_key=64, max_value=256)
 
 
-def kv_bridge(procs, path, server, *extra):
-    args = [CLI, "bridge", "kv", path, "--bucket", BUCKET, "--server", server.url, "--json", *extra]
+def kv_bridge(procs, path, server, *extra, bucket=BUCKET):
+    args = [CLI, "bridge", "kv", path, "--bucket", bucket, "--server", server.url, "--json", *extra]
     return procs.start(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -326,9 +326,9 @@ def nats(server):
     n.close()
 
 
-def state_path(dict_path):
+def state_path(dict_path, bucket=None):
     head, name = dict_path.rsplit("/", 1)
-    return f"{head}/.{name}.bridge-kv"
+    return f"{head}/.{name}.{bucket or BUCKET}.bridge-kv"
 
 
 def fnv(b, h=0xCBF29CE484222325):
@@ -359,9 +359,9 @@ def append_state(path, key, synced, rev, pending, kind, expected):
         f.write(body + struct.pack("<Q", fnv(body)))
 
 
-def run_idle(procs, path, server, *extra):
+def run_idle(procs, path, server, *extra, bucket=BUCKET):
     """One bridge run that ends once nothing moved for 1 s: its summary and stderr."""
-    p = kv_bridge(procs, path, server, "--idle", "1", *extra)
+    p = kv_bridge(procs, path, server, "--idle", "1", *extra, bucket=bucket)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, (p.returncode, err[-3000:])
     return json.loads(out.splitlines()[-1]), err
@@ -455,3 +455,20 @@ def test_a_push_refused_for_a_passing_reason_is_pushed_again(procs, tmp, server,
     s, err = stop_bridge(p)
     print(f"refused for a passing reason: {s}")
     assert ok, err[-2000:]
+
+
+def test_a_state_file_of_another_bucket_is_refused_not_overwritten(procs, tmp, server):
+    a = new_dict(f"{tmp}/a")
+    a["k"] = "S"
+    run_idle(procs, f"{tmp}/a", server)  # the state of bucket kvtest, by default next to the dict
+    path = state_path(f"{tmp}/a")
+    before = open(path, "rb").read()
+    p = kv_bridge(procs, f"{tmp}/a", server, "--idle", "1", "--state", path, bucket="other")
+    _, err = p.communicate(timeout=30)
+    print(f"another bucket's state file: exit {p.returncode}: {err.strip()[-300:]}")
+    assert p.returncode == 6 and "the state of another bucket" in err
+    assert open(path, "rb").read() == before
+    # Without --state the other bucket's bridge keeps a file of its own.
+    s, _ = run_idle(procs, f"{tmp}/a", server, bucket="other")
+    assert os.path.exists(state_path(f"{tmp}/a", "other")) and open(path, "rb").read() == before
+    assert s["pushed"] == 1

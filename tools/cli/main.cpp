@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 60000));
   c_bridge_kv->add_option("--history", br.history, "revisions kept per key, for a bucket created here (default 1)")
       ->check(CLI::Range(1, 64));
-  c_bridge_kv->add_option("--state", br.state, "state file (default DIR/.DICT.bridge-kv next to the dict)");
+  c_bridge_kv->add_option("--state", br.state, "state file (default DIR/.DICT.BUCKET.bridge-kv next to the dict)");
   c_bridge_kv->add_option("--idle", br.idle, "stop once nothing moved either way for this many seconds");
   c_bridge_kv->add_flag("--json", br.json, "the summary on stdout as one JSON object");
   c_bridge_kv->footer(

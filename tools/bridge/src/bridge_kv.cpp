@@ -50,10 +50,12 @@ std::optional<ByteView> view_of(const MaybeBytes& v) noexcept {
   return ByteView(*v);
 }
 
-std::string default_state_path(const std::string& dict_path) {
+// DIR/.DICT.BUCKET.bridge-kv: one per dict and bucket (bucket names are
+// [A-Za-z0-9_-]), so a bridge of the dict to another bucket keeps its own.
+std::string default_state_path(const std::string& dict_path, const std::string& bucket) {
   const std::size_t slash = dict_path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : dict_path.substr(0, slash);
-  return dir + "/." + dict_path.substr(slash + 1) + ".bridge-kv";
+  return dir + "/." + dict_path.substr(slash + 1) + "." + bucket + ".bridge-kv";
 }
 
 struct Synced {
@@ -108,7 +110,7 @@ class KvBridge {
     const std::string bucket_id = stream + "@" + std::to_string(si->Created);
     jsStreamInfo_Destroy(si);
     prefix_ = "$KV." + o_.bucket + ".";
-    std::string e = state_.open(o_.state.empty() ? default_state_path(dict_.path()) : o_.state, bucket_id);
+    std::string e = state_.open(o_.state.empty() ? default_state_path(dict_.path(), o_.bucket) : o_.state, bucket_id);
     if (e.empty() && !state_.note().empty()) log(state_.note());
     return e;
   }

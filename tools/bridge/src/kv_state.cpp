@@ -87,6 +87,7 @@ std::string KvState::open(const std::string& path, const std::string& bucket_id)
     ::close(fd);
     std::size_t at = 0;
     bool ours = false;
+    std::string theirs;  // the bucket id of a header not ours
     int format = 0;
     std::size_t dropped = 0;  // format 1's pending applies
     while (at + 16 <= all.size()) {
@@ -100,6 +101,7 @@ std::string KvState::open(const std::string& path, const std::string& bucket_id)
       const std::string_view payload(all.data() + at + 8, size);
       if (type == kHeader1 || type == kHeader2) {
         ours = payload == bucket_id;
+        if (!ours) theirs = std::string(payload);
         format = type == kHeader1 ? 1 : 2;
       } else if (ours && ((type == kKey1 && format == 1 && size >= kKey1Fixed) ||
                           (type == kKey2 && format == 2 && size >= kKey2Fixed))) {
@@ -118,6 +120,15 @@ std::string KvState::open(const std::string& path, const std::string& bucket_id)
         loaded_[std::string(payload.substr(type == kKey1 ? kKey1Fixed : kKey2Fixed))] = s;
       }
       at += 16 + size;
+    }
+    // The state of another bucket is never overwritten: it is that bucket's
+    // bridge's memory of what it synced (losing it turns its next start into
+    // a first run). The same bucket made again (another creation time) has
+    // nothing the old state could say: that state is dropped.
+    const auto name_of = [](std::string_view id) { return id.substr(0, id.rfind('@')); };
+    if (!ours && !theirs.empty() && name_of(theirs) != name_of(bucket_id)) {
+      return path + ": the state of another bucket (" + std::string(name_of(theirs)) +
+             "); give this bucket's bridge a state file of its own (--state)";
     }
     found_ = ours;
     if (!ours) loaded_.clear();

@@ -94,13 +94,13 @@ struct InOptions {
 // had not reached the bucket when another site's write did (its
 // compare-and-set fails) is replaced by the bucket's value, with a line on
 // the log and a count in `conflicts`. A state file next to the dict
-// (DIR/.DICT.bridge-kv) lets a restarted bridge tell a local change made
+// (DIR/.DICT.BUCKET.bridge-kv) lets a restarted bridge tell a local change made
 // while it was dead (pushed) from a bucket change made meanwhile (applied).
 struct KvOptions {
   std::string dict;
   std::string bucket;
   std::string server = "nats://127.0.0.1:4222";
-  std::string state;         // empty: next to the dict, "." + its name + ".bridge-kv"
+  std::string state;         // empty: next to the dict, "." + its name + "." + the bucket + ".bridge-kv"
   int interval_ms = 50;      // between two scans of the dict
   int history = 1;           // revisions the bucket keeps per key, when created here (1..64)
   double idle_seconds = -1;  // stop once nothing moved either way this long (< 0: never)
