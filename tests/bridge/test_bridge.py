@@ -161,6 +161,14 @@ def bridge(procs, direction, queue, server, subject, *extra):
     return procs.start(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def kill_9(p):
+    """SIGKILL to this pid only; its stderr."""
+    p.kill()
+    _, err = p.communicate(timeout=10)
+    assert p.returncode == -signal.SIGKILL, err
+    return err
+
+
 def finish(p, timeout=60):
     try:
         out, err = p.communicate(timeout=timeout)
@@ -208,9 +216,7 @@ def test_kill_9_of_bridge_out_loses_and_duplicates_nothing(procs, tmp, server, w
     while during < 20 and kills < 150:
         outbound = bridge(procs, "out", src, server, "k.orders", "--window", window)
         time.sleep(rng.uniform(0.02, 0.08))
-        outbound.kill()  # SIGKILL, this pid only
-        _, err = outbound.communicate(timeout=10)
-        assert outbound.returncode == -signal.SIGKILL, err
+        err = kill_9(outbound)
         kills += 1
         server_dropped += err.count("a duplicate the server dropped")
         left = depth(src)
@@ -250,9 +256,7 @@ def test_kill_9_of_bridge_in_loses_and_duplicates_nothing(procs, tmp, server, re
     while during < 20 and kills < 100:
         inbound = bridge(procs, "in", dst, server, subject, "--retention", retention)
         time.sleep(rng.uniform(0.01, 0.06))
-        inbound.kill()  # SIGKILL, this pid only
-        _, err = inbound.communicate(timeout=10)
-        assert inbound.returncode == -signal.SIGKILL, err
+        err = kill_9(inbound)
         kills += 1
         dropped += err.count("already put, dropped")
         settled += err.count("it will not be put again")
@@ -311,10 +315,7 @@ def test_kill_9_of_both_bridges_while_1e5_messages_flow(procs, tmp, server):
         time.sleep(rng.uniform(0.02, 0.08))
         need = [max(1, 20 - during[d]) for d in ("out", "in")]  # the one further from 20 kills is killed more often
         direction = rng.choices(["out", "in"], weights=need)[0]
-        p = running[direction]
-        p.kill()  # SIGKILL, this pid only
-        _, err = p.communicate(timeout=10)
-        assert p.returncode == -signal.SIGKILL, err
+        err = kill_9(running[direction])
         kills[direction] += 1
         dropped[direction] += err.count("a duplicate the server dropped") + err.count("already put, dropped")
         now = moved(direction)
