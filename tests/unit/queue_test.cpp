@@ -582,7 +582,8 @@ TEST(QueueAhead, ShowsMessagesInOrderAndTakesOnlyWhatIsReleased) {
   std::vector<std::string> shown;
   for (int round = 0; round < 2000; ++round) {
     // Sizes that do not divide the ring: records land across its end.
-    while (q.put_nowait("m" + std::to_string(next_put) + std::string(next_put % 37, 'x')) == PutStatus::ok) {
+    while (q.put_nowait("m" + std::to_string(next_put) + std::string(static_cast<std::size_t>(next_put % 37), 'x')) ==
+           PutStatus::ok) {
       ++next_put;
     }
     for (int k = 0; k < 5; ++k) {
@@ -590,11 +591,12 @@ TEST(QueueAhead, ShowsMessagesInOrderAndTakesOnlyWhatIsReleased) {
       if (v.status == AheadStatus::empty) break;
       ASSERT_EQ(v.status, AheadStatus::ok);
       ASSERT_EQ(v.seq, next_read);
-      ASSERT_EQ(text_of(v.bytes), "m" + std::to_string(next_read) + std::string(next_read % 37, 'x'));
+      ASSERT_EQ(text_of(v.bytes),
+                "m" + std::to_string(next_read) + std::string(static_cast<std::size_t>(next_read % 37), 'x'));
       ++next_read;
     }
     const std::uint64_t n = (next_read - released + 1) / 2;
-    r.release_ahead(n);
+    r.release_ahead(static_cast<std::size_t>(n));
     released += n;
     ASSERT_EQ(r.read_seq(), released);
     ASSERT_EQ(q.qsize(), next_put - released);
@@ -638,7 +640,9 @@ TEST(QueueAhead, AConsumerKilledWithAWindowLeavesItQueuedUnderTheSameNumbers) {
 TEST(QueueAhead, AKilledWindowAcrossTheRingsEndStaysQueuedInOrder) {
   UniqueName name("ahead-kill-wrap");
   Queue q = make_queue(name, {.engine = Engine::spsc, .capacity_bytes = 4096});
-  const auto text = [](std::uint64_t i) { return "m" + std::to_string(i) + std::string(100 + i % 29, 'y'); };
+  const auto text = [](std::uint64_t i) {
+    return "m" + std::to_string(i) + std::string(static_cast<std::size_t>(100 + i % 29), 'y');
+  };
   std::uint64_t next = 0;
   {
     // Move the head on (a handle of its own: the consumer role goes with it).
@@ -675,7 +679,7 @@ TEST(QueueAhead, AKilledWindowAcrossTheRingsEndStaysQueuedInOrder) {
     ASSERT_EQ(v.seq, i);
     ASSERT_EQ(text_of(v.bytes), text(i));
   }
-  r.release_ahead(next - first - 3);  // whole: the head goes to the end of the last shown
+  r.release_ahead(static_cast<std::size_t>(next - first - 3));  // whole: the head goes to the end of the last shown
   EXPECT_EQ(r.read_seq(), next);
   EXPECT_EQ(q.qsize(), 0u);
   ASSERT_EQ(q.put(text(next)), PutStatus::ok);
