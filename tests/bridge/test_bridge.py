@@ -443,8 +443,8 @@ def test_a_queue_of_another_engine_is_refused_with_a_reason(procs, tmp, server):
 
 
 # Above the server's default max_payload (1 MiB); and just below it, where
-# the headers nats.c counts with the payload make it too large (that one
-# once made bridge out repeat the publish forever).
+# the headers nats.c counts with the payload make it too large: bridge out
+# must stop there too, not repeat the publish.
 @pytest.mark.parametrize("size", [(1 << 20) + 4096, (1 << 20) - 40], ids=["above", "with-headers"])
 def test_a_message_above_the_servers_max_payload_stops_the_bridge_and_stays_queued(procs, tmp, server, size):
     src = f"{tmp}/a/orders"
@@ -472,10 +472,11 @@ def test_a_message_above_the_servers_max_payload_stops_the_bridge_and_stays_queu
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
 def test_server_restarts_mid_stream_lose_and_duplicate_nothing(procs, tmp, server, sig):
-    # With a window (256, the default) a lost connection once lost messages:
-    # a run written into the dying connection was republished after later
-    # ones that nats.c had buffered, so the stream held them out of order
-    # and bridge in dropped them (bridge_out.cpp's expectation fixed it).
+    # Under a window (256, the default) a lost connection must not reorder
+    # the stream: the run written into the dying connection is republished
+    # after later ones nats.c buffered, and only the expectation on each
+    # publish (bridge_out.cpp) keeps the server from storing those first,
+    # which bridge in would then drop as already put.
     window = 256
     n = 5 * N
     src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
