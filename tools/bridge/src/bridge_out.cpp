@@ -99,7 +99,7 @@ class Acks {
         const bool failed = !o.ok;
         acks->outcomes_.push_back(std::move(o));
         // One wake-up per batch, not per ack: a context switch per message
-        // was the bridge's largest cost beyond a plain publisher's.
+        // would cost more than all the rest of the bridge's work on it.
         wake = !acks->ready_ && (failed || acks->outcomes_.size() >= acks->wake_after_);
         acks->ready_ = acks->ready_ || wake;
       }
