@@ -25,6 +25,7 @@
 #include "shmring/ipc/queue.hpp"
 #include "shmring/ipc/queue_layout.hpp"
 #include "shmring/platform/clock.hpp"
+#include "shmring/platform/membarrier.hpp"
 #include "shmring/platform/segment_layout.hpp"
 #include "traffic_run.hpp"
 
@@ -454,6 +455,152 @@ TEST(LanesQueue, AnInUseMaskNamingLanesThatDoNotExistIsIgnored) {
   ASSERT_EQ(m.status, GetStatus::ok);
   EXPECT_EQ(m.text(), "kept");
   EXPECT_EQ(q.get_nowait().status, GetStatus::empty);
+}
+
+// ---- the sole-consumer lease (lane_ring.hpp) --------------------------------
+
+constexpr std::uint64_t kLease = kTable + offsetof(LaneTableLayout, mask) + offsetof(LaneMaskLayout, lease);
+
+// The lease is taken only by a process registered for heavy barriers
+// (membarrier; not under every emulator): elsewhere these tests check the
+// messages only.
+bool leases_here() { return platform::register_for_heavy_barriers(); }
+
+std::vector<std::string> numbered(const std::string& prefix, int n) {
+  std::vector<std::string> v;
+  for (int i = 0; i < n; ++i) v.push_back(prefix + std::to_string(i));
+  return v;
+}
+
+// A consumer alone takes the lease; a second consumer takes it back before
+// it takes anything, and from then on both take by CAS: every message once,
+// in order, whichever consumer got it. When both are gone, a consumer alone
+// takes the lease again.
+TEST(LanesQueue, AConsumerAloneHoldsTheLeaseUntilASecondOneAttaches) {
+  UniqueName name("lanes-lease");
+  Queue q = test::create_or_throw(name, lanes());
+  const std::vector<std::string> sent = numbered("m", 200);
+  for (const std::string& m : sent) ASSERT_EQ(q.put(m), PutStatus::ok);
+  std::vector<std::string> got;
+  {
+    Queue first = test::open_or_throw(name, Role::consumer);
+    if (leases_here()) {
+      EXPECT_NE(test::peek<std::uint64_t>(name.path(), kLease), 0u) << "the lone consumer holds the lease";
+    }
+    for (int i = 0; i < 50; ++i) got.emplace_back(first.get_nowait().text());
+    Queue second = test::open_or_throw(name, Role::consumer);
+    EXPECT_EQ(test::peek<std::uint64_t>(name.path(), kLease), 0u) << "taken back, nobody holds it";
+    for (int i = 0; i < 75; ++i) {
+      got.emplace_back(first.get_nowait().text());
+      got.emplace_back(second.get_nowait().text());
+    }
+    EXPECT_EQ(first.get_nowait().status, GetStatus::empty);
+    EXPECT_EQ(second.get_nowait().status, GetStatus::empty);
+  }
+  EXPECT_EQ(got, sent);
+  EXPECT_EQ(test::peek<std::uint64_t>(name.path(), kLease), 0u) << "given back at detach";
+  Queue again = test::open_or_throw(name, Role::consumer);
+  if (leases_here()) {
+    EXPECT_NE(test::peek<std::uint64_t>(name.path(), kLease), 0u);
+  }
+  ASSERT_EQ(q.put("last"), PutStatus::ok);
+  EXPECT_EQ(again.get_nowait().text(), "last");
+}
+
+// A consumer that attaches while another process holds the lease and takes
+// as fast as it can: neither gets a message twice or out of its producer's
+// order, and nothing is lost.
+TEST(LanesQueue, ASecondConsumerAttachingMidStreamRevokesTheLeaseWithoutADuplicate) {
+  UniqueName name("lanes-lease-stream");
+  Queue q = test::create_or_throw(name, lanes(64 << 10, 2));
+  constexpr std::uint64_t kCount = 2'000'000;
+  Child producer = test::fork_child([&](int) {
+    Queue p = test::open_or_throw(name, Role::producer);
+    for (std::uint64_t i = 0; i < kCount; ++i) {
+      if (p.put_value(i) != PutStatus::ok) return 1;
+    }
+    return 0;
+  });
+  // Each consumer reports how many it took and checks its own order.
+  const auto consume = [&](int out) {
+    Queue c = test::open_or_throw(name, Role::consumer);
+    std::uint64_t n = 0;
+    std::uint64_t sum = 0;
+    std::uint64_t last = 0;
+    bool first = true;
+    for (;;) {
+      std::uint64_t v = 0;
+      const GetStatus st = c.get_value(v, 2s);
+      if (st != GetStatus::ok) break;
+      if (!first && v <= last) return 2;  // out of order or twice
+      first = false;
+      last = v;
+      ++n;
+      sum += v;
+    }
+    test::write_line(out, std::to_string(n) + " " + std::to_string(sum));
+    return 0;
+  };
+  Child holder = test::fork_child(consume);
+  std::this_thread::sleep_for(20ms);  // the holder streams under its lease
+  Child revoker = test::fork_child(consume);
+  const auto parse = [](const std::string& line) {
+    const std::size_t space = line.find(' ');
+    return std::pair{std::stoull(line.substr(0, space)), std::stoull(line.substr(space + 1))};
+  };
+  const auto [n1, s1] = parse(holder.read_line(60s));
+  const auto [n2, s2] = parse(revoker.read_line(60s));
+  EXPECT_EQ(producer.wait(), 0);
+  EXPECT_EQ(holder.wait(), 0);
+  EXPECT_EQ(revoker.wait(), 0);
+  EXPECT_EQ(n1 + n2, kCount) << "every message, once: " << n1 << " + " << n2;
+  EXPECT_EQ(s1 + s2, kCount * (kCount - 1) / 2);
+}
+
+// A holder killed with the lease: the next consumer takes it back without
+// waiting (the holder's slot names a dead process) and, alone, holds it.
+TEST(LanesQueue, AKilledHoldersLeaseIsTakenBackAtOnce) {
+  UniqueName name("lanes-lease-killed");
+  Queue q = test::create_or_throw(name, lanes());
+  for (const std::string& m : numbered("m", 3)) ASSERT_EQ(q.put(m), PutStatus::ok);
+  std::uint64_t held = 0;
+  kill_while_holding([&](auto&& stay) {
+    Queue c = test::open_or_throw(name, Role::consumer);
+    if (c.get_nowait().text() == "m0") stay();
+  });
+  held = test::peek<std::uint64_t>(name.path(), kLease);
+  if (leases_here()) {
+    EXPECT_NE(held, 0u) << "the killed consumer held it";
+  }
+  const std::int64_t start = platform::monotonic_ns();
+  Queue next = test::open_or_throw(name, Role::consumer);
+  EXPECT_LT(std::chrono::nanoseconds(platform::monotonic_ns() - start), 1s);
+  EXPECT_EQ(next.get_nowait().text(), "m1");
+  EXPECT_EQ(next.get_nowait().text(), "m2");
+  if (leases_here()) {
+    const std::uint64_t now = test::peek<std::uint64_t>(name.path(), kLease);
+    EXPECT_NE(now, 0u) << "the new consumer is alone: it holds the lease";
+    EXPECT_EQ(now & kLeaseRevoked, 0u);
+  }
+}
+
+// A revocation left half done (a revoker killed after it marked the lease)
+// and a damaged lease word: the next consumer to attach finishes or clears
+// them, and takes its messages.
+TEST(LanesQueue, AHalfDoneRevocationOrADamagedLeaseWordIsSettledAtAttach) {
+  for (const std::uint64_t word : {std::uint64_t{6} | kLeaseRevoked, std::uint64_t{12345678}, ~std::uint64_t{0}}) {
+    UniqueName name("lanes-lease-settle");
+    Queue q = test::create_or_throw(name, lanes());
+    ASSERT_EQ(q.put("kept"), PutStatus::ok);
+    test::poke(name.path(), kLease, word);
+    Queue c = test::open_or_throw(name, Role::consumer);
+    const std::uint64_t now = test::peek<std::uint64_t>(name.path(), kLease);
+    EXPECT_EQ(now & kLeaseRevoked, 0u) << std::hex << word;
+    if (leases_here()) {
+      EXPECT_NE(now, 0u) << std::hex << word;
+    }
+    EXPECT_EQ(c.get_nowait().text(), "kept");
+  }
 }
 
 }  // namespace

@@ -48,6 +48,46 @@
 // is taking (take()): whoever frees a dead consumer's slot counts what went
 // with it (reads_lost).
 //
+// The sole-consumer lease. While one consumer is attached it has nobody to
+// race: a CAS per take buys nothing, and it is most of what a take costs
+// beyond the SPSC engine's. So a consumer that attaches alone takes the
+// lease (table `lease` = its reader slot + 1) and then moves heads with a
+// plain release store, as the SPSC consumer does. Another consumer takes
+// nothing before the lease is revoked and the holder provably stopped
+// storing plainly:
+//
+//   holder's take                        revoker (at attach)
+//   state = TRYING|SOLE (release)        lease |= REVOKED       (seq_cst)
+//   light barrier (compiler only)        heavy barrier (membarrier)
+//   if lease == mine:                    wait while the holder's state
+//     head = next (release)                has SOLE (acquire), unless its
+//     state = idle (release)               owner is gone or proved dead
+//   else: CAS, as every consumer         lease = 0
+//
+// Why no plain store can land after the revoker's first CAS. The heavy
+// barrier runs a full barrier on the holder's CPU at some point P (as in
+// blocking.hpp's asymmetric handshake). A holder's lease load after P sees
+// REVOKED (the revoker stored it before the call): that take and every
+// later one use the CAS. A load before P follows its SOLE store in program
+// order, so the store is visible when the call returns: the revoker waits
+// until a state without SOLE replaces it, and that state was stored with
+// release after the head store, so the revoker's acquire of it orders the
+// plain store before the revoker's own CAS on that head. A holder that is
+// dead stores nothing more; one stopped inside a take makes the revoker
+// wait for it (a window of a few instructions per take).
+//
+// Acquiring: the CAS of lease 0 -> mine (seq_cst) and then a scan of every
+// other reader slot (seq_cst loads) for a live owner, against an attaching
+// consumer's slot RMW (seq_cst) and then its load of lease: one of the two
+// sees the other (Dekker), so either the acquirer finds the newcomer and
+// gives the lease back, or the newcomer finds the lease and revokes it. The
+// lease is only taken in a process registered for heavy barriers (its light
+// barrier is then covered); any consumer revokes. A holder killed anywhere
+// leaves its value; the next consumer to attach revokes it without waiting
+// (its slot's owner is dead); a revoker killed midway leaves REVOKED, which
+// the next one finishes the same way. A holder that finds its lease revoked
+// takes by CAS until it detaches; the lease is offered again only at attach.
+//
 // Sleeping: consumers park on the queue's not_empty word (any producer's put
 // may be what they wait for); a lane's producers park on the lane's not_full
 // word, which a consumer that took from that lane notifies. The parking and
@@ -67,6 +107,7 @@
 #include "shmring/engine/lane_ring_layout.hpp"
 #include "shmring/engine/ring_status.hpp"
 #include "shmring/engine/spsc_ring.hpp"
+#include "shmring/platform/membarrier.hpp"      // light_barrier (the lease holder's take)
 #include "shmring/platform/preempt.hpp"         // SHMRING_PREEMPTION_POINT (stress builds only)
 #include "shmring/platform/segment_layout.hpp"  // layout_at
 
@@ -125,6 +166,7 @@ class LaneRing {
     auto* t = platform::layout_at<LaneTableLayout>(table);
     t->mask.in_use.store(0, std::memory_order_relaxed);
     t->mask.reads_lost.store(0, std::memory_order_relaxed);
+    t->mask.lease.store(0, std::memory_order_relaxed);
     t->count.queued.store(0, std::memory_order_relaxed);
     for (LaneReaderLayout& r : t->readers) {
       r.owner.store(0, std::memory_order_relaxed);
@@ -275,12 +317,19 @@ class LaneRing {
   // The lane we are on first (no scan while it has messages); we stay on a
   // lane for up to kStay messages, then visit the others round robin, so no
   // lane starves another.
+  //
+  // The view is built here from peek_'s scalars, not passed up from peek()
+  // and front_elsewhere() as a RingView: a view returned through memory by
+  // the out-of-line call made GCC build the inline one in memory too, with
+  // byte and word stores read back by one 16-byte load, which the CPU
+  // cannot forward (a stall on every get).
   [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept {
     peeked_ = false;
-    const RingView v = peek<true>(cursor_);
-    if (v.status == RingStatus::ok) [[likely]]
-      return v;
-    return front_elsewhere(v.status);
+    RingStatus st = peek<true>(cursor_);
+    if (st != RingStatus::ok) [[unlikely]]
+      st = front_elsewhere(st);
+    if (st != RingStatus::ok) return {st, {}};
+    return {RingStatus::ok, {peek_.payload, peek_.length}};
   }
 
   // Takes the record front() returned (the caller attached as a consumer).
@@ -295,6 +344,10 @@ class LaneRing {
   // which may also be another consumer's doing, when the kill fell between
   // the slot store and the store after our CAS: reads_lost() is an upper
   // bound, by at most the run a dead consumer was trying to take, never low.
+  //
+  // The slot's state stores are releases: a revoker of the lease that
+  // reads a state without kReaderSole must see the plain head stores made
+  // before it (see "The sole-consumer lease").
   [[gnu::always_inline]] [[nodiscard]] bool take(bool hold, std::size_t records = 1) noexcept {
     if (!peeked_) return false;
     peeked_ = false;
@@ -303,7 +356,24 @@ class LaneRing {
     // process's stores are visible once the kernel has reaped it.
     reader_->from.store(peek_.head, std::memory_order_relaxed);
     const std::uint64_t what = std::uint64_t{records} << kReaderCountShift | peek_.lane;
-    reader_->state.store(kReaderTrying | what, std::memory_order_relaxed);
+    if (sole_) [[likely]] {
+      reader_->state.store(kReaderTrying | kReaderSole | what, std::memory_order_release);
+      // SYNC(lease): light barrier — the state store before the lease load;
+      // the revoker's heavy barrier stands in for the fence.
+      platform::light_barrier();
+      // relaxed: the barrier pair decides what this load must see.
+      if (table_->mask.lease.load(std::memory_order_relaxed) == lease_value_) [[likely]] {
+        SHMRING_PREEMPTION_POINT();  // a holder paused here: a revoker must wait for it
+        // SYNC(take): release — as the CAS's below: our reads of the record
+        // happen before the producer's reuse of its bytes.
+        l.ring.consumer.head.store(peek_.next, std::memory_order_release);
+        reader_->state.store(hold ? kReaderHolding | what : 0, std::memory_order_release);
+        taken(records);
+        return true;
+      }
+      sole_ = false;  // revoked: the CAS from now on
+    }
+    reader_->state.store(kReaderTrying | what, std::memory_order_release);
     SHMRING_PREEMPTION_POINT();  // between the copy and the CAS: the window the CAS must close
     std::uint64_t expected = peek_.head;
     // SYNC(take): release on success — our reads of the record happen before
@@ -311,16 +381,11 @@ class LaneRing {
     // (see "Why a copy made before a successful CAS is the message").
     if (!l.ring.consumer.head.compare_exchange_strong(expected, peek_.next, std::memory_order_release,
                                                       std::memory_order_relaxed)) {
-      reader_->state.store(0, std::memory_order_relaxed);
+      reader_->state.store(0, std::memory_order_release);
       return false;
     }
-    reader_->state.store(hold ? kReaderHolding | what : 0, std::memory_order_relaxed);
-    taken_lane_ = peek_.lane;
-    if (records >= stay_left_) [[unlikely]] {
-      next_turn();
-    } else {
-      stay_left_ -= static_cast<std::uint32_t>(records);
-    }
+    reader_->state.store(hold ? kReaderHolding | what : 0, std::memory_order_release);
+    taken(records);
     return true;
   }
   // Takes a run of up to `max` records of one lane with one CAS: the record
@@ -373,7 +438,7 @@ class LaneRing {
   }
 
   // The message take(true) took is delivered.
-  void release_held() noexcept { reader_->state.store(0, std::memory_order_relaxed); }
+  void release_held() noexcept { reader_->state.store(0, std::memory_order_release); }
 
   // ---- consumer slots ---------------------------------------------------------
 
@@ -396,7 +461,14 @@ class LaneRing {
   }
   void detach_consumer(std::uint64_t token) noexcept {
     if (reader_ == nullptr) return;
-    reader_->state.store(0, std::memory_order_relaxed);
+    reader_->state.store(0, std::memory_order_release);
+    if (sole_) {
+      std::uint64_t held = lease_value_;
+      // relaxed: our takes are over (state above); a revoker that set
+      // REVOKED meanwhile frees the word itself.
+      (void)table_->mask.lease.compare_exchange_strong(held, 0, std::memory_order_relaxed);
+      sole_ = false;
+    }
     std::uint64_t expected = token;
     // SYNC(slot): release — the next owner starts from our last state.
     (void)reader_->owner.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
@@ -405,8 +477,38 @@ class LaneRing {
   void forget_consumer() noexcept {
     reader_ = nullptr;
     peeked_ = false;
+    sole_ = false;  // the parent's lease (a child that attaches revokes it)
   }
   [[nodiscard]] bool consumer_attached() const noexcept { return reader_ != nullptr; }
+
+  // After attach_consumer(): takes back a lease another consumer holds (no
+  // take of ours may race with its plain stores), then takes the lease if
+  // `may_hold` (this process is registered for heavy barriers) and no other
+  // live consumer is attached. The platform's: `is_dead(token)`,
+  // `heavy_barrier()`, `pause(round)` (a revoker waiting for a holder inside
+  // a take).
+  template <class IsDead, class Barrier, class Pause>
+  void settle_lease(bool may_hold, IsDead&& is_dead, Barrier&& heavy_barrier, Pause&& pause) noexcept {
+    std::atomic<std::uint64_t>& lease = table_->mask.lease;
+    // SYNC(lease): seq_cst — after our slot's owner RMW (seq_cst, in
+    // take_slot): against an acquirer's CAS of lease and its scan of the slots.
+    std::uint64_t v = lease.load(std::memory_order_seq_cst);
+    while (v != 0 && (v & kLeaseRevoked) == 0) {
+      if (lease.compare_exchange_weak(v, v | kLeaseRevoked, std::memory_order_seq_cst, std::memory_order_seq_cst)) {
+        v |= kLeaseRevoked;
+      }
+    }
+    if (v != 0) {
+      // SYNC(lease): heavy barrier — see "The sole-consumer lease".
+      heavy_barrier();
+      wait_lease_quiet(v & ~kLeaseRevoked, is_dead, pause);
+      // relaxed: the holder is out of its plain takes; nothing else rides on this word.
+      (void)lease.compare_exchange_strong(v, 0, std::memory_order_relaxed);
+    }
+    if (may_hold) hold_lease_if_alone(is_dead);
+  }
+  // Does this consumer move heads with plain stores (the lease)?
+  [[nodiscard]] bool sole_consumer() const noexcept { return sole_; }
   // Frees every slot whose owner `is_dead` proves dead, counting what it
   // held. Returns how many messages that was.
   // `token`: the caller's (the slot is ours while we count, then free).
@@ -520,8 +622,10 @@ class LaneRing {
   // What front() found, for take().
   struct Peek {
     std::uint32_t lane = 0;
-    std::uint64_t head = 0;  // head when read
-    std::uint64_t next = 0;  // head past the record (and any padding before it)
+    std::uint64_t head = 0;              // head when read
+    std::uint64_t next = 0;              // head past the record (and any padding before it)
+    const std::byte* payload = nullptr;  // the record's payload in the lane
+    std::size_t length = 0;              // its length
   };
 
   [[nodiscard]] static LaneLayout* lane_at(std::byte* table, std::uint32_t i) noexcept {
@@ -556,37 +660,90 @@ class LaneRing {
   // peek() said of it. A race (busy: another consumer took a record while we
   // read, so someone progressed) looks again; an empty lane sends us round
   // the lanes in use.
-  [[gnu::noinline]] [[nodiscard]] RingView front_elsewhere(RingStatus first) noexcept {
-    RingView v{first, {}};
-    while (v.status == RingStatus::busy) v = peek<true>(cursor_);
-    if (v.status != RingStatus::empty) return v;
+  [[gnu::noinline]] [[nodiscard]] RingStatus front_elsewhere(RingStatus first) noexcept {
+    RingStatus st = first;
+    while (st == RingStatus::busy) st = peek<true>(cursor_);
+    if (st != RingStatus::empty) return st;
     const std::uint64_t in_use = lanes_in_use();
     std::uint32_t i = cursor_;
     for (std::uint32_t k = 1; k < lanes_; ++k) {
       if (++i == lanes_) i = 0;
       if ((in_use >> i & 1) == 0) continue;
       do {
-        v = peek(i);
-      } while (v.status == RingStatus::busy);
-      if (v.status == RingStatus::empty) continue;
+        st = peek(i);
+      } while (st == RingStatus::busy);
+      if (st == RingStatus::empty) continue;
       cursor_ = i;
       stay_left_ = kStay;
-      return v;
+      return st;
     }
-    return {RingStatus::empty, {}};
+    return RingStatus::empty;
   }
+  // After a take of `records` of peek_'s lane: where the next front() looks.
+  [[gnu::always_inline]] void taken(std::size_t records) noexcept {
+    taken_lane_ = peek_.lane;
+    if (records >= stay_left_) [[unlikely]] {
+      next_turn();
+    } else {
+      stay_left_ -= static_cast<std::uint32_t>(records);
+    }
+  }
+
+  // The lease holder named by `value` (its slot + 1; anything else names
+  // nobody) is out of its plain takes: waits while its slot's state says
+  // kReaderSole and the slot's owner is the same live process.
+  template <class IsDead, class Pause>
+  void wait_lease_quiet(std::uint64_t value, IsDead& is_dead, Pause& pause) noexcept {
+    if (value == 0 || value > kLaneReaders) return;
+    const LaneReaderLayout& r = table_->readers[value - 1];
+    // acquire (both loads): a state without kReaderSole was stored, with
+    // release, after the holder's last plain store of head; a changed owner
+    // was released after the holder's last state store.
+    const std::uint64_t owner = r.owner.load(std::memory_order_acquire);
+    for (std::uint32_t round = 0; (r.state.load(std::memory_order_acquire) & kReaderSole) != 0; ++round) {
+      const std::uint64_t now = r.owner.load(std::memory_order_acquire);
+      if (now != owner || now == 0 || is_dead(now)) return;
+      pause(round);
+    }
+  }
+
+  // Takes the lease if it is free and no other live consumer is attached
+  // (see "Acquiring"); gives it back if one is.
+  template <class IsDead>
+  void hold_lease_if_alone(IsDead& is_dead) noexcept {
+    std::atomic<std::uint64_t>& lease = table_->mask.lease;
+    const std::uint64_t mine = static_cast<std::uint64_t>(reader_ - table_->readers) + 1;
+    std::uint64_t expected = 0;
+    // SYNC(lease): seq_cst — before the scan below (Dekker with an attaching consumer).
+    if (!lease.compare_exchange_strong(expected, mine, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
+    for (const LaneReaderLayout& r : table_->readers) {
+      if (&r == reader_) continue;
+      // SYNC(lease): seq_cst — see above.
+      const std::uint64_t owner = r.owner.load(std::memory_order_seq_cst);
+      if (owner != 0 && !is_dead(owner)) {
+        expected = mine;
+        // relaxed: nothing was taken under the lease.
+        (void)lease.compare_exchange_strong(expected, 0, std::memory_order_relaxed);
+        return;
+      }
+    }
+    lease_value_ = mine;
+    sole_ = true;
+  }
+
   void next_turn() noexcept {
     if (++cursor_ == lanes_) cursor_ = 0;
     stay_left_ = kStay;
   }
 
-  // The oldest record of lane i: ok (a view, remembered for take()), empty,
-  // busy (the lane moved while we read: a race, look again) or corrupt.
+  // The oldest record of lane i: ok (peek_ says where it is, for front()
+  // and take()), empty, busy (the lane moved while we read: a race, look
+  // again) or corrupt.
   // kPatient: the lane we are on, read with the SPSC consumer's catch-up
   // patience (catch_up.hpp): a consumer at a streaming producer's heels
   // waits a little before it pulls the producer's tail line again.
   template <bool kPatient = false>
-  [[gnu::always_inline]] [[nodiscard]] RingView peek(std::uint32_t i) noexcept {
+  [[gnu::always_inline]] [[nodiscard]] RingStatus peek(std::uint32_t i) noexcept {
     const LaneLayout& l = lane(i);
     // relaxed: the CAS in take() validates it; the record's bytes are
     // ordered by the acquire load of tail.
@@ -599,7 +756,7 @@ class LaneRing {
       tail = l.ring.producer.tail.load(std::memory_order_acquire);
       if (tail == h) {
         if constexpr (kPatient) patience_.after_reload(false);
-        return {RingStatus::empty, {}};
+        return RingStatus::empty;
       }
       reloaded = true;
     }
@@ -631,17 +788,17 @@ class LaneRing {
       // side): without it a weakly ordered CPU may take head's value from
       // before a reuse whose bytes it then read.
       std::atomic_thread_fence(std::memory_order_acquire);
-      if (l.ring.consumer.head.load(std::memory_order_relaxed) != h) return {RingStatus::busy, {}};
+      if (l.ring.consumer.head.load(std::memory_order_relaxed) != h) return RingStatus::busy;
       tail = 0;  // reload next time
-      return {RingStatus::corrupt, {}};
+      return RingStatus::corrupt;
     }
-    peek_ = Peek{i, h, start + record_size(hdr.length)};
+    peek_ = Peek{i, h, start + record_size(hdr.length), data + (start & mask) + sizeof(RecordHeader), hdr.length};
     peeked_ = true;
     if constexpr (kPatient) {
       if (reloaded)
         patience_.after_reload(CatchUpPatience::streaming_find(available > record_size(hdr.length), available));
     }
-    return {RingStatus::ok, {data + (start & mask) + sizeof(RecordHeader), hdr.length}};
+    return RingStatus::ok;
   }
 
   // Takes reader slot `r` from `seen` (0: free; else a dead owner) for
@@ -656,13 +813,14 @@ class LaneRing {
     std::uint64_t lost;  // messages
   };
   SlotTaken take_slot(LaneReaderLayout& r, std::uint64_t seen, std::uint64_t token) noexcept {
-    // SYNC(slot): acq_rel — we see the dead owner's last slot stores.
-    if (!r.owner.compare_exchange_strong(seen, token, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    // SYNC(slot): acq_rel — we see the dead owner's last slot stores;
+    // seq_cst — before settle_lease()'s load of the lease (Dekker with an acquirer).
+    if (!r.owner.compare_exchange_strong(seen, token, std::memory_order_seq_cst, std::memory_order_relaxed)) {
       return {false, 0};
     }
     const std::uint64_t state = r.state.load(std::memory_order_relaxed);
     const std::uint64_t from = r.from.load(std::memory_order_relaxed);
-    r.state.store(0, std::memory_order_relaxed);
+    r.state.store(0, std::memory_order_release);
     const std::uint32_t i = static_cast<std::uint32_t>(state & 0xff);
     bool lost = false;
     if (seen != 0 && i < lanes_) {
@@ -719,6 +877,8 @@ class LaneRing {
 
   // Consumer side.
   LaneReaderLayout* reader_ = nullptr;  // this handle's slot (attach_consumer())
+  bool sole_ = false;                   // holds the lease: plain stores of head
+  std::uint64_t lease_value_ = 0;       // the lease word's value while sole_
   Peek peek_;
   bool peeked_ = false;  // peek_ is front()'s last answer, not yet taken
   std::uint32_t cursor_ = 0;

@@ -54,9 +54,16 @@ static_assert(sizeof(LaneLayout) == 5 * platform::kFalseSharingRange);
 // (set at the lane's first take, never cleared): consumers look only there.
 // `reads_lost`: messages dead consumers took and never delivered (counted
 // by whoever frees their reader slots).
+// `lease`: the sole-consumer lease (lane_ring.hpp): 0 free; s + 1 held by
+// the consumer in reader slot s, who moves heads with plain stores; with
+// kLeaseRevoked set, being taken back by a consumer that attached after it.
+// Read by the holder on every take: it shares the block with words that
+// are written only when a lane is first used or a consumer dies.
+inline constexpr std::uint64_t kLeaseRevoked = std::uint64_t{1} << 32;
 struct alignas(platform::kFalseSharingRange) LaneMaskLayout {
   std::atomic<std::uint64_t> in_use;
   std::atomic<std::uint64_t> reads_lost;
+  std::atomic<std::uint64_t> lease;
 };
 
 // A consumer handle's slot: what it is taking, so that whoever finds its
@@ -64,11 +71,14 @@ struct alignas(platform::kFalseSharingRange) LaneMaskLayout {
 // or the lane (low 8 bits), the number of records (from bit 16) and
 // kReaderTrying (from just before its compare-and-swap on the lane's head
 // at `from` until it knows the answer) or kReaderHolding (it took the
-// record at `from` and holds it: read() until release()). Written only by
-// the owner; on its own block.
+// record at `from` and holds it: read() until release()); kReaderSole with
+// kReaderTrying: the lease holder, between this store and its plain store
+// of head (a revoker waits for it to go). Written only by the owner; on
+// its own block.
 inline constexpr std::uint32_t kLaneReaders = 256;
 inline constexpr std::uint64_t kReaderTrying = 1u << 8;
 inline constexpr std::uint64_t kReaderHolding = 1u << 9;
+inline constexpr std::uint64_t kReaderSole = 1u << 10;
 inline constexpr unsigned kReaderCountShift = 16;
 struct alignas(platform::kFalseSharingRange) LaneReaderLayout {
   std::atomic<std::uint64_t> owner;  // platform::pack_owner(); 0: free

@@ -18,7 +18,8 @@ namespace shmring {
 inline constexpr std::uint32_t kQueueKind = 0x55455551u;          // "QUEU"
 inline constexpr std::uint32_t kJoinableQueueKind = 0x4555514au;  // "JQUE": same layout, counts tasks
 inline constexpr std::uint32_t kQueueLayoutVersion =
-    6;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards; 5: lanes; 6: pollers
+    7;  // 2: engine + the MPMC ring; 3: fixed-size slots; 4: MPMC hazards; 5: lanes; 6: pollers;
+        // 7: the lane engine's sole-consumer lease
 
 // Written once by the creator before publish; read-only afterwards.
 struct alignas(platform::kFalseSharingRange) QueueConfigLayout {
@@ -106,6 +107,7 @@ inline constexpr std::uint64_t kQueueLayoutHash = platform::layout_hash(
     offsetof(SpscProducerLayout, put_count), offsetof(SpscConsumerLayout, head),
     offsetof(SpscConsumerLayout, get_count), offsetof(ParkingLayout, sequence), offsetof(ParkingLayout, sleeping),
     offsetof(ParkingLayout, armed), offsetof(ParkingLayout, pollers), kPollerSlots, offsetof(QueueLayout, tasks),
-    offsetof(QueueLayout, all_done), sizeof(RecordHeader), kRecordAlign, kPaddingFlag);
+    offsetof(QueueLayout, all_done), sizeof(RecordHeader), kRecordAlign, kPaddingFlag, offsetof(LaneMaskLayout, lease),
+    kLeaseRevoked, kReaderSole);
 
 }  // namespace shmring

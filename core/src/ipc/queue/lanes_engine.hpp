@@ -201,11 +201,16 @@ class LanesEngine {
   // A producer takes a lane (or becomes a guest of the last one); a
   // consumer takes a reader slot (one of 256; a dead consumer's is taken
   // over, counting what it held).
-  [[nodiscard]] Errc attach(Role r, std::uint64_t me, QueueHot&) noexcept {
+  // A consumer alone holds the sole-consumer lease (plain head stores) if
+  // this process's notifies may use the light barrier: the lease's holder
+  // side uses it too (lane_ring.hpp).
+  [[nodiscard]] Errc attach(Role r, std::uint64_t me, QueueHot& hot) noexcept {
     me_ = me;
     if (r == Role::consumer) {
       if (ring_.consumer_attached()) return Errc{};
-      return ring_.attach_consumer(me, platform::is_dead) ? Errc{} : Errc::role_taken;
+      if (!ring_.attach_consumer(me, platform::is_dead)) return Errc::role_taken;
+      ring_.settle_lease(hot.plan.notifier_light, platform::is_dead, platform::heavy_barrier, pause_for_holder);
+      return Errc{};
     }
     if (ring_.producer_attached()) return Errc{};
     return ring_.attach_producer(me, platform::is_dead) ? Errc{} : Errc::corrupt;
@@ -260,6 +265,18 @@ class LanesEngine {
     if (!memory_.empty()) {
       const std::uint32_t i = ring_.taken_lane();
       memory_[i].after_get(false, [&] { return ring_.lane_head(i); });
+    }
+  }
+  // A revoker waiting for the lease holder to finish its take (a few
+  // instructions, unless the holder was descheduled or stopped there):
+  // spin, then yield, then sleep a millisecond at a time.
+  static void pause_for_holder(std::uint32_t round) noexcept {
+    if (round < 64) {
+      platform::cpu_relax();
+    } else if (round < 128) {
+      platform::yield_cpu();
+    } else {
+      platform::sleep_until_ns(platform::monotonic_ns() + 1'000'000);
     }
   }
   [[nodiscard]] OnDemandMemory& lane_memory() noexcept { return memory_[ring_.producer_lane()]; }
