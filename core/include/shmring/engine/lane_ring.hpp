@@ -149,12 +149,16 @@ class LaneRing {
   // is a power of two (>= 4 KiB); `max_payload` <= max_payload_for(it).
   LaneRing(std::byte* table, std::uint32_t lanes, std::uint64_t lane_capacity, std::uint64_t max_payload) noexcept
       : table_(platform::layout_at<LaneTableLayout>(table)),
-        base_(table),
         lanes_(lanes),
         lane_capacity_(lane_capacity),
         max_payload_(max_payload),
         lane_bits_(lanes >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << lanes) - 1),
-        ring_(lane(0).ring, lane_bytes(0), lane_capacity, max_payload, 0) {}
+        ring_(lane_at(table, 0)->ring, table + lane_table_bytes(lanes), lane_capacity, max_payload, 0) {
+    for (std::uint32_t i = 0; i < lanes && i < kMaxLanes; ++i) {
+      lane_layouts_[i] = lane_at(table, i);
+      lane_data_[i] = table + lane_table_bytes(lanes) + std::uint64_t{i} * lane_capacity;
+    }
+  }
 
   [[nodiscard]] static constexpr std::uint64_t max_payload_for(std::uint64_t lane_capacity) noexcept {
     return SpscRing::max_payload_for(lane_capacity);
@@ -631,13 +635,10 @@ class LaneRing {
   [[nodiscard]] static LaneLayout* lane_at(std::byte* table, std::uint32_t i) noexcept {
     return platform::layout_at<LaneLayout>(table + lane_offset(i));
   }
-  [[nodiscard]] LaneLayout& lane(std::uint32_t i) noexcept { return *lane_at(base_, i); }
-  [[nodiscard]] const LaneLayout& lane(std::uint32_t i) const noexcept {
-    return *platform::layout_at<const LaneLayout>(base_ + lane_offset(i));
-  }
-  [[nodiscard]] std::byte* lane_bytes(std::uint32_t i) const noexcept {
-    return base_ + lane_table_bytes(lanes_) + std::uint64_t{i} * lane_capacity_;
-  }
+  // i < lanes_ (every caller checks an index read from shared memory).
+  [[nodiscard]] LaneLayout& lane(std::uint32_t i) noexcept { return *lane_layouts_[i]; }
+  [[nodiscard]] const LaneLayout& lane(std::uint32_t i) const noexcept { return *lane_layouts_[i]; }
+  [[nodiscard]] std::byte* lane_bytes(std::uint32_t i) const noexcept { return lane_data_[i]; }
 
   // Makes lane i this producer's ring and marks it in use for consumers.
   void use_lane(std::uint32_t i) noexcept {
@@ -731,9 +732,14 @@ class LaneRing {
     sole_ = true;
   }
 
+  // The next lane in use after the cursor's (the cursor's own if it is the
+  // only one: a lone producer's consumer never looks elsewhere for nothing).
   void next_turn() noexcept {
-    if (++cursor_ == lanes_) cursor_ = 0;
     stay_left_ = kStay;
+    const std::uint64_t in_use = lanes_in_use();
+    const std::uint64_t after = cursor_ + 1 >= 64 ? 0 : in_use >> (cursor_ + 1) << (cursor_ + 1);
+    const std::uint64_t pick = after != 0 ? after : in_use;
+    if (pick != 0) cursor_ = static_cast<std::uint32_t>(__builtin_ctzll(pick));
   }
 
   // The oldest record of lane i: ok (peek_ says where it is, for front()
@@ -862,11 +868,12 @@ class LaneRing {
   }
 
   LaneTableLayout* table_;
-  std::byte* base_;
   std::uint32_t lanes_;
   std::uint64_t lane_capacity_;
   std::uint64_t max_payload_;
-  std::uint64_t lane_bits_;  // a bit for each of our lanes
+  std::uint64_t lane_bits_;                   // a bit for each of our lanes
+  LaneLayout* lane_layouts_[kMaxLanes] = {};  // lane i's layout, and its bytes
+  std::byte* lane_data_[kMaxLanes] = {};
 
   // Producer side.
   SpscRing ring_;  // this producer's lane
