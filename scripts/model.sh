@@ -208,6 +208,28 @@ check catch safety  lane_ring -DPLAIN_TAKE
 check catch safety  lane_ring -DSLOT_AFTER_TAKE -DHOLD=1
 check catch safety  lane_ring -DEARLY_REUSE
 check catch safety  lane_ring -DREAD_AFTER_TAKE
+echo "    the sole-consumer lease (-DLEASE): its holder moves head with a plain store; an attaching"
+echo "    consumer revokes it (CAS, membarrier, wait for the holder's SOLE state to clear); the holder's"
+echo "    state store may pass its lease load (store buffer) but for the revoker's heavy barrier;"
+echo "    consumers attach while others take; holder, revokers and slot takeovers killed mid-way"
+check pass safety   lane_ring -DLEASE -DTAKEOVER -DCRASHP=0
+check pass safety   lane_ring -DLEASE -DTAKEOVER -DHOLD=1 -DCRASHP=0
+check pass safety   lane_ring -DLEASE -DTAKEOVER -DN=1 -DC=3 -DCRASHC=2 -DCRASHP=0 -DLIGHT=1
+echo "    coverage, each must fail: a revoker finds a live holder mid-take; a consumer finishes a killed"
+echo "    revoker's revocation after the holder was killed before (after) its head store; a consumer"
+echo "    takes over a dead holder's slot and finds the lease equal to its own value"
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DCRASHP=0 -DREACH=1
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DN=1 -DC=3 -DCRASHC=2 -DCRASHP=0 -DLIGHT=1 -DREACH=2
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DN=1 -DC=3 -DCRASHC=2 -DCRASHP=0 -DLIGHT=1 -DREACH=3
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DCRASHP=0 -DREACH=4
+echo "    weakened: no wait for the holder's SOLE state, no heavy barrier, no scan of the other slots"
+echo "    after taking the lease, a wait that does not notice a dead holder, a dead holder's lease on"
+echo "    the slot taken over used as ours"
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DCRASHP=0 -DNO_REVOKE_WAIT
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DCRASHP=0 -DNO_HEAVY_BARRIER
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DCRASHP=0 -DACQUIRE_NO_SCAN
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DN=1 -DC=3 -DCRASHC=2 -DCRASHP=0 -DLIGHT=1 -DNO_DEAD_CHECK
+check catch safety  lane_ring -DLEASE -DTAKEOVER -DN=1 -DC=3 -DCRASHC=2 -DCRASHP=0 -DLIGHT=1 -DOWN_IS_HELD
 
 echo "==> model/mpmc_ring.pml (claim/commit/skip, released walk, repairs of dead participants)"
 echo "    safety: each message taken once, in order per producer, delivered unless its"
