@@ -66,10 +66,11 @@ void stream_bytes(benchmark::State& state) {
 // runs dry, like the spinning contestants below, and reports its system calls.
 // kPutRun / kGetRun > 1: the producer puts runs of that many with put_many,
 // the consumer takes up to that many at a time with get_many.
-template <Engine kEngine, bool kFixed = false, std::size_t kPutRun = 1, std::size_t kGetRun = 1>
+// kShare > 1: the queue gets 1/kShare of the stream's capacity.
+template <Engine kEngine, bool kFixed = false, std::size_t kPutRun = 1, std::size_t kGetRun = 1, std::size_t kShare = 1>
 void queue_bytes(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  QueueChannel ch(size, stream_capacity(size), kEngine, kFixed);
+  QueueChannel ch(size, stream_capacity(size) / kShare, kEngine, kFixed);
   Partner partner([&](Control& ctl) {
     Queue& q = ch.queue();
     QueueTaker<kGetRun> taker(size);
@@ -118,6 +119,9 @@ void BM_QueueFixed_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc, tr
 void BM_QueueMpmc_Bytes(benchmark::State& state) { queue_bytes<Engine::mpmc>(state); }
 // The lane engine with one producer and one consumer: what many-producer safety costs there.
 void BM_QueueLanes_Bytes(benchmark::State& state) { queue_bytes<Engine::lanes>(state); }
+// The SPSC engine with the room one producer has in the lane engine: one
+// lane of the 8 a 1 MiB queue has (what bounds the lane engine's 1P1C row).
+void BM_QueueOneLane_Bytes(benchmark::State& state) { queue_bytes<Engine::spsc, false, 1, 1, 8>(state); }
 // Batches: put_many runs of 64 taken by single gets (the consumer's cost
 // alone), and put_many + get_many in runs of 64, on the lane engine and the
 // SPSC byte ring.
@@ -778,6 +782,7 @@ void register_all() {
   stream_args(RegisterBenchmark("BM_QueueFixed_Bytes", BM_QueueFixed_Bytes), 65536);
   RegisterBenchmark("BM_QueueMpmc_Bytes", BM_QueueMpmc_Bytes)->Arg(64)->UseRealTime();
   stream_args(RegisterBenchmark("BM_QueueLanes_Bytes", BM_QueueLanes_Bytes), 65536);
+  RegisterBenchmark("BM_QueueOneLane_Bytes", BM_QueueOneLane_Bytes)->Arg(64)->UseRealTime();
   RegisterBenchmark("BM_QueueLanes_PutMany", BM_QueueLanes_PutMany)->Arg(64)->UseRealTime();
   RegisterBenchmark("BM_QueueLanes_Batch", BM_QueueLanes_Batch)->Arg(64)->UseRealTime();
   RegisterBenchmark("BM_Queue_Batch", BM_Queue_Batch)->Arg(64)->UseRealTime();
