@@ -129,6 +129,48 @@ void BM_QueueLanes_PutMany(benchmark::State& state) { queue_bytes<Engine::lanes,
 void BM_QueueLanes_Batch(benchmark::State& state) { queue_bytes<Engine::lanes, false, 64, 64>(state); }
 void BM_Queue_Batch(benchmark::State& state) { queue_bytes<Engine::spsc, false, 64, 64>(state); }
 
+// The consumer's cost alone, get against get_many: one process fills the
+// default engine's queue with put_many (not timed: manual time), then
+// drains it with single gets or with get_many runs of up to 64 (timed).
+// Across processes a put_many producer limits both once single gets are
+// fast (BM_QueueLanes_PutMany and _Batch read alike), so it could not show
+// what the consumer's call costs.
+template <bool kMany>
+void queue_drain(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  QueueChannel ch(size, stream_capacity(size), Engine::lanes);
+  Queue& q = ch.queue();
+  const std::vector<std::byte> msg(size, std::byte{0x5a});
+  const std::vector<std::span<const std::byte>> run(64, std::span<const std::byte>(msg));
+  std::vector<std::byte> out(size);
+  MessageBatch batch;
+  std::uint64_t total = 0;
+  for (auto _ : state) {
+    std::size_t queued = 0;
+    for (;;) {
+      const PutManyResult r = q.put_many(run, nowait);
+      queued += r.count;
+      if (r.status != PutStatus::ok) break;
+    }
+    std::size_t got = 0;
+    const auto start = std::chrono::steady_clock::now();
+    if constexpr (kMany) {
+      while (got < queued) {
+        batch.clear();
+        if (q.get_many(batch, 64, nowait) != GetStatus::ok) std::abort();
+        got += batch.size();
+      }
+    } else {
+      for (; got < queued; ++got) {
+        if (q.get_into(out, nowait) != GetStatus::ok) std::abort();
+      }
+    }
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    total += got;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(total));
+}
+
 // ---- throughput: 8-byte typed messages, non-blocking rings spun on --------------------
 
 // Slots of a typed ring: the stream's capacity in bytes (channels.hpp), for
@@ -785,6 +827,8 @@ void register_all() {
   RegisterBenchmark("BM_QueueOneLane_Bytes", BM_QueueOneLane_Bytes)->Arg(64)->UseRealTime();
   RegisterBenchmark("BM_QueueLanes_PutMany", BM_QueueLanes_PutMany)->Arg(64)->UseRealTime();
   RegisterBenchmark("BM_QueueLanes_Batch", BM_QueueLanes_Batch)->Arg(64)->UseRealTime();
+  RegisterBenchmark("BM_QueueLanes_DrainGet", queue_drain<false>)->Arg(64)->UseManualTime();
+  RegisterBenchmark("BM_QueueLanes_DrainGetMany", queue_drain<true>)->Arg(64)->UseManualTime();
   RegisterBenchmark("BM_Queue_Batch", BM_Queue_Batch)->Arg(64)->UseRealTime();
   for (auto* b : {RegisterBenchmark("BM_QueueMpmc_Crowd", queue_crowd<Engine::mpmc>),
                   RegisterBenchmark("BM_QueueLanes_Crowd", queue_crowd<Engine::lanes>),

@@ -115,9 +115,16 @@ def rows_spec():
     # Batches: get_many against single gets, both fed by put_many (so the
     # producer is not what limits the consumer); put_many + get_many against
     # single put + get.
-    spec.append((f"{lanes}, get_many vs get (put_many feeding both)", "messages/s", "BM_QueueLanes_Batch/64",
-                 "get, one at a time (BM_QueueLanes_PutMany/64)", "BM_QueueLanes_PutMany/64", "items_per_second",
-                 ">=", 2.0))
+    # get_many against single gets, the consumer's cost alone: one process
+    # drains a queue put_many filled (the fill not timed).
+    spec.append((f"{lanes}, get_many vs get (draining a full queue, one process)", "messages/s",
+                 "BM_QueueLanes_DrainGetMany/64", "get, one at a time (BM_QueueLanes_DrainGet/64)",
+                 "BM_QueueLanes_DrainGet/64", "items_per_second", ">=", 2.0))
+    # The same across processes, fed by a put_many producer: once single
+    # gets keep up with it, the producer limits both (context).
+    spec.append((f"{lanes}, get_many vs get (put_many feeding both across processes: context)", "messages/s",
+                 "BM_QueueLanes_Batch/64", "get, one at a time (BM_QueueLanes_PutMany/64)", "BM_QueueLanes_PutMany/64",
+                 "items_per_second", None, None))
     spec.append((f"{lanes}, put_many + get_many vs put + get (context)", "messages/s", "BM_QueueLanes_Batch/64",
                  "put + get (BM_QueueLanes_Bytes/64)", "BM_QueueLanes_Bytes/64", "items_per_second", None, None))
     spec.append(("64-byte messages, SPSC engine, put_many + get_many vs put + get (context)", "messages/s",

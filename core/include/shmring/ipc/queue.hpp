@@ -41,6 +41,7 @@
 // Assigning a live handle to it makes it usable again (misuse_test.cpp).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -185,13 +186,12 @@ class MessageBatch {
     const auto b = (*this)[i];
     return {reinterpret_cast<const char*>(b.data()), b.size()};
   }
-  void clear() noexcept {
-    bytes_.clear();
-    ends_.clear();
-  }
+  void clear() noexcept { ends_.clear(); }
 
  private:
   friend struct detail::BatchAccess;
+  // The messages' bytes are bytes_[0, ends_.back()); the storage past that
+  // is kept (its growth zero-fills once, not every message).
   std::vector<std::byte> bytes_;
   std::vector<std::size_t> ends_;
 };
@@ -237,16 +237,13 @@ namespace detail {
 struct BatchAccess {
   // Room for one more message of `size` bytes at the end; write it there.
   static std::byte* append(MessageBatch& b, std::size_t size) {
-    const std::size_t begin = b.bytes_.size();
-    b.bytes_.resize(begin + size);
+    const std::size_t begin = b.ends_.empty() ? 0 : b.ends_.back();
+    if (b.bytes_.size() - begin < size) b.bytes_.resize(std::max(begin + size, 2 * b.bytes_.size()));
     b.ends_.push_back(begin + size);
     return b.bytes_.data() + begin;
   }
   // Back to its first `count` messages (what a lost race had copied is void).
-  static void truncate(MessageBatch& b, std::size_t count) noexcept {
-    b.ends_.resize(count);
-    b.bytes_.resize(count == 0 ? 0 : b.ends_[count - 1]);
-  }
+  static void truncate(MessageBatch& b, std::size_t count) noexcept { b.ends_.resize(count); }
 };
 
 // The fast path of fixed-size messages, inline in put()/get_into()/get_value
