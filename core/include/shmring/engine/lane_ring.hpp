@@ -59,10 +59,10 @@
 //   holder's take                        revoker (at attach)
 //   state = TRYING|SOLE (release)        lease |= REVOKED       (seq_cst)
 //   light barrier (compiler only)        heavy barrier (membarrier)
-//   if lease == mine:                    wait while the holder's state
-//     head = next (release)                has SOLE (acquire), unless its
-//     state = idle (release)               owner is gone or proved dead
-//   else: CAS, as every consumer         lease = 0
+//   if lease == mine:                    take nothing while the holder's
+//     head = next (release)                state has TRYING|SOLE (acquire),
+//     state = idle (release)               unless its owner is gone or dead
+//   else: CAS, as every consumer         lease = 0 (release)
 //
 // Why no plain store can land after the revoker's first CAS. The heavy
 // barrier runs a full barrier on the holder's CPU at some point P (as in
@@ -73,8 +73,10 @@
 // until a state without SOLE replaces it, and that state was stored with
 // release after the head store, so the revoker's acquire of it orders the
 // plain store before the revoker's own CAS on that head. A holder that is
-// dead stores nothing more; one stopped inside a take makes the revoker
-// wait for it (a window of a few instructions per take).
+// dead stores nothing more. One descheduled or stopped inside a take leaves
+// the revocation pending: the revoker's attach returns, and its gets find
+// nothing (a get with a timeout waits in park slices) until the holder is
+// out of its take; a window of a few instructions per take.
 //
 // Acquiring: the CAS of lease 0 -> mine (seq_cst) and then a scan of every
 // other reader slot (seq_cst loads) for a live owner, against an attaching
@@ -468,11 +470,13 @@ class LaneRing {
     reader_->state.store(0, std::memory_order_release);
     if (sole_) {
       std::uint64_t held = lease_value_;
-      // relaxed: our takes are over (state above); a revoker that set
-      // REVOKED meanwhile frees the word itself.
-      (void)table_->mask.lease.compare_exchange_strong(held, 0, std::memory_order_relaxed);
+      // SYNC(lease): release — our plain head stores before the freed word:
+      // a consumer that attaches and reads 0 revokes nothing, and must see
+      // them. (A revoker that set REVOKED meanwhile frees the word itself.)
+      (void)table_->mask.lease.compare_exchange_strong(held, 0, std::memory_order_release, std::memory_order_relaxed);
       sole_ = false;
     }
+    pending_lease_ = 0;  // a revocation left pending: the next consumer to attach finishes it
     std::uint64_t expected = token;
     // SYNC(slot): release — the next owner starts from our last state.
     (void)reader_->owner.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
@@ -482,6 +486,7 @@ class LaneRing {
     reader_ = nullptr;
     peeked_ = false;
     sole_ = false;  // the parent's lease (a child that attaches revokes it)
+    pending_lease_ = 0;
   }
   [[nodiscard]] bool consumer_attached() const noexcept { return reader_ != nullptr; }
 
@@ -489,10 +494,12 @@ class LaneRing {
   // take of ours may race with its plain stores), then takes the lease if
   // `may_hold` (this process is registered for heavy barriers) and no other
   // live consumer is attached. The platform's: `is_dead(token)`,
-  // `heavy_barrier()`, `pause(round)` (a revoker waiting for a holder inside
-  // a take).
-  template <class IsDead, class Barrier, class Pause>
-  void settle_lease(bool may_hold, IsDead&& is_dead, Barrier&& heavy_barrier, Pause&& pause) noexcept {
+  // `heavy_barrier()`. Never waits: a holder still inside a take after a
+  // short spin (descheduled or stopped there) leaves the revocation
+  // pending, and this consumer takes nothing until finish_revocation()
+  // finds the holder out of it (front() and the waiting predicate ask).
+  template <class IsDead, class Barrier>
+  void settle_lease(bool may_hold, IsDead&& is_dead, Barrier&& heavy_barrier) noexcept {
     std::atomic<std::uint64_t>& lease = table_->mask.lease;
     // SYNC(lease): seq_cst — after our slot's owner RMW (seq_cst, in
     // take_slot): against an acquirer's CAS of lease and its scan of the slots.
@@ -505,11 +512,32 @@ class LaneRing {
     if (v != 0) {
       // SYNC(lease): heavy barrier — see "The sole-consumer lease".
       heavy_barrier();
-      wait_lease_quiet(v & ~kLeaseRevoked, is_dead, pause);
-      // relaxed: the holder is out of its plain takes; nothing else rides on this word.
-      (void)lease.compare_exchange_strong(v, 0, std::memory_order_relaxed);
+      pending_lease_ = v;
+      for (int spin = 0; spin < 64 && !holder_quiet(false, is_dead); ++spin) platform::cpu_relax();
+      if (!finish_revocation(is_dead)) return;  // pending: no lease for us either
     }
     if (may_hold) hold_lease_if_alone(is_dead);
+  }
+  // A revocation of ours waits for the holder to leave its take.
+  [[nodiscard]] bool lease_pending() const noexcept { return pending_lease_ != 0; }
+  // Is the holder of the lease we revoke out of its plain takes (or dead)?
+  template <class IsDead>
+  [[nodiscard]] bool lease_settled(IsDead&& is_dead) const noexcept {
+    return pending_lease_ == 0 || holder_quiet(true, is_dead);
+  }
+  // Ends a pending revocation if the holder is out of its take: the lease
+  // word is freed and this consumer may take. False: still pending.
+  template <class IsDead>
+  [[nodiscard]] bool finish_revocation(IsDead&& is_dead) noexcept {
+    if (pending_lease_ == 0) return true;
+    if (!holder_quiet(true, is_dead)) return false;
+    std::uint64_t v = pending_lease_;
+    // SYNC(lease): release — our acquire of the holder's state (holder_quiet)
+    // ordered its plain head stores before this; a consumer that attaches
+    // and reads 0 here must see them too.
+    (void)table_->mask.lease.compare_exchange_strong(v, 0, std::memory_order_release, std::memory_order_relaxed);
+    pending_lease_ = 0;
+    return true;
   }
   // Does this consumer move heads with plain stores (the lease)?
   [[nodiscard]] bool sole_consumer() const noexcept { return sole_; }
@@ -690,22 +718,25 @@ class LaneRing {
     }
   }
 
-  // The lease holder named by `value` (its slot + 1; anything else names
-  // nobody) is out of its plain takes: waits while its slot's state says
-  // kReaderSole and the slot's owner is the same live process.
-  template <class IsDead, class Pause>
-  void wait_lease_quiet(std::uint64_t value, IsDead& is_dead, Pause& pause) noexcept {
-    if (value == 0 || value > kLaneReaders) return;
+  // Is the holder named by pending_lease_ (its slot + 1; anything else
+  // names nobody) out of its plain takes? Its slot's state says so unless
+  // it has kReaderTrying and kReaderSole; else, with `check_death`, a slot
+  // freed or an owner proved dead. Once revoked, a holder never sets
+  // kReaderSole again (its next lease load sees REVOKED), and whoever
+  // attaches into its slot later is not a holder while we are attached.
+  template <class IsDead>
+  [[nodiscard]] bool holder_quiet(bool check_death, IsDead& is_dead) const noexcept {
+    const std::uint64_t value = pending_lease_ & ~kLeaseRevoked;
+    if (value == 0 || value > kLaneReaders) return true;
     const LaneReaderLayout& r = table_->readers[value - 1];
     // acquire (both loads): a state without kReaderSole was stored, with
-    // release, after the holder's last plain store of head; a changed owner
-    // was released after the holder's last state store.
+    // release, after the holder's last plain store of head; a freed owner
+    // word was released after the holder's last state store.
+    const std::uint64_t st = r.state.load(std::memory_order_acquire);
+    if ((st & (kReaderTrying | kReaderSole)) != (kReaderTrying | kReaderSole)) return true;
+    if (!check_death) return false;
     const std::uint64_t owner = r.owner.load(std::memory_order_acquire);
-    for (std::uint32_t round = 0; (r.state.load(std::memory_order_acquire) & kReaderSole) != 0; ++round) {
-      const std::uint64_t now = r.owner.load(std::memory_order_acquire);
-      if (now != owner || now == 0 || is_dead(now)) return;
-      pause(round);
-    }
+    return owner == 0 || is_dead(owner);
   }
 
   // Takes the lease if it is free and no other live consumer is attached
@@ -886,6 +917,7 @@ class LaneRing {
   LaneReaderLayout* reader_ = nullptr;  // this handle's slot (attach_consumer())
   bool sole_ = false;                   // holds the lease: plain stores of head
   std::uint64_t lease_value_ = 0;       // the lease word's value while sole_
+  std::uint64_t pending_lease_ = 0;     // the lease word we revoked, its holder maybe still in a take
   Peek peek_;
   bool peeked_ = false;  // peek_ is front()'s last answer, not yet taken
   std::uint32_t cursor_ = 0;

@@ -138,8 +138,12 @@ class LanesEngine {
   // ---- consumer ----
   // The oldest record of some lane, not yet taken (pop() takes it), or the
   // message this handle holds (read() took it).
+  // A revocation of the lease still pending (its holder inside a take)
+  // shows nothing until the holder is out of it.
   [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept {
     if (held_) return {RingStatus::ok, {scratch_.data(), held_size_}};
+    if (ring_.lease_pending() && !ring_.finish_revocation(platform::is_dead)) [[unlikely]]
+      return {RingStatus::empty, {}};
     return ring_.front();
   }
   // Copies what front() showed: the copy is speculative until pop() (lane_ring.hpp).
@@ -195,7 +199,9 @@ class LanesEngine {
       memory_[i].after_get(true, [&] { return ring_.lane_head(i); });
     }
   }
-  [[nodiscard]] bool consumer_can_read() const noexcept { return ring_.consumer_can_read(); }
+  [[nodiscard]] bool consumer_can_read() const noexcept {
+    return ring_.lease_settled(platform::is_dead) && ring_.consumer_can_read();
+  }
 
   // ---- roles and waiting ----
   // A producer takes a lane (or becomes a guest of the last one); a
@@ -209,7 +215,7 @@ class LanesEngine {
     if (r == Role::consumer) {
       if (ring_.consumer_attached()) return Errc{};
       if (!ring_.attach_consumer(me, platform::is_dead)) return Errc::role_taken;
-      ring_.settle_lease(hot.plan.notifier_light, platform::is_dead, platform::heavy_barrier, pause_for_holder);
+      ring_.settle_lease(hot.plan.notifier_light, platform::is_dead, platform::heavy_barrier);
       return Errc{};
     }
     if (ring_.producer_attached()) return Errc{};
@@ -265,18 +271,6 @@ class LanesEngine {
     if (!memory_.empty()) {
       const std::uint32_t i = ring_.taken_lane();
       memory_[i].after_get(false, [&] { return ring_.lane_head(i); });
-    }
-  }
-  // A revoker waiting for the lease holder to finish its take (a few
-  // instructions, unless the holder was descheduled or stopped there):
-  // spin, then yield, then sleep a millisecond at a time.
-  static void pause_for_holder(std::uint32_t round) noexcept {
-    if (round < 64) {
-      platform::cpu_relax();
-    } else if (round < 128) {
-      platform::yield_cpu();
-    } else {
-      platform::sleep_until_ns(platform::monotonic_ns() + 1'000'000);
     }
   }
   [[nodiscard]] OnDemandMemory& lane_memory() noexcept { return memory_[ring_.producer_lane()]; }

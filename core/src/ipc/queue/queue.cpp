@@ -216,8 +216,10 @@ GetView Queue::read(Wait wait) noexcept {
 }
 
 // Consumes the record handed out by read() and tells a sleeping producer.
+// Only by a handle holding the consumer role in this process (a forked
+// child's copy holds the parent's engine state, not its own).
 void Queue::release() noexcept {
-  if (s_) [[likely]]
+  if (s_ && s_->holds(Role::consumer)) [[likely]]
     s_->visit([this](auto& e) { (void)e.pop(*s_); });  // the message read() handed out: always ours
 }
 
