@@ -639,6 +639,10 @@ TEST(LanesQueue, ARevocationWaitsForAHolderInsideATakeWithoutBlockingTheNewcomer
   const std::int64_t timed = platform::monotonic_ns();
   EXPECT_EQ(newcomer.get(50ms).status, GetStatus::empty);
   EXPECT_GE(std::chrono::nanoseconds(platform::monotonic_ns() - timed), 50ms);
+  MessageBatch batch;
+  EXPECT_EQ(newcomer.get_many(batch, 8, nowait), GetStatus::empty) << "get_many takes nothing either";
+  EXPECT_EQ(newcomer.get_many(batch, 8, 50ms), GetStatus::empty);
+  EXPECT_EQ(newcomer.read(nowait).status, GetStatus::empty);
   EXPECT_NE(test::peek<std::uint64_t>(name.path(), kLease) & kLeaseRevoked, 0u) << "revoked, still pending";
   test::poke(name.path(), slot_state(held), std::uint64_t{0});  // the holder leaves its take
   EXPECT_EQ(newcomer.get_nowait().text(), "second");

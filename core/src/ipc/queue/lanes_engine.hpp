@@ -142,9 +142,13 @@ class LanesEngine {
   // shows nothing until the holder is out of it.
   [[gnu::always_inline]] [[nodiscard]] RingView front() noexcept {
     if (held_) return {RingStatus::ok, {scratch_.data(), held_size_}};
-    if (ring_.lease_pending() && !ring_.finish_revocation(platform::is_dead)) [[unlikely]]
+    if (!settled()) [[unlikely]]
       return {RingStatus::empty, {}};
     return ring_.front();
+  }
+  // No revocation of ours is pending (every way to take asks this first).
+  [[gnu::always_inline]] [[nodiscard]] bool settled() noexcept {
+    return !ring_.lease_pending() || ring_.finish_revocation(platform::is_dead);
   }
   // Copies what front() showed: the copy is speculative until pop() (lane_ring.hpp).
   [[gnu::always_inline]] void copy_front(std::byte* dst, std::span<const std::byte> src) const noexcept {
@@ -182,7 +186,7 @@ class LanesEngine {
       (void)pop(hot);
       n = 1;
     }
-    if (n == max) return n;
+    if (n == max || !settled()) return n;
     const std::size_t before = out.size();
     const LaneRing::Run run = ring_.take_run(
         max - n, [&](std::span<const std::byte> b) { copy_front(BatchAccess::append(out, b.size()), b); },
