@@ -515,10 +515,12 @@ TEST(LanesQueue, AConsumerAloneHoldsTheLeaseUntilASecondOneAttaches) {
   EXPECT_EQ(again.get_nowait().text(), "last");
 }
 
-// Consumers that attach while another process holds the lease and takes as
-// fast as it can, several times over: nobody gets a message twice or out of
-// its producer's order, and nothing is lost. Each consumer adds what it
-// took to a shared count and stops once the count is complete.
+// A consumer that attaches while another process holds the lease and takes
+// as fast as it can revokes it; two more attach after it (the lease is
+// offered only at attach, so they find it free or still being revoked):
+// nobody gets a message twice or out of its producer's order, and nothing
+// is lost. Each consumer adds what it took to a shared count and stops once
+// the count is complete.
 TEST(LanesQueue, ConsumersAttachingMidStreamRevokeTheLeaseWithoutADuplicate) {
   UniqueName name("lanes-lease-stream");
   Queue q = test::create_or_throw(name, lanes(64 << 10, 2));
