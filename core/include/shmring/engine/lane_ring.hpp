@@ -158,7 +158,7 @@ class LaneRing {
         ring_(lane_at(table, 0)->ring, table + lane_table_bytes(lanes), lane_capacity, max_payload, 0) {
     for (std::uint32_t i = 0; i < lanes && i < kMaxLanes; ++i) {
       lane_layouts_[i] = lane_at(table, i);
-      lane_data_[i] = table + lane_table_bytes(lanes) + std::uint64_t{i} * lane_capacity;
+      lane_data_[i] = table + lane_bytes_offset(i);
     }
   }
 
@@ -539,8 +539,6 @@ class LaneRing {
     pending_lease_ = 0;
     return true;
   }
-  // Does this consumer move heads with plain stores (the lease)?
-  [[nodiscard]] bool sole_consumer() const noexcept { return sole_; }
   // Frees every slot whose owner `is_dead` proves dead, counting what it
   // held. Returns how many messages that was.
   // `token`: the caller's (the slot is ours while we count, then free).
