@@ -5,12 +5,17 @@
 #include "shmring/blocking/blocking.hpp"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <vector>
 #include <thread>
+
+#include "process.hpp"
+#include "shared_memory.hpp"
+#include "shmring/platform/cpu.hpp"
 
 namespace shmring {
 namespace {
@@ -109,6 +114,74 @@ TEST(Blocking, EveryNotifyAfterTheFlagIsSetWakesOrIsSeen) {
     producer.join();
     EXPECT_EQ(lost, 0u);
   }
+}
+
+// ---- Yield, then park ----------------------------------------------------------
+
+// A waiter and the process it waits for, both pinned to one CPU: the partner
+// runs only when the waiter gives that CPU up. The yields between the spin
+// and the park hand it over, so a wait ends without a park; a waiter that
+// went from its spin straight to the futex would park in every round (the
+// partner, runnable, cannot answer while the waiter spins).
+struct YieldShared {
+  ParkingLayout park{};
+  alignas(128) std::atomic<std::uint64_t> armed{0};  // the round the waiter is about to wait for
+  alignas(128) std::atomic<std::uint64_t> value{0};  // the last round the partner answered
+};
+
+// Restores this process's CPU mask (the test pins it) however the test ends.
+class AffinityGuard {
+ public:
+  AffinityGuard() { saved_ok_ = ::sched_getaffinity(0, sizeof(saved_), &saved_) == 0; }
+  AffinityGuard(const AffinityGuard&) = delete;
+  AffinityGuard& operator=(const AffinityGuard&) = delete;
+  ~AffinityGuard() {
+    if (saved_ok_) (void)::sched_setaffinity(0, sizeof(saved_), &saved_);
+  }
+  [[nodiscard]] bool saved() const noexcept { return saved_ok_; }
+
+ private:
+  cpu_set_t saved_{};
+  bool saved_ok_ = false;
+};
+
+TEST(Blocking, AWaiterYieldsToAPartnerOnItsOwnCpuInsteadOfParking) {
+  const AffinityGuard guard;
+  ASSERT_TRUE(guard.saved());
+  ASSERT_TRUE(platform::pin_to_cpu(0));  // the child inherits the mask
+  test::SharedMemory<YieldShared> s;
+  constexpr std::uint64_t kRounds = 20;
+  test::Child partner = test::fork_child([&](int) {
+    BlockingStats stats;
+    for (std::uint64_t round = 1; round <= kRounds; ++round) {
+      // Never sleeping, so runnable whenever the waiter is; yielding, as a
+      // waiting participant does, so the scheduler still owes it CPU time
+      // when the waiter yields (one that spun through whole slices would
+      // not be picked until the waiter parked).
+      while (s->armed.load(std::memory_order_acquire) < round) platform::yield_cpu();
+      s->value.store(round, std::memory_order_release);
+      notify(s->park, stats);
+    }
+    return 0;
+  });
+  AdaptiveSpin spin;
+  BlockingStats stats;
+  std::uint64_t parked_rounds = 0;
+  for (std::uint64_t round = 1; round <= kRounds; ++round) {
+    const std::uint64_t parks_before = stats.futex_waits;
+    s->armed.store(round, std::memory_order_release);
+    const bool answered = wait_until(
+        s->park, [&] { return s->value.load(std::memory_order_acquire) >= round; }, platform::Deadline::after(10s),
+        spin, stats);
+    ASSERT_TRUE(answered) << "round " << round;
+    if (stats.futex_waits != parks_before) ++parked_rounds;
+  }
+  EXPECT_EQ(partner.wait(), 0);
+  std::printf("%llu of %llu waits parked\n", static_cast<unsigned long long>(parked_rounds),
+              static_cast<unsigned long long>(kRounds));
+  // A few rounds may park if the scheduler keeps the yielder on the CPU;
+  // without the yields every round does.
+  EXPECT_LE(parked_rounds, kRounds / 4) << "the waiter parked instead of yielding to its partner";
 }
 
 }  // namespace
