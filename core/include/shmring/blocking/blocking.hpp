@@ -56,8 +56,8 @@
 // every CPU), a futex wait and the notifier's wake call, and then a switch
 // back. When nothing else is runnable a yield returns at once (one system
 // call) and the waiter parks a moment later. Measured (perf/RESULTS.md,
-// 2026-12-07 second section): the lane engine's 2P2C and 4P4C streams went
-// from 15-19 M to 23-29 M msgs/s, with five times fewer parks.
+// "yield before parking"): the lane engine's 2P2C and 4P4C streams went
+// from 15-17 M to 23-28 M msgs/s, with a sixth of the parks.
 //
 // Why a flag and not a count of sleepers: the notifier that clears the flag
 // wakes everyone parked on the word, so one sleep costs one wake system call.
