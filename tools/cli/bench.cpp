@@ -27,6 +27,15 @@ void progress(const char* what, double fraction) {
   std::fflush(stderr);
 }
 
+// fork() with stdio flushed first: a child gets a copy of the parent's
+// unwritten stdout buffer, and whoever flushes it (some runtimes do at
+// _exit, ThreadSanitizer's among them) prints those lines twice.
+pid_t fork_flushed() {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  return ::fork();
+}
+
 int reap(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -45,7 +54,7 @@ int run_bench(const BenchOptions& o) {
   {
     auto q = Queue::create(tput, {.maxsize = 0, .capacity_bytes = 1u << 22});
     if (!q) return report(tput, q.error());
-    const pid_t child = ::fork();
+    const pid_t child = fork_flushed();
     if (child < 0) return report("fork", Error{Errc::system, errno, "fork"});
     if (child == 0) {
       auto p = Queue::open(tput);
@@ -106,7 +115,7 @@ int run_bench(const BenchOptions& o) {
       (void)Queue::unlink(ping);
       return report(pong, b.error());
     }
-    const pid_t child = ::fork();
+    const pid_t child = fork_flushed();
     if (child < 0) return report("fork", Error{Errc::system, errno, "fork"});
     if (child == 0) {  // echo every message back until ping closes
       auto in = Queue::open(ping);
