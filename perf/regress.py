@@ -31,7 +31,8 @@ COMPARE = "/usr/share/benchmark/compare.py"
 # program's run) stay out of the regression set.
 # Google Benchmark filters are POSIX regular expressions; a leading '-' negates.
 DEFAULT_FILTER = "-Queue_BlockedConsumerCpu|PythonMpQueue"
-OURS = ("BM_Queue_", "BM_QueueFixed_", "BM_QueueMpmc_", "BM_Spsc_", "BM_SpscSlots_", "BM_Connection_")
+OURS = ("BM_Queue_", "BM_QueueFixed_", "BM_QueueMpmc_", "BM_QueueLanes_", "BM_QueueOneLane_", "BM_Spsc_", "BM_SpscSlots_",
+        "BM_Connection_")
 
 
 def python_with_numpy():
