@@ -57,7 +57,7 @@
 // back. When nothing else is runnable a yield returns at once (one system
 // call) and the waiter parks a moment later. Measured (perf/RESULTS.md,
 // "yield before parking"): the lane engine's 2P2C and 4P4C streams went
-// from 15-17 M to 23-28 M msgs/s, with a sixth of the parks.
+// from 14-17 M to 23-28 M msgs/s, parking a tenth as often or less.
 //
 // Why a flag and not a count of sleepers: the notifier that clears the flag
 // wakes everyone parked on the word, so one sleep costs one wake system call.
