@@ -248,7 +248,9 @@ def test_kill_9_of_bridge_in_loses_and_duplicates_nothing(procs, tmp, server, re
     src, dst = f"{tmp}/a/orders", f"{tmp}/b/orders"
     make_queue(src)
     make_queue(dst)
-    n = 3 * N  # long enough for 20 kills of a bridge in that is still putting
+    # Long enough for 20 kills of a bridge in that is still putting: a bridge
+    # in can put 30 000 in the ~20 incarnations of 10-60 ms each, so twice that.
+    n = 6 * N
     sent = fill(src, n)
     subject = "ki." + retention.replace("-", "")
     outbound = bridge(procs, "out", src, server, subject, "--count", n, "--retention", retention)
