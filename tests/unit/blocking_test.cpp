@@ -145,15 +145,21 @@ class AffinityGuard {
   bool saved_ok_ = false;
 };
 
-TEST(Blocking, AWaiterYieldsToAPartnerOnItsOwnCpuInsteadOfParking) {
+// What the waiter saw over kYieldRounds waits for a partner on its CPU.
+struct SharedCpuWaits {
+  std::uint64_t parked_rounds = 0;  // waits that parked
+  std::uint32_t budget = 0;         // the spin budget after the last wait
+};
+constexpr std::uint64_t kYieldRounds = 20;
+
+SharedCpuWaits wait_for_a_partner_on_cpu_0() {
   const AffinityGuard guard;
-  ASSERT_TRUE(guard.saved());
-  ASSERT_TRUE(platform::pin_to_cpu(0));  // the child inherits the mask
+  EXPECT_TRUE(guard.saved());
+  EXPECT_TRUE(platform::pin_to_cpu(0));  // the child inherits the mask
   test::SharedMemory<YieldShared> s;
-  constexpr std::uint64_t kRounds = 20;
   test::Child partner = test::fork_child([&](int) {
     BlockingStats stats;
-    for (std::uint64_t round = 1; round <= kRounds; ++round) {
+    for (std::uint64_t round = 1; round <= kYieldRounds; ++round) {
       // Never sleeping, so runnable whenever the waiter is; yielding, as a
       // waiting participant does, so the scheduler still owes it CPU time
       // when the waiter yields (one that spun through whole slices would
@@ -166,22 +172,39 @@ TEST(Blocking, AWaiterYieldsToAPartnerOnItsOwnCpuInsteadOfParking) {
   });
   AdaptiveSpin spin;
   BlockingStats stats;
-  std::uint64_t parked_rounds = 0;
-  for (std::uint64_t round = 1; round <= kRounds; ++round) {
+  SharedCpuWaits seen;
+  for (std::uint64_t round = 1; round <= kYieldRounds; ++round) {
     const std::uint64_t parks_before = stats.futex_waits;
     s->armed.store(round, std::memory_order_release);
     const bool answered = wait_until(
         s->park, [&] { return s->value.load(std::memory_order_acquire) >= round; }, platform::Deadline::after(10s),
         spin, stats);
-    ASSERT_TRUE(answered) << "round " << round;
-    if (stats.futex_waits != parks_before) ++parked_rounds;
+    EXPECT_TRUE(answered) << "round " << round;
+    if (stats.futex_waits != parks_before) ++seen.parked_rounds;
   }
   EXPECT_EQ(partner.wait(), 0);
-  std::printf("%llu of %llu waits parked\n", static_cast<unsigned long long>(parked_rounds),
-              static_cast<unsigned long long>(kRounds));
+  seen.budget = spin.budget();
+  std::printf("%llu of %llu waits parked; spin budget %u\n", static_cast<unsigned long long>(seen.parked_rounds),
+              static_cast<unsigned long long>(kYieldRounds), seen.budget);
+  return seen;
+}
+
+TEST(Blocking, AWaiterYieldsToAPartnerOnItsOwnCpuInsteadOfParking) {
+  const SharedCpuWaits seen = wait_for_a_partner_on_cpu_0();
   // A few rounds may park if the scheduler keeps the yielder on the CPU;
   // without the yields every round does.
-  EXPECT_LE(parked_rounds, kRounds / 4) << "the waiter parked instead of yielding to its partner";
+  EXPECT_LE(seen.parked_rounds, kYieldRounds / 4) << "the waiter parked instead of yielding to its partner";
+}
+
+// The partner cannot answer while the waiter spins on their one CPU, so the
+// spin is wasted: a wait that a yield ended must shrink the budget, or every
+// wait would spin its ceiling first (512 pauses, several microseconds, per
+// wait: it halved the lane engine's one-CPU stream).
+TEST(Blocking, AWaiterWhosePartnerSharesItsCpuStopsSpinning) {
+  const SharedCpuWaits seen = wait_for_a_partner_on_cpu_0();
+  // From 256, three misses reach the floor; a wait that parks, or that a
+  // preemption ends inside the spin, counts as a hit and doubles it.
+  EXPECT_LE(seen.budget, 2 * AdaptiveSpin::kMin) << "the waiter kept spinning for a partner that needs its CPU";
 }
 
 }  // namespace

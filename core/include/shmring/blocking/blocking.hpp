@@ -58,6 +58,11 @@
 // call) and the waiter parks a moment later. Measured (perf/RESULTS.md,
 // "yield before parking"): the lane engine's 2P2C and 4P4C streams went
 // from 14-17 M to 23-28 M msgs/s, parking a tenth as often or less.
+// A wait that a yield ended counts as a miss for the spin budget: the
+// partner could not run while we spun. Counted as a hit (as a short park
+// is), it kept the budget at its ceiling, and a producer and consumer
+// sharing a CPU each spun 512 pauses before every hand-over: the lane
+// engine's one-CPU stream ran at 23-26 M msgs/s, and at 36-44 M without it.
 //
 // Why a flag and not a count of sleepers: the notifier that clears the flag
 // wakes everyone parked on the word, so one sleep costs one wake system call.
@@ -112,7 +117,8 @@ struct BlockingStats {
 // Adaptive spin budget (process-local). It adapts to how long waits really
 // last: a wait that ended while spinning, or soon after parking (within
 // kShortWaitNs, about what a park and wake cost), says spinning pays: the
-// budget doubles. Only a wait that lasted longer halves it. Halving on every
+// budget doubles. Only a wait that lasted longer halves it (or one that a
+// yield ended: see "Yield, then park"). Halving on every
 // park would not settle: a few descheduling hiccups drive the budget to its
 // floor, after which every wait parks and each park makes the next wait end
 // parked too, for good. The ceiling is low (512 pauses, a few microseconds):
@@ -201,7 +207,9 @@ template <class Ready, class Hooks = NoWaitHooks>
   // Yield before parking (see "Yield, then park" above).
   for (std::uint32_t i = 0; i < AdaptiveSpin::kYields; ++i) {
     if (ready()) {
-      spin.parked_for(platform::monotonic_ns() - parked_at);
+      // Before any yield: the partner runs elsewhere and was just late (a
+      // hit). After one: it needed our CPU, and spinning only kept it out.
+      i == 0 ? spin.hit() : spin.miss();
       return true;
     }
     platform::yield_cpu();
