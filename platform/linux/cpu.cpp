@@ -23,6 +23,11 @@ bool pin_to_cpu(int cpu) noexcept {
 
 void yield_cpu() noexcept { (void)::sched_yield(); }
 
+std::uint32_t current_cpu_slow() noexcept {
+  const int cpu = ::sched_getcpu();
+  return cpu < 0 ? 0 : static_cast<std::uint32_t>(cpu);
+}
+
 std::uint64_t random_u64() noexcept {
   std::uint64_t v = 0;
   std::size_t got = 0;

@@ -2,6 +2,7 @@
 // segment names that are unique and always removed, and a pipe for results.
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -112,5 +113,22 @@ std::string sync_peer_path();
 
 // Path of the pipe peer (tests/support/pipe_peer.cpp).
 std::string pipe_peer_path();
+
+// Restores this process's CPU mask (a test pins it) however the test ends;
+// children forked meanwhile inherit the pinned mask.
+class AffinityGuard {
+ public:
+  AffinityGuard() { saved_ok_ = ::sched_getaffinity(0, sizeof(saved_), &saved_) == 0; }
+  AffinityGuard(const AffinityGuard&) = delete;
+  AffinityGuard& operator=(const AffinityGuard&) = delete;
+  ~AffinityGuard() {
+    if (saved_ok_) (void)::sched_setaffinity(0, sizeof(saved_), &saved_);
+  }
+  [[nodiscard]] bool saved() const noexcept { return saved_ok_; }
+
+ private:
+  cpu_set_t saved_{};
+  bool saved_ok_ = false;
+};
 
 }  // namespace shmring::test

@@ -129,22 +129,6 @@ struct YieldShared {
   alignas(128) std::atomic<std::uint64_t> value{0};  // the last round the partner answered
 };
 
-// Restores this process's CPU mask (the test pins it) however the test ends.
-class AffinityGuard {
- public:
-  AffinityGuard() { saved_ok_ = ::sched_getaffinity(0, sizeof(saved_), &saved_) == 0; }
-  AffinityGuard(const AffinityGuard&) = delete;
-  AffinityGuard& operator=(const AffinityGuard&) = delete;
-  ~AffinityGuard() {
-    if (saved_ok_) (void)::sched_setaffinity(0, sizeof(saved_), &saved_);
-  }
-  [[nodiscard]] bool saved() const noexcept { return saved_ok_; }
-
- private:
-  cpu_set_t saved_{};
-  bool saved_ok_ = false;
-};
-
 // What the waiter saw over kYieldRounds waits for a partner on its CPU.
 struct SharedCpuWaits {
   std::uint64_t parked_rounds = 0;  // waits that parked
@@ -153,7 +137,7 @@ struct SharedCpuWaits {
 constexpr std::uint64_t kYieldRounds = 20;
 
 SharedCpuWaits wait_for_a_partner_on_cpu_0() {
-  const AffinityGuard guard;
+  const test::AffinityGuard guard;
   EXPECT_TRUE(guard.saved());
   EXPECT_TRUE(platform::pin_to_cpu(0));  // the child inherits the mask
   test::SharedMemory<YieldShared> s;

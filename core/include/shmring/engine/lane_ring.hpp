@@ -90,6 +90,18 @@
 // the next one finishes the same way. A holder that finds its lease revoked
 // takes by CAS until it detaches; the lease is offered again only at attach.
 //
+// Where a consumer looks. A consumer stays on a lane for kStay messages,
+// then turns to the next lane in use that has been written on its own CPU
+// (each producer keeps its lane's cpu word current: platform::CpuHint), or
+// to the next lane in use if none was, and when its lane is empty it looks
+// at those lanes first, then at the rest. On a machine with fewer CPUs than
+// participants, a producer and a consumer often share a CPU, taking turns:
+// the consumer then reads lines that are in its own cache, where a record
+// written on another CPU costs a transfer for every line. Every
+// kLocalTurns-th turn ignores the CPUs, so every lane is visited in turn
+// even when the words are stale; and a consumer never waits while any lane
+// has a message. The word is a hint: no outcome depends on its value.
+//
 // Sleeping: consumers park on the queue's not_empty word (any producer's put
 // may be what they wait for); a lane's producers park on the lane's not_full
 // word, which a consumer that took from that lane notifies. The parking and
@@ -183,6 +195,7 @@ class LaneRing {
       LaneLayout& l = *lane_at(table, i);
       SpscRing::initialize(l.ring);
       l.control.owner.store(0, std::memory_order_relaxed);
+      l.control.cpu.store(0, std::memory_order_relaxed);
       l.not_full.sequence.store(0, std::memory_order_relaxed);
       l.not_full.sleeping.store(0, std::memory_order_relaxed);
       l.backing.backed_end.store(0, std::memory_order_relaxed);
@@ -299,6 +312,16 @@ class LaneRing {
     holding_ = false;
   }
 
+  // The CPU this producer runs on (platform::CpuHint), for consumers that
+  // prefer lanes filled on their own CPU; stored only when it changed.
+  [[gnu::always_inline]] void note_cpu(std::uint32_t cpu) noexcept {
+    const std::uint32_t tag = cpu + 1;
+    if (tag == noted_cpu_ || guest_) return;
+    noted_cpu_ = tag;
+    // relaxed: a hint; nothing is ordered by it.
+    lane(lane_).control.cpu.store(tag, std::memory_order_relaxed);
+  }
+
   // The producer's ring (this handle's lane), for claim/commit/try_push.
   [[nodiscard]] SpscRing& producer_ring() noexcept { return ring_; }
 
@@ -321,8 +344,8 @@ class LaneRing {
 
   // The oldest record of some lane, not yet taken: read it, then take() it.
   // The lane we are on first (no scan while it has messages); we stay on a
-  // lane for up to kStay messages, then visit the others round robin, so no
-  // lane starves another.
+  // lane for up to kStay messages, then turn to the next lane (see "Where a
+  // consumer looks").
   //
   // The view is built here from peek_'s scalars, not passed up from peek()
   // and front_elsewhere() as a RingView: a view returned through memory by
@@ -648,6 +671,7 @@ class LaneRing {
 
  private:
   static constexpr std::uint32_t kStay = 32;
+  static constexpr std::uint32_t kLocalTurns = 8;
 
   // What front() found, for take().
   struct Peek {
@@ -669,6 +693,7 @@ class LaneRing {
   // Makes lane i this producer's ring and marks it in use for consumers.
   void use_lane(std::uint32_t i) noexcept {
     lane_ = i;
+    noted_cpu_ = 0;
     ring_ = SpscRing(lane(i).ring, lane_bytes(i), lane_capacity_, max_payload_, 0);
     // SYNC(lane): release — consumers that see the bit see the lane's layout.
     if ((table_->mask.in_use.load(std::memory_order_relaxed) >> i & 1) == 0) {
@@ -692,19 +717,33 @@ class LaneRing {
     while (st == RingStatus::busy) st = peek<true>(cursor_);
     if (st != RingStatus::empty) return st;
     const std::uint64_t in_use = lanes_in_use();
-    std::uint32_t i = cursor_;
-    for (std::uint32_t k = 1; k < lanes_; ++k) {
-      if (++i == lanes_) i = 0;
-      if ((in_use >> i & 1) == 0) continue;
-      do {
-        st = peek(i);
-      } while (st == RingStatus::busy);
-      if (st == RingStatus::empty) continue;
-      cursor_ = i;
-      stay_left_ = kStay;
-      return st;
+    const std::uint64_t local = local_lanes(in_use);
+    for (const std::uint64_t look : {local, in_use & ~local}) {
+      std::uint32_t i = cursor_;
+      for (std::uint32_t k = 1; k < lanes_; ++k) {
+        if (++i == lanes_) i = 0;
+        if ((look >> i & 1) == 0) continue;
+        do {
+          st = peek(i);
+        } while (st == RingStatus::busy);
+        if (st == RingStatus::empty) continue;
+        cursor_ = i;
+        stay_left_ = kStay;
+        return st;
+      }
     }
     return RingStatus::empty;
+  }
+  // The lanes of `in_use` whose producer last put on this consumer's CPU.
+  [[nodiscard]] std::uint64_t local_lanes(std::uint64_t in_use) noexcept {
+    const std::uint32_t tag = cpu_hint_.get() + 1;
+    std::uint64_t local = 0;
+    for (std::uint64_t m = in_use; m != 0; m &= m - 1) {
+      const auto i = static_cast<std::uint32_t>(__builtin_ctzll(m));
+      // relaxed: a hint.
+      if (lane(i).control.cpu.load(std::memory_order_relaxed) == tag) local |= std::uint64_t{1} << i;
+    }
+    return local;
   }
   // After a take of `records` of peek_'s lane: where the next front() looks.
   [[gnu::always_inline]] void taken(std::size_t records) noexcept {
@@ -765,7 +804,11 @@ class LaneRing {
   // only one: a lone producer's consumer never looks elsewhere for nothing).
   void next_turn() noexcept {
     stay_left_ = kStay;
-    const std::uint64_t in_use = lanes_in_use();
+    std::uint64_t in_use = lanes_in_use();
+    if (++turns_ % kLocalTurns != 0) {
+      const std::uint64_t local = local_lanes(in_use);
+      if (local != 0) in_use = local;
+    }
     const std::uint64_t after = cursor_ + 1 >= 64 ? 0 : in_use >> (cursor_ + 1) << (cursor_ + 1);
     const std::uint64_t pick = after != 0 ? after : in_use;
     if (pick != 0) cursor_ = static_cast<std::uint32_t>(__builtin_ctzll(pick));
@@ -908,8 +951,9 @@ class LaneRing {
   SpscRing ring_;  // this producer's lane
   std::uint32_t lane_ = 0;
   bool attached_ = false;
-  bool guest_ = false;    // writes the last lane, one put at a time
-  bool holding_ = false;  // a guest holding the last lane now
+  bool guest_ = false;           // writes the last lane, one put at a time
+  bool holding_ = false;         // a guest holding the last lane now
+  std::uint32_t noted_cpu_ = 0;  // the lane's cpu word as we last stored it
 
   // Consumer side.
   LaneReaderLayout* reader_ = nullptr;  // this handle's slot (attach_consumer())
@@ -923,6 +967,8 @@ class LaneRing {
   std::uint32_t taken_lane_ = 0;
   std::uint64_t cached_tail_[kMaxLanes] = {};
   CatchUpPatience patience_;
+  platform::CpuHint cpu_hint_;
+  std::uint32_t turns_ = 0;
 };
 
 }  // namespace shmring

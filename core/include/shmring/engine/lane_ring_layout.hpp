@@ -24,9 +24,12 @@ inline constexpr std::uint32_t kMaxLanes = 64;  // in_use is one 64-bit mask
 // Who writes a lane. `owner` is platform::pack_owner() of the producer that
 // holds the lane (0: free). The last lane is never held for good: every
 // producer that found no free lane (a guest) takes its owner word for one
-// put and gives it back with the commit.
+// put and gives it back with the commit. `cpu`: 1 + the CPU the owner last
+// put from, 0 unknown; a hint for consumers (lane_ring.hpp, "Where a
+// consumer looks"), so not part of the format's hash: any value is sound.
 struct alignas(platform::kFalseSharingRange) LaneOwnerLayout {
   std::atomic<std::uint64_t> owner;
+  std::atomic<std::uint32_t> cpu;  // 1 + the CPU of the owner's last put (0: not known); a hint
 };
 
 // On-demand memory of one ring (the rules are in QueueLayout's comment on

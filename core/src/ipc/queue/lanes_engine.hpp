@@ -66,6 +66,7 @@ class LanesEngine {
       if (limit_ != 0) ring_.unreserve();
       return put_status(r);
     }
+    ring_.note_cpu(cpu_hint_.get());
     notify_one(*hot.not_empty, hot.stats, hot.plan);
     return PutStatus::ok;
   }
@@ -99,6 +100,7 @@ class LanesEngine {
   }
   [[gnu::always_inline]] void commit(std::size_t size, QueueHot& hot) noexcept {
     ring_.producer_ring().commit(size);
+    ring_.note_cpu(cpu_hint_.get());
     claimed_ = false;
     ring_.unlock_guest(me_);
     notify_one(*hot.not_empty, hot.stats, hot.plan);
@@ -109,6 +111,7 @@ class LanesEngine {
     std::size_t n = 0;
     if (!ring_.guest() && limit_ == 0 && memory_.empty()) {
       n = ring_.producer_ring().try_push_many(messages);
+      if (n != 0) ring_.note_cpu(cpu_hint_.get());
       // A run may feed several sleeping consumers (they do not pass wake-ups on).
       if (n == 1) notify_one(*hot.not_empty, hot.stats, hot.plan);
       if (n > 1) notify(*hot.not_empty, hot.stats, hot.plan);
@@ -293,6 +296,7 @@ class LanesEngine {
   std::size_t held_size_ = 0;
   std::vector<std::byte> scratch_;
   std::vector<OnDemandMemory> memory_;  // one per lane; empty: all memory reserved at create
+  platform::CpuHint cpu_hint_;          // where this producer runs (consumers prefer its lane there)
 };
 
 }  // namespace shmring::detail
