@@ -18,7 +18,6 @@
 //                          per round
 //   SHMRING_RACE_SEED      the seed of the first round (default 1)
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,6 +31,7 @@
 #include "queue_helpers.hpp"
 #include "shmring/engine/mpmc_ring_layout.hpp"
 #include "shmring/ipc/queue.hpp"
+#include "shmring/platform/cpu.hpp"
 #include "traffic_run.hpp"
 
 namespace shmring {
@@ -46,15 +46,6 @@ constexpr std::uint64_t kEach = 40'000;
 std::uint64_t env_or(const char* name, std::uint64_t fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-// Runs the calling process on CPU `cpu` only (best effort: a restricted
-// cpuset may refuse, and the round then just preempts less).
-void pin_to(std::size_t cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  (void)::sched_setaffinity(0, sizeof(set), &set);
 }
 
 // Message `tag` of a round: 16k + 1 bytes (k = 1..12), the tag first, then a
@@ -105,7 +96,8 @@ Round run_round(std::uint64_t seed) {
   std::vector<test::Child> producers, consumers;
   for (std::uint32_t c = 0; c < kConsumers; ++c) {
     consumers.push_back(test::fork_child([&](int out) {
-      pin_to(0);
+      // Best effort: a restricted cpuset may refuse, and the round then just preempts less.
+      (void)platform::pin_to_cpu(0);
       Queue h = test::open_or_throw(name, Role::consumer);
       test::Tally t;
       std::uint64_t next[test::kMaxTagged] = {};
@@ -143,7 +135,8 @@ Round run_round(std::uint64_t seed) {
   }
   for (std::uint32_t p = 0; p < kProducers; ++p) {
     producers.push_back(test::fork_child([&, p](int) {
-      pin_to(0);
+      // Best effort: a restricted cpuset may refuse, and the round then just preempts less.
+      (void)platform::pin_to_cpu(0);
       Queue h = test::open_or_throw(name, Role::producer);
       const std::uint8_t poison = poison_for(expected_index(::getpid()));
       for (std::uint64_t i = 0; i < kEach; ++i) {
