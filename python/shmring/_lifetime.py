@@ -16,6 +16,10 @@ An object made with ``name=`` is the user's, as in C++: it stays until
   under the lock that the name still leads to the file it examined (the same
   protocol as the C++ segment code, platform/linux/segment.cpp, so the two
   never remove each other's files).
+* A Pool worker that is killed (``terminate()``, or a worker that dies) runs
+  no exit code: once it has exited, the pool removes what the worker made
+  that nobody holds (``collect_exited``), and looks again at what the pool's
+  process released while the worker held it.
 * If every user was killed (``kill -9``), nobody removed it: the next object
   made without a name in that directory removes such leftovers (at most once
   every 30 s per process), as does ``shmring gc``. Files younger than 10 s
@@ -166,12 +170,55 @@ def release_all():
         holds = list(_holds.values())
     for h in holds:
         h.release()
+    look_again()
+
+
+def look_again():
+    """Removes the files this process released while other processes held
+    them, if nobody holds them now."""
     with _lock:
         paths = list(_look_again)
     for p in paths:
         if remove_if_unused(p) or not os.path.exists(p):
             with _lock:
                 _look_again.discard(p)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def collect_exited(pid, directory=SHM_DIR):
+    """After process `pid` ended without its exit cleanup (killed by a
+    signal: a Pool worker's terminate(), or a worker that died): removes
+    what that cleanup would have removed. That is the auto-named files
+    `pid` made that no process holds, and the files this process released
+    while others (`pid`) held them. Call it once `pid` was waited for. The
+    first part is skipped if a process `pid` runs again (the number was
+    reused): its files may be new and not locked yet. Returns the names
+    removed (not counting the second part)."""
+    removed = []
+    look_again()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    if _running(pid):
+        return removed
+    mine = str(pid)
+    for e in entries:
+        if not e.name.startswith(AUTO_PREFIX):
+            continue
+        parts = e.name[len(AUTO_PREFIX):].rsplit("-", 2)  # kind, pid, random
+        if len(parts) == 3 and parts[1] == mine and remove_if_unused(e.path):
+            removed.append(e.name)
+    return removed
 
 
 # At exit: once from atexit (which runs before multiprocessing's own exit

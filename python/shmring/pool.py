@@ -28,6 +28,7 @@ import time
 import traceback
 import weakref
 
+from . import _lifetime
 from . import _objects
 
 __all__ = ["Pool", "AsyncResult", "MapResult", "WorkerDied"]
@@ -50,14 +51,20 @@ class WorkerDied(RuntimeError):
 _APPLY, _MAP, _STARMAP = 0, 1, 2
 
 
-def _exit_on_sigterm(signum, frame):
-    raise SystemExit(0)
-
-
 def _worker(slot, inbox, results, initializer, initargs, maxtasks):
-    # terminate() sends SIGTERM: leave through SystemExit, so this process's
-    # exit cleanup runs (objects it made without a name are removed).
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # terminate() sends SIGTERM, which must end this process wherever it is,
+    # as it ends multiprocessing's workers: by the default action, in the
+    # kernel. Not by a Python handler (one raising SystemExit was used): the
+    # interpreter runs a handler only between bytecodes, so a SIGTERM that
+    # came after the last check and before a blocking call (time.sleep in a
+    # task, say) waited for that call to end, and a task in C code never
+    # checks. The exit cleanup this skips (removing what this process made
+    # without a name) is done by the pool once this process has exited
+    # (_lifetime.collect_exited). With fork and spawn, SIGTERM was blocked
+    # from the start (_start_worker) until here, so a handler inherited from
+    # the parent never runs: a SIGTERM sent meanwhile ends the process now.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     if initializer is not None:
         initializer(*initargs)
     done = 0
@@ -304,13 +311,33 @@ class Pool:
         p = self._ctx.Process(target=_worker, name="PoolWorker-%d" % slot,
                               args=(slot, inbox, self._results, self._initializer, self._initargs, self._maxtasks))
         p.daemon = True
-        p.start()
+        # The child starts with SIGTERM blocked (a fork or an exec keeps this
+        # thread's mask) and unblocks it once it has the default action
+        # (_worker): a handler it inherited (fork) or an ignored SIGTERM
+        # (fork, spawn) never swallows terminate()'s. Not for forkserver: its
+        # children get the server's mask, and a server started by this
+        # start() would keep SIGTERM blocked for every process it forks.
+        if self._ctx.get_start_method() in ("fork", "spawn"):
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            try:
+                p.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        else:
+            p.start()
         self._workers[slot] = _Worker(slot, p, inbox)
+
+    @staticmethod
+    def _exited(w):
+        """A worker's process has exited and was waited for: remove what it
+        made without a name and nobody holds (a killed worker could not)."""
+        _lifetime.collect_exited(w.process.pid)
 
     def _worker_gone(self, w, died):
         """A worker exited: fail (or retry) the chunk it was running, give the rest to others."""
         del self._workers[w.slot]
         w.inbox.shutdown()
+        self._exited(w)  # its exitcode is known: it was waited for
         held = list(w.held)
         if died and held:
             first = held.pop(0)
@@ -553,6 +580,7 @@ class Pool:
         for w in workers:
             w.process.join()
             w.inbox.shutdown()
+            self._exited(w)
         self._results.shutdown()
         self._handler.join()
 
@@ -575,6 +603,7 @@ class Pool:
                 pass
         for w in workers:
             w.process.join()
+            self._exited(w)
         with self._lock:
             self._state = _TERMINATE
         self._results.shutdown()

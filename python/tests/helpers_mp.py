@@ -393,6 +393,11 @@ def report_tag_and_sleep(q, tag, seconds):
     return tag
 
 
+def report_and_sum(q, n):
+    q.put("summing")
+    return sum(range(n))  # one C call: no Python signal handler runs until it returns
+
+
 # ---- test_robustness.py ----------------------------------------------------------------------
 
 class TwoArgError(Exception):

@@ -146,6 +146,21 @@ def test_terminate_stops_running_tasks(mp):
         p.apply(h.square, (1,))
 
 
+def test_terminate_stops_a_task_in_one_long_c_call(mp):
+    """Even a task that runs no Python signal handler until it returns (one
+    C call, seconds long) ends at once: terminate() ends workers as
+    multiprocessing does, by SIGTERM's default action."""
+    started = shmring.Queue()
+    p = mp.Pool(1)
+    p.apply_async(h.report_and_sum, (started, 3 * 10**9))
+    assert started.get(timeout=T) == "summing"
+    time.sleep(0.2)  # inside sum() by now
+    t0 = time.monotonic()
+    p.terminate()
+    p.join()
+    assert time.monotonic() - t0 < 5
+
+
 def test_context_manager(mp):
     with mp.Pool(2) as p:
         assert p.map(h.square, [1, 2, 3]) == [1, 4, 9]

@@ -7,6 +7,7 @@ import collections
 import ctypes
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ import pytest
 
 import helpers_mp as h
 import shmring
-from conftest import T
+from conftest import T, wait_until
 
 Point = collections.namedtuple("Point", "x y")
 
@@ -129,6 +130,28 @@ def test_the_managers_value_holds_any_object_with_get_and_set():
         assert v.value == "hello" and v.get() == "hello"
         v.set({"any": "object"})
         assert v.value == {"any": "object"}
+
+
+def _dicts_made_by(pid):
+    return [f for f in os.listdir("/dev/shm") if f.startswith("shmring-py-dict-%d-" % pid)]
+
+
+def test_objects_made_in_pool_workers_are_removed_by_terminate():
+    """terminate() kills the workers (no exit code runs in them); the pool
+    removes what they made without a name once they have exited."""
+    with shmring.Pool(2, initializer=h.make_dict_in_worker) as p:
+        pids = set(p.map(h.getpid, range(8), chunksize=1))
+        assert all(_dicts_made_by(pid) for pid in pids)
+    assert [f for pid in pids for f in _dicts_made_by(pid)] == []
+
+
+def test_objects_made_by_a_pool_worker_that_died_are_removed():
+    with shmring.Pool(1, initializer=h.make_dict_in_worker) as p:
+        pid = p.apply(h.getpid)
+        assert _dicts_made_by(pid)
+        os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: not _dicts_made_by(pid))  # the pool saw it die
+        assert p.apply(h.square, (3,)) == 9  # and replaced it
 
 
 def test_iterating_a_char_array_gives_bytes_of_one():
