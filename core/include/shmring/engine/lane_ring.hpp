@@ -92,7 +92,8 @@
 //
 // Where a consumer looks. A consumer stays on a lane for kStay messages,
 // then turns to the next lane in use that has been written on its own CPU
-// (each producer keeps its lane's cpu word current: platform::CpuHint), or
+// (each producer keeps its lane's cpu word current, and each consumer is
+// told its CPU: the caller's platform::CpuHint, outside this class), or
 // to the next lane in use if none was, and when its lane is empty it looks
 // at those lanes first, then at the rest. On a machine with fewer CPUs than
 // participants, a producer and a consumer often share a CPU, taking turns:
@@ -321,6 +322,10 @@ class LaneRing {
     // relaxed: a hint; nothing is ordered by it.
     lane(lane_).control.cpu.store(tag, std::memory_order_relaxed);
   }
+
+  // The CPU this consumer runs on (the caller's platform::CpuHint), for its
+  // choice of lanes; told before each front() or take_run().
+  [[gnu::always_inline]] void note_consumer_cpu(std::uint32_t cpu) noexcept { consumer_cpu_ = cpu + 1; }
 
   // The producer's ring (this handle's lane), for claim/commit/try_push.
   [[nodiscard]] SpscRing& producer_ring() noexcept { return ring_; }
@@ -735,9 +740,10 @@ class LaneRing {
     return RingStatus::empty;
   }
   // The lanes of `in_use` whose producer last put on this consumer's CPU.
-  [[nodiscard]] std::uint64_t local_lanes(std::uint64_t in_use) noexcept {
-    const std::uint32_t tag = cpu_hint_.get() + 1;
+  [[nodiscard]] std::uint64_t local_lanes(std::uint64_t in_use) const noexcept {
+    const std::uint32_t tag = consumer_cpu_;
     std::uint64_t local = 0;
+    if (tag == 0) return 0;
     for (std::uint64_t m = in_use; m != 0; m &= m - 1) {
       const auto i = static_cast<std::uint32_t>(__builtin_ctzll(m));
       // relaxed: a hint.
@@ -967,7 +973,7 @@ class LaneRing {
   std::uint32_t taken_lane_ = 0;
   std::uint64_t cached_tail_[kMaxLanes] = {};
   CatchUpPatience patience_;
-  platform::CpuHint cpu_hint_;
+  std::uint32_t consumer_cpu_ = 0;  // 1 + the CPU the caller said it runs on (0: not known)
   std::uint32_t turns_ = 0;
 };
 

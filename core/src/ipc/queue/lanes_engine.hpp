@@ -147,6 +147,7 @@ class LanesEngine {
     if (held_) return {RingStatus::ok, {scratch_.data(), held_size_}};
     if (!settled()) [[unlikely]]
       return {RingStatus::empty, {}};
+    ring_.note_consumer_cpu(cpu_hint_.get());
     return ring_.front();
   }
   // No revocation of ours is pending (every way to take asks this first).
@@ -191,6 +192,7 @@ class LanesEngine {
     }
     if (n == max || !settled()) return n;
     const std::size_t before = out.size();
+    ring_.note_consumer_cpu(cpu_hint_.get());
     const LaneRing::Run run = ring_.take_run(
         max - n, [&](std::span<const std::byte> b) { copy_front(BatchAccess::append(out, b.size()), b); },
         [&] { BatchAccess::truncate(out, before); });
@@ -296,7 +298,7 @@ class LanesEngine {
   std::size_t held_size_ = 0;
   std::vector<std::byte> scratch_;
   std::vector<OnDemandMemory> memory_;  // one per lane; empty: all memory reserved at create
-  platform::CpuHint cpu_hint_;          // where this producer runs (consumers prefer its lane there)
+  platform::CpuHint cpu_hint_;          // where this process runs: its lane's hint, its choice of lanes
 };
 
 }  // namespace shmring::detail
